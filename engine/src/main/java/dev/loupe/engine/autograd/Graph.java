@@ -1,0 +1,133 @@
+package dev.loupe.engine.autograd;
+
+import org.nd4j.linalg.api.buffer.DataBuffer;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The context one forward (and optional backward) pass runs in. It does two jobs:
+ * <ol>
+ *   <li>When recording, it is the tape of reverse-mode autodiff: every op whose inputs need a
+ *       gradient appends itself, and {@link #backward} walks the tape in reverse.</li>
+ *   <li>It owns the activations it allocated and frees them explicitly ({@link #releaseScratch}),
+ *       because ND4J only frees off-heap memory when the garbage collector finds it: a forward pass
+ *       that leaves freeing to GC faults in fresh pages for every activation, which measured 5-7x
+ *       slower than reusing freed memory. Arrays that escape — cached, handed to a user hook,
+ *       returned — are marked with {@link #keep} and never freed here.</li>
+ * </ol>
+ * Not thread-safe: one graph per forward pass.
+ */
+public final class Graph implements AutoCloseable {
+    private final boolean recording;
+    private final List<Tensor> tape = new ArrayList<>();
+    private final List<INDArray> owned = new ArrayList<>();
+    private final Set<DataBuffer> kept = Collections.newSetFromMap(new IdentityHashMap<>());
+    private boolean closed;
+
+    private Graph(boolean recording) {
+        this.recording = recording;
+    }
+
+    /** A graph that records nothing: for plain forward passes. */
+    public static Graph inference() {
+        return new Graph(false);
+    }
+
+    /** A graph that records the tape so that {@link #backward} can run. */
+    public static Graph recording() {
+        return new Graph(true);
+    }
+
+    public boolean isRecording() {
+        return recording;
+    }
+
+    /** A value that never receives a gradient. */
+    public Tensor constant(INDArray data) {
+        return new Tensor(this, data, false);
+    }
+
+    /** A value whose gradient is wanted (a weight, or an input to differentiate by). */
+    public Tensor leaf(INDArray data) {
+        return new Tensor(this, data, recording);
+    }
+
+    /** A fresh uninitialised c-ordered array that this graph may free later. */
+    INDArray alloc(DataType type, long... shape) {
+        INDArray a = Nd4j.createUninitialized(type, shape);
+        owned.add(a);
+        return a;
+    }
+
+    /** Hands an array allocated elsewhere to this graph, to be freed with its own. */
+    void own(INDArray a) {
+        owned.add(a);
+    }
+
+    /** Marks an array (or the buffer under a view) as escaping: it is never freed by this graph. */
+    public void keep(INDArray a) {
+        if (a != null) kept.add(base(a.data()));
+    }
+
+    private static DataBuffer base(DataBuffer b) {
+        while (b.originalDataBuffer() != null && b.originalDataBuffer() != b) b = b.originalDataBuffer();
+        return b;
+    }
+
+    void record(Tensor t) {
+        tape.add(t);
+    }
+
+    /**
+     * Frees every array this graph allocated that is neither kept nor listed as still live. Only
+     * allowed while not recording: the tape holds on to intermediates for the backward pass.
+     */
+    public void releaseScratch(Tensor... live) {
+        if (recording) return;
+        Set<DataBuffer> alive = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Tensor t : live) if (t != null) alive.add(base(t.data().data()));
+        List<INDArray> stillOwned = new ArrayList<>();
+        for (INDArray a : owned) {
+            DataBuffer b = base(a.data());
+            if (kept.contains(b)) continue;
+            if (alive.contains(b)) stillOwned.add(a);
+            else a.close();
+        }
+        owned.clear();
+        owned.addAll(stillOwned);
+    }
+
+    /**
+     * Reverse-mode autodiff from a scalar: afterwards every tensor on the tape that needs a
+     * gradient holds d(output)/d(tensor) in {@link Tensor#grad()}.
+     */
+    public void backward(Tensor output) {
+        if (!recording) throw new IllegalStateException("backward() needs a recording graph");
+        if (output.data().length() != 1)
+            throw new IllegalArgumentException("backward() needs a scalar output, got shape "
+                    + java.util.Arrays.toString(output.shape()));
+        if (!output.requiresGrad()) return;
+        output.accumulateGrad(Nd4j.onesLike(output.data()));
+        for (int i = tape.size() - 1; i >= 0; i--) {
+            Tensor t = tape.get(i);
+            if (t.grad() != null) t.runBackward();
+        }
+    }
+
+    /** Frees everything not kept. The graph cannot be used afterwards. */
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        tape.clear();
+        for (INDArray a : owned) if (!kept.contains(base(a.data()))) a.close();
+        owned.clear();
+    }
+}

@@ -1,0 +1,106 @@
+package dev.loupe.engine.hooks;
+
+import dev.loupe.engine.LoupeException;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import tech.tablesaw.api.LongColumn;
+import tech.tablesaw.api.StringColumn;
+import tech.tablesaw.api.Table;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Activations of one run, by hook name, as TransformerLens's {@code ActivationCache}. Gradients of
+ * a differentiated run sit beside them as {@code <name>_grad}. Arrays are the ones the forward pass
+ * computed (no copies); treat them as read-only.
+ */
+public final class ActivationCache {
+    private final Map<String, INDArray> entries = new LinkedHashMap<>();
+
+    public void put(String name, INDArray activation) {
+        entries.put(name, activation);
+    }
+
+    /** By full name ({@code blocks.0.attn.hook_pattern}) or compact short name ({@code "pattern0"}). */
+    public INDArray get(String name) {
+        INDArray a = entries.get(name);
+        if (a == null) a = entries.get(HookNames.actName(name, -1));
+        if (a == null) throw HookNames.unknown("activation in cache", name, entries.keySet());
+        return a;
+    }
+
+    /** By short name and layer: {@code get("resid_post", 3)}. */
+    public INDArray get(String shortName, int layer) {
+        return get(HookNames.actName(shortName, layer));
+    }
+
+    public boolean contains(String name) {
+        return entries.containsKey(name);
+    }
+
+    public Set<String> names() {
+        return Collections.unmodifiableSet(entries.keySet());
+    }
+
+    public int size() {
+        return entries.size();
+    }
+
+    /**
+     * One hook across all layers that have it, stacked on a new leading dimension:
+     * {@code stack("resid_post")} is [n_layers, batch, pos, d_model].
+     */
+    public INDArray stack(String shortName) {
+        List<INDArray> parts = new ArrayList<>();
+        for (int l = 0; ; l++) {
+            String n = HookNames.actName(shortName, l);
+            INDArray a = entries.get(n);
+            if (a == null) {
+                if (hasLayerAbove(l)) throw new LoupeException("cannot stack '" + shortName + "': '" + n + "' was not cached");
+                break;
+            }
+            parts.add(a);
+        }
+        if (parts.isEmpty()) throw HookNames.unknown("activation in cache", HookNames.actName(shortName, 0), entries.keySet());
+        INDArray[] expanded = parts.stream().map(p -> {
+            long[] s = new long[p.rank() + 1];
+            s[0] = 1;
+            System.arraycopy(p.shape(), 0, s, 1, p.rank());
+            return p.reshape(s);
+        }).toArray(INDArray[]::new);
+        return Nd4j.concat(0, expanded);
+    }
+
+    private boolean hasLayerAbove(int layer) {
+        return entries.keySet().stream().anyMatch(n -> HookNames.layerOf(n) > layer);
+    }
+
+    /** Bytes held by all cached arrays. */
+    public long bytes() {
+        return entries.values().stream().mapToLong(a -> a.length() * a.dataType().width()).sum();
+    }
+
+    /** One row per entry: name, shape, dtype and bytes. */
+    public Table summary() {
+        StringColumn name = StringColumn.create("name"), shape = StringColumn.create("shape"), dtype = StringColumn.create("dtype");
+        LongColumn bytes = LongColumn.create("bytes");
+        entries.forEach((n, a) -> {
+            name.append(n);
+            shape.append(Arrays.toString(a.shape()));
+            dtype.append(a.dataType().name().toLowerCase());
+            bytes.append(a.length() * a.dataType().width());
+        });
+        return Table.create("activation cache", name, shape, dtype, bytes);
+    }
+
+    @Override
+    public String toString() {
+        return "ActivationCache(" + entries.size() + " activations, " + bytes() + " bytes)";
+    }
+}

@@ -1,0 +1,142 @@
+package dev.loupe.engine.hooks;
+
+import dev.loupe.engine.LoupeException;
+import dev.loupe.engine.model.ModelConfig;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** Hook names as TransformerLens spells them, and the lookup helpers around them. */
+public final class HookNames {
+    private HookNames() {
+    }
+
+    private static final Map<String, String> LAYER_TYPE_ALIAS =
+            Map.of("a", "attn", "m", "mlp", "b", "", "block", "", "blocks", "", "attention", "attn");
+    private static final Map<String, String> ACT_NAME_ALIAS = Map.of("attn", "pattern", "attn_logits", "attn_scores",
+            "key", "k", "query", "q", "value", "v", "mlp_pre", "pre", "mlp_mid", "mid", "mlp_post", "post");
+    private static final Set<String> ATTN = Set.of("k", "v", "q", "z", "rot_k", "rot_q", "result", "pattern", "attn_scores");
+    private static final Set<String> MLP = Set.of("pre", "post", "mid", "pre_linear");
+    private static final Pattern SHORT = Pattern.compile("([a-z_]+?)(\\d+)([a-z]*\\d?)");
+    private static final Pattern BLOCK = Pattern.compile("blocks\\.(\\d+)\\..*");
+
+    /** TransformerLens's {@code get_act_name}: {@code actName("pattern", 3)} is {@code blocks.3.attn.hook_pattern}. */
+    public static String actName(String name, int layer) {
+        return actName(name, layer, null);
+    }
+
+    /**
+     * The full hook name from a short one. Also accepts the compact form {@code "k6"} ({@code
+     * blocks.6.attn.hook_k}) and {@code "scale4ln2"}; a full name is returned unchanged.
+     *
+     * @param layer     the block, or a negative number for none
+     * @param layerType "attn", "mlp", "ln1", "ln2", "a", "m" or null
+     */
+    public static String actName(String name, int layer, String layerType) {
+        if ((name.contains(".") || name.startsWith("hook_")) && layer < 0) return name;
+        if (layer < 0) {
+            Matcher m = SHORT.matcher(name);
+            if (m.matches()) {
+                name = m.group(1);
+                layer = Integer.parseInt(m.group(2));
+                if (!m.group(3).isEmpty()) layerType = m.group(3);
+            }
+        }
+        name = ACT_NAME_ALIAS.getOrDefault(name, name);
+        StringBuilder full = new StringBuilder();
+        if (layer >= 0) full.append("blocks.").append(layer).append('.');
+        if (ATTN.contains(name)) layerType = "attn";
+        else if (MLP.contains(name)) layerType = "mlp";
+        else if (layerType != null && LAYER_TYPE_ALIAS.containsKey(layerType)) layerType = LAYER_TYPE_ALIAS.get(layerType);
+        if (layerType != null && !layerType.isEmpty()) full.append(layerType).append('.');
+        full.append("hook_").append(name);
+        if ((name.equals("scale") || name.equals("normalized")) && layer < 0) return "ln_final." + full;
+        return full.toString();
+    }
+
+    /** The short name: {@code blocks.3.attn.hook_pattern} gives {@code pattern}. */
+    public static String shortName(String fullName) {
+        int i = fullName.lastIndexOf("hook_");
+        return i < 0 ? fullName : fullName.substring(i + 5);
+    }
+
+    /** The block index in a name, or -1. */
+    public static int layerOf(String name) {
+        Matcher m = BLOCK.matcher(name);
+        return m.matches() ? Integer.parseInt(m.group(1)) : -1;
+    }
+
+    /** Every hook point a model with this config has, in the order the forward pass meets them. */
+    public static List<String> all(ModelConfig cfg) {
+        List<String> names = new ArrayList<>();
+        names.add("hook_embed");
+        if (cfg.positional() == ModelConfig.Positional.LEARNED) names.add("hook_pos_embed");
+        boolean norm = cfg.normalization() != ModelConfig.Normalization.NONE;
+        for (int l = 0; l < cfg.nLayers(); l++) {
+            String b = "blocks." + l + ".";
+            names.add(b + "hook_resid_pre");
+            if (norm) {
+                names.add(b + "ln1.hook_scale");
+                names.add(b + "ln1.hook_normalized");
+            }
+            for (String s : List.of("q", "k", "v")) names.add(b + "attn.hook_" + s);
+            if (cfg.positional() == ModelConfig.Positional.ROTARY) {
+                names.add(b + "attn.hook_rot_q");
+                names.add(b + "attn.hook_rot_k");
+            }
+            names.add(b + "attn.hook_attn_scores");
+            names.add(b + "attn.hook_pattern");
+            names.add(b + "attn.hook_z");
+            names.add(b + "attn.hook_result");
+            names.add(b + "hook_attn_out");
+            if (!cfg.attnOnly()) {
+                if (!cfg.parallelAttnMlp()) names.add(b + "hook_resid_mid");
+                if (norm) {
+                    names.add(b + "ln2.hook_scale");
+                    names.add(b + "ln2.hook_normalized");
+                }
+                names.add(b + "mlp.hook_pre");
+                if (cfg.activation().gated()) names.add(b + "mlp.hook_pre_linear");
+                names.add(b + "mlp.hook_post");
+                names.add(b + "hook_mlp_out");
+            }
+            names.add(b + "hook_resid_post");
+        }
+        if (norm) {
+            names.add("ln_final.hook_scale");
+            names.add("ln_final.hook_normalized");
+        }
+        names.add("unembed.hook_in");
+        names.add("unembed.hook_out");
+        return names;
+    }
+
+    /** An error for a name that is not among {@code known}, listing the closest ones. */
+    public static LoupeException unknown(String what, String name, Collection<String> known) {
+        List<String> close = known.stream()
+                .sorted(Comparator.comparingInt((String k) -> editDistance(name, k)).thenComparing(k -> k))
+                .limit(3).toList();
+        return new LoupeException("unknown " + what + " '" + name + "'; closest: " + String.join(", ", close));
+    }
+
+    static int editDistance(String a, String b) {
+        int[] prev = new int[b.length() + 1], cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) prev[j] = j;
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++)
+                cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1),
+                        prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
+    }
+}

@@ -1,0 +1,394 @@
+package dev.loupe.engine.model;
+
+import dev.loupe.engine.LoupeException;
+import dev.loupe.engine.autograd.Graph;
+import dev.loupe.engine.autograd.Tensor;
+import dev.loupe.engine.hooks.ActivationCache;
+import dev.loupe.engine.hooks.Hook;
+import dev.loupe.engine.hooks.HookNames;
+import dev.loupe.engine.hooks.HookPoint;
+import dev.loupe.engine.model.ModelConfig.Normalization;
+import dev.loupe.engine.model.ModelConfig.Positional;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One pass through the Transformer, written top to bottom like the math. Shapes in comments use
+ * B = batch, T = new positions, S = all key positions (T plus any cached ones), H = heads,
+ * K = key/value heads, D = d_model, d = d_head.
+ */
+final class ForwardPass {
+    private final ModelConfig cfg;
+    private final Weights weights;
+    private final List<Hook> hooks;
+    private final ForwardRequest req;
+    private final Graph graph;
+    private final ActivationCache cache = new ActivationCache();
+    private final Map<String, Tensor> params = new HashMap<>();
+    private final Map<String, Tensor> hooked = new LinkedHashMap<>();   // every hook point's tensor, when differentiating
+    private final Map<String, INDArray> gradients = new LinkedHashMap<>();
+    private final Tokens tokens;
+    private final int B, T;
+    private INDArray mask;          // [B, 1, T, S] additive: 0 where attention is allowed, -inf elsewhere
+    private INDArray cos, sin;      // [B, T, 1, rotary_dim]
+
+    ForwardPass(ModelConfig cfg, Weights weights, List<Hook> hooks, ForwardRequest req) {
+        this.cfg = cfg;
+        this.weights = weights;
+        this.hooks = hooks;
+        this.req = req;
+        this.graph = req.objective() != null ? Graph.recording() : Graph.inference();
+        this.tokens = req.tokens();
+        if (req.startAtLayer() > 0) {
+            INDArray r = req.startResidual();
+            if (r == null || r.rank() != 3 || r.size(2) != cfg.dModel())
+                throw new LoupeException("startAtLayer(" + req.startAtLayer() + "): residual must be [batch, pos, "
+                        + cfg.dModel() + "], got " + (r == null ? "null" : Arrays.toString(r.shape())));
+            B = (int) r.size(0);
+            T = (int) r.size(1);
+        } else {
+            if (tokens == null) throw new LoupeException("forward: tokens are required");
+            B = tokens.batch();
+            T = tokens.length();
+        }
+    }
+
+    ForwardResult run() {
+        try (graph) {
+            validate();
+            buildMaskAndPositions();
+            int start = req.startAtLayer();
+            int stop = req.stopAtLayer() < 0 ? cfg.nLayers() : req.stopAtLayer();
+            Tensor resid = start > 0 ? graph.constant(req.startResidual().castTo(dtype())) : embed();   // [B, T, D]
+            for (int l = start; l < stop; l++) {
+                resid = block(l, resid);
+                graph.releaseScratch(resid);
+            }
+            Tensor logits = null, residual = null;
+            if (stop < cfg.nLayers()) residual = resid;
+            else logits = unembed(normalize("ln_final", resid));
+            if (req.kvCache() != null) req.kvCache().advance(tokens);
+            double objective = Double.NaN;
+            Map<String, INDArray> weightGrads = Map.of();
+            if (req.objective() != null) {
+                Tensor value = req.objective().apply(outputs(logits, residual));
+                graph.backward(value);
+                objective = value.item();
+                weightGrads = weightGradients();
+                gradients.forEach((n, g) -> cache.put(n + "_grad", g));
+            }
+            if (logits != null) graph.keep(logits.data());
+            if (residual != null) graph.keep(residual.data());
+            return new ForwardResult(logits == null ? null : logits.data(), residual == null ? null : residual.data(),
+                    cache, objective, weightGrads);
+        }
+    }
+
+    // ------------------------------------------------------------------ the model
+
+    private Tensor embed() {
+        Tensor embed = hook("hook_embed", param("embed.W_E").gatherRows(tokens.flat()).reshape(B, T, cfg.dModel()));
+        if (cfg.positional() != Positional.LEARNED) return embed;
+        Tensor pos = hook("hook_pos_embed", param("pos_embed.W_pos").gatherRows(positions()).reshape(B, T, cfg.dModel()));
+        return embed.add(pos);
+    }
+
+    private Tensor block(int l, Tensor resid) {
+        String b = "blocks." + l + ".";
+        Tensor residPre = hook(b + "hook_resid_pre", resid);
+        Tensor attnOut = hook(b + "hook_attn_out", attention(l, normalize(b + "ln1", residPre)));
+        if (cfg.attnOnly()) return hook(b + "hook_resid_post", residPre.add(attnOut));
+        if (cfg.parallelAttnMlp()) {
+            Tensor mlpOut = hook(b + "hook_mlp_out", mlp(l, normalize(b + "ln2", residPre)));
+            return hook(b + "hook_resid_post", residPre.add(attnOut).add(mlpOut));
+        }
+        Tensor residMid = hook(b + "hook_resid_mid", residPre.add(attnOut));
+        Tensor mlpOut = hook(b + "hook_mlp_out", mlp(l, normalize(b + "ln2", residMid)));
+        return hook(b + "hook_resid_post", residMid.add(mlpOut));
+    }
+
+    /** LayerNorm / RMSNorm, with TransformerLens's hooks: scale [B, T, 1] and normalized [B, T, D]. */
+    private Tensor normalize(String prefix, Tensor x) {
+        Normalization n = cfg.normalization();
+        if (n == Normalization.NONE) return x;
+        if (n.centers()) x = x.sub(x.meanLast());
+        Tensor scale = hook(prefix + ".hook_scale", x.square().meanLast().add(cfg.normEps()).sqrt());
+        Tensor normalized = x.div(scale);
+        if (n == Normalization.LAYER_NORM) normalized = normalized.mul(param(prefix + ".w")).add(param(prefix + ".b"));
+        if (n == Normalization.RMS_NORM) normalized = normalized.mul(param(prefix + ".w"));
+        return hook(prefix + ".hook_normalized", normalized);
+    }
+
+    private Tensor attention(int l, Tensor x) {
+        String a = "blocks." + l + ".attn.";
+        int H = cfg.nHeads(), K = cfg.nKvHeads(), d = cfg.dHead();
+        Tensor q = hook(a + "hook_q", x.linear(param(a + "W_Q"), optional(a + "b_Q")).reshape(B, T, H, d));
+        Tensor k = hook(a + "hook_k", x.linear(param(a + "W_K"), optional(a + "b_K")).reshape(B, T, K, d));
+        Tensor v = hook(a + "hook_v", x.linear(param(a + "W_V"), optional(a + "b_V")).reshape(B, T, K, d));
+        if (cfg.positional() == Positional.ROTARY) {
+            q = hook(a + "hook_rot_q", rotary(q));
+            k = hook(a + "hook_rot_k", rotary(k));
+        }
+        if (req.kvCache() != null) {
+            KvCache kv = req.kvCache();
+            if (kv.length() > 0) {
+                k = graph.constant(Nd4j.concat(1, kv.keys(l), k.data()));     // [B, S, K, d]
+                v = graph.constant(Nd4j.concat(1, kv.values(l), v.data()));
+            }
+            kv.append(l, k.data().get(org.nd4j.linalg.indexing.NDArrayIndex.all(),
+                    org.nd4j.linalg.indexing.NDArrayIndex.interval(k.size(1) - T, k.size(1))), v.data().get(
+                    org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex.interval(v.size(1) - T, v.size(1))));
+        }
+        Tensor qh = q.permute(0, 2, 1, 3);                                          // [B, H, T, d]
+        Tensor kh = k.permute(0, 2, 1, 3).repeatInterleave(1, cfg.nKvGroups());     // [B, H, S, d]
+        Tensor vh = v.permute(0, 2, 1, 3).repeatInterleave(1, cfg.nKvGroups());
+        Tensor scores = hook(a + "hook_attn_scores",
+                qh.bmm(kh, true, 1 / Math.sqrt(d)).add(graph.constant(mask)));       // [B, H, T, S]
+        Tensor pattern = hook(a + "hook_pattern", scores.softmaxLast());
+        Tensor z = hook(a + "hook_z", pattern.bmm(vh, false, 1).permute(0, 2, 1, 3)); // [B, T, H, d]
+        String result = a + "hook_result";
+        if (cfg.useAttnResult() || req.cache().test(result) || hasHook(result)) {
+            // Each head's write into the residual stream: z_h W_O[h].
+            Tensor wO = param(a + "W_O").reshape(H, d, cfg.dModel());              // [H, d, D]
+            Tensor perHead = z.reshape(B * T, H, d).permute(1, 0, 2).bmm(wO, false, 1);   // [H, B*T, D]
+            Tensor res = hook(result, perHead.permute(1, 0, 2).reshape(B, T, H, cfg.dModel()));
+            Tensor out = res.sum(2);
+            Tensor bO = optional(a + "b_O");
+            return bO == null ? out : out.add(bO);
+        }
+        return z.reshape(B, T, H * d).linear(param(a + "W_O"), optional(a + "b_O"));
+    }
+
+    /** Rotate-half rotary embedding (GPT-NeoX / Hugging Face layout) on the first rotary_dim dims. */
+    private Tensor rotary(Tensor x) {                                               // [B, T, heads, d]
+        int r = cfg.rotaryDim(), d = cfg.dHead();
+        Tensor rot = r == d ? x : x.sliceLast(0, r);
+        Tensor half1 = rot.sliceLast(0, r / 2), half2 = rot.sliceLast(r / 2, r);
+        Tensor rotated = Tensor.concatLast(half2.mul(-1), half1);
+        Tensor out = rot.mul(graph.constant(cos)).add(rotated.mul(graph.constant(sin)));
+        return r == d ? out : Tensor.concatLast(out, x.sliceLast(r, d));
+    }
+
+    private Tensor mlp(int l, Tensor x) {
+        String m = "blocks." + l + ".mlp.";
+        if (cfg.activation().gated()) {
+            Tensor pre = hook(m + "hook_pre", x.linear(param(m + "W_gate"), null));
+            Tensor preLinear = hook(m + "hook_pre_linear", x.linear(param(m + "W_in"), optional(m + "b_in")));
+            Tensor post = hook(m + "hook_post", activate(pre).mul(preLinear));
+            return post.linear(param(m + "W_out"), optional(m + "b_out"));
+        }
+        Tensor pre = hook(m + "hook_pre", x.linear(param(m + "W_in"), optional(m + "b_in")));
+        Tensor post = hook(m + "hook_post", activate(pre));
+        return post.linear(param(m + "W_out"), optional(m + "b_out"));
+    }
+
+    private Tensor activate(Tensor x) {
+        return switch (cfg.activation()) {
+            case GELU_NEW, GELU_GATED -> x.geluNew();
+            case GELU -> x.gelu();
+            case RELU -> x.relu();
+            case SILU_GATED -> x.silu();
+        };
+    }
+
+    private Tensor unembed(Tensor x) {
+        Tensor in = hook("unembed.hook_in", x);
+        Tensor wU = cfg.tiedEmbeddings() ? param("embed.W_E").transpose() : param("unembed.W_U");
+        return hook("unembed.hook_out", in.linear(wU, optional("unembed.b_U")));
+    }
+
+    // ------------------------------------------------------------------ inputs
+
+    private void validate() {
+        int past = req.kvCache() == null ? 0 : req.kvCache().length();
+        if (past + T > cfg.nCtx())
+            throw new LoupeException("sequence of " + (past + T) + " positions" + (past > 0 ? " (" + past + " cached)" : "")
+                    + " is longer than n_ctx = " + cfg.nCtx());
+        if (tokens != null) {
+            if (tokens.batch() != B || tokens.length() != T)
+                throw new LoupeException("tokens are [" + tokens.batch() + ", " + tokens.length() + "] but the residual is ["
+                        + B + ", " + T + "]");
+            for (int b = 0; b < B; b++)
+                for (int p = 0; p < T; p++) {
+                    int id = tokens.ids()[b][p];
+                    if ((id < 0 || id >= cfg.dVocab()) && tokens.isToken(b, p))
+                        throw new LoupeException("token id " + id + " at [" + b + ", " + p + "] is out of range 0.."
+                                + (cfg.dVocab() - 1));
+                }
+        }
+        if (req.stopAtLayer() > cfg.nLayers() || req.startAtLayer() < 0 || req.startAtLayer() > cfg.nLayers()
+                || (req.stopAtLayer() >= 0 && req.stopAtLayer() < req.startAtLayer()))
+            throw new LoupeException("layer range: startAtLayer=" + req.startAtLayer() + ", stopAtLayer="
+                    + req.stopAtLayer() + " for a model of " + cfg.nLayers() + " layers");
+        List<String> names = HookNames.all(cfg);
+        for (Hook h : hooks)
+            if (h.exactName() && !names.contains(h.description())) throw HookNames.unknown("hook point", h.description(), names);
+        if (req.objective() != null && req.kvCache() != null)
+            throw new LoupeException("gradients through a KV-cached pass are not supported; run the full sequence");
+    }
+
+    /** Position of each new token: its index among the real tokens of its sequence. */
+    private long[] positions() {
+        long[] pos = new long[B * T];
+        KvCache kv = req.kvCache();
+        for (int b = 0; b < B; b++) {
+            int p0 = kv == null ? 0 : kv.nextPosition(b), seen = 0;
+            for (int p = 0; p < T; p++) {
+                pos[b * T + p] = p0 + seen;
+                if (tokens == null || tokens.isToken(b, p)) seen++;
+            }
+        }
+        return pos;
+    }
+
+    /**
+     * The additive attention mask [B, 1, T, S]: a query sees itself and earlier real tokens. A
+     * padding query sees only itself, so its row stays finite (its output is never used).
+     */
+    private void buildMaskAndPositions() {
+        KvCache kv = req.kvCache();
+        int past = kv == null ? 0 : kv.length(), S = past + T;
+        INDArray causal = Nd4j.createFromArray(lowerTriangle(T, S, past));                // [T, S]
+        INDArray allowed;
+        if (tokens != null && (tokens.padded() || (kv != null && kv.pastMask() != null))) {
+            float[][] keyOk = new float[B][S];
+            for (int b = 0; b < B; b++) {
+                for (int s = 0; s < past; s++) keyOk[b][s] = kv.pastMask()[b][s];
+                for (int t = 0; t < T; t++) keyOk[b][past + t] = tokens.isToken(b, t) ? 1 : 0;
+            }
+            INDArray keys = Nd4j.createFromArray(keyOk).reshape(B, 1, 1, S);
+            INDArray self = Nd4j.createFromArray(lowerTriangle(T, S, past)).sub(Nd4j.createFromArray(lowerTriangle(T, S, past - 1)));
+            allowed = Transforms.max(keys.mul(causal.reshape(1, 1, T, S)), self.reshape(1, 1, T, S), false);
+        } else {
+            allowed = causal.reshape(1, 1, T, S);
+        }
+        mask = Transforms.log(allowed, false).castTo(dtype());                        // log 1 = 0, log 0 = -inf
+        if (cfg.positional() == Positional.ROTARY) rotaryTables();
+    }
+
+    /** [T, S] with 1 where key s <= query t + offset. */
+    private static float[][] lowerTriangle(int T, int S, int offset) {
+        float[][] m = new float[T][S];
+        for (int t = 0; t < T; t++)
+            for (int s = 0; s <= Math.min(S - 1, t + offset); s++) m[t][s] = 1;
+        return m;
+    }
+
+    private void rotaryTables() {
+        int r = cfg.rotaryDim();
+        INDArray pos = Nd4j.createFromArray(positions()).castTo(DataType.DOUBLE).reshape(B * T, 1);
+        INDArray invFreq = Nd4j.arange(0, r / 2).castTo(DataType.DOUBLE).muli(-2.0 / r)
+                .muli(Math.log(cfg.rotaryBase()));
+        invFreq = Transforms.exp(invFreq, false).reshape(1, r / 2);
+        INDArray angles = pos.mmul(invFreq);                                         // [B*T, r/2]
+        INDArray full = Nd4j.concat(1, angles, angles);                               // [B*T, r]
+        cos = Transforms.cos(full, true).castTo(dtype()).reshape(B, T, 1, r);
+        sin = Transforms.sin(full, true).castTo(dtype()).reshape(B, T, 1, r);
+    }
+
+    // ------------------------------------------------------------------ hooks
+
+    private Tensor hook(String name, Tensor x) {
+        HookPoint point = null;
+        for (Hook h : hooks) {
+            if (h.forward() == null || !h.appliesTo(name)) continue;
+            if (point == null) point = new HookPoint(name, HookNames.layerOf(name));
+            // The tape may hold this array for the backward pass: hand a hook a copy it may edit.
+            INDArray seen = graph.isRecording() ? x.data().dup() : x.data();
+            graph.keep(seen);
+            INDArray out = h.forward().apply(seen, point);
+            if (out == null || out == x.data()) continue;
+            checkReplacement(name, x.data(), out);
+            graph.keep(out);
+            x = graph.constant(out);
+        }
+        if (graph.isRecording()) {
+            boolean cached = req.cache().test(name);
+            HookPoint p = point != null ? point : new HookPoint(name, HookNames.layerOf(name));
+            List<Hook> backward = hooks.stream().filter(h -> h.backward() != null && h.appliesTo(name)).toList();
+            if (cached || !backward.isEmpty()) {
+                x = x.withGradientHook(g -> {
+                    if (cached) gradients.put(name, g);
+                    INDArray out = g;
+                    for (Hook h : backward) {
+                        INDArray r = h.backward().apply(out, p);
+                        if (r != null && r != out) {
+                            checkReplacement(name + " (gradient)", out, r);
+                            out = r;
+                        }
+                    }
+                    return out;
+                });
+            }
+            hooked.put(name, x);
+        }
+        if (req.cache().test(name)) {
+            cache.put(name, x.data());
+            graph.keep(x.data());
+        }
+        return x;
+    }
+
+    private boolean hasHook(String name) {
+        return hooks.stream().anyMatch(h -> h.appliesTo(name));
+    }
+
+    private static void checkReplacement(String name, INDArray was, INDArray now) {
+        if (!Arrays.equals(was.shape(), now.shape()))
+            throw new LoupeException("hook '" + name + "' returned shape " + Arrays.toString(now.shape())
+                    + ", expected " + Arrays.toString(was.shape()));
+        if (was.dataType() != now.dataType())
+            throw new LoupeException("hook '" + name + "' returned dtype " + now.dataType() + ", expected " + was.dataType());
+    }
+
+    // ------------------------------------------------------------------ parameters and gradients
+
+    private Tensor param(String name) {
+        return params.computeIfAbsent(name, n -> graph.leaf(weights.get(n)));
+    }
+
+    private Tensor optional(String name) {
+        return weights.find(name) == null ? null : param(name);
+    }
+
+    private DataType dtype() {
+        return Weights.dataType(cfg);
+    }
+
+    private Map<String, INDArray> weightGradients() {
+        Map<String, INDArray> out = new LinkedHashMap<>();
+        for (String name : weights.names()) {
+            Tensor p = params.get(name);
+            INDArray g = p == null || p.grad() == null ? Nd4j.zeros(weights.get(name).dataType(), weights.get(name).shape()) : p.grad();
+            out.put(name, Weights.toTransformerLensLayout(name, g, cfg));
+        }
+        return out;
+    }
+
+    private Objective.ForwardOutputs outputs(Tensor logits, Tensor residual) {
+        return new Objective.ForwardOutputs() {
+            public Tensor logits() {
+                return logits;
+            }
+
+            public Tensor residual() {
+                return residual;
+            }
+
+            public Tensor activation(String name) {
+                Tensor t = hooked.get(name);
+                if (t == null) t = hooked.get(HookNames.actName(name, -1));
+                if (t == null) throw HookNames.unknown("hook point in this run", name, hooked.keySet());
+                return t;
+            }
+        };
+    }
+}

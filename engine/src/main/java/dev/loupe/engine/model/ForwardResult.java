@@ -1,0 +1,19 @@
+package dev.loupe.engine.model;
+
+import dev.loupe.engine.hooks.ActivationCache;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import java.util.Map;
+
+/**
+ * What a forward pass returns.
+ *
+ * @param logits         [batch, pos, d_vocab]; null when the pass stopped early
+ * @param residual       [batch, pos, d_model] where the pass stopped; null when it ran to the end
+ * @param cache          the activations the request's filter kept (and their gradients)
+ * @param objective      the value of the differentiated objective, or NaN
+ * @param weightGrads    gradient of the objective for every weight, TransformerLens names and shapes; empty without an objective
+ */
+public record ForwardResult(INDArray logits, INDArray residual, ActivationCache cache, double objective,
+                            Map<String, INDArray> weightGrads) {
+}

@@ -1,0 +1,61 @@
+package dev.loupe.engine.model;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Keys and values of the positions already processed, per layer, so that generation runs only the
+ * new tokens through the model. Keys are stored after rotary embedding. Also remembers which past
+ * positions were padding and how many real tokens each sequence has seen (its next position).
+ */
+public final class KvCache {
+    private final INDArray[] keys, values;   // per layer: [batch, past, kv_heads, d_head]
+    private int[][] pastMask;                // [batch][past]: 1 = token
+    private int[] nextPosition;              // [batch]
+
+    public KvCache(int nLayers) {
+        keys = new INDArray[nLayers];
+        values = new INDArray[nLayers];
+    }
+
+    public int length() {
+        return pastMask == null ? 0 : pastMask[0].length;
+    }
+
+    int[][] pastMask() {
+        return pastMask;
+    }
+
+    int nextPosition(int b) {
+        return nextPosition == null ? 0 : nextPosition[b];
+    }
+
+    INDArray keys(int layer) {
+        return keys[layer];
+    }
+
+    INDArray values(int layer) {
+        return values[layer];
+    }
+
+    /** Appends a layer's new keys/values along the position axis. */
+    void append(int layer, INDArray k, INDArray v) {
+        keys[layer] = keys[layer] == null ? k.dup() : Nd4j.concat(1, keys[layer], k);
+        values[layer] = values[layer] == null ? v.dup() : Nd4j.concat(1, values[layer], v);
+    }
+
+    /** After a pass over new tokens: extends the padding mask and positions. */
+    void advance(Tokens tokens) {
+        int B = tokens.batch(), T = tokens.length(), past = length();
+        int[][] mask = new int[B][past + T];
+        if (nextPosition == null) nextPosition = new int[B];
+        for (int b = 0; b < B; b++) {
+            if (pastMask != null) System.arraycopy(pastMask[b], 0, mask[b], 0, past);
+            for (int p = 0; p < T; p++) {
+                mask[b][past + p] = tokens.isToken(b, p) ? 1 : 0;
+                nextPosition[b] += mask[b][past + p];
+            }
+        }
+        pastMask = mask;
+    }
+}
