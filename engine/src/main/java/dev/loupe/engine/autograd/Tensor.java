@@ -69,7 +69,9 @@ public final class Tensor {
     }
 
     void accumulateGrad(INDArray g) {
-        // Never mutate an incoming gradient in place: the same array may feed several inputs.
+        // Gradients are plain c-ordered arrays (views from transposes would surprise whoever reads
+        // them by linear index). Never mutate an incoming gradient in place: it may feed several inputs.
+        if (g.isView() || g.ordering() != 'c') g = g.dup('c');
         grad = grad == null ? g : grad.add(g);
     }
 

@@ -93,7 +93,7 @@ public final class HookNames {
             names.add(b + "attn.hook_attn_scores");
             names.add(b + "attn.hook_pattern");
             names.add(b + "attn.hook_z");
-            names.add(b + "attn.hook_result");
+            if (cfg.useAttnResult()) names.add(b + "attn.hook_result");
             names.add(b + "hook_attn_out");
             if (!cfg.attnOnly()) {
                 if (!cfg.parallelAttnMlp()) names.add(b + "hook_resid_mid");
@@ -115,6 +115,14 @@ public final class HookNames {
         names.add("unembed.hook_in");
         names.add("unembed.hook_out");
         return names;
+    }
+
+    /** An error for a hook point this model does not have. */
+    public static LoupeException unknownHook(String name, Collection<String> known) {
+        if (name.endsWith("attn.hook_result") && layerOf(name) >= 0)
+            return new LoupeException("hook point '" + name + "' is off: per-head results are large; enable them with "
+                    + "model.useAttnResult(true)");
+        return unknown("hook point", name, known);
     }
 
     /** An error for a name that is not among {@code known}, listing the closest ones. */

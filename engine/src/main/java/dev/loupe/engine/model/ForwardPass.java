@@ -155,7 +155,7 @@ final class ForwardPass {
         Tensor pattern = hook(a + "hook_pattern", scores.softmaxLast());
         Tensor z = hook(a + "hook_z", pattern.bmm(vh, false, 1).permute(0, 2, 1, 3)); // [B, T, H, d]
         String result = a + "hook_result";
-        if (cfg.useAttnResult() || req.cache().test(result) || hasHook(result)) {
+        if (cfg.useAttnResult()) {
             // Each head's write into the residual stream: z_h W_O[h].
             Tensor wO = param(a + "W_O").reshape(H, d, cfg.dModel());              // [H, d, D]
             Tensor perHead = z.reshape(B * T, H, d).permute(1, 0, 2).bmm(wO, false, 1);   // [H, B*T, D]
@@ -230,7 +230,7 @@ final class ForwardPass {
                     + req.stopAtLayer() + " for a model of " + cfg.nLayers() + " layers");
         List<String> names = HookNames.all(cfg);
         for (Hook h : hooks)
-            if (h.exactName() && !names.contains(h.description())) throw HookNames.unknown("hook point", h.description(), names);
+            if (h.exactName() && !names.contains(h.description())) throw HookNames.unknownHook(h.description(), names);
         if (req.objective() != null && req.kvCache() != null)
             throw new LoupeException("gradients through a KV-cached pass are not supported; run the full sequence");
     }
@@ -335,10 +335,6 @@ final class ForwardPass {
             graph.keep(x.data());
         }
         return x;
-    }
-
-    private boolean hasHook(String name) {
-        return hooks.stream().anyMatch(h -> h.appliesTo(name));
     }
 
     private static void checkReplacement(String name, INDArray was, INDArray now) {

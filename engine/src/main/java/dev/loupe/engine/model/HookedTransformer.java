@@ -37,6 +37,15 @@ public final class HookedTransformer {
         return new HookedTransformer(config, Weights.random(config, seed, false));
     }
 
+    /**
+     * This model with per-head outputs ({@code attn.hook_result}, [batch, pos, head, d_model]) on or
+     * off, as TransformerLens's {@code set_use_attn_result}. Shares the weights (no copy); hooks are
+     * not carried over.
+     */
+    public HookedTransformer useAttnResult(boolean on) {
+        return new HookedTransformer(config.toBuilder().useAttnResult(on).build(), weights);
+    }
+
     public ModelConfig config() {
         return config;
     }
@@ -102,7 +111,7 @@ public final class HookedTransformer {
 
     public void addHook(Hook hook) {
         if (hook.exactName() && !hookNames().contains(hook.description()))
-            throw HookNames.unknown("hook point", hook.description(), hookNames());
+            throw HookNames.unknownHook(hook.description(), hookNames());
         permanentHooks.add(hook);
     }
 

@@ -131,7 +131,7 @@ public record ModelConfig(
         long attn = d * qDim + 2 * d * kvDim + qDim * d
                 + (biases.qkv() ? qDim + 2 * kvDim : 0) + (biases.attnOut() ? d : 0);
         long mlp = attnOnly ? 0 : (activation.gated() ? 3 : 2) * d * dMlp
-                + (biases.mlpIn() ? (long) dMlp * (activation.gated() ? 2 : 1) : 0) + (biases.mlpOut() ? d : 0);
+                + (biases.mlpIn() ? dMlp : 0) + (biases.mlpOut() ? d : 0);
         long perLayer = attn + mlp + norm * (attnOnly ? 1 : 2);
         long embed = (long) dVocab * d + (positional == Positional.LEARNED ? (long) nCtx * d : 0);
         long unembed = (tiedEmbeddings ? 0 : d * dVocab) + (biases.unembed() ? dVocab : 0);

@@ -159,7 +159,7 @@ public final class Weights {
         String leaf = name.substring(name.lastIndexOf('.') + 1);
         return switch (leaf) {
             case "W_Q", "W_K", "W_V" -> a.permute(1, 0, 2).dup('c').reshape('c', a.size(1), a.size(0) * a.size(2));
-            case "b_Q", "b_K", "b_V" -> a.reshape('c', a.length());
+            case "b_Q", "b_K", "b_V" -> a.reshape('c', new long[]{a.length()});
             case "W_O" -> a.reshape('c', a.size(0) * a.size(1), a.size(2));
             default -> a;
         };

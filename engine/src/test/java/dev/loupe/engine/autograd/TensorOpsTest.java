@@ -1,0 +1,79 @@
+package dev.loupe.engine.autograd;
+
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.function.Function;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** Each op's backward against central finite differences, in float64. */
+class TensorOpsTest {
+
+    static void check(String what, INDArray x0, Function<Tensor, Tensor> f) {
+        Graph g = Graph.recording();
+        Tensor x = g.leaf(x0);
+        Tensor y = f.apply(x);
+        Nd4j.getRandom().setSeed(3);
+        INDArray r = Nd4j.randn(DataType.DOUBLE, y.shape());
+        g.backward(y.mul(g.constant(r)).sum());
+        INDArray grad = x.grad();
+        for (long i = 0; i < x0.length(); i++) {
+            double orig = x0.getDouble(i);
+            x0.putScalar(i, orig + 1e-6);
+            double plus = f.apply(Graph.inference().constant(x0)).data().mul(r).sumNumber().doubleValue();
+            x0.putScalar(i, orig - 1e-6);
+            double minus = f.apply(Graph.inference().constant(x0)).data().mul(r).sumNumber().doubleValue();
+            x0.putScalar(i, orig);
+            double fd = (plus - minus) / 2e-6;
+            assertEquals(fd, grad == null ? 0 : grad.getDouble(i), 1e-6 + 1e-6 * Math.abs(fd), what + " element " + i);
+        }
+    }
+
+    static INDArray rand(long... shape) {
+        return Nd4j.randn(DataType.DOUBLE, shape);
+    }
+
+    @Test
+    void elementwiseAndReductions() {
+        Nd4j.getRandom().setSeed(1);
+        INDArray other = rand(1, 4);
+        check("add bcast", rand(3, 4), x -> x.add(x.graph().constant(other)));
+        check("mul bcast", rand(3, 4), x -> x.mul(x.graph().constant(other)));
+        check("div", rand(3, 4), x -> x.div(x.square().add(1.0)));
+        check("sub self", rand(3, 4), x -> x.sub(x.meanLast()));
+        check("sqrt", rand(3, 4), x -> x.square().add(0.5).sqrt());
+        check("tanh", rand(3, 4), Tensor::tanh);
+        check("geluNew", rand(3, 4), Tensor::geluNew);
+        check("gelu", rand(3, 4), Tensor::gelu);
+        check("silu", rand(3, 4), Tensor::silu);
+        check("relu", rand(3, 4), Tensor::relu);
+        check("softmax", rand(2, 3, 4), Tensor::softmaxLast);
+        check("logSoftmax", rand(2, 3, 4), Tensor::logSoftmaxLast);
+        check("sum dim", rand(2, 3, 4), x -> x.sum(1));
+        check("sumLast", rand(2, 3, 4), Tensor::sumLast);
+        check("pick", rand(2, 3, 4), x -> x.pickLast(new long[]{0, 3, 2, 1, 1, 0}));
+    }
+
+    @Test
+    void shapesAndProducts() {
+        Nd4j.getRandom().setSeed(2);
+        INDArray w = rand(4, 5), b = rand(5), m = rand(2, 3, 5, 4), x34 = rand(3, 4), a65 = rand(2, 3, 6, 5), a64 = rand(2, 3, 6, 4);
+        check("linear x", rand(2, 3, 4), x -> x.linear(x.graph().constant(w), x.graph().constant(b)));
+        check("linear w", rand(4, 5), x -> x.graph().constant(x34).linear(x, null));
+        check("linear transposed w", rand(5, 4), x -> x.graph().constant(x34).linear(x.transpose(), null));
+        check("bmm", rand(2, 3, 6, 5), x -> x.bmm(x.graph().constant(m), false, 0.5));
+        check("bmm transposed", rand(2, 3, 6, 4), x -> x.bmm(x.graph().constant(m), true, 0.5));
+        check("bmm other", rand(2, 3, 5, 4), x -> x.graph().constant(a65).bmm(x, false, 2));
+        check("bmm other transposed", rand(2, 3, 5, 4), x -> x.graph().constant(a64).bmm(x, true, 2));
+        check("permute", rand(2, 3, 4), x -> x.permute(2, 0, 1).square());
+        check("reshape", rand(2, 3, 4), x -> x.reshape(6, 4).square());
+        check("slice", rand(2, 3, 4), x -> x.slice(1, 1, 3).square());
+        check("concat", rand(2, 3, 4), x -> Tensor.concatLast(x.sliceLast(2, 4), x.sliceLast(0, 2).mul(-1)));
+        check("repeat", rand(2, 2, 3), x -> x.repeatInterleave(1, 3).square());
+        check("gather", rand(5, 3), x -> x.gatherRows(new long[]{4, 0, 4, 2}));
+        check("gather+transpose", rand(5, 3), x -> x.gatherRows(new long[]{4, 0, 4, 2}).linear(x.transpose(), null));
+    }
+}

@@ -1,0 +1,40 @@
+package dev.loupe.engine.model;
+
+import dev.loupe.engine.model.ModelConfig.Activation;
+import dev.loupe.engine.model.ModelConfig.Biases;
+import dev.loupe.engine.model.ModelConfig.Normalization;
+import dev.loupe.engine.model.ModelConfig.Positional;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** Tiny configurations that together cover every architectural option. */
+public final class TestModels {
+    private TestModels() {
+    }
+
+    public static Map<String, ModelConfig> all(String dtype) {
+        Map<String, ModelConfig> m = new LinkedHashMap<>();
+        ModelConfig.Builder base = ModelConfig.builder().dModel(8).nLayers(2).nHeads(2).dHead(4).dMlp(12).dVocab(11)
+                .nCtx(16).dtype(dtype);
+        m.put("gpt2-like", base.build());
+        m.put("llama-like", base.normalization(Normalization.RMS_NORM).positional(Positional.ROTARY).nHeads(4).nKvHeads(2)
+                .dHead(4).activation(Activation.SILU_GATED).biases(Biases.none()).build());
+        m.put("neox-like", ModelConfig.builder().dModel(8).nLayers(2).nHeads(2).dHead(4).dMlp(12).dVocab(11).nCtx(16)
+                .dtype(dtype).positional(Positional.ROTARY).rotaryDim(2).parallelAttnMlp(true).activation(Activation.GELU)
+                .build());
+        m.put("attn-only", ModelConfig.builder().dModel(8).nLayers(2).nHeads(2).dHead(4).dVocab(11).nCtx(16).dtype(dtype)
+                .attnOnly(true).normalization(Normalization.NONE).tiedEmbeddings(true).useAttnResult(true).build());
+        m.put("geglu-relu-mix", ModelConfig.builder().dModel(8).nLayers(1).nHeads(2).dHead(3).dMlp(6).dVocab(11).nCtx(16)
+                .dtype(dtype).activation(Activation.GELU_GATED).normalization(Normalization.LAYER_NORM)
+                .biases(new Biases(true, false, true, false, false)).build());
+        m.put("relu", ModelConfig.builder().dModel(8).nLayers(1).nHeads(2).dHead(4).dMlp(6).dVocab(11).nCtx(16)
+                .dtype(dtype).activation(Activation.RELU).build());
+        return m;
+    }
+
+    /** A model whose every parameter (norm weights and biases too) is random. */
+    public static HookedTransformer model(ModelConfig cfg, long seed) {
+        return new HookedTransformer(cfg, Weights.random(cfg, seed, true));
+    }
+}
