@@ -95,10 +95,21 @@ final class ForwardPass {
     // ------------------------------------------------------------------ the model
 
     private Tensor embed() {
-        Tensor embed = hook("hook_embed", param("embed.W_E").gatherRows(tokens.flat()).reshape(B, T, cfg.dModel()));
+        Tensor embed = hook("hook_embed", param("embed.W_E").gatherRows(lookupIds()).reshape(B, T, cfg.dModel()));
         if (cfg.positional() != Positional.LEARNED) return embed;
         Tensor pos = hook("hook_pos_embed", param("pos_embed.W_pos").gatherRows(positions()).reshape(B, T, cfg.dModel()));
         return embed.add(pos);
+    }
+
+    /**
+     * Token ids to embed. validate() accepts any id at a padding position (pad ids such as -1 are
+     * common), so such ids embed row 0 instead: the row is masked out and its outputs unused.
+     */
+    private long[] lookupIds() {
+        long[] ids = tokens.flat();
+        for (int i = 0; i < ids.length; i++)
+            if (ids[i] < 0 || ids[i] >= cfg.dVocab()) ids[i] = 0;
+        return ids;
     }
 
     private Tensor block(int l, Tensor resid) {
@@ -233,6 +244,16 @@ final class ForwardPass {
             if (h.exactName() && !names.contains(h.description())) throw HookNames.unknownHook(h.description(), names);
         if (req.objective() != null && req.kvCache() != null)
             throw new LoupeException("gradients through a KV-cached pass are not supported; run the full sequence");
+        if (req.kvCache() != null) {
+            // A cached pass must extend every layer's keys/values for the same sequences.
+            if (req.startAtLayer() > 0 || (req.stopAtLayer() >= 0 && req.stopAtLayer() < cfg.nLayers()))
+                throw new LoupeException("a KV-cached pass must run every layer (startAtLayer=" + req.startAtLayer()
+                        + ", stopAtLayer=" + req.stopAtLayer() + ")");
+            if (req.kvCache().layers() != cfg.nLayers())
+                throw new LoupeException("the KV cache has " + req.kvCache().layers() + " layers, the model " + cfg.nLayers());
+            if (req.kvCache().batch() >= 0 && req.kvCache().batch() != B)
+                throw new LoupeException("the KV cache holds " + req.kvCache().batch() + " sequences but the tokens have " + B);
+        }
     }
 
     /** Position of each new token: its index among the real tokens of its sequence. */

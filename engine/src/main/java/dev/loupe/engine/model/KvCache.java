@@ -10,16 +10,28 @@ import org.nd4j.linalg.factory.Nd4j;
  */
 public final class KvCache {
     private final INDArray[] keys, values;   // per layer: [batch, past, kv_heads, d_head]
+    private final INDArray[] stagedKeys, stagedValues;   // past + the pass in progress; kept by advance()
     private int[][] pastMask;                // [batch][past]: 1 = token
     private int[] nextPosition;              // [batch]
 
     public KvCache(int nLayers) {
         keys = new INDArray[nLayers];
         values = new INDArray[nLayers];
+        stagedKeys = new INDArray[nLayers];
+        stagedValues = new INDArray[nLayers];
     }
 
     public int length() {
         return pastMask == null ? 0 : pastMask[0].length;
+    }
+
+    int layers() {
+        return keys.length;
+    }
+
+    /** Number of sequences cached, or -1 while empty. */
+    int batch() {
+        return pastMask == null ? -1 : pastMask.length;
     }
 
     int[][] pastMask() {
@@ -38,14 +50,24 @@ public final class KvCache {
         return values[layer];
     }
 
-    /** Appends a layer's new keys/values along the position axis. */
+    /**
+     * Stages a layer's new keys/values, appended along the position axis; {@link #advance} keeps
+     * them. Staging rather than appending means a pass that fails part-way (a hook throws, say)
+     * leaves the cache as it was, instead of some layers one pass longer than the others.
+     */
     void append(int layer, INDArray k, INDArray v) {
-        keys[layer] = keys[layer] == null ? k.dup() : Nd4j.concat(1, keys[layer], k);
-        values[layer] = values[layer] == null ? v.dup() : Nd4j.concat(1, values[layer], v);
+        stagedKeys[layer] = keys[layer] == null ? k.dup() : Nd4j.concat(1, keys[layer], k);
+        stagedValues[layer] = values[layer] == null ? v.dup() : Nd4j.concat(1, values[layer], v);
     }
 
-    /** After a pass over new tokens: extends the padding mask and positions. */
+    /** After a pass over new tokens (every layer staged): keeps the staged keys/values, extends the padding mask and positions. */
     void advance(Tokens tokens) {
+        for (int l = 0; l < keys.length; l++) {
+            if (stagedKeys[l] == null) throw new IllegalStateException("KV cache: layer " + l + " was not run");
+            keys[l] = stagedKeys[l];
+            values[l] = stagedValues[l];
+            stagedKeys[l] = stagedValues[l] = null;
+        }
         int B = tokens.batch(), T = tokens.length(), past = length();
         int[][] mask = new int[B][past + T];
         if (nextPosition == null) nextPosition = new int[B];
