@@ -1,0 +1,48 @@
+package dev.loupe.engine.io;
+
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.stream.Collectors;
+
+/** "Did you mean" for unknown tensor names: the existing names closest by edit distance. */
+final class NameSuggestions {
+
+    private static final int MAX_COMPARED_LENGTH = 256;
+
+    private NameSuggestions() {
+    }
+
+    /** Up to {@code limit} of {@code names}, closest to {@code wanted} first, quoted and comma-separated. */
+    static String closest(String wanted, Collection<String> names, int limit) {
+        if (names.isEmpty()) {
+            return "(the file has no tensors)";
+        }
+        return names.stream()
+                .sorted(Comparator.comparingInt((String n) -> distance(wanted, n)).thenComparing(n -> n))
+                .limit(limit)
+                .map(SafetensorsHeader::quote)
+                .collect(Collectors.joining(", "));
+    }
+
+    /** Levenshtein distance over at most the first 256 characters of each string (bounded cost). */
+    static int distance(String a, String b) {
+        a = a.length() > MAX_COMPARED_LENGTH ? a.substring(0, MAX_COMPARED_LENGTH) : a;
+        b = b.length() > MAX_COMPARED_LENGTH ? b.substring(0, MAX_COMPARED_LENGTH) : b;
+        int[] prev = new int[b.length() + 1];
+        int[] cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            prev[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int substitute = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+                cur[j] = Math.min(substitute, Math.min(prev[j], cur[j - 1]) + 1);
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
+    }
+}
