@@ -232,22 +232,23 @@ public final class Tensor {
     private static final double SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
     /**
-     * GELU in GPT-2's tanh form, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), composed here
-     * because ND4J's {@code precise_gelu} is miscomputed.
+     * GELU in GPT-2's tanh form, 0.5 x (1 + tanh(u)) with u = sqrt(2/pi) (x + 0.044715 x^3), computed
+     * as x * sigmoid(2u) = x / (1 + exp(-2u)): ND4J's {@code precise_gelu} is miscomputed, and exp
+     * is the fastest transcendental it has (tanh measured ~2x slower).
      */
     public Tensor geluNew() {
-        INDArray t = data.mul(data).muli(data).muli(0.044715).addi(data).muli(SQRT_2_OVER_PI);
-        Transforms.tanh(t, false);                                       // t = tanh(u)
-        INDArray out = alloc(shape()).assign(t).addi(1).muli(data).muli(0.5);
+        INDArray e = alloc(shape()).assign(data);                        // e = x
+        e.muli(data).muli(-2 * SQRT_2_OVER_PI * 0.044715).addi(-2 * SQRT_2_OVER_PI).muli(data);   // e = -2u
+        Transforms.exp(e, false);                                        // e = exp(-2u)
+        INDArray out = alloc(shape()).assign(e).addi(1).rdivi(1).muli(data);   // x * sigmoid(2u)
         Consumer<INDArray> back = g -> {
-            // d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
-            INDArray du = data.mul(data).muli(3 * 0.044715).addi(1).muli(SQRT_2_OVER_PI);
-            INDArray d = t.mul(t).rsubi(1).muli(du).muli(data).muli(0.5).addi(t.add(1).muli(0.5));
+            // with s = sigmoid(2u): d/dx = s + x * 2 s (1 - s) du/dx, du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+            INDArray s = e.add(1).rdivi(1);
+            INDArray du = data.mul(data).muli(3 * 0.044715).addi(1).muli(2 * SQRT_2_OVER_PI);
+            INDArray d = s.rsub(1).muli(s).muli(du).muli(data).addi(s);
             send(g.mul(d));
         };
-        Tensor r = result(out, back, this);
-        if (!r.requiresGrad) t.close();
-        return r;
+        return result(out, back, this);
     }
 
     /** Exact GELU, x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)). */

@@ -154,6 +154,18 @@ public final class Weights {
         };
     }
 
+    /** The TransformerLens shape of a weight whose compute-layout shape is {@code shape}. */
+    public static long[] transformerLensShape(String name, long[] shape, ModelConfig c) {
+        String leaf = name.substring(name.lastIndexOf('.') + 1);
+        long dh = c.dHead();
+        return switch (leaf) {
+            case "W_Q", "W_K", "W_V" -> new long[]{shape[1] / dh, shape[0], dh};
+            case "b_Q", "b_K", "b_V" -> new long[]{shape[0] / dh, dh};
+            case "W_O" -> new long[]{shape[0] / dh, dh, shape[1]};
+            default -> shape;
+        };
+    }
+
     /** The inverse of {@link #toTransformerLensLayout}: copies only when the layout must change. */
     public static INDArray fromTransformerLensLayout(String name, INDArray a, ModelConfig c) {
         String leaf = name.substring(name.lastIndexOf('.') + 1);

@@ -1,0 +1,202 @@
+package dev.loupe.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loupe.engine.LoupeException;
+import dev.loupe.engine.hooks.ActivationFilter;
+import dev.loupe.engine.model.ForwardResult;
+import dev.loupe.engine.model.HookedTransformer;
+import dev.loupe.engine.model.ModelConfig;
+import dev.loupe.engine.model.Tokens;
+import org.bytedeco.javacpp.Pointer;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.Supplier;
+
+/**
+ * {@code ./loupe bench forward}: forward throughput on random weights of a named shape, optionally
+ * while caching every activation, and optionally against the PyTorch peer script on the same
+ * machine in the same run. Prints tokens/s, achieved GFLOP/s against this machine's measured GEMM
+ * peak, memory, and as its last line {@code ratio_vs_torch=...} when asked.
+ */
+public final class ForwardBenchmark {
+    private static final Map<String, Supplier<ModelConfig>> SHAPES = Map.of(
+            "gpt2-small", ModelConfig::gpt2Small,
+            "tiny", () -> ModelConfig.builder().dModel(128).nLayers(2).nHeads(4).dVocab(1000).nCtx(256).build());
+
+    private ForwardBenchmark() {
+    }
+
+    /** Options: shape, batch, seq, cache (none|all), iters, warmup, seed, threads, vs-torch. */
+    public static void run(dev.loupe.cli.Args a) {
+        String shapeName = a.get("shape", "gpt2-small");
+        Supplier<ModelConfig> shape = SHAPES.get(shapeName);
+        if (shape == null) throw new LoupeException("bench forward: unknown --shape '" + shapeName + "' (known: " + SHAPES.keySet() + ")");
+        ModelConfig cfg = shape.get();
+        int batch = a.integer("batch", 4), seq = a.integer("seq", 256), iters = a.integer("iters", 5),
+                warmup = a.integer("warmup", 1), seed = a.integer("seed", 0);
+        String cache = a.get("cache", "none");
+        if (!cache.equals("none") && !cache.equals("all")) throw new LoupeException("bench forward: --cache must be none or all");
+        if (seq > cfg.nCtx()) throw new LoupeException("bench forward: --seq " + seq + " exceeds n_ctx " + cfg.nCtx());
+        if (batch < 1 || seq < 1 || iters < 1) throw new LoupeException("bench forward: --batch, --seq and --iters must be >= 1");
+
+        int threads = a.integer("threads", Runtime.getRuntime().availableProcessors());
+        System.out.printf(Locale.ROOT, "shape %s (%,d parameters), batch %d x seq %d, %d iterations after %d warm-up, %d threads%n",
+                shapeName, cfg.parameterCount(), batch, seq, iters, warmup, threads);
+        HookedTransformer model = HookedTransformer.random(cfg, seed);
+        Tokens tokens = randomTokens(cfg, batch, seq, seed);
+        double flops = forwardFlops(cfg, batch, seq);
+
+        double plain = measure("plain forward", iters, warmup, () -> model.run(tokens));
+        report("loupe plain", batch * seq / plain, flops / plain);
+        double best = plain;
+        if (cache.equals("all")) {
+            long[] cachedBytes = {0};
+            long rssBefore = peakRssBytes();
+            double cached = measure("forward caching all", iters, warmup, () -> {
+                ForwardResult r = model.runWithCache(tokens, ActivationFilter.all());
+                cachedBytes[0] = r.cache().bytes();
+            });
+            report("loupe cache=all", batch * seq / cached, flops / cached);
+            System.out.printf(Locale.ROOT, "cache overhead: %.1f%% over plain%n", 100 * (cached / plain - 1));
+            System.out.printf(Locale.ROOT, "cached tensors: %.1f MiB; peak RSS %.1f MiB (before cached runs %.1f MiB); JVM heap used %.1f MiB; javacpp off-heap now %.1f MiB%n",
+                    mib(cachedBytes[0]), mib(peakRssBytes()), mib(rssBefore),
+                    mib(Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory()), mib(Pointer.totalBytes()));
+            best = cached;
+        }
+        double peak = gemmPeakGflops();
+        System.out.printf(Locale.ROOT, "gemm peak (Nd4j.gemm 2048^3 fp32): %.1f GFLOP/s; plain forward reaches %.0f%% of it%n",
+                peak, 100 * flops / plain / 1e9 / peak);
+
+        if (a.flag("vs-torch")) {
+            double torch = torchTokensPerSecond(cfg, batch, seq, iters, warmup, threads, seed, cache);
+            double loupe = batch * seq / best;
+            System.out.printf(Locale.ROOT, "torch %s: %.1f tokens/s%n", cache.equals("all") ? "cache=all" : "plain", torch);
+            System.out.printf(Locale.ROOT, "ratio_vs_torch=%.3f%n", loupe / torch);
+        }
+    }
+
+    private static Tokens randomTokens(ModelConfig cfg, int batch, int seq, long seed) {
+        Random r = new Random(seed);
+        int[][] ids = new int[batch][seq];
+        for (int[] row : ids) for (int i = 0; i < seq; i++) row[i] = r.nextInt(cfg.dVocab());
+        return Tokens.of(ids);
+    }
+
+    /** Multiply-adds of every matrix product in one forward, times two. */
+    static double forwardFlops(ModelConfig c, int batch, int seq) {
+        double tokens = (double) batch * seq;
+        double d = c.dModel(), q = (double) c.nHeads() * c.dHead(), kv = (double) c.nKvHeads() * c.dHead();
+        double perTokenPerLayer = d * q * 2 + d * kv * 2 + (c.attnOnly() ? 0 : (c.activation().gated() ? 3 : 2) * d * c.dMlp());
+        double attention = 2.0 * c.nHeads() * (double) seq * seq * c.dHead() * batch;   // scores and z
+        return 2 * (tokens * perTokenPerLayer * c.nLayers() + attention * c.nLayers() + tokens * d * c.dVocab());
+    }
+
+    private static double measure(String what, int iters, int warmup, Runnable body) {
+        for (int i = 0; i < warmup; i++) {
+            body.run();
+            System.err.printf(Locale.ROOT, "\r%s: warm-up %d/%d", what, i + 1, warmup);
+        }
+        List<Double> times = new ArrayList<>();
+        for (int i = 0; i < iters; i++) {
+            long t0 = System.nanoTime();
+            body.run();
+            times.add((System.nanoTime() - t0) / 1e9);
+            System.err.printf(Locale.ROOT, "\r%s: %d/%d  last %.3f s      ", what, i + 1, iters, times.get(times.size() - 1));
+        }
+        System.err.println();
+        times.sort(Double::compare);
+        return times.get(times.size() / 2);
+    }
+
+    private static void report(String what, double tokensPerSecond, double flopsPerSecond) {
+        System.out.printf(Locale.ROOT, "%s: %.1f tokens/s (%.1f GFLOP/s)%n", what, tokensPerSecond, flopsPerSecond / 1e9);
+    }
+
+    private static double gemmPeakGflops() {
+        int n = 2048;
+        INDArray x = Nd4j.rand(DataType.FLOAT, n, n), y = Nd4j.rand(DataType.FLOAT, n, n), z = Nd4j.create(DataType.FLOAT, n, n);
+        Nd4j.gemm(x, y, z, false, false, 1, 0);
+        double best = Double.MAX_VALUE;
+        for (int i = 0; i < 3; i++) {
+            long t0 = System.nanoTime();
+            Nd4j.gemm(x, y, z, false, false, 1, 0);
+            best = Math.min(best, (System.nanoTime() - t0) / 1e9);
+        }
+        return 2.0 * n * n * n / best / 1e9;
+    }
+
+    private static long peakRssBytes() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status")))
+                if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("\\D", "")) * 1024;
+        } catch (IOException | NumberFormatException ignored) {
+            // not Linux: report 0
+        }
+        return 0;
+    }
+
+    private static double mib(long bytes) {
+        return bytes / 1048576.0;
+    }
+
+    /** Runs the PyTorch peer (Debian python3-torch) with the same shape and returns its tokens/s. */
+    private static double torchTokensPerSecond(ModelConfig c, int batch, int seq, int iters, int warmup, int threads,
+                                               int seed, String cache) {
+        Path script;
+        try (InputStream in = ForwardBenchmark.class.getResourceAsStream("/dev/loupe/bench/torch_forward.py")) {
+            script = Files.createTempFile("loupe-torch-forward", ".py");
+            Files.write(script, in.readAllBytes());
+        } catch (IOException | NullPointerException e) {
+            throw new LoupeException("bench: cannot extract the PyTorch peer script: " + e.getMessage());
+        }
+        warnIfReferenceBlas();
+        String config = String.format(Locale.ROOT,
+                "{\"d_model\":%d,\"n_layers\":%d,\"n_heads\":%d,\"d_head\":%d,\"d_mlp\":%d,\"d_vocab\":%d,\"n_ctx\":%d,\"eps\":%s}",
+                c.dModel(), c.nLayers(), c.nHeads(), c.dHead(), c.dMlp(), c.dVocab(), c.nCtx(), c.normEps());
+        List<String> cmd = List.of("/usr/bin/python3", script.toString(), "--config", config, "--batch", "" + batch,
+                "--seq", "" + seq, "--iters", "" + iters, "--warmup", "" + warmup, "--threads", "" + threads,
+                "--seed", "" + seed, "--cache", cache);
+        System.err.println("running the PyTorch peer...");
+        try {
+            Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            String out = new String(p.getInputStream().readAllBytes()).trim();
+            int rc = p.waitFor();
+            Files.deleteIfExists(script);
+            if (rc != 0) throw new LoupeException("bench: the PyTorch peer failed (exit " + rc + "); is Debian's python3-torch installed? "
+                    + "(apt-get install python3-torch)");
+            JsonNode json = new ObjectMapper().readTree(out.lines().reduce((x, y) -> y).orElse("{}"));
+            System.out.println("torch " + json.path("torch").asText() + " with " + json.path("threads").asInt() + " threads");
+            return json.path("tokens_per_s").asDouble();
+        } catch (IOException e) {
+            throw new LoupeException("bench: cannot run /usr/bin/python3 for the PyTorch peer: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new LoupeException("bench: interrupted");
+        }
+    }
+
+    /** Debian's torch calls whatever libblas.so.3 points at; the reference BLAS is ~50x slower than OpenBLAS. */
+    private static void warnIfReferenceBlas() {
+        try {
+            Path blas = Path.of("/usr/lib/x86_64-linux-gnu/libblas.so.3").toRealPath();
+            if (!blas.toString().contains("openblas") && !blas.toString().contains("blis") && !blas.toString().contains("mkl"))
+                System.err.println("warning: libblas.so.3 is " + blas + " (reference BLAS): PyTorch will be very slow. "
+                        + "Install libopenblas0-pthread for a fair comparison.");
+        } catch (IOException ignored) {
+            // no system BLAS link: nothing to say
+        }
+    }
+}

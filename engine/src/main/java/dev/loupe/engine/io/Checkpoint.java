@@ -1,0 +1,117 @@
+package dev.loupe.engine.io;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.loupe.engine.LoupeException;
+import dev.loupe.engine.model.HookedTransformer;
+import dev.loupe.engine.model.ModelConfig;
+import dev.loupe.engine.model.Weights;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Loupe's own checkpoint: a folder with {@code config.json} (the {@link ModelConfig}, snake_case
+ * keys) and {@code model.safetensors} holding every weight under its TransformerLens name and in
+ * TransformerLens's shapes, so Python can load it straight into a {@code HookedTransformer} state dict.
+ * Both files are written atomically; save then load is bit-exact.
+ */
+public final class Checkpoint {
+    public static final String CONFIG = "config.json", WEIGHTS = "model.safetensors", FORMAT = "loupe-checkpoint";
+    public static final int VERSION = 1;
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+            .enable(SerializationFeature.INDENT_OUTPUT)
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+            .enable(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES);
+
+    private Checkpoint() {
+    }
+
+    /** True when the folder holds a Loupe checkpoint (as opposed to, say, a Hugging Face folder). */
+    public static boolean isCheckpoint(Path dir) {
+        Path cfg = dir.resolve(CONFIG);
+        if (!Files.isRegularFile(cfg)) return false;
+        try {
+            return FORMAT.equals(JSON.readTree(cfg.toFile()).path("format").asText());
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    public static void save(HookedTransformer model, Path dir) {
+        try {
+            Files.createDirectories(dir);
+            ObjectNode root = JSON.createObjectNode();
+            root.put("format", FORMAT);
+            root.put("version", VERSION);
+            root.set("config", JSON.valueToTree(model.config()));
+            byte[] json = JSON.writeValueAsBytes(root);
+            SafetensorsWriter.write(dir.resolve(WEIGHTS), model.stateDict(), Map.of("format", FORMAT));
+            AtomicFileWriter.write(dir.resolve(CONFIG), ch -> ch.write(ByteBuffer.wrap(json)));
+        } catch (IOException e) {
+            throw new LoupeException("cannot save checkpoint to " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    public static ModelConfig readConfig(Path dir) {
+        Path file = dir.resolve(CONFIG);
+        if (!Files.isRegularFile(file))
+            throw new LoupeException(dir + ": not a Loupe checkpoint folder (no " + CONFIG + ")");
+        JsonNode root;
+        try {
+            root = JSON.readTree(Files.readString(file, StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new LoupeException(file + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""), e);
+        }
+        if (!FORMAT.equals(root.path("format").asText()))
+            throw new LoupeException(file + ": \"format\" must be \"" + FORMAT + "\"");
+        if (root.path("version").asInt(-1) != VERSION)
+            throw new LoupeException(file + ": checkpoint version " + root.path("version") + " is not supported (expected " + VERSION + ")");
+        try {
+            return JSON.treeToValue(root.path("config"), ModelConfig.class);
+        } catch (IOException e) {
+            Throwable cause = e.getCause() instanceof LoupeException le ? le : e;
+            throw new LoupeException(file + ": invalid config: " + cause.getMessage().lines().findFirst().orElse(""), e);
+        }
+    }
+
+    /**
+     * Loads a checkpoint. Tensors are read one at a time; the attention projections are re-laid
+     * out once from TransformerLens's shapes into the compute layout (see {@link Weights}).
+     */
+    public static HookedTransformer load(Path dir) {
+        ModelConfig cfg = readConfig(dir);
+        Path file = dir.resolve(WEIGHTS);
+        Map<String, long[]> expected = Weights.expectedShapes(cfg);
+        Map<String, INDArray> tensors = new LinkedHashMap<>();
+        try (SafetensorsReader reader = SafetensorsReader.open(file)) {
+            for (String name : reader.names()) {
+                if (!expected.containsKey(name))
+                    throw new LoupeException(file + ": unexpected tensor '" + name + "' for this config");
+                INDArray stored = reader.read(name);
+                long[] want = Weights.transformerLensShape(name, expected.get(name), cfg);
+                if (!java.util.Arrays.equals(stored.shape(), want))
+                    throw new LoupeException(file + ": tensor '" + name + "' has shape " + java.util.Arrays.toString(stored.shape())
+                            + ", expected " + java.util.Arrays.toString(want));
+                if (stored.dataType() != Weights.dataType(cfg))
+                    throw new LoupeException(file + ": tensor '" + name + "' is " + stored.dataType() + ", config says " + cfg.dtype());
+                tensors.put(name, Weights.fromTransformerLensLayout(name, stored, cfg));
+            }
+        }
+        Weights weights = new Weights(tensors);
+        weights.validate(cfg, file.toString());
+        return new HookedTransformer(cfg, weights);
+    }
+}
