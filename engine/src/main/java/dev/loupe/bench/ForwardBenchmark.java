@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.hooks.ActivationFilter;
+import dev.loupe.engine.model.ForwardRequest;
 import dev.loupe.engine.model.ForwardResult;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.ModelConfig;
@@ -59,15 +60,17 @@ public final class ForwardBenchmark {
         Tokens tokens = randomTokens(cfg, batch, seq, seed);
         double flops = forwardFlops(cfg, batch, seq);
 
-        double plain = measure("plain forward", iters, warmup, () -> model.run(tokens));
+        // Each result is closed as soon as it is measured, as PyTorch frees its tensors by refcount.
+        double plain = measure("plain forward", iters, warmup, () -> model.forward(ForwardRequest.of(tokens).build()).close());
         report("loupe plain", batch * seq / plain, flops / plain);
         double best = plain;
         if (cache.equals("all")) {
             long[] cachedBytes = {0};
             long rssBefore = peakRssBytes();
             double cached = measure("forward caching all", iters, warmup, () -> {
-                ForwardResult r = model.runWithCache(tokens, ActivationFilter.all());
-                cachedBytes[0] = r.cache().bytes();
+                try (ForwardResult r = model.runWithCache(tokens, ActivationFilter.all())) {
+                    cachedBytes[0] = r.cache().bytes();
+                }
             });
             report("loupe cache=all", batch * seq / cached, flops / cached);
             System.out.printf(Locale.ROOT, "cache overhead: %.1f%% over plain%n", 100 * (cached / plain - 1));

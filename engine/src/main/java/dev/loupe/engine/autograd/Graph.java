@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -28,6 +29,7 @@ public final class Graph implements AutoCloseable {
     private final boolean recording;
     private final List<Tensor> tape = new ArrayList<>();
     private final List<INDArray> owned = new ArrayList<>();
+    private final Map<DataBuffer, INDArray> ownerByBuffer = new IdentityHashMap<>();
     private final Set<DataBuffer> kept = Collections.newSetFromMap(new IdentityHashMap<>());
     private boolean closed;
 
@@ -62,13 +64,22 @@ public final class Graph implements AutoCloseable {
     /** A fresh uninitialised c-ordered array that this graph may free later. */
     INDArray alloc(DataType type, long... shape) {
         INDArray a = Nd4j.createUninitialized(type, shape);
-        owned.add(a);
+        own(a);
         return a;
     }
 
     /** Hands an array allocated elsewhere to this graph, to be freed with its own. */
     void own(INDArray a) {
         owned.add(a);
+        ownerByBuffer.put(base(a.data()), a);
+    }
+
+    /**
+     * The array this graph allocated that holds {@code a}'s memory ({@code a} itself or the base
+     * of a view), or null when the memory is not the graph's (a weight, a user's array).
+     */
+    public INDArray ownerOf(INDArray a) {
+        return a == null ? null : ownerByBuffer.get(base(a.data()));
     }
 
     /** Marks an array (or the buffer under a view) as escaping: it is never freed by this graph. */
@@ -98,7 +109,10 @@ public final class Graph implements AutoCloseable {
             DataBuffer b = base(a.data());
             if (kept.contains(b)) continue;
             if (alive.contains(b)) stillOwned.add(a);
-            else a.close();
+            else {
+                ownerByBuffer.remove(b);
+                a.close();
+            }
         }
         owned.clear();
         owned.addAll(stillOwned);

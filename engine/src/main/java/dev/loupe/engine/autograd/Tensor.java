@@ -237,13 +237,15 @@ public final class Tensor {
      * is the fastest transcendental it has (tanh measured ~2x slower).
      */
     public Tensor geluNew() {
-        INDArray e = alloc(shape()).assign(data);                        // e = x
-        e.muli(data).muli(-2 * SQRT_2_OVER_PI * 0.044715).addi(-2 * SQRT_2_OVER_PI).muli(data);   // e = -2u
-        Transforms.exp(e, false);                                        // e = exp(-2u)
-        INDArray out = alloc(shape()).assign(e).addi(1).rdivi(1).muli(data);   // x * sigmoid(2u)
+        INDArray out = alloc(shape()).assign(data);
+        out.muli(data).muli(-2 * SQRT_2_OVER_PI * 0.044715).addi(-2 * SQRT_2_OVER_PI).muli(data);   // -2u
+        Transforms.exp(out, false);
+        out.addi(1).rdivi(data);                                          // x / (1 + exp(-2u)) = x * sigmoid(2u)
         Consumer<INDArray> back = g -> {
             // with s = sigmoid(2u): d/dx = s + x * 2 s (1 - s) du/dx, du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
-            INDArray s = e.add(1).rdivi(1);
+            INDArray s = data.mul(data).muli(-2 * SQRT_2_OVER_PI * 0.044715).addi(-2 * SQRT_2_OVER_PI).muli(data);
+            Transforms.exp(s, false);
+            s.addi(1).rdivi(1);
             INDArray du = data.mul(data).muli(3 * 0.044715).addi(1).muli(2 * SQRT_2_OVER_PI);
             INDArray d = s.rsub(1).muli(s).muli(du).muli(data).addi(s);
             send(g.mul(d));
@@ -280,6 +282,37 @@ public final class Tensor {
         INDArray out = data.mean(true, last);
         double inv = 1.0 / size(last);
         return result(out, g -> send(g.broadcast(shape()).mul(inv)), this);
+    }
+
+    /**
+     * sqrt(mean(x^2) + eps) over the last dimension, keeping it as size 1: the scale of LayerNorm
+     * (on centred input) and RMSNorm, in one reduction pass.
+     */
+    public Tensor rmsLast(double eps) {
+        int last = rank() - 1;
+        long n = size(last);
+        INDArray out = data.norm2(true, last);
+        graph.own(out);
+        out.muli(out).divi(n).addi(eps);
+        Transforms.sqrt(out, false);
+        // d scale / dx = x / (n * scale)
+        return result(out, g -> send(data.mul(g.div(out).divi(n))), this);
+    }
+
+    /** x * w + b over the last dimension (b may be null): a norm's affine part in one allocation. */
+    public Tensor affine(Tensor w, Tensor b) {
+        int last = rank() - 1;
+        long n = size(last);
+        INDArray out = alloc(shape()).assign(data);
+        INDArray rows = out.reshape('c', out.length() / n, n);
+        rows.muliRowVector(w.data);
+        if (b != null) rows.addiRowVector(b.data);
+        return result(out, g -> {
+            INDArray g2 = g.reshape('c', g.length() / n, n);
+            if (requiresGrad) send(g2.mulRowVector(w.data).reshape(shape()));
+            if (w.requiresGrad) w.send(g2.mul(data.reshape('c', data.length() / n, n)).sum(0).reshape(w.shape()));
+            if (b != null && b.requiresGrad) b.send(g2.sum(0).reshape(b.shape()));
+        }, this, w, b);
     }
 
     /** Sum of all elements, as a scalar tensor. */
@@ -354,6 +387,14 @@ public final class Tensor {
      * [..., n, k] with {@code transposeOther}) -> [..., m, n], scaled by alpha.
      */
     public Tensor bmm(Tensor o, boolean transposeOther, double alpha) {
+        return bmm(o, transposeOther, alpha, null);
+    }
+
+    /**
+     * {@link #bmm(Tensor, boolean, double)} plus a constant added in place (broadcast), e.g. the
+     * attention mask: saves a pass and an allocation over a separate add; the gradient is the same.
+     */
+    public Tensor bmm(Tensor o, boolean transposeOther, double alpha, INDArray addend) {
         int r = rank();
         long m = size(r - 2), n = transposeOther ? o.size(r - 2) : o.size(r - 1);
         long[] outShape = shape().clone();
@@ -361,6 +402,7 @@ public final class Tensor {
         INDArray out = alloc(outShape);
         Nd4j.exec(new Mmul(data, o.data, out, MMulTranspose.builder().transposeB(transposeOther).build()));
         if (alpha != 1) out.muli(alpha);
+        if (addend != null) Nd4j.exec(new AddOp(out, addend, out));
         return result(out, g -> {
             INDArray ga = alpha == 1 ? g : g.mul(alpha);
             if (requiresGrad)   // dA = G B^T (or G B)

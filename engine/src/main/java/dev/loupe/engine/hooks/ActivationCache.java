@@ -20,11 +20,37 @@ import java.util.Set;
  * a differentiated run sit beside them as {@code <name>_grad}. Arrays are the ones the forward pass
  * computed (no copies); treat them as read-only.
  */
-public final class ActivationCache {
+public final class ActivationCache implements AutoCloseable {
     private final Map<String, INDArray> entries = new LinkedHashMap<>();
+    private final Set<INDArray> owned = Collections.newSetFromMap(new java.util.IdentityHashMap<>());
 
     public void put(String name, INDArray activation) {
         entries.put(name, activation);
+    }
+
+    /**
+     * Adds an activation whose memory this cache may free on {@link #close}: {@code owner} is the
+     * array holding that memory (the activation itself, or the base of a view).
+     */
+    public void putOwned(String name, INDArray activation, INDArray owner) {
+        entries.put(name, activation);
+        owned.add(owner);
+    }
+
+    /**
+     * Frees the memory of the activations this cache owns now, instead of when the garbage
+     * collector gets to it (ND4J's arrays live off-heap, so the JVM does not feel their size).
+     * The cache is empty afterwards; arrays taken from it must not be used.
+     */
+    @Override
+    public void close() {
+        entries.clear();
+        owned.forEach(INDArray::close);
+        owned.clear();
+    }
+
+    boolean owns(INDArray owner) {
+        return owned.contains(owner);
     }
 
     /** By full name ({@code blocks.0.attn.hook_pattern}) or compact short name ({@code "pattern0"}). */

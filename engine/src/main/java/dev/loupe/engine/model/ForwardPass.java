@@ -35,6 +35,7 @@ final class ForwardPass {
     private final Map<String, Tensor> params = new HashMap<>();
     private final Map<String, Tensor> hooked = new LinkedHashMap<>();   // every hook point's tensor, when differentiating
     private final Map<String, INDArray> gradients = new LinkedHashMap<>();
+    private final java.util.Set<INDArray> userSeen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     private final Tokens tokens;
     private final int B, T;
     private INDArray mask;          // [B, 1, T, S] additive: 0 where attention is allowed, -inf elsewhere
@@ -87,8 +88,10 @@ final class ForwardPass {
             }
             if (logits != null) graph.keep(logits.data());
             if (residual != null) graph.keep(residual.data());
+            INDArray out = logits != null ? logits.data() : residual.data();
+            INDArray outOwner = graph.ownerOf(out);
             return new ForwardResult(logits == null ? null : logits.data(), residual == null ? null : residual.data(),
-                    cache, objective, weightGrads);
+                    cache, objective, weightGrads, outOwner == null || userSeen.contains(outOwner) ? null : outOwner);
         }
     }
 
@@ -131,10 +134,9 @@ final class ForwardPass {
         Normalization n = cfg.normalization();
         if (n == Normalization.NONE) return x;
         if (n.centers()) x = x.sub(x.meanLast());
-        Tensor scale = hook(prefix + ".hook_scale", x.square().meanLast().add(cfg.normEps()).sqrt());
+        Tensor scale = hook(prefix + ".hook_scale", x.rmsLast(cfg.normEps()));
         Tensor normalized = x.div(scale);
-        if (n == Normalization.LAYER_NORM) normalized = normalized.mul(param(prefix + ".w")).add(param(prefix + ".b"));
-        if (n == Normalization.RMS_NORM) normalized = normalized.mul(param(prefix + ".w"));
+        if (n.hasWeights()) normalized = normalized.affine(param(prefix + ".w"), optional(prefix + ".b"));
         return hook(prefix + ".hook_normalized", normalized);
     }
 
@@ -161,8 +163,7 @@ final class ForwardPass {
         Tensor qh = q.permute(0, 2, 1, 3);                                          // [B, H, T, d]
         Tensor kh = k.permute(0, 2, 1, 3).repeatInterleave(1, cfg.nKvGroups());     // [B, H, S, d]
         Tensor vh = v.permute(0, 2, 1, 3).repeatInterleave(1, cfg.nKvGroups());
-        Tensor scores = hook(a + "hook_attn_scores",
-                qh.bmm(kh, true, 1 / Math.sqrt(d)).add(graph.constant(mask)));       // [B, H, T, S]
+        Tensor scores = hook(a + "hook_attn_scores", qh.bmm(kh, true, 1 / Math.sqrt(d), mask));   // [B, H, T, S]
         Tensor pattern = hook(a + "hook_pattern", scores.softmaxLast());
         Tensor z = hook(a + "hook_z", pattern.bmm(vh, false, 1).permute(0, 2, 1, 3)); // [B, T, H, d]
         String result = a + "hook_result";
@@ -325,6 +326,7 @@ final class ForwardPass {
             // The tape may hold this array for the backward pass: hand a hook a copy it may edit.
             INDArray seen = graph.isRecording() ? x.data().dup() : x.data();
             graph.keep(seen);
+            userSeen.add(graph.ownerOf(seen));
             INDArray out = h.forward().apply(seen, point);
             if (out == null || out == x.data()) continue;
             checkReplacement(name, x.data(), out);
@@ -352,7 +354,10 @@ final class ForwardPass {
             hooked.put(name, x);
         }
         if (req.cache().test(name)) {
-            cache.put(name, x.data());
+            INDArray owner = graph.ownerOf(x.data());
+            // Memory a user's hook has seen may be held by the user: the cache must not free it.
+            if (owner == null || userSeen.contains(owner)) cache.put(name, x.data());
+            else cache.putOwned(name, x.data(), owner);
             graph.keep(x.data());
         }
         return x;
