@@ -1,11 +1,11 @@
 package dev.loupe.engine.hooks;
 
+import dev.loupe.engine.ClosestNames;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.model.ModelConfig;
 
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -127,24 +127,7 @@ public final class HookNames {
 
     /** An error for a name that is not among {@code known}, listing the closest ones. */
     public static LoupeException unknown(String what, String name, Collection<String> known) {
-        List<String> close = known.stream()
-                .sorted(Comparator.comparingInt((String k) -> editDistance(name, k)).thenComparing(k -> k))
-                .limit(3).toList();
+        List<String> close = ClosestNames.closest(name, known, 3);
         return new LoupeException("unknown " + what + " '" + name + "'; closest: " + String.join(", ", close));
-    }
-
-    static int editDistance(String a, String b) {
-        int[] prev = new int[b.length() + 1], cur = new int[b.length() + 1];
-        for (int j = 0; j <= b.length(); j++) prev[j] = j;
-        for (int i = 1; i <= a.length(); i++) {
-            cur[0] = i;
-            for (int j = 1; j <= b.length(); j++)
-                cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1),
-                        prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
-            int[] t = prev;
-            prev = cur;
-            cur = t;
-        }
-        return prev[b.length()];
     }
 }

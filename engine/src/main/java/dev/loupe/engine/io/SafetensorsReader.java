@@ -1,5 +1,6 @@
 package dev.loupe.engine.io;
 
+import dev.loupe.engine.ClosestNames;
 import dev.loupe.engine.LoupeException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -120,7 +121,8 @@ public final class SafetensorsReader implements AutoCloseable {
         TensorInfo info = header.tensors().get(name);
         if (info == null) {
             throw new LoupeException(file + ": no tensor named " + SafetensorsHeader.quote(name)
-                    + "; closest names: " + NameSuggestions.closest(name, header.tensors().keySet(), 3)
+                    + "; closest names: " + (header.tensors().isEmpty() ? "(the file has no tensors)" : ClosestNames.closest(name, header.tensors().keySet(), 3)
+                            .stream().map(SafetensorsHeader::quote).collect(java.util.stream.Collectors.joining(", ")))
                     + " (" + header.tensors().size() + " tensors in the file)");
         }
         return info;

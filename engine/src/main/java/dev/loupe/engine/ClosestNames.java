@@ -1,31 +1,27 @@
-package dev.loupe.engine.io;
+package dev.loupe.engine;
 
 import java.util.Collection;
 import java.util.Comparator;
-import java.util.stream.Collectors;
+import java.util.List;
 
-/** "Did you mean" for unknown tensor names: the existing names closest by edit distance. */
-final class NameSuggestions {
+/** "Did you mean" for unknown names (tensors, hooks, weights): the known names closest by edit distance. */
+public final class ClosestNames {
 
     private static final int MAX_COMPARED_LENGTH = 256;
 
-    private NameSuggestions() {
+    private ClosestNames() {
     }
 
-    /** Up to {@code limit} of {@code names}, closest to {@code wanted} first, quoted and comma-separated. */
-    static String closest(String wanted, Collection<String> names, int limit) {
-        if (names.isEmpty()) {
-            return "(the file has no tensors)";
-        }
+    /** Up to {@code limit} of {@code names}, closest to {@code wanted} first. */
+    public static List<String> closest(String wanted, Collection<String> names, int limit) {
         return names.stream()
                 .sorted(Comparator.comparingInt((String n) -> distance(wanted, n)).thenComparing(n -> n))
                 .limit(limit)
-                .map(SafetensorsHeader::quote)
-                .collect(Collectors.joining(", "));
+                .toList();
     }
 
     /** Levenshtein distance over at most the first 256 characters of each string (bounded cost). */
-    static int distance(String a, String b) {
+    public static int distance(String a, String b) {
         a = a.length() > MAX_COMPARED_LENGTH ? a.substring(0, MAX_COMPARED_LENGTH) : a;
         b = b.length() > MAX_COMPARED_LENGTH ? b.substring(0, MAX_COMPARED_LENGTH) : b;
         int[] prev = new int[b.length() + 1];
