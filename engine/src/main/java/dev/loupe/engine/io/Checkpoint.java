@@ -1,6 +1,7 @@
 package dev.loupe.engine.io;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
@@ -19,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.stream.Collectors;
 
 /**
  * Loupe's own checkpoint: a folder with {@code config.json} (the {@link ModelConfig}, snake_case
@@ -77,13 +79,22 @@ public final class Checkpoint {
         }
         if (!FORMAT.equals(root.path("format").asText()))
             throw new LoupeException(file + ": \"format\" must be \"" + FORMAT + "\"");
-        if (root.path("version").asInt(-1) != VERSION)
-            throw new LoupeException(file + ": checkpoint version " + root.path("version") + " is not supported (expected " + VERSION + ")");
+        JsonNode version = root.path("version");
+        if (!version.isIntegralNumber() || version.asLong() != VERSION)
+            throw new LoupeException(file + ": checkpoint version " + (version.isMissingNode() ? "(missing)" : version)
+                    + " is not supported (expected " + VERSION + ")");
+        JsonNode config = root.path("config");
+        if (!config.isObject())
+            throw new LoupeException(file + ": \"config\" must be an object, found " + (config.isMissingNode() ? "nothing" : config));
         try {
-            return JSON.treeToValue(root.path("config"), ModelConfig.class);
+            return JSON.treeToValue(config, ModelConfig.class);
         } catch (IOException e) {
             Throwable cause = e.getCause() instanceof LoupeException le ? le : e;
-            throw new LoupeException(file + ": invalid config: " + cause.getMessage().lines().findFirst().orElse(""), e);
+            // Jackson's messages for a wrongly typed value name the Java type, not the key: add the key.
+            String at = e instanceof JsonMappingException m && !m.getPath().isEmpty() ? " at \"" + m.getPath().stream()
+                    .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
+                    .collect(Collectors.joining(".")) + "\"" : "";
+            throw new LoupeException(file + ": invalid config" + at + ": " + cause.getMessage().lines().findFirst().orElse(""), e);
         }
     }
 

@@ -1,0 +1,146 @@
+package dev.loupe.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.loupe.engine.LoupeException;
+import dev.loupe.engine.generate.Generator;
+import dev.loupe.engine.generate.SamplingConfig;
+import dev.loupe.engine.io.Checkpoint;
+import dev.loupe.engine.io.NpyReader;
+import dev.loupe.engine.model.HookedTransformer;
+import dev.loupe.engine.model.TestModels;
+import dev.loupe.engine.model.Tokens;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+/** The command line, run in-process through {@link Main#run}. */
+class MainTest {
+    @TempDir
+    Path tmp;
+    private Path modelDir;
+    private HookedTransformer model;
+
+    @BeforeEach
+    void saveModel() {
+        // gpt2-like: d_model 8, 2 layers, d_vocab 11, n_ctx 16
+        model = TestModels.model(TestModels.all("float32").get("gpt2-like"), 21);
+        modelDir = tmp.resolve("model");
+        Checkpoint.save(model, modelDir);
+    }
+
+    /** Runs the CLI and returns what it printed on standard output. */
+    private static String run(String... argv) {
+        PrintStream old = System.out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        try (PrintStream capture = new PrintStream(buf, true, StandardCharsets.UTF_8)) {
+            System.setOut(capture);
+            assertEquals(0, Main.run(argv), "exit code of " + Arrays.toString(argv));
+        } finally {
+            System.setOut(old);
+        }
+        String out = buf.toString(StandardCharsets.UTF_8);
+        System.out.print(out);
+        return out;
+    }
+
+    private static String lastLine(String out) {
+        List<String> lines = out.lines().filter(l -> !l.isBlank()).toList();
+        return lines.get(lines.size() - 1);
+    }
+
+    private static void assertFails(String[] argv, String... fragments) {
+        LoupeException e = assertThrows(LoupeException.class, () -> Main.run(argv), Arrays.toString(argv));
+        for (String f : fragments)
+            if (!e.getMessage().contains(f)) fail("message should contain \"" + f + "\": " + e.getMessage());
+    }
+
+    @Test
+    void infoPrintsTheConfigAndParameterCount() {
+        String out = run("info", "--model", modelDir.toString());
+        assertTrue(out.contains("dModel=8"), out);
+        assertTrue(out.contains("nLayers=2"), out);
+        assertTrue(out.contains("parameters: "), out);
+        String count = out.lines().filter(l -> l.startsWith("parameters: ")).findFirst().orElseThrow()
+                .substring("parameters: ".length()).replaceAll("\\D", "");
+        assertEquals(model.config().parameterCount(), Long.parseLong(count));
+    }
+
+    @Test
+    void logitsWritesFloat32NpyEqualToTheModelsLogits() {
+        Path npy = tmp.resolve("out.npy");
+        String out = run("logits", "--model", modelDir.toString(), "--tokens", "1 5 9 3", "--out", npy.toString());
+        assertTrue(out.contains(npy.toString()), out);
+        INDArray written = NpyReader.read(npy);
+        assertEquals(DataType.FLOAT, written.dataType());
+        assertArrayEquals(new long[]{4, 11}, written.shape());
+        INDArray expected = model.run(new int[]{1, 5, 9, 3}).get(NDArrayIndex.point(0), NDArrayIndex.all(), NDArrayIndex.all());
+        for (int p = 0; p < 4; p++)
+            for (int v = 0; v < 11; v++)
+                assertEquals(expected.getFloat(p, v), written.getFloat(p, v), "logit [" + p + ", " + v + "]");
+        // commas separate ids too
+        run("logits", "--model", modelDir.toString(), "--tokens", "1,5,9,3", "--out", npy.toString());
+        assertEquals(written, NpyReader.read(npy));
+    }
+
+    @Test
+    void greedyGenerateMatchesTheGenerator() {
+        int[] prompt = {1, 5, 9};
+        int[] expected = Generator.generate(model, Tokens.of(prompt), SamplingConfig.greedy(6)).generated(0);
+        String out = run("generate", "--model", modelDir.toString(), "--tokens", "1 5 9", "--max-new-tokens", "6",
+                "--temperature", "0");
+        int[] printed = Arrays.stream(lastLine(out).trim().split(" ")).mapToInt(Integer::parseInt).toArray();
+        assertArrayEquals(expected, printed, out);
+        String noCache = run("generate", "--model", modelDir.toString(), "--tokens", "1 5 9", "--max-new-tokens", "6",
+                "--temperature", "0", "--no-kv-cache");
+        assertEquals(lastLine(out), lastLine(noCache));
+    }
+
+    @Test
+    void benchForwardPrintsTokensPerSecond() {
+        String out = run("bench", "forward", "--shape", "tiny", "--batch", "1", "--seq", "8", "--iters", "1");
+        assertTrue(out.matches("(?s).*loupe plain: [0-9.]+ tokens/s.*"), out);
+    }
+
+    @Test
+    void helpPrintsUsage() {
+        String out = run("help");
+        assertTrue(out.contains("usage: ./loupe <command>"), out);
+        assertTrue(out.contains("bench forward"), out);
+    }
+
+    @Test
+    void badInputIsALoupeExceptionWithAClearMessage() {
+        String m = modelDir.toString();
+        assertFails(new String[]{"frobnicate"}, "unknown command 'frobnicate'", "usage:");
+        assertFails(new String[]{"info", "--model", m, "--verbose"}, "info: unknown option --verbose", "--model");
+        assertFails(new String[]{"info"}, "info: --model is required");
+        assertFails(new String[]{"logits", "--tokens", "1 2", "--out", tmp.resolve("x.npy").toString()}, "logits: --model is required");
+        assertFails(new String[]{"generate", "--tokens", "1"}, "generate: --model is required");
+        assertFails(new String[]{"logits", "--model", m, "--tokens", "1 two 3", "--out", tmp.resolve("x.npy").toString()},
+                "--tokens", "'two' is not a token id");
+        assertFails(new String[]{"generate", "--model", m, "--tokens", "1", "--max-new-tokens", "many"},
+                "--max-new-tokens must be an integer", "'many'");
+        assertFails(new String[]{"logits", "--model", m, "--tokens", "1 11", "--out", tmp.resolve("x.npy").toString()},
+                "token id 11", "out of range 0..10");
+        assertFails(new String[]{"generate", "--model", m, "--tokens", "-3", "--max-new-tokens", "2"}, "token id -3");
+        assertFails(new String[]{"logits", "--model", tmp.resolve("nowhere").toString(), "--tokens", "1", "--out", "x.npy"},
+                "nowhere", "no such folder");
+        assertFails(new String[]{"info", "--model"}, "--model needs a value");
+        assertFails(new String[]{"bench"}, "bench: expected 'bench forward'");
+        assertFails(new String[]{"bench", "forward", "--shape", "gpt5"}, "unknown --shape 'gpt5'");
+    }
+}
