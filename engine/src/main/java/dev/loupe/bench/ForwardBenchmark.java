@@ -40,7 +40,7 @@ public final class ForwardBenchmark {
     private ForwardBenchmark() {
     }
 
-    /** Options: shape, batch, seq, cache (none|all), iters, warmup, seed, threads, vs-torch. */
+    /** Options: shape, batch, seq, cache (none|all), iters, warmup, seed, vs-torch. */
     public static void run(dev.loupe.cli.Args a) {
         String shapeName = a.get("shape", "gpt2-small");
         Supplier<ModelConfig> shape = SHAPES.get(shapeName);
@@ -53,7 +53,8 @@ public final class ForwardBenchmark {
         if (seq > cfg.nCtx()) throw new LoupeException("bench forward: --seq " + seq + " exceeds n_ctx " + cfg.nCtx());
         if (batch < 1 || seq < 1 || iters < 1) throw new LoupeException("bench forward: --batch, --seq and --iters must be >= 1");
 
-        int threads = a.integer("threads", Runtime.getRuntime().availableProcessors());
+        // The peer gets as many threads as ND4J uses here (OMP_NUM_THREADS, else one per core).
+        int threads = Nd4j.getEnvironment().maxMasterThreads();
         System.out.printf(Locale.ROOT, "shape %s (%,d parameters), batch %d x seq %d, %d iterations after %d warm-up, %d threads%n",
                 shapeName, cfg.parameterCount(), batch, seq, iters, warmup, threads);
         HookedTransformer model = HookedTransformer.random(cfg, seed);

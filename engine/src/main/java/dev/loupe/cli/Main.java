@@ -25,8 +25,9 @@ public final class Main {
               info      --model PATH                          config and parameter count
               logits    --model PATH --tokens "1 5 9" --out F.npy   next-token logits [n_tokens, d_vocab] as float32 .npy
               generate  --model PATH --tokens "1" --max-new-tokens N [--temperature T] [--top-k K] [--top-p P] [--seed S]
-                        [--stop "2 3"]                       prints the generated ids as its last line
-              bench forward --shape gpt2-small --batch 4 --seq 256 [--cache all] [--iters N] [--vs-torch]
+                        [--stop "2 3"] [--no-kv-cache]       prints the generated ids as its last line
+              bench forward --shape gpt2-small|tiny --batch 4 --seq 256 [--cache all] [--iters N] [--warmup N]
+                        [--seed S] [--vs-torch]              tokens/s; with --vs-torch, last line ratio_vs_torch=...
               test                                            run every test (handled by the launcher)
             PATH is a Loupe checkpoint folder (config.json + model.safetensors).""";
 
@@ -56,7 +57,7 @@ public final class Main {
                 if (argv.length < 2 || !argv[1].equals("forward"))
                     throw new LoupeException("bench: expected 'bench forward', got " + (argv.length < 2 ? "nothing" : "'" + argv[1] + "'"));
                 ForwardBenchmark.run(new Args("bench forward", argv, 2,
-                        Set.of("shape", "batch", "seq", "cache", "iters", "warmup", "seed", "threads"), Set.of("vs-torch")));
+                        Set.of("shape", "batch", "seq", "cache", "iters", "warmup", "seed"), Set.of("vs-torch")));
             }
             default -> throw new LoupeException("unknown command '" + argv[0] + "'\n" + USAGE);
         }
@@ -73,7 +74,7 @@ public final class Main {
         String path = a.required("model");
         var cfg = Checkpoint.readConfig(Path.of(path));
         System.out.println(cfg);
-        System.out.printf("parameters: %,d%n", cfg.parameterCount());
+        System.out.printf(java.util.Locale.ROOT, "parameters: %,d%n", cfg.parameterCount());
     }
 
     private static void logits(Args a) {

@@ -1,6 +1,7 @@
 package dev.loupe.engine;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -231,7 +232,8 @@ class DocsExamplesTest {
         assertEquals(Set.of("blocks.0.attn.hook_pattern"),
                 cached(ActivationFilter.matching(ActivationFilter.layers(0, 1).and(name -> name.endsWith("hook_pattern")))));
         assertEquals(Set.of(), cached(ActivationFilter.none()));
-        assertEquals(Set.of(), cached(ActivationFilter.names("blocks.0.attn.hook_patern")));
+        LoupeException typo = assertThrows(LoupeException.class, () -> cached(ActivationFilter.names("blocks.0.attn.hook_patern")));
+        assertTrue(typo.getMessage().contains("blocks.0.attn.hook_pattern"), typo.getMessage());
         assertEquals(new HashSet<>(model.hookNames()), cached(ActivationFilter.all()));
 
         // --- docs/hooks.md: ActivationCache

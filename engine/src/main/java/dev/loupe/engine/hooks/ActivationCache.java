@@ -66,8 +66,9 @@ public final class ActivationCache implements AutoCloseable {
         return get(HookNames.actName(shortName, layer));
     }
 
+    /** By full or compact short name, as {@link #get(String)}. */
     public boolean contains(String name) {
-        return entries.containsKey(name);
+        return entries.containsKey(name) || entries.containsKey(HookNames.actName(name, -1));
     }
 
     public Set<String> names() {

@@ -15,11 +15,22 @@ public interface ActivationFilter extends Predicate<String> {
         return name -> false;
     }
 
-    /** Exactly these full names (short forms like {@code "k6"} are expanded with {@link HookNames#actName}). */
-    static ActivationFilter names(String... names) {
-        Set<String> set = new java.util.HashSet<>();
+    /**
+     * Exactly these names (short forms like {@code "k6"} are expanded with {@link HookNames#actName}).
+     * A run checks them against the model's hook points, so a misspelling is an error, not an empty cache.
+     */
+    static Names names(String... names) {
+        Set<String> set = new java.util.LinkedHashSet<>();
         for (String n : names) set.add(HookNames.actName(n, -1));
-        return set::contains;
+        return new Names(Set.copyOf(set));
+    }
+
+    /** A filter that lists its names. */
+    record Names(Set<String> names) implements ActivationFilter {
+        @Override
+        public boolean test(String name) {
+            return names.contains(name);
+        }
     }
 
     static ActivationFilter matching(Predicate<String> predicate) {

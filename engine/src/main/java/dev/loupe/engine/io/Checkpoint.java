@@ -25,7 +25,9 @@ import java.util.stream.Collectors;
 /**
  * Loupe's own checkpoint: a folder with {@code config.json} (the {@link ModelConfig}, snake_case
  * keys) and {@code model.safetensors} holding every weight under its TransformerLens name and in
- * TransformerLens's shapes, so Python can load it straight into a {@code HookedTransformer} state dict.
+ * TransformerLens's shapes, so Python reads it with {@code safetensors.torch.load_file} and the tensors
+ * line up with a TransformerLens state dict (TransformerLens names grouped-query keys/values
+ * {@code _W_K}/{@code _W_V} and always has every bias, so load with renaming or {@code strict=False}).
  * Both files are written atomically; save then load is bit-exact.
  */
 public final class Checkpoint {

@@ -48,7 +48,7 @@ final class ForwardPass {
         this.req = req;
         this.graph = req.objective() != null ? Graph.recording() : Graph.inference();
         this.tokens = req.tokens();
-        if (req.startAtLayer() > 0) {
+        if (req.startResidual() != null) {
             INDArray r = req.startResidual();
             if (r == null || r.rank() != 3 || r.size(2) != cfg.dModel())
                 throw new LoupeException("startAtLayer(" + req.startAtLayer() + "): residual must be [batch, pos, "
@@ -68,7 +68,7 @@ final class ForwardPass {
             buildMaskAndPositions();
             int start = req.startAtLayer();
             int stop = req.stopAtLayer() < 0 ? cfg.nLayers() : req.stopAtLayer();
-            Tensor resid = start > 0 ? graph.constant(req.startResidual().castTo(dtype())) : embed();   // [B, T, D]
+            Tensor resid = req.startResidual() != null ? graph.constant(req.startResidual().castTo(dtype())) : embed();   // [B, T, D]
             for (int l = start; l < stop; l++) {
                 resid = block(l, resid);
                 graph.releaseScratch(resid);
@@ -192,9 +192,12 @@ final class ForwardPass {
     private Tensor mlp(int l, Tensor x) {
         String m = "blocks." + l + ".mlp.";
         if (cfg.activation().gated()) {
+            // As TransformerLens's GatedMLP: b_in is added after the product, not inside pre_linear.
             Tensor pre = hook(m + "hook_pre", x.linear(param(m + "W_gate"), null));
-            Tensor preLinear = hook(m + "hook_pre_linear", x.linear(param(m + "W_in"), optional(m + "b_in")));
-            Tensor post = hook(m + "hook_post", activate(pre).mul(preLinear));
+            Tensor preLinear = hook(m + "hook_pre_linear", x.linear(param(m + "W_in"), null));
+            Tensor gated = activate(pre).mul(preLinear);
+            Tensor bIn = optional(m + "b_in");
+            Tensor post = hook(m + "hook_post", bIn == null ? gated : gated.add(bIn));
             return post.linear(param(m + "W_out"), optional(m + "b_out"));
         }
         Tensor pre = hook(m + "hook_pre", x.linear(param(m + "W_in"), optional(m + "b_in")));
@@ -241,6 +244,9 @@ final class ForwardPass {
             throw new LoupeException("layer range: startAtLayer=" + req.startAtLayer() + ", stopAtLayer="
                     + req.stopAtLayer() + " for a model of " + cfg.nLayers() + " layers");
         List<String> names = HookNames.all(cfg);
+        if (req.cache() instanceof dev.loupe.engine.hooks.ActivationFilter.Names wanted)
+            for (String n : wanted.names())
+                if (!names.contains(n)) throw HookNames.unknownHook(n, names);
         for (Hook h : hooks)
             if (h.exactName() && !names.contains(h.description())) throw HookNames.unknownHook(h.description(), names);
         if (req.objective() != null && req.kvCache() != null)
@@ -328,7 +334,7 @@ final class ForwardPass {
             graph.keep(seen);
             userSeen.add(graph.ownerOf(seen));
             INDArray out = h.forward().apply(seen, point);
-            if (out == null || out == x.data()) continue;
+            if (out == null || out == seen || out == x.data()) continue;
             checkReplacement(name, x.data(), out);
             graph.keep(out);
             x = graph.constant(out);
