@@ -198,11 +198,17 @@ public final class HuggingFaceLlamaReader {
             throw new LoupeException(index + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""), e);
         }
         if (!map.isObject() || map.isEmpty()) throw new LoupeException(index + ": expected a non-empty \"weight_map\" object");
+        Path base = dir.toAbsolutePath().normalize();
         for (Iterator<Map.Entry<String, JsonNode>> it = map.fields(); it.hasNext(); ) {
             var e = it.next();
             String shard = e.getValue().asText("");
-            Path p = dir.resolve(shard).normalize();
-            if (!e.getValue().isTextual() || shard.isEmpty() || !p.getParent().equals(dir.normalize()) || !Files.isRegularFile(p))
+            Path p;
+            try {
+                p = base.resolve(shard).normalize();
+            } catch (java.nio.file.InvalidPathException bad) {
+                p = null;
+            }
+            if (!e.getValue().isTextual() || shard.isEmpty() || p == null || !base.equals(p.getParent()) || !Files.isRegularFile(p))
                 throw new LoupeException(index + ": tensor '" + e.getKey() + "' maps to " + e.getValue()
                         + ", which is not a file in " + dir);
             files.put(e.getKey(), p);

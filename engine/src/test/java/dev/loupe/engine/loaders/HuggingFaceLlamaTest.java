@@ -222,6 +222,10 @@ class HuggingFaceLlamaTest {
         Files.write(dir.resolve("model.safetensors.index.json"), JSON.writeValueAsBytes(index));
         Files.write(dir.resolve("config.json"), JSON.writeValueAsBytes(HuggingFaceLlamaWriter.config(model.config())));
         assertEquals(model.run(Llama2cCheckpointTest.TOKENS), HuggingFaceLlamaReader.load(dir).run(Llama2cCheckpointTest.TOKENS));
+        // A shard outside the folder is refused.
+        map.put("model.norm.weight", "../model-00002-of-00002.safetensors");
+        Files.write(dir.resolve("model.safetensors.index.json"), JSON.writeValueAsBytes(index));
+        assertLoadFails("maps to \"../model-00002-of-00002.safetensors\", which is not a file in");
     }
 
     // ------------------------------------------------------------------ errors
