@@ -7,6 +7,7 @@ import dev.loupe.engine.generate.Generator;
 import dev.loupe.engine.generate.SamplingConfig;
 import dev.loupe.engine.io.Checkpoint;
 import dev.loupe.engine.io.NpyWriter;
+import dev.loupe.engine.loaders.Llama2cCheckpoint;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.Tokens;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -29,7 +30,7 @@ public final class Main {
               bench forward --shape gpt2-small|tiny --batch 4 --seq 256 [--cache all] [--iters N] [--warmup N]
                         [--seed S] [--vs-torch]              tokens/s; with --vs-torch, last line ratio_vs_torch=...
               test                                            run every test (handled by the launcher)
-            PATH is a Loupe checkpoint folder (config.json + model.safetensors).""";
+            PATH is a Loupe checkpoint folder (config.json + model.safetensors) or a llama2.c checkpoint file (.bin).""";
 
     private Main() {
     }
@@ -66,13 +67,19 @@ public final class Main {
 
     static HookedTransformer loadModel(String path) {
         Path p = Path.of(path);
-        if (!java.nio.file.Files.isDirectory(p)) throw new LoupeException("--model " + path + ": no such folder");
+        if (isLlama2c(p)) return Llama2cCheckpoint.load(p);
+        if (!java.nio.file.Files.isDirectory(p)) throw new LoupeException("--model " + path + ": no such folder or .bin file");
         return Checkpoint.load(p);
+    }
+
+    private static boolean isLlama2c(Path p) {
+        return java.nio.file.Files.isRegularFile(p) && p.getFileName().toString().endsWith(".bin");
     }
 
     private static void info(Args a) {
         String path = a.required("model");
-        var cfg = Checkpoint.readConfig(Path.of(path));
+        var cfg = isLlama2c(Path.of(path)) ? Llama2cCheckpoint.readHeader(Path.of(path)).toModelConfig()
+                : Checkpoint.readConfig(Path.of(path));
         System.out.println(cfg);
         System.out.printf(java.util.Locale.ROOT, "parameters: %,d%n", cfg.parameterCount());
     }
