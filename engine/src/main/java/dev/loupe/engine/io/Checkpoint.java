@@ -79,12 +79,28 @@ public final class Checkpoint {
             throw new LoupeException(file + ": \"format\" must be \"" + FORMAT + "\"");
         if (root.path("version").asInt(-1) != VERSION)
             throw new LoupeException(file + ": checkpoint version " + root.path("version") + " is not supported (expected " + VERSION + ")");
+        if (root.path("config").isObject()) addKeysNewerThanTheFile((ObjectNode) root.get("config"));
         try {
             return JSON.treeToValue(root.path("config"), ModelConfig.class);
         } catch (IOException e) {
             Throwable cause = e.getCause() instanceof LoupeException le ? le : e;
             throw new LoupeException(file + ": invalid config: " + cause.getMessage().lines().findFirst().orElse(""), e);
         }
+    }
+
+    /**
+     * Configs written before a field was added to {@link ModelConfig} lack its key: give it the value
+     * that leaves the architecture as it was (for attn_scale, the then implicit sqrt(d_head)).
+     */
+    private static void addKeysNewerThanTheFile(ObjectNode c) {
+        if (!c.has("use_normalization_before_and_after")) c.put("use_normalization_before_and_after", false);
+        if (!c.has("rope_scaling")) c.putNull("rope_scaling");
+        if (!c.has("embed_scale")) c.put("embed_scale", 1.0);
+        if (!c.has("attn_scale") && c.path("d_head").canConvertToInt()) c.put("attn_scale", Math.sqrt(c.path("d_head").asInt()));
+        if (!c.has("attn_scores_soft_cap")) c.put("attn_scores_soft_cap", 0.0);
+        if (!c.has("output_logits_soft_cap")) c.put("output_logits_soft_cap", 0.0);
+        if (!c.has("window_size")) c.put("window_size", 0);
+        if (!c.has("local_attn_layers")) c.putArray("local_attn_layers");
     }
 
     /**
