@@ -64,9 +64,7 @@ public final class Main {
     }
 
     static HookedTransformer loadModel(String path) {
-        Path p = Path.of(path);
-        if (!java.nio.file.Files.isDirectory(p)) throw new LoupeException("--model " + path + ": no such folder");
-        return Checkpoint.load(p);
+        return dev.loupe.engine.loaders.ModelLoader.load(path);
     }
 
     private static void info(Args a) {
