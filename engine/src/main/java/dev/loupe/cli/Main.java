@@ -66,20 +66,12 @@ public final class Main {
     }
 
     static HookedTransformer loadModel(String path) {
-        Path p = Path.of(path);
-        if (isLlama2c(p)) return Llama2cCheckpoint.load(p);
-        if (!java.nio.file.Files.isDirectory(p)) throw new LoupeException("--model " + path + ": no such folder or .bin file");
-        return Checkpoint.load(p);
-    }
-
-    private static boolean isLlama2c(Path p) {
-        return java.nio.file.Files.isRegularFile(p) && p.getFileName().toString().endsWith(".bin");
+        return dev.loupe.engine.loaders.ModelLoader.load(path);
     }
 
     private static void info(Args a) {
         String path = a.required("model");
-        var cfg = isLlama2c(Path.of(path)) ? Llama2cCheckpoint.readHeader(Path.of(path)).toModelConfig()
-                : Checkpoint.readConfig(Path.of(path));
+        var cfg = dev.loupe.engine.loaders.ModelLoader.config(path);
         System.out.println(cfg);
         System.out.printf(java.util.Locale.ROOT, "parameters: %,d%n", cfg.parameterCount());
     }

@@ -138,7 +138,7 @@ class MainTest {
                 "token id 11", "out of range 0..10");
         assertFails(new String[]{"generate", "--model", m, "--tokens", "-3", "--max-new-tokens", "2"}, "token id -3");
         assertFails(new String[]{"logits", "--model", tmp.resolve("nowhere").toString(), "--tokens", "1", "--out", "x.npy"},
-                "nowhere", "no such folder");
+                "nowhere", "no such file or folder");
         assertFails(new String[]{"info", "--model"}, "--model needs a value");
         assertFails(new String[]{"bench"}, "bench: expected 'bench forward'");
         assertFails(new String[]{"bench", "forward", "--shape", "gpt5"}, "unknown --shape 'gpt5'");

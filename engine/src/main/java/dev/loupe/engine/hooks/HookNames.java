@@ -94,6 +94,10 @@ public final class HookNames {
             names.add(b + "attn.hook_pattern");
             names.add(b + "attn.hook_z");
             if (cfg.useAttnResult()) names.add(b + "attn.hook_result");
+            if (cfg.useNormalizationBeforeAndAfter()) {
+                names.add(b + "ln1_post.hook_scale");
+                names.add(b + "ln1_post.hook_normalized");
+            }
             names.add(b + "hook_attn_out");
             if (!cfg.attnOnly()) {
                 if (!cfg.parallelAttnMlp()) names.add(b + "hook_resid_mid");
@@ -104,6 +108,10 @@ public final class HookNames {
                 names.add(b + "mlp.hook_pre");
                 if (cfg.activation().gated()) names.add(b + "mlp.hook_pre_linear");
                 names.add(b + "mlp.hook_post");
+                if (cfg.useNormalizationBeforeAndAfter()) {
+                    names.add(b + "ln2_post.hook_scale");
+                    names.add(b + "ln2_post.hook_normalized");
+                }
                 names.add(b + "hook_mlp_out");
             }
             names.add(b + "hook_resid_post");

@@ -88,6 +88,7 @@ public final class Checkpoint {
         JsonNode config = root.path("config");
         if (!config.isObject())
             throw new LoupeException(file + ": \"config\" must be an object, found " + (config.isMissingNode() ? "nothing" : config));
+        addKeysNewerThanTheFile((ObjectNode) config);
         try {
             return JSON.treeToValue(config, ModelConfig.class);
         } catch (IOException e) {
@@ -98,6 +99,21 @@ public final class Checkpoint {
                     .collect(Collectors.joining(".")) + "\"" : "";
             throw new LoupeException(file + ": invalid config" + at + ": " + cause.getMessage().lines().findFirst().orElse(""), e);
         }
+    }
+
+    /**
+     * Configs written before a field was added to {@link ModelConfig} lack its key: give it the value
+     * that leaves the architecture as it was (for attn_scale, the then implicit sqrt(d_head)).
+     */
+    private static void addKeysNewerThanTheFile(ObjectNode c) {
+        if (!c.has("use_normalization_before_and_after")) c.put("use_normalization_before_and_after", false);
+        if (!c.has("rope_scaling")) c.putNull("rope_scaling");
+        if (!c.has("embed_scale")) c.put("embed_scale", 1.0);
+        if (!c.has("attn_scale") && c.path("d_head").canConvertToInt()) c.put("attn_scale", Math.sqrt(c.path("d_head").asInt()));
+        if (!c.has("attn_scores_soft_cap")) c.put("attn_scores_soft_cap", 0.0);
+        if (!c.has("output_logits_soft_cap")) c.put("output_logits_soft_cap", 0.0);
+        if (!c.has("window_size")) c.put("window_size", 0);
+        if (!c.has("local_attn_layers")) c.putArray("local_attn_layers");
     }
 
     /**

@@ -39,6 +39,7 @@ final class ForwardPass {
     private final Tokens tokens;
     private final int B, T;
     private INDArray mask;          // [B, 1, T, S] additive: 0 where attention is allowed, -inf elsewhere
+    private INDArray localMask;     // the same for local (sliding window) layers; null when there are none
     private INDArray cos, sin;      // [B, T, 1, rotary_dim]
 
     ForwardPass(ModelConfig cfg, Weights weights, List<Hook> hooks, ForwardRequest req) {
@@ -97,8 +98,10 @@ final class ForwardPass {
 
     // ------------------------------------------------------------------ the model
 
+    /** Token embedding (times embedScale, as Gemma scales it: hook_embed holds the scaled value) plus positions. */
     private Tensor embed() {
-        Tensor embed = hook("hook_embed", param("embed.W_E").gatherRows(lookupIds()).reshape(B, T, cfg.dModel()));
+        Tensor rows = param("embed.W_E").gatherRows(lookupIds()).reshape(B, T, cfg.dModel());
+        Tensor embed = hook("hook_embed", cfg.embedScale() == 1 ? rows : rows.mul(cfg.embedScale()));
         if (cfg.positional() != Positional.LEARNED) return embed;
         Tensor pos = hook("hook_pos_embed", param("pos_embed.W_pos").gatherRows(positions()).reshape(B, T, cfg.dModel()));
         return embed.add(pos);
@@ -115,23 +118,36 @@ final class ForwardPass {
         return ids;
     }
 
+    /**
+     * One block. With norms before and after (Gemma 2) each sublayer's output is normalized again
+     * (ln1_post, ln2_post) before hook_attn_out / hook_mlp_out, so those hooks still hold exactly
+     * what is added to the residual stream.
+     */
     private Tensor block(int l, Tensor resid) {
         String b = "blocks." + l + ".";
         Tensor residPre = hook(b + "hook_resid_pre", resid);
-        Tensor attnOut = hook(b + "hook_attn_out", attention(l, normalize(b + "ln1", residPre)));
+        Tensor attnOut = hook(b + "hook_attn_out", normalizeOutput(b + "ln1_post", attention(l, normalize(b + "ln1", residPre))));
         if (cfg.attnOnly()) return hook(b + "hook_resid_post", residPre.add(attnOut));
         if (cfg.parallelAttnMlp()) {
-            Tensor mlpOut = hook(b + "hook_mlp_out", mlp(l, normalize(b + "ln2", residPre)));
+            Tensor mlpOut = hook(b + "hook_mlp_out", normalizeOutput(b + "ln2_post", mlp(l, normalize(b + "ln2", residPre))));
             return hook(b + "hook_resid_post", residPre.add(attnOut).add(mlpOut));
         }
         Tensor residMid = hook(b + "hook_resid_mid", residPre.add(attnOut));
-        Tensor mlpOut = hook(b + "hook_mlp_out", mlp(l, normalize(b + "ln2", residMid)));
+        Tensor mlpOut = hook(b + "hook_mlp_out", normalizeOutput(b + "ln2_post", mlp(l, normalize(b + "ln2", residMid))));
         return hook(b + "hook_resid_post", residMid.add(mlpOut));
     }
 
-    /** LayerNorm / RMSNorm, with TransformerLens's hooks: scale [B, T, 1] and normalized [B, T, D]. */
+    /** A sublayer's output through its post-norm (RMSNorm with weight), when the model has them. */
+    private Tensor normalizeOutput(String prefix, Tensor x) {
+        return cfg.useNormalizationBeforeAndAfter() ? normalize(prefix, x, Normalization.RMS_NORM) : x;
+    }
+
     private Tensor normalize(String prefix, Tensor x) {
-        Normalization n = cfg.normalization();
+        return normalize(prefix, x, cfg.normalization());
+    }
+
+    /** LayerNorm / RMSNorm, with TransformerLens's hooks: scale [B, T, 1] and normalized [B, T, D]. */
+    private Tensor normalize(String prefix, Tensor x, Normalization n) {
         if (n == Normalization.NONE) return x;
         if (n.centers()) x = x.sub(x.meanLast());
         Tensor scale = hook(prefix + ".hook_scale", x.rmsLast(cfg.normEps()));
@@ -163,7 +179,7 @@ final class ForwardPass {
         Tensor qh = q.permute(0, 2, 1, 3);                                          // [B, H, T, d]
         Tensor kh = k.permute(0, 2, 1, 3).repeatInterleave(1, cfg.nKvGroups());     // [B, H, S, d]
         Tensor vh = v.permute(0, 2, 1, 3).repeatInterleave(1, cfg.nKvGroups());
-        Tensor scores = hook(a + "hook_attn_scores", qh.bmm(kh, true, 1 / Math.sqrt(d), mask));   // [B, H, T, S]
+        Tensor scores = hook(a + "hook_attn_scores", scores(qh, kh, cfg.isLocalAttn(l) ? localMask : mask));   // [B, H, T, S]
         Tensor pattern = hook(a + "hook_pattern", scores.softmaxLast());
         Tensor z = hook(a + "hook_z", pattern.bmm(vh, false, 1).permute(0, 2, 1, 3)); // [B, T, H, d]
         String result = a + "hook_result";
@@ -177,6 +193,13 @@ final class ForwardPass {
             return bO == null ? out : out.add(bO);
         }
         return z.reshape(B, T, H * d).linear(param(a + "W_O"), optional(a + "b_O"));
+    }
+
+    /** q.k / attnScale, soft-capped when the model caps scores (Gemma 2), then masked: [B, H, T, S]. */
+    private Tensor scores(Tensor qh, Tensor kh, INDArray mask) {
+        double cap = cfg.attnScoresSoftCap();
+        if (cap == 0) return qh.bmm(kh, true, 1 / cfg.attnScale(), mask);
+        return qh.bmm(kh, true, 1 / cfg.attnScale()).softcap(cap).add(graph.constant(mask));
     }
 
     /** Rotate-half rotary embedding (GPT-NeoX / Hugging Face layout) on the first rotary_dim dims. */
@@ -217,7 +240,10 @@ final class ForwardPass {
     private Tensor unembed(Tensor x) {
         Tensor in = hook("unembed.hook_in", x);
         Tensor wU = cfg.tiedEmbeddings() ? param("embed.W_E").transpose() : param("unembed.W_U");
-        return hook("unembed.hook_out", in.linear(wU, optional("unembed.b_U")));
+        Tensor logits = in.linear(wU, optional("unembed.b_U"));
+        // Gemma 2 soft-caps the logits; hook_out holds the capped logits, i.e. what the model outputs.
+        double cap = cfg.outputLogitsSoftCap();
+        return hook("unembed.hook_out", cap == 0 ? logits : logits.softcap(cap));
     }
 
     // ------------------------------------------------------------------ inputs
@@ -277,14 +303,21 @@ final class ForwardPass {
         return pos;
     }
 
-    /**
-     * The additive attention mask [B, 1, T, S]: a query sees itself and earlier real tokens. A
-     * padding query sees only itself, so its row stays finite (its output is never used).
-     */
     private void buildMaskAndPositions() {
+        mask = attentionMask(Integer.MAX_VALUE);
+        if (cfg.windowSize() > 0) localMask = attentionMask(cfg.windowSize());
+        if (cfg.positional() == Positional.ROTARY) rotaryTables();
+    }
+
+    /**
+     * The additive attention mask [B, 1, T, S]: a query sees itself and the real tokens among the
+     * {@code window - 1} positions before it. A padding query sees only itself, so its row stays
+     * finite (its output is never used).
+     */
+    private INDArray attentionMask(int window) {
         KvCache kv = req.kvCache();
         int past = kv == null ? 0 : kv.length(), S = past + T;
-        INDArray causal = Nd4j.createFromArray(lowerTriangle(T, S, past));                // [T, S]
+        INDArray causal = Nd4j.createFromArray(band(T, S, past, window));                  // [T, S]
         INDArray allowed;
         if (tokens != null && (tokens.padded() || (kv != null && kv.pastMask() != null))) {
             float[][] keyOk = new float[B][S];
@@ -293,33 +326,54 @@ final class ForwardPass {
                 for (int t = 0; t < T; t++) keyOk[b][past + t] = tokens.isToken(b, t) ? 1 : 0;
             }
             INDArray keys = Nd4j.createFromArray(keyOk).reshape(B, 1, 1, S);
-            INDArray self = Nd4j.createFromArray(lowerTriangle(T, S, past)).sub(Nd4j.createFromArray(lowerTriangle(T, S, past - 1)));
+            INDArray self = Nd4j.createFromArray(band(T, S, past, 1));
             allowed = Transforms.max(keys.mul(causal.reshape(1, 1, T, S)), self.reshape(1, 1, T, S), false);
         } else {
             allowed = causal.reshape(1, 1, T, S);
         }
-        mask = Transforms.log(allowed, false).castTo(dtype());                        // log 1 = 0, log 0 = -inf
-        if (cfg.positional() == Positional.ROTARY) rotaryTables();
+        return Transforms.log(allowed, false).castTo(dtype());                        // log 1 = 0, log 0 = -inf
     }
 
-    /** [T, S] with 1 where key s <= query t + offset. */
-    private static float[][] lowerTriangle(int T, int S, int offset) {
+    /** [T, S] with 1 where t + offset - window < s <= t + offset (query t sits at key position t + offset). */
+    private static float[][] band(int T, int S, int offset, int window) {
         float[][] m = new float[T][S];
         for (int t = 0; t < T; t++)
-            for (int s = 0; s <= Math.min(S - 1, t + offset); s++) m[t][s] = 1;
+            for (int s = Math.max(0, t + offset - window + 1); s <= Math.min(S - 1, t + offset); s++) m[t][s] = 1;
         return m;
     }
 
     private void rotaryTables() {
         int r = cfg.rotaryDim();
         INDArray pos = Nd4j.createFromArray(positions()).castTo(DataType.DOUBLE).reshape(B * T, 1);
-        INDArray invFreq = Nd4j.arange(0, r / 2).castTo(DataType.DOUBLE).muli(-2.0 / r)
-                .muli(Math.log(cfg.rotaryBase()));
-        invFreq = Transforms.exp(invFreq, false).reshape(1, r / 2);
+        INDArray invFreq = Nd4j.createFromArray(rotaryFrequencies(cfg)).reshape(1, r / 2);
         INDArray angles = pos.mmul(invFreq);                                         // [B*T, r/2]
         INDArray full = Nd4j.concat(1, angles, angles);                               // [B*T, r]
         cos = Transforms.cos(full, true).castTo(dtype()).reshape(B, T, 1, r);
         sin = Transforms.sin(full, true).castTo(dtype()).reshape(B, T, 1, r);
+    }
+
+    /**
+     * The r/2 rotary inverse frequencies, base^(-2i/r), rescaled as Llama 3 does when the config has
+     * {@link ModelConfig.RopeScaling} (Hugging Face's {@code _compute_llama3_parameters}).
+     */
+    static double[] rotaryFrequencies(ModelConfig cfg) {
+        int r = cfg.rotaryDim();
+        double[] f = new double[r / 2];
+        for (int i = 0; i < f.length; i++) f[i] = Math.exp(-2.0 * i / r * Math.log(cfg.rotaryBase()));
+        ModelConfig.RopeScaling s = cfg.ropeScaling();
+        if (s == null) return f;
+        double lowFreqWavelength = s.originalContextLength() / s.lowFreqFactor();
+        double highFreqWavelength = s.originalContextLength() / s.highFreqFactor();
+        for (int i = 0; i < f.length; i++) {
+            double wavelength = 2 * Math.PI / f[i];
+            if (wavelength > lowFreqWavelength) f[i] /= s.factor();                 // long waves: interpolate positions
+            else if (wavelength >= highFreqWavelength) {                            // between: blend the two
+                double smooth = (s.originalContextLength() / wavelength - s.lowFreqFactor())
+                        / (s.highFreqFactor() - s.lowFreqFactor());
+                f[i] = (1 - smooth) * f[i] / s.factor() + smooth * f[i];
+            }                                                                       // short waves stay
+        }
+        return f;
     }
 
     // ------------------------------------------------------------------ hooks

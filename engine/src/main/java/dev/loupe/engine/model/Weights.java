@@ -21,6 +21,10 @@ import java.util.Set;
  *       {@code attn.W_O} is [heads * d_head, d_model] (TransformerLens: [heads, d_head, d_model]).</li>
  * </ul>
  * {@link #stateDict()} shows every tensor in TransformerLens's shapes as views (no copies).
+ * <p>
+ * Norms after each sublayer ({@link ModelConfig#useNormalizationBeforeAndAfter()}, Gemma 2) add
+ * {@code blocks.{l}.ln1_post.w} and {@code ln2_post.w} [d_model], whatever the model's normalization:
+ * no later weight can absorb them, so folding leaves them in place (as TransformerLens does).
  */
 public final class Weights {
     private final Map<String, INDArray> tensors;
@@ -67,6 +71,7 @@ public final class Weights {
             }
             s.put(b + "attn.W_O", new long[]{q, d});
             if (c.biases().attnOut()) s.put(b + "attn.b_O", new long[]{d});
+            if (c.useNormalizationBeforeAndAfter()) s.put(b + "ln1_post.w", new long[]{d});
             if (!c.attnOnly()) {
                 norm(s, b + "ln2", c);
                 if (c.activation().gated()) s.put(b + "mlp.W_gate", new long[]{d, c.dMlp()});
@@ -74,6 +79,7 @@ public final class Weights {
                 if (c.biases().mlpIn()) s.put(b + "mlp.b_in", new long[]{c.dMlp()});
                 s.put(b + "mlp.W_out", new long[]{c.dMlp(), d});
                 if (c.biases().mlpOut()) s.put(b + "mlp.b_out", new long[]{d});
+                if (c.useNormalizationBeforeAndAfter()) s.put(b + "ln2_post.w", new long[]{d});
             }
         }
         norm(s, "ln_final", c);

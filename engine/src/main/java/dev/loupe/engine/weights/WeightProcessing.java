@@ -82,14 +82,16 @@ public final class WeightProcessing {
 
     /**
      * TransformerLens's standard sequence: fold_ln, center_writing_weights, center_unembed,
-     * fold_value_biases, each as enabled by {@code options}. The model is copied once and every
+     * fold_value_biases, each as enabled by {@code options}. As TransformerLens does, center_unembed
+     * is skipped for a model that soft-caps its logits. The model is copied once and every
      * step works on that copy.
      */
     public static HookedTransformer process(HookedTransformer model, Options options) {
         Work w = new Work(model);
         if (options.foldLn()) foldLayerNorm(w, true);
         if (options.centerWritingWeights() && w.cfg.normalization().centers()) centerWritingWeights(w);
-        if (options.centerUnembed()) centerUnembed(w);
+        // As TransformerLens: a constant added to every logit is not harmless once the logits are soft-capped.
+        if (options.centerUnembed() && w.cfg.outputLogitsSoftCap() == 0) centerUnembed(w);
         if (options.foldValueBiases()) foldValueBiases(w);
         return w.build();
     }
@@ -146,8 +148,15 @@ public final class WeightProcessing {
      * Subtracts from each row of W_U (one per d_model direction) its mean over the vocabulary, and
      * from b_U its mean. This adds a per-position constant to the logits, which softmax (and every
      * probability, log-probability and loss) ignores. Tied embeddings are untied.
+     *
+     * @throws LoupeException when the model soft-caps its logits (Gemma 2): the cap is not invariant
+     *                        to a constant added before it, so the output would change
      */
     public static HookedTransformer centerUnembed(HookedTransformer model) {
+        if (model.config().outputLogitsSoftCap() > 0)
+            throw new LoupeException("centerUnembed: the model soft-caps its logits (output_logits_soft_cap = "
+                    + model.config().outputLogitsSoftCap() + "), and c * tanh(x / c) does not ignore a constant added "
+                    + "to x, so centring the unembedding would change the model's output");
         Work w = new Work(model);
         centerUnembed(w);
         return w.build();

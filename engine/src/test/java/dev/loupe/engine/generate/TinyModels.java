@@ -44,8 +44,20 @@ final class TinyModels {
         return new HookedTransformer(c, Weights.random(c, 14, true));
     }
 
+    /**
+     * Gemma 2 layout: local attention (window 5) on layers 0 and 2, soft-capped scores and logits,
+     * norms after each sublayer, scaled and tied embeddings, GeGLU.
+     */
+    static HookedTransformer gemma2() {
+        ModelConfig c = base().nLayers(3).nHeads(4).nKvHeads(2).dHead(8).normalization(Normalization.RMS_NORM)
+                .useNormalizationBeforeAndAfter(true).positional(Positional.ROTARY).activation(Activation.GELU_GATED)
+                .dMlp(48).biases(Biases.none()).tiedEmbeddings(true).embedScale(Math.sqrt(32)).attnScale(4.5)
+                .attnScoresSoftCap(2).outputLogitsSoftCap(5).windowSize(5).localAttnLayers(0, 2).build();
+        return new HookedTransformer(c, Weights.random(c, 15, true));
+    }
+
     static List<HookedTransformer> all() {
-        return List.of(gpt2(), gpt2Perturbed(), llama(), neox());
+        return List.of(gpt2(), gpt2Perturbed(), llama(), neox(), gemma2());
     }
 
     private static ModelConfig.Builder base() {

@@ -17,7 +17,9 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /**
  * Finite differences in float64 against the autodiff gradients, for every weight and every hook
- * point of every architecture in {@link TestModels}, on a padded batch.
+ * point of every architecture in {@link TestModels}, on a padded batch. Together the test models
+ * turn every architectural option on (Gemma 2's and Llama 3's included), which
+ * {@link #theTestModelsTurnEveryOptionOn} guards.
  */
 class GradientCheckTest {
     static final double EPS = 1e-6;
@@ -98,6 +100,20 @@ class GradientCheckTest {
             }
             assertTrue(checked > 50, e.getKey());
         }
+    }
+
+    /** The loop above checks every option only if some test model turns it on. */
+    @Test
+    void theTestModelsTurnEveryOptionOn() {
+        var all = TestModels.all("float64").values();
+        assertTrue(all.stream().anyMatch(ModelConfig::useNormalizationBeforeAndAfter), "norms after sublayers");
+        assertTrue(all.stream().anyMatch(c -> c.embedScale() != 1), "embedding scale");
+        assertTrue(all.stream().anyMatch(c -> c.attnScale() != Math.sqrt(c.dHead())), "attention scale");
+        assertTrue(all.stream().anyMatch(c -> c.attnScoresSoftCap() > 0), "score soft-cap");
+        assertTrue(all.stream().anyMatch(c -> c.outputLogitsSoftCap() > 0), "logit soft-cap");
+        assertTrue(all.stream().anyMatch(c -> c.windowSize() > 0 && c.windowSize() < TOKENS.length()
+                && c.localAttnLayers().size() < c.nLayers()), "local and global layers, window shorter than the tokens");
+        assertTrue(all.stream().anyMatch(c -> c.ropeScaling() != null), "rotary scaling");
     }
 
     @Test

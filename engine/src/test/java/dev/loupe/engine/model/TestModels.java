@@ -30,6 +30,18 @@ public final class TestModels {
                 .biases(new Biases(true, false, true, false, false)).build());
         m.put("relu", ModelConfig.builder().dModel(8).nLayers(1).nHeads(2).dHead(4).dMlp(6).dVocab(11).nCtx(16)
                 .dtype(dtype).activation(Activation.RELU).build());
+        // Every Gemma 2 option, sized so that each one matters on the 5-token test batches: a window
+        // of 2 on layer 0 (layer 1 global), caps near the size of the scores and logits.
+        m.put("gemma2-like", ModelConfig.builder().dModel(8).nLayers(2).nHeads(4).nKvHeads(2).dHead(4).dMlp(12)
+                .dVocab(11).nCtx(16).dtype(dtype).normalization(Normalization.RMS_NORM).normEps(1e-6)
+                .useNormalizationBeforeAndAfter(true).positional(Positional.ROTARY).activation(Activation.GELU_GATED)
+                .biases(Biases.none()).tiedEmbeddings(true).embedScale(Math.sqrt(8)).attnScale(3)
+                .attnScoresSoftCap(0.3).outputLogitsSoftCap(0.8).windowSize(2).localAttnLayers(0).build());
+        // Llama 3 rotary scaling with d_head 8: of the 4 frequencies one stays, one is blended and two are divided.
+        m.put("llama3-rope", ModelConfig.builder().dModel(8).nLayers(1).nHeads(2).dHead(8).dMlp(12).dVocab(11)
+                .nCtx(16).dtype(dtype).normalization(Normalization.RMS_NORM).positional(Positional.ROTARY)
+                .ropeScaling(new ModelConfig.RopeScaling(8, 1, 8, 256)).activation(Activation.SILU_GATED)
+                .biases(new Biases(true, false, false, false, false)).build());
         return m;
     }
 

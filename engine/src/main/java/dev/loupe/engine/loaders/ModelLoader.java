@@ -1,0 +1,56 @@
+package dev.loupe.engine.loaders;
+
+import dev.loupe.engine.LoupeException;
+import dev.loupe.engine.io.Checkpoint;
+import dev.loupe.engine.hub.Pretrained;
+import dev.loupe.engine.model.HookedTransformer;
+import dev.loupe.engine.model.ModelConfig;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Loads a model from a path, whatever its format: a Loupe checkpoint folder, a Hugging Face model
+ * folder ({@code config.json} with a {@code model_type}), a llama2.c {@code .bin} checkpoint, or a
+ * Hugging Face model id resolved through the local cache (downloading what is missing).
+ */
+public final class ModelLoader {
+    private ModelLoader() {
+    }
+
+    public static HookedTransformer load(String pathOrId) {
+        if (pathOrId == null || pathOrId.isBlank()) throw new LoupeException("model path is empty");
+        Path path = Path.of(pathOrId);
+        if (Files.isDirectory(path)) {
+            if (Checkpoint.isCheckpoint(path)) return Checkpoint.load(path);
+            if (HuggingFaceModel.isHuggingFaceFolder(path)) return HuggingFaceModel.load(path);
+            throw new LoupeException(pathOrId + ": neither a Loupe checkpoint nor a Hugging Face model folder (no "
+                    + Checkpoint.CONFIG + " with \"format\": \"" + Checkpoint.FORMAT + "\" or a \"model_type\")");
+        }
+        if (isLlama2c(path)) return Llama2cCheckpoint.load(path);
+        if (Files.exists(path))
+            throw new LoupeException(pathOrId + ": not a model folder or a llama2.c .bin checkpoint");
+        return fromPretrained(pathOrId);
+    }
+
+    /**
+     * A model by Hugging Face id ({@code "gpt2"}, {@code "EleutherAI/pythia-70m@main"}): found in the
+     * standard cache or downloaded into it (see {@link Pretrained}), then loaded.
+     */
+    public static HookedTransformer fromPretrained(String id) {
+        return HuggingFaceModel.load(Pretrained.resolve(id));
+    }
+
+    /** The model's config without loading its weights. */
+    public static ModelConfig config(String path) {
+        Path p = Path.of(path);
+        if (isLlama2c(p)) return Llama2cCheckpoint.readHeader(p).toModelConfig();
+        if (Files.isDirectory(p) && HuggingFaceModel.isHuggingFaceFolder(p) && !Checkpoint.isCheckpoint(p))
+            return HuggingFaceModel.readConfig(p);
+        return Checkpoint.readConfig(p);
+    }
+
+    static boolean isLlama2c(Path p) {
+        return Files.isRegularFile(p) && p.getFileName().toString().endsWith(".bin");
+    }
+}
