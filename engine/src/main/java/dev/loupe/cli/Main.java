@@ -9,6 +9,9 @@ import dev.loupe.engine.io.Checkpoint;
 import dev.loupe.engine.io.NpyWriter;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.Tokens;
+import dev.loupe.engine.tokenizer.Tokenizer;
+import dev.loupe.engine.tokenizer.Tokenizers;
+import dev.loupe.engine.tokenizer.Utf8;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
@@ -27,6 +30,8 @@ public final class Main {
               generate  --model PATH --tokens "1" --max-new-tokens N [--temperature T] [--top-k K] [--top-p P] [--seed S]
                         [--stop "2 3"]                       prints the generated ids as its last line
               bench forward --shape gpt2-small --batch 4 --seq 256 [--cache all] [--iters N] [--vs-torch]
+              tokenize  --tokenizer PATH --file F [--bos] [--allow-special]   one {"ids":[...]} JSON line per line of F
+                        (PATH: a folder, tokenizer.json, vocab.json + merges.txt beside it, or llama2.c tokenizer.bin)
               test                                            run every test (handled by the launcher)
             PATH is a Loupe checkpoint folder (config.json + model.safetensors).""";
 
@@ -58,6 +63,7 @@ public final class Main {
                 ForwardBenchmark.run(new Args("bench forward", argv, 2,
                         Set.of("shape", "batch", "seq", "cache", "iters", "warmup", "seed", "threads"), Set.of("vs-torch")));
             }
+            case "tokenize" -> tokenize(new Args("tokenize", argv, 1, Set.of("tokenizer", "file"), Set.of("bos", "allow-special")));
             default -> throw new LoupeException("unknown command '" + argv[0] + "'\n" + USAGE);
         }
         return 0;
@@ -98,5 +104,35 @@ public final class Main {
         if (a.get("stop", null) != null) b.stopTokens(a.tokens("stop"));
         GenerationResult r = Generator.generate(model, Tokens.of(prompt), b.build());
         System.out.println(Arrays.stream(r.generated(0)).mapToObj(Integer::toString).collect(Collectors.joining(" ")));
+    }
+
+    /** Lines end at \n (a \r before it is dropped); the file's last newline does not start another line. */
+    private static void tokenize(Args a) {
+        Tokenizer tok = Tokenizers.load(Path.of(a.required("tokenizer")));
+        Path file = Path.of(a.required("file"));
+        byte[] bytes;
+        try {
+            bytes = java.nio.file.Files.readAllBytes(file);
+        } catch (java.io.IOException e) {
+            throw new LoupeException("--file " + file + ": cannot read: " + e.getMessage(), e);
+        }
+        String text = Utf8.decodeStrict(bytes, file.toString());
+        if (text.isEmpty()) return;
+        String[] lines = (text.endsWith("\n") ? text.substring(0, text.length() - 1) : text).split("\n", -1);
+        StringBuilder out = new StringBuilder();
+        for (String line : lines) {
+            if (line.endsWith("\r")) line = line.substring(0, line.length() - 1);
+            int[] body = tok.encode(line, a.flag("allow-special"));
+            int[] ids = body;
+            if (a.flag("bos")) {
+                ids = new int[body.length + 1];
+                ids[0] = tok.bosForPrepending();
+                System.arraycopy(body, 0, ids, 1, body.length);
+            }
+            out.setLength(0);
+            out.append("{\"ids\":[");
+            for (int i = 0; i < ids.length; i++) out.append(i == 0 ? "" : ",").append(ids[i]);
+            System.out.println(out.append("]}"));
+        }
     }
 }
