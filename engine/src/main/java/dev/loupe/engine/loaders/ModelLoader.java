@@ -41,6 +41,16 @@ public final class ModelLoader {
         return HuggingFaceModel.load(Pretrained.resolve(id));
     }
 
+    /**
+     * Where a model lives on this machine: the path itself when it exists, else the Hugging Face
+     * cache snapshot of that id (downloaded when missing).
+     */
+    public static Path locate(String pathOrId) {
+        if (pathOrId == null || pathOrId.isBlank()) throw new LoupeException("model path is empty");
+        Path path = Path.of(pathOrId);
+        return Files.exists(path) ? path : Pretrained.resolve(pathOrId);
+    }
+
     /** The model's config without loading its weights. */
     public static ModelConfig config(String path) {
         Path p = Path.of(path);

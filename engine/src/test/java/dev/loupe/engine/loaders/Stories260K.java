@@ -24,15 +24,8 @@ public final class Stories260K {
 
     /** The shared folder: {@code -Dloupe.shared}, else {@code <repo root>/../shared}; null when absent. */
     public static Path sharedDir() {
-        String prop = System.getProperty("loupe.shared");
-        if (prop != null) return Files.isDirectory(Path.of(prop)) ? Path.of(prop) : null;
-        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
-            if (Files.isRegularFile(p.resolve("engine").resolve("pom.xml"))) {
-                Path shared = p.resolve("..").resolve("shared").normalize();
-                return Files.isDirectory(shared) ? shared : null;
-            }
-        }
-        return null;
+        Path shared = dev.loupe.engine.SharedData.root();
+        return shared != null && Files.isDirectory(shared) ? shared.normalize() : null;
     }
 
     /** Skips the calling test, with a message saying what is missing, unless the data is present. */

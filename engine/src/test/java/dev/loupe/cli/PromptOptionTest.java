@@ -1,0 +1,83 @@
+package dev.loupe.cli;
+
+import dev.loupe.engine.LoupeException;
+import dev.loupe.engine.SharedData;
+import dev.loupe.engine.generate.Generator;
+import dev.loupe.engine.generate.SamplingConfig;
+import dev.loupe.engine.io.Checkpoint;
+import dev.loupe.engine.io.NpyReader;
+import dev.loupe.engine.model.HookedTransformer;
+import dev.loupe.engine.model.ModelConfig;
+import dev.loupe.engine.model.Tokens;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Collectors;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** {@code --prompt TEXT} for logits and generate: the tokenizer beside the model turns text into ids. */
+class PromptOptionTest {
+    @TempDir
+    Path dir;
+
+    private static List<String> run(String... argv) {
+        PrintStream old = System.out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        try (PrintStream out = new PrintStream(buf, true, StandardCharsets.UTF_8)) {
+            System.setOut(out);
+            assertEquals(0, Main.run(argv));
+        } finally {
+            System.setOut(old);
+        }
+        return List.of(buf.toString(StandardCharsets.UTF_8).split("\n"));
+    }
+
+    /** A tiny random model with GPT-2's vocabulary, saved with GPT-2's tokenizer files beside it. */
+    private HookedTransformer modelWithGpt2Tokenizer() throws Exception {
+        Path gpt2 = SharedData.require("tokenizers/gpt2");
+        ModelConfig cfg = ModelConfig.builder().dModel(8).nLayers(1).nHeads(2).dVocab(50257).nCtx(32).build();
+        HookedTransformer model = HookedTransformer.random(cfg, 3);
+        Checkpoint.save(model, dir);
+        Files.copy(gpt2.resolve("vocab.json"), dir.resolve("vocab.json"));
+        Files.copy(gpt2.resolve("merges.txt"), dir.resolve("merges.txt"));
+        return model;
+    }
+
+    @Test
+    void promptIsTokenizedWithBosAsTransformerLensDoes() throws Exception {
+        HookedTransformer model = modelWithGpt2Tokenizer();
+        int[] ids = {50256, 15496, 995};   // <|endoftext|> "Hello" " world"
+        Path out = dir.resolve("logits.npy");
+        run("logits", "--model", dir.toString(), "--prompt", "Hello world", "--out", out.toString());
+        INDArray logits = NpyReader.read(out);
+        assertArrayEquals(new long[]{3, 50257}, logits.shape());
+        assertEquals(0, logits.sub(model.run(ids).slice(0)).amaxNumber().doubleValue(), 1e-6);
+
+        List<String> lines = run("generate", "--model", dir.toString(), "--prompt", "Hello world", "--max-new-tokens", "4",
+                "--temperature", "0");
+        int[] expected = Generator.generate(model, Tokens.of(ids), SamplingConfig.greedy(4)).generated(0);
+        assertEquals(Arrays.stream(expected).mapToObj(Integer::toString).collect(Collectors.joining(" ")), lines.get(lines.size() - 1));
+        assertTrue(lines.get(lines.size() - 2).startsWith("<|endoftext|>Hello world"), lines.get(lines.size() - 2));
+    }
+
+    @Test
+    void promptWithoutATokenizerSaysWhatToDo() {
+        HookedTransformer model = HookedTransformer.random(ModelConfig.builder().dModel(8).nLayers(1).nHeads(2).dVocab(11).nCtx(8).build(), 1);
+        Checkpoint.save(model, dir);
+        LoupeException e = assertThrows(LoupeException.class, () -> Main.run(new String[]{"generate", "--model", dir.toString(),
+                "--prompt", "hi", "--max-new-tokens", "1"}));
+        assertTrue(e.getMessage().contains("--tokenizer PATH"), e.getMessage());
+        e = assertThrows(LoupeException.class, () -> Main.run(new String[]{"logits", "--model", dir.toString(),
+                "--prompt", "hi", "--tokens", "1", "--out", dir.resolve("x.npy").toString()}));
+        assertTrue(e.getMessage().contains("not both"), e.getMessage());
+    }
+}
