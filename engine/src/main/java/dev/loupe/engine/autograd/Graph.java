@@ -61,11 +61,24 @@ public final class Graph implements AutoCloseable {
         return new Tensor(this, data, recording);
     }
 
-    /** A fresh uninitialised c-ordered array that this graph may free later. */
+    /** An uninitialised c-ordered array (often a recycled buffer) that this graph may free later. */
     INDArray alloc(DataType type, long... shape) {
-        INDArray a = Nd4j.createUninitialized(type, shape);
+        INDArray a = BufferPool.current().take(type, shape);
         own(a);
         return a;
+    }
+
+    /**
+     * Gives the memory of an array that nothing uses any more back for reuse by later passes on this
+     * thread (or frees it). For owners of escaped memory (caches, results) when they are closed.
+     */
+    public static void recycle(INDArray owner) {
+        if (owner != null && !owner.wasClosed()) BufferPool.current().give(owner);
+    }
+
+    /** Frees the memory this thread keeps for reuse (see {@link #recycle}). */
+    public static void freeRecycledMemory() {
+        BufferPool.current().clear();
     }
 
     /** Hands an array allocated elsewhere to this graph, to be freed with its own. */
@@ -111,7 +124,7 @@ public final class Graph implements AutoCloseable {
             if (alive.contains(b)) stillOwned.add(a);
             else {
                 ownerByBuffer.remove(b);
-                a.close();
+                BufferPool.current().give(a);
             }
         }
         owned.clear();
@@ -141,7 +154,7 @@ public final class Graph implements AutoCloseable {
         if (closed) return;
         closed = true;
         tape.clear();
-        for (INDArray a : owned) if (!kept.contains(base(a.data()))) a.close();
+        for (INDArray a : owned) if (!kept.contains(base(a.data()))) BufferPool.current().give(a);
         owned.clear();
     }
 }

@@ -38,14 +38,14 @@ public final class ActivationCache implements AutoCloseable {
     }
 
     /**
-     * Frees the memory of the activations this cache owns now, instead of when the garbage
-     * collector gets to it (ND4J's arrays live off-heap, so the JVM does not feel their size).
+     * Frees the memory of the activations this cache owns now (for reuse by later passes), instead
+     * of when the garbage collector gets to it (ND4J's arrays live off-heap, so the JVM does not feel their size).
      * The cache is empty afterwards; arrays taken from it must not be used.
      */
     @Override
     public void close() {
         entries.clear();
-        owned.forEach(INDArray::close);
+        owned.forEach(dev.loupe.engine.autograd.Graph::recycle);
         owned.clear();
     }
 

@@ -26,6 +26,6 @@ public record ForwardResult(INDArray logits, INDArray residual, ActivationCache 
     @Override
     public void close() {
         cache.close();
-        if (outputOwner != null && !outputOwner.wasClosed()) outputOwner.close();
+        dev.loupe.engine.autograd.Graph.recycle(outputOwner);
     }
 }
