@@ -90,6 +90,22 @@ class ForwardTest {
     }
 
     @Test
+    void closedResultsGiveTheirMemoryToLaterPassesWithoutChangingThem() {
+        HookedTransformer m = TestModels.model(TestModels.all("float32").get("llama-like"), 13);
+        INDArray first = m.run(SEQ_A).dup();
+        ActivationCache kept = m.runWithCache(Tokens.of(SEQ_A), ActivationFilter.all()).cache();
+        INDArray keptPattern = kept.get("pattern0").dup();
+        for (int i = 0; i < 3; i++) {
+            try (ForwardResult r = m.runWithCache(Tokens.of(SEQ_B, SEQ_B), ActivationFilter.all())) {
+                assertEquals(2, r.logits().size(0));
+            }
+            assertEquals(0, maxDiff(first, m.run(SEQ_A)), 0, "pass " + i);
+        }
+        // a cache that was not closed is never handed out again
+        assertEquals(0, maxDiff(keptPattern, kept.get("pattern0")), 0);
+    }
+
+    @Test
     void residualStreamDecomposesIntoItsParts() {
         HookedTransformer m = TestModels.model(TestModels.all("float64").get("gpt2-like"), 5);
         ActivationCache c = m.runWithCache(Tokens.of(SEQ_A), ActivationFilter.all()).cache();
