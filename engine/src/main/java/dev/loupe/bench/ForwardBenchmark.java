@@ -142,10 +142,18 @@ public final class ForwardBenchmark {
         return 2.0 * n * n * n / best / 1e9;
     }
 
-    private static long peakRssBytes() {
+    static long peakRssBytes() {
+        return procStatusBytes("VmHWM:");
+    }
+
+    static long currentRssBytes() {
+        return procStatusBytes("VmRSS:");
+    }
+
+    private static long procStatusBytes(String field) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status")))
-                if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("\\D", "")) * 1024;
+                if (line.startsWith(field)) return Long.parseLong(line.replaceAll("\\D", "")) * 1024;
         } catch (IOException | NumberFormatException ignored) {
             // not Linux: report 0
         }

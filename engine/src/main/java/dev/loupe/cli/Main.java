@@ -32,6 +32,7 @@ public final class Main {
                         [--stop "2 3"] [--no-kv-cache]       prints the generated ids as its last line
               bench forward --shape gpt2-small|tiny --batch 4 --seq 256 [--cache all] [--iters N] [--warmup N]
                         [--seed S] [--vs-torch]              tokens/s; with --vs-torch, last line ratio_vs_torch=...
+              bench load [--dtype bf16|f16|f32]              load time and peak memory of a GPT-2-small-sized HF checkpoint
               tokenize  --tokenizer PATH --file F [--bos] [--allow-special]   one {"ids":[...]} JSON line per line of F
                         (PATH: a folder, tokenizer.json, vocab.json + merges.txt beside it, or llama2.c tokenizer.bin)
               test                                            run every test (handled by the launcher)
@@ -63,10 +64,14 @@ public final class Main {
             case "generate" -> generate(new Args("generate", argv, 1, Set.of("model", "tokens", "prompt", "tokenizer",
                     "max-new-tokens", "temperature", "top-k", "top-p", "seed", "stop"), Set.of("no-kv-cache")));
             case "bench" -> {
-                if (argv.length < 2 || !argv[1].equals("forward"))
-                    throw new LoupeException("bench: expected 'bench forward', got " + (argv.length < 2 ? "nothing" : "'" + argv[1] + "'"));
-                ForwardBenchmark.run(new Args("bench forward", argv, 2,
-                        Set.of("shape", "batch", "seq", "cache", "iters", "warmup", "seed"), Set.of("vs-torch")));
+                String what = argv.length < 2 ? "" : argv[1];
+                switch (what) {
+                    case "forward" -> ForwardBenchmark.run(new Args("bench forward", argv, 2,
+                            Set.of("shape", "batch", "seq", "cache", "iters", "warmup", "seed"), Set.of("vs-torch")));
+                    case "load" -> dev.loupe.bench.LoadBenchmark.run(new Args("bench load", argv, 2, Set.of("dtype"), Set.of()));
+                    default -> throw new LoupeException("bench: expected 'bench forward' or 'bench load', got "
+                            + (what.isEmpty() ? "nothing" : "'" + what + "'"));
+                }
             }
             case "tokenize" -> tokenize(new Args("tokenize", argv, 1, Set.of("tokenizer", "file"), Set.of("bos", "allow-special")));
             default -> throw new LoupeException("unknown command '" + argv[0] + "'\n" + USAGE);

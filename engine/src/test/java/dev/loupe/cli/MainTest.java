@@ -140,7 +140,8 @@ class MainTest {
         assertFails(new String[]{"logits", "--model", tmp.resolve("nowhere").toString(), "--tokens", "1", "--out", "x.npy"},
                 "nowhere", "no such file or folder");
         assertFails(new String[]{"info", "--model"}, "--model needs a value");
-        assertFails(new String[]{"bench"}, "bench: expected 'bench forward'");
+        assertFails(new String[]{"bench"}, "bench: expected 'bench forward' or 'bench load'");
+        assertFails(new String[]{"bench", "load", "--dtype", "int4"}, "--dtype must be bf16, f16 or f32");
         assertFails(new String[]{"bench", "forward", "--shape", "gpt5"}, "unknown --shape 'gpt5'");
     }
 }

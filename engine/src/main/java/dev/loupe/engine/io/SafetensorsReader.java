@@ -183,6 +183,7 @@ public final class SafetensorsReader implements AutoCloseable {
         MappedByteBuffer src = channel.map(FileChannel.MapMode.READ_ONLY, position, dst.remaining());
         try {
             dst.put(src);
+            Unmapper.unmap(src);
         } catch (InternalError e) {
             // The JVM turns SIGBUS on a mapped page (file truncated underneath us) into InternalError.
             throw new LoupeException(file + ": tensor " + SafetensorsHeader.quote(t.name())

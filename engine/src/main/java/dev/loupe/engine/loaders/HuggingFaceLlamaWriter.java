@@ -47,11 +47,17 @@ public final class HuggingFaceLlamaWriter {
     private HuggingFaceLlamaWriter() {
     }
 
-    /** Writes {@code model} into {@code dir} (created if needed), each file atomically. */
+    /** Writes {@code model} into {@code dir} (created if needed), each file atomically, in float32. */
     public static void write(HookedTransformer model, Path dir) {
+        write(model, dir, org.nd4j.linalg.api.buffer.DataType.FLOAT);
+    }
+
+    /** As {@link #write(HookedTransformer, Path)}, storing the weights as {@code storage} (e.g. BFLOAT16). */
+    public static void write(HookedTransformer model, Path dir, org.nd4j.linalg.api.buffer.DataType storage) {
         ModelConfig c = model.config();
         requireLlama(c);
-        Map<String, INDArray> tensors = tensors(model);
+        Map<String, INDArray> tensors = new java.util.LinkedHashMap<>();
+        tensors(model).forEach((n, t) -> tensors.put(n, t.dataType() == storage ? t : t.castTo(storage)));
         byte[] config;
         try {
             config = JSON.writeValueAsBytes(config(c));
