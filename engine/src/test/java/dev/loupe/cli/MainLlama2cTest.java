@@ -9,9 +9,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -33,40 +30,23 @@ class MainLlama2cTest {
     }
 
     /** Runs the CLI in-process and returns what it printed. */
-    private static String run(String... argv) {
-        PrintStream old = System.out;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
-        try {
-            assertEquals(0, Main.run(argv));
-        } finally {
-            System.setOut(old);
-        }
-        return buf.toString(StandardCharsets.UTF_8);
-    }
-
-    private static String lastLine(String s) {
-        String[] lines = s.strip().split("\n");
-        return lines[lines.length - 1].strip();
-    }
-
     @Test
     void generatePrintsTheGoldenGreedyContinuation() {
-        String out = run("generate", "--model", Stories260K.bin().toString(), "--tokens", "1",
+        String out = CliRun.output("generate", "--model", Stories260K.bin().toString(), "--tokens", "1",
                 "--max-new-tokens", "9", "--temperature", "0");
         String expected = Arrays.stream(Arrays.copyOf(Stories260K.greedyFromBos(), 9)).mapToObj(Integer::toString)
                 .collect(Collectors.joining(" "));
-        assertEquals(expected, lastLine(out));
-        String noCache = run("generate", "--model", Stories260K.bin().toString(), "--tokens", "1",
+        assertEquals(expected, CliRun.lastLine(out));
+        String noCache = CliRun.output("generate", "--model", Stories260K.bin().toString(), "--tokens", "1",
                 "--max-new-tokens", "9", "--temperature", "0", "--no-kv-cache");
-        assertEquals(expected, lastLine(noCache));
+        assertEquals(expected, CliRun.lastLine(noCache));
     }
 
     @Test
     void logitsWritesRunCsLogits() {
         Path out = dir.resolve("logits.npy");
         String tokens = Arrays.stream(Stories260K.inputTokens()).mapToObj(Integer::toString).collect(Collectors.joining(" "));
-        run("logits", "--model", Stories260K.bin().toString(), "--tokens", tokens, "--out", out.toString());
+        CliRun.output("logits", "--model", Stories260K.bin().toString(), "--tokens", tokens, "--out", out.toString());
         INDArray actual = NpyReader.read(out), expected = Stories260K.logits();
         assertArrayEquals(expected.shape(), actual.shape());
         assertTrue(Transforms.abs(actual.sub(expected), false).maxNumber().doubleValue() <= 1e-4);
@@ -74,7 +54,7 @@ class MainLlama2cTest {
 
     @Test
     void infoReadsTheHeader() {
-        String out = run("info", "--model", Stories260K.bin().toString());
+        String out = CliRun.output("info", "--model", Stories260K.bin().toString());
         assertTrue(out.contains("dModel=64") && out.contains("nKvHeads=4") && out.contains("dVocab=512"), out);
     }
 

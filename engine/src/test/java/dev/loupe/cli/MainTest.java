@@ -14,9 +14,6 @@ import dev.loupe.engine.io.NpyReader;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.TestModels;
 import dev.loupe.engine.model.Tokens;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -43,25 +40,6 @@ class MainTest {
     }
 
     /** Runs the CLI and returns what it printed on standard output. */
-    private static String run(String... argv) {
-        PrintStream old = System.out;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        try (PrintStream capture = new PrintStream(buf, true, StandardCharsets.UTF_8)) {
-            System.setOut(capture);
-            assertEquals(0, Main.run(argv), "exit code of " + Arrays.toString(argv));
-        } finally {
-            System.setOut(old);
-        }
-        String out = buf.toString(StandardCharsets.UTF_8);
-        System.out.print(out);
-        return out;
-    }
-
-    private static String lastLine(String out) {
-        List<String> lines = out.lines().filter(l -> !l.isBlank()).toList();
-        return lines.get(lines.size() - 1);
-    }
-
     private static void assertFails(String[] argv, String... fragments) {
         LoupeException e = assertThrows(LoupeException.class, () -> Main.run(argv), Arrays.toString(argv));
         for (String f : fragments)
@@ -70,7 +48,7 @@ class MainTest {
 
     @Test
     void infoPrintsTheConfigAndParameterCount() {
-        String out = run("info", "--model", modelDir.toString());
+        String out = CliRun.output("info", "--model", modelDir.toString());
         assertTrue(out.contains("dModel=8"), out);
         assertTrue(out.contains("nLayers=2"), out);
         assertTrue(out.contains("parameters: "), out);
@@ -82,7 +60,7 @@ class MainTest {
     @Test
     void logitsWritesFloat32NpyEqualToTheModelsLogits() {
         Path npy = tmp.resolve("out.npy");
-        String out = run("logits", "--model", modelDir.toString(), "--tokens", "1 5 9 3", "--out", npy.toString());
+        String out = CliRun.output("logits", "--model", modelDir.toString(), "--tokens", "1 5 9 3", "--out", npy.toString());
         assertTrue(out.contains(npy.toString()), out);
         INDArray written = NpyReader.read(npy);
         assertEquals(DataType.FLOAT, written.dataType());
@@ -92,7 +70,7 @@ class MainTest {
             for (int v = 0; v < 11; v++)
                 assertEquals(expected.getFloat(p, v), written.getFloat(p, v), "logit [" + p + ", " + v + "]");
         // commas separate ids too
-        run("logits", "--model", modelDir.toString(), "--tokens", "1,5,9,3", "--out", npy.toString());
+        CliRun.output("logits", "--model", modelDir.toString(), "--tokens", "1,5,9,3", "--out", npy.toString());
         assertEquals(written, NpyReader.read(npy));
     }
 
@@ -100,24 +78,24 @@ class MainTest {
     void greedyGenerateMatchesTheGenerator() {
         int[] prompt = {1, 5, 9};
         int[] expected = Generator.generate(model, Tokens.of(prompt), SamplingConfig.greedy(6)).generated(0);
-        String out = run("generate", "--model", modelDir.toString(), "--tokens", "1 5 9", "--max-new-tokens", "6",
+        String out = CliRun.output("generate", "--model", modelDir.toString(), "--tokens", "1 5 9", "--max-new-tokens", "6",
                 "--temperature", "0");
-        int[] printed = Arrays.stream(lastLine(out).trim().split(" ")).mapToInt(Integer::parseInt).toArray();
+        int[] printed = Arrays.stream(CliRun.lastLine(out).trim().split(" ")).mapToInt(Integer::parseInt).toArray();
         assertArrayEquals(expected, printed, out);
-        String noCache = run("generate", "--model", modelDir.toString(), "--tokens", "1 5 9", "--max-new-tokens", "6",
+        String noCache = CliRun.output("generate", "--model", modelDir.toString(), "--tokens", "1 5 9", "--max-new-tokens", "6",
                 "--temperature", "0", "--no-kv-cache");
-        assertEquals(lastLine(out), lastLine(noCache));
+        assertEquals(CliRun.lastLine(out), CliRun.lastLine(noCache));
     }
 
     @Test
     void benchForwardPrintsTokensPerSecond() {
-        String out = run("bench", "forward", "--shape", "tiny", "--batch", "1", "--seq", "8", "--iters", "1");
+        String out = CliRun.output("bench", "forward", "--shape", "tiny", "--batch", "1", "--seq", "8", "--iters", "1");
         assertTrue(out.matches("(?s).*loupe plain: [0-9.]+ tokens/s.*"), out);
     }
 
     @Test
     void helpPrintsUsage() {
-        String out = run("help");
+        String out = CliRun.output("help");
         assertTrue(out.contains("usage: ./loupe <command>"), out);
         assertTrue(out.contains("bench forward"), out);
     }

@@ -13,9 +13,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -28,18 +25,6 @@ import static org.junit.jupiter.api.Assertions.*;
 class PromptOptionTest {
     @TempDir
     Path dir;
-
-    private static List<String> run(String... argv) {
-        PrintStream old = System.out;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        try (PrintStream out = new PrintStream(buf, true, StandardCharsets.UTF_8)) {
-            System.setOut(out);
-            assertEquals(0, Main.run(argv));
-        } finally {
-            System.setOut(old);
-        }
-        return List.of(buf.toString(StandardCharsets.UTF_8).split("\n"));
-    }
 
     /** A tiny random model with GPT-2's vocabulary, saved with GPT-2's tokenizer files beside it. */
     private HookedTransformer modelWithGpt2Tokenizer() throws Exception {
@@ -57,12 +42,12 @@ class PromptOptionTest {
         HookedTransformer model = modelWithGpt2Tokenizer();
         int[] ids = {50256, 15496, 995};   // <|endoftext|> "Hello" " world"
         Path out = dir.resolve("logits.npy");
-        run("logits", "--model", dir.toString(), "--prompt", "Hello world", "--out", out.toString());
+        CliRun.lines("logits", "--model", dir.toString(), "--prompt", "Hello world", "--out", out.toString());
         INDArray logits = NpyReader.read(out);
         assertArrayEquals(new long[]{3, 50257}, logits.shape());
         assertEquals(0, logits.sub(model.run(ids).slice(0)).amaxNumber().doubleValue(), 1e-6);
 
-        List<String> lines = run("generate", "--model", dir.toString(), "--prompt", "Hello world", "--max-new-tokens", "4",
+        List<String> lines = CliRun.lines("generate", "--model", dir.toString(), "--prompt", "Hello world", "--max-new-tokens", "4",
                 "--temperature", "0");
         int[] expected = Generator.generate(model, Tokens.of(ids), SamplingConfig.greedy(4)).generated(0);
         assertEquals(Arrays.stream(expected).mapToObj(Integer::toString).collect(Collectors.joining(" ")), lines.get(lines.size() - 1));

@@ -8,9 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loupe.engine.LoupeException;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,19 +27,6 @@ class TokenizeCommandTest {
         return dev.loupe.engine.SharedData.require(relative);
     }
 
-    private static List<String> run(String... argv) {
-        PrintStream old = System.out;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        try (PrintStream out = new PrintStream(buf, true, StandardCharsets.UTF_8)) {
-            System.setOut(out);
-            assertEquals(0, Main.run(argv));
-        } finally {
-            System.setOut(old);
-        }
-        String text = buf.toString(StandardCharsets.UTF_8);
-        return text.isEmpty() ? List.of() : List.of(text.split("\n"));
-    }
-
     private static List<String> goldenIdLines(Path jsonl) throws IOException {
         ObjectMapper json = new ObjectMapper();
         List<String> out = new ArrayList<>();
@@ -57,7 +42,7 @@ class TokenizeCommandTest {
         Path vocab = shared("tokenizers/gpt2/vocab.json");
         Path corpus = shared("golden/tokenizer_corpus.txt");
         List<String> expected = goldenIdLines(shared("golden/gpt2_tokens.jsonl"));
-        assertEquals(expected, run("tokenize", "--tokenizer", vocab.toString(), "--file", corpus.toString()));
+        assertEquals(expected, CliRun.lines("tokenize", "--tokenizer", vocab.toString(), "--file", corpus.toString()));
     }
 
     @Test
@@ -65,9 +50,9 @@ class TokenizeCommandTest {
         Path bin = shared("tokenizers/llama2c/tokenizer.bin");
         Path corpus = shared("golden/tokenizer_corpus.txt");
         List<String> expected = goldenIdLines(shared("golden/llama2c_tokens.jsonl"));
-        assertEquals(expected, run("tokenize", "--tokenizer", bin.toString(), "--file", corpus.toString(), "--bos"));
+        assertEquals(expected, CliRun.lines("tokenize", "--tokenizer", bin.toString(), "--file", corpus.toString(), "--bos"));
         // the folder works too
-        assertEquals(expected, run("tokenize", "--tokenizer", bin.getParent().toString(), "--file", corpus.toString(), "--bos"));
+        assertEquals(expected, CliRun.lines("tokenize", "--tokenizer", bin.getParent().toString(), "--file", corpus.toString(), "--bos"));
     }
 
     @Test
@@ -75,9 +60,9 @@ class TokenizeCommandTest {
         Path vocab = shared("tokenizers/gpt2/vocab.json");
         Path f = Files.writeString(dir.resolve("in.txt"), "<|endoftext|>\r\nHello world", StandardCharsets.UTF_8);
         assertEquals(List.of("{\"ids\":[27,91,437,1659,5239,91,29]}", "{\"ids\":[15496,995]}"),
-                run("tokenize", "--tokenizer", vocab.toString(), "--file", f.toString()));
+                CliRun.lines("tokenize", "--tokenizer", vocab.toString(), "--file", f.toString()));
         assertEquals(List.of("{\"ids\":[50256,50256]}", "{\"ids\":[50256,15496,995]}"),
-                run("tokenize", "--tokenizer", vocab.toString(), "--file", f.toString(), "--allow-special", "--bos"));
+                CliRun.lines("tokenize", "--tokenizer", vocab.toString(), "--file", f.toString(), "--allow-special", "--bos"));
     }
 
     @Test
@@ -85,15 +70,15 @@ class TokenizeCommandTest {
         Path vocab = shared("tokenizers/gpt2/vocab.json");
         Path f = Files.write(dir.resolve("bad.txt"), new byte[] {'o', 'k', '\n', 'a', (byte) 0xFF, 'b'});
         LoupeException e = assertThrows(LoupeException.class,
-                () -> run("tokenize", "--tokenizer", vocab.toString(), "--file", f.toString()));
+                () -> CliRun.lines("tokenize", "--tokenizer", vocab.toString(), "--file", f.toString()));
         assertTrue(e.getMessage().contains("bad.txt") && e.getMessage().contains("byte offset 4"), e.getMessage());
     }
 
     @Test
     void missingOptionsAndPathsAreErrors() {
-        assertThrows(LoupeException.class, () -> run("tokenize", "--file", "x.txt"));
+        assertThrows(LoupeException.class, () -> CliRun.lines("tokenize", "--file", "x.txt"));
         LoupeException e = assertThrows(LoupeException.class,
-                () -> run("tokenize", "--tokenizer", dir.toString(), "--file", "x.txt"));
+                () -> CliRun.lines("tokenize", "--tokenizer", dir.toString(), "--file", "x.txt"));
         assertTrue(e.getMessage().contains("no tokenizer found"), e.getMessage());
     }
 }

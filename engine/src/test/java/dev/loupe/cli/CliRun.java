@@ -1,0 +1,40 @@
+package dev.loupe.cli;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** Runs the CLI in-process and captures what it prints. */
+final class CliRun {
+    private CliRun() {
+    }
+
+    /** Standard output of a successful run (exit code 0 is asserted). */
+    static String output(String... argv) {
+        PrintStream old = System.out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        try (PrintStream capture = new PrintStream(buf, true, StandardCharsets.UTF_8)) {
+            System.setOut(capture);
+            assertEquals(0, Main.run(argv), "exit code of " + Arrays.toString(argv));
+        } finally {
+            System.setOut(old);
+        }
+        return buf.toString(StandardCharsets.UTF_8);
+    }
+
+    /** The output's lines. */
+    static List<String> lines(String... argv) {
+        String out = output(argv);
+        return out.isEmpty() ? List.of() : List.of(out.split("\n"));
+    }
+
+    /** The last non-empty line, trimmed. */
+    static String lastLine(String out) {
+        String[] lines = out.strip().split("\n");
+        return lines[lines.length - 1].strip();
+    }
+}
