@@ -1,5 +1,6 @@
 package dev.loupe.engine.io;
 
+import dev.loupe.engine.JsonSlot;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -276,13 +277,12 @@ class SafetensorsFuzzTest {
         if (!(root instanceof ObjectNode obj) || obj.isEmpty()) {
             return f;
         }
-        List<Slot> slots = new ArrayList<>();
-        collect(obj, slots);
-        Slot slot = slots.get(rnd.nextInt(slots.size()));
+        List<JsonSlot> slots = JsonSlot.all(obj, 0);
+        JsonSlot slot = slots.get(rnd.nextInt(slots.size()));
         switch (rnd.nextInt(6)) {
             case 0 -> {
                 JsonNode v = randomValue(rnd, 0);
-                log.add("set " + slot + " = " + abbreviate(v));
+                log.add("set " + slot + " = " + JsonSlot.abbreviate(v, 80));
                 slot.set(v);
             }
             case 1 -> {
@@ -292,8 +292,8 @@ class SafetensorsFuzzTest {
             case 2 -> {
                 String key = randomKey(rnd, obj);
                 JsonNode v = randomValue(rnd, 0);
-                log.add("add " + key + " = " + abbreviate(v));
-                (slot.parent instanceof ObjectNode o ? o : obj).set(key, v);
+                log.add("add " + key + " = " + JsonSlot.abbreviate(v, 80));
+                (slot.parent() instanceof ObjectNode o ? o : obj).set(key, v);
             }
             case 3 -> consistentReshape(obj, rnd, log);
             case 4 -> swapSameSizeDtype(obj, rnd, log);
@@ -434,55 +434,6 @@ class SafetensorsFuzzTest {
         int len = Math.max(0, data.length + rnd.nextInt(33) - 16);
         byte[] out = Arrays.copyOf(data, len);
         return out;
-    }
-
-    private static String abbreviate(JsonNode v) {
-        String s = v.toString();
-        return s.length() > 80 ? s.substring(0, 77) + "..." : s;
-    }
-
-    /** Every value position in the tree: object fields and array elements. */
-    private static void collect(JsonNode node, List<Slot> out) {
-        if (node instanceof ObjectNode o) {
-            List<String> names = new ArrayList<>();
-            o.fieldNames().forEachRemaining(names::add);
-            for (String name : names) {
-                out.add(new Slot(o, name, -1));
-                collect(o.get(name), out);
-            }
-        } else if (node instanceof ArrayNode a) {
-            for (int i = 0; i < a.size(); i++) {
-                out.add(new Slot(a, null, i));
-                collect(a.get(i), out);
-            }
-        }
-    }
-
-    private record Slot(JsonNode parent, String key, int index) {
-        JsonNode get() {
-            return key != null ? parent.get(key) : parent.get(index);
-        }
-
-        void set(JsonNode v) {
-            if (key != null) {
-                ((ObjectNode) parent).set(key, v);
-            } else {
-                ((ArrayNode) parent).set(index, v);
-            }
-        }
-
-        void remove() {
-            if (key != null) {
-                ((ObjectNode) parent).remove(key);
-            } else {
-                ((ArrayNode) parent).remove(index);
-            }
-        }
-
-        @Override
-        public String toString() {
-            return key != null ? "." + key : "[" + index + "]";
-        }
     }
 
     /** A file cut into its header bytes and data bytes (null if the length field is unusable). */

@@ -1,5 +1,6 @@
 package dev.loupe.engine.tokenizer;
 
+import dev.loupe.engine.JsonSlot;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -276,10 +277,9 @@ class TokenizerFuzzTest {
             return flipBytes(b, rnd, log); // an earlier round broke the JSON already
         }
         if (root == null || !root.isContainerNode() || root.isEmpty()) return b;
-        List<Slot> slots = new ArrayList<>();
-        collect(root, slots);
+        List<JsonSlot> slots = JsonSlot.all(root, 8);
         if (slots.isEmpty()) return b;
-        Slot slot = slots.get(rnd.nextInt(slots.size()));
+        JsonSlot slot = slots.get(rnd.nextInt(slots.size()));
         switch (rnd.nextInt(5)) {
             case 0 -> {
                 log.add("remove " + slot);
@@ -287,7 +287,7 @@ class TokenizerFuzzTest {
             }
             case 1 -> {
                 JsonNode v = randomValue(rnd, 0);
-                log.add("set " + slot + " = " + abbreviate(v));
+                log.add("set " + slot + " = " + JsonSlot.abbreviate(v, 60));
                 slot.set(v);
             }
             case 2 -> {
@@ -337,47 +337,4 @@ class TokenizerFuzzTest {
         };
     }
 
-    private static String abbreviate(JsonNode v) {
-        String s = v.toString();
-        return s.length() > 60 ? s.substring(0, 57) + "..." : s;
-    }
-
-    private static void collect(JsonNode node, List<Slot> out) {
-        if (node instanceof ObjectNode o) {
-            List<String> names = new ArrayList<>();
-            o.fieldNames().forEachRemaining(names::add);
-            for (String n : names) {
-                out.add(new Slot(o, n, -1));
-                collect(o.get(n), out);
-            }
-        } else if (node instanceof ArrayNode a) {
-            // long arrays (byte tokens) would drown the rest: sample a few elements
-            int step = Math.max(1, a.size() / 8);
-            for (int i = 0; i < a.size(); i += step) {
-                out.add(new Slot(a, null, i));
-                collect(a.get(i), out);
-            }
-        }
-    }
-
-    private record Slot(JsonNode parent, String key, int index) {
-        JsonNode get() {
-            return key != null ? parent.get(key) : parent.get(index);
-        }
-
-        void set(JsonNode v) {
-            if (key != null) ((ObjectNode) parent).set(key, v);
-            else ((ArrayNode) parent).set(index, v);
-        }
-
-        void remove() {
-            if (key != null) ((ObjectNode) parent).remove(key);
-            else ((ArrayNode) parent).remove(index);
-        }
-
-        @Override
-        public String toString() {
-            return key != null ? "." + key : "[" + index + "]";
-        }
-    }
 }
