@@ -6,8 +6,6 @@ import dev.loupe.engine.model.ModelConfig.Normalization;
 import dev.loupe.engine.model.ModelConfig.Positional;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
-import java.util.List;
-import java.util.Set;
 
 /**
  * {@code model_type "gemma2"}. Its quirks and where they land in Loupe:
@@ -52,10 +50,7 @@ final class Gemma2Family implements HfFamily {
                 .outputLogitsSoftCap(HfCommon.softCap(c, "final_logit_softcapping", 30));
         if (HfCommon.ropeScaling(c) != null) throw c.invalid("rope_scaling", "is not supported for gemma2");
         Integer window = HfCommon.slidingWindow(c, 4096);
-        if (window != null) {
-            List<Integer> local = HfCommon.localLayers(c, layers, l -> l % 2 == 0);
-            if (!local.isEmpty()) b.windowSize(window).localAttnLayers(local);
-        }
+        HfCommon.applyWindow(b, c, layers, window, l -> l % 2 == 0);
         return b.build();
     }
 
@@ -74,8 +69,7 @@ final class Gemma2Family implements HfFamily {
             norm(w, h + "post_feedforward_layernorm.weight", b + "ln2_post.w", d);
         }
         norm(w, p + "norm.weight", "ln_final.w", d);
-        if (!cfg.tiedEmbeddings()) w.linear("lm_head.weight", "unembed.W_U", cfg.dVocab(), d);
-        w.checkAllUsed(cfg.tiedEmbeddings() ? Set.of("lm_head.weight") : Set.of());
+        w.unembedAndCheckAllUsed(cfg, "lm_head.weight");
     }
 
     /** Gemma's RMSNorm multiplies by (1 + weight): store the sum, so Loupe's norm is the usual x / rms * w. */

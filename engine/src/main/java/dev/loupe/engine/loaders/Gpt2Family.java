@@ -7,7 +7,6 @@ import dev.loupe.engine.model.ModelConfig.Positional;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
-import java.util.Set;
 
 /**
  * {@code model_type "gpt2"} ({@code GPT2LMHeadModel} / {@code GPT2Model}). GPT-2's {@code Conv1D}
@@ -63,8 +62,6 @@ final class Gpt2Family implements HfFamily {
         }
         w.copy(p + "ln_f.weight", "ln_final.w", d);
         w.copy(p + "ln_f.bias", "ln_final.b", d);
-        // lm_head is nn.Linear [vocab, d]; a tied checkpoint may still carry a copy of wte.
-        if (!cfg.tiedEmbeddings()) w.linear("lm_head.weight", "unembed.W_U", cfg.dVocab(), d);
-        w.checkAllUsed(cfg.tiedEmbeddings() ? Set.of("lm_head.weight") : Set.of());
+        w.unembedAndCheckAllUsed(cfg, "lm_head.weight");
     }
 }

@@ -7,7 +7,6 @@ import dev.loupe.engine.model.ModelConfig.Positional;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
-import java.util.Set;
 
 /**
  * {@code model_type "gpt_neox"} (Pythia, GPT-NeoX-20B). The fused {@code query_key_value} projection
@@ -77,7 +76,6 @@ final class GptNeoXFamily implements HfFamily {
         }
         w.copy(p + "final_layer_norm.weight", "ln_final.w", d);
         w.copy(p + "final_layer_norm.bias", "ln_final.b", d);
-        if (!cfg.tiedEmbeddings()) w.linear("embed_out.weight", "unembed.W_U", cfg.dVocab(), d);
-        w.checkAllUsed(cfg.tiedEmbeddings() ? Set.of("embed_out.weight") : Set.of());
+        w.unembedAndCheckAllUsed(cfg, "embed_out.weight");
     }
 }

@@ -73,6 +73,17 @@ final class HfCommon {
     }
 
     /**
+     * Makes the local layers (see {@link #localLayers}) attend within {@code window}; a null window
+     * or no local layer leaves every layer global.
+     */
+    static void applyWindow(dev.loupe.engine.model.ModelConfig.Builder b, HfConfig c, int nLayers, Integer window,
+                            IntPredicate localByDefault) {
+        if (window == null) return;
+        List<Integer> local = localLayers(c, nLayers, localByDefault);
+        if (!local.isEmpty()) b.windowSize(window).localAttnLayers(local);
+    }
+
+    /**
      * The local (sliding window) layers: from {@code layer_types} when the config lists them
      * ({@code "sliding_attention"} / {@code "full_attention"}), otherwise those {@code byDefault} picks.
      */

@@ -79,6 +79,15 @@ final class HfWeights {
         return out;
     }
 
+    /**
+     * Reads the untied unembedding from the classifier {@code head} ([vocab, d_model] nn.Linear), then
+     * checks that every tensor was used. A tied checkpoint may still carry a copy of the head: ignored.
+     */
+    void unembedAndCheckAllUsed(dev.loupe.engine.model.ModelConfig cfg, String head) {
+        if (!cfg.tiedEmbeddings()) linear(head, "unembed.W_U", cfg.dVocab(), cfg.dModel());
+        checkAllUsed(cfg.tiedEmbeddings() ? Set.of(head) : Set.of());
+    }
+
     /** Fails on any tensor that was not used and is neither a known buffer nor in {@code ignored}. */
     void checkAllUsed(Set<String> ignored) {
         for (String name : src.names()) {

@@ -5,8 +5,6 @@ import dev.loupe.engine.model.ModelConfig.Biases;
 import dev.loupe.engine.model.ModelConfig.Normalization;
 import dev.loupe.engine.model.ModelConfig.Positional;
 
-import java.util.List;
-import java.util.Set;
 
 /**
  * {@code model_type "llama"}, {@code "mistral"} and {@code "qwen2"}: pre-RMSNorm blocks, rotary,
@@ -63,11 +61,8 @@ final class LlamaFamily implements HfFamily {
             case MISTRAL -> HfCommon.slidingWindow(c, 4096);
             case QWEN2 -> c.optionalBool("use_sliding_window", false) ? HfCommon.slidingWindow(c, 4096) : null;
         };
-        if (window != null) {
-            int firstLocal = variant == Variant.QWEN2 ? c.optionalInt("max_window_layers", 28) : 0;
-            List<Integer> local = HfCommon.localLayers(c, layers, l -> l >= firstLocal);
-            if (!local.isEmpty()) b.windowSize(window).localAttnLayers(local);
-        }
+        int firstLocal = variant == Variant.QWEN2 && window != null ? c.optionalInt("max_window_layers", 28) : 0;
+        HfCommon.applyWindow(b, c, layers, window, l -> l >= firstLocal);
         return b.build();
     }
 
@@ -84,8 +79,7 @@ final class LlamaFamily implements HfFamily {
             readMlp(cfg, w, h, b);
         }
         w.copy(p + "norm.weight", "ln_final.w", d);
-        if (!cfg.tiedEmbeddings()) w.linear("lm_head.weight", "unembed.W_U", cfg.dVocab(), d);
-        w.checkAllUsed(cfg.tiedEmbeddings() ? Set.of("lm_head.weight") : Set.of());
+        w.unembedAndCheckAllUsed(cfg, "lm_head.weight");
     }
 
     /** {@code self_attn.{q,k,v,o}_proj} of layer prefix {@code h} into block prefix {@code b}. */
