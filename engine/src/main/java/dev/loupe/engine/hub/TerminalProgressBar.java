@@ -1,5 +1,7 @@
 package dev.loupe.engine.hub;
 
+import dev.loupe.engine.progress.ProgressBar;
+
 import java.io.PrintStream;
 import java.util.Locale;
 import java.util.function.LongSupplier;
@@ -73,7 +75,7 @@ public final class TerminalProgressBar implements DownloadProgress {
         sb.append("#".repeat(filled)).append(".".repeat(BAR_WIDTH - filled)).append("] ");
         sb.append(String.format(Locale.ROOT, "%3d%%  %s/%s MB  %.1f MB/s  ETA %s",
                 (int) Math.floor(fraction * 100), mb(current), mb(total), rate / 1e6,
-                eta(rate, total - current)));
+                ProgressBar.eta(rate, total - current)));
         return sb.toString();
     }
 
@@ -88,21 +90,5 @@ public final class TerminalProgressBar implements DownloadProgress {
 
     private static String mb(long bytes) {
         return String.format(Locale.ROOT, "%.1f", bytes / 1e6);
-    }
-
-    private static String eta(double rate, long remaining) {
-        if (remaining <= 0) {
-            return "0:00";
-        }
-        if (rate <= 0) {
-            return "--:--";
-        }
-        long s = (long) Math.ceil(remaining / rate);
-        if (s >= 360_000) {
-            return "--:--";
-        }
-        return s >= 3600
-                ? String.format(Locale.ROOT, "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60)
-                : String.format(Locale.ROOT, "%d:%02d", s / 60, s % 60);
     }
 }
