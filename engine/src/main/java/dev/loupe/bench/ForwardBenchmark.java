@@ -201,7 +201,7 @@ public final class ForwardBenchmark {
     }
 
     /** Debian's torch calls whatever libblas.so.3 points at; the reference BLAS is ~50x slower than OpenBLAS. */
-    private static void warnIfReferenceBlas() {
+    static void warnIfReferenceBlas() {
         try {
             Path blas = Path.of("/usr/lib/x86_64-linux-gnu/libblas.so.3").toRealPath();
             if (!blas.toString().contains("openblas") && !blas.toString().contains("blis") && !blas.toString().contains("mkl"))

@@ -12,10 +12,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
-import java.util.stream.Stream;
 
 /**
  * {@code ./loupe bench load}: writes a random GPT-2-small-sized checkpoint as a Hugging Face folder
@@ -74,11 +72,7 @@ public final class LoadBenchmark {
             Thread.currentThread().interrupt();
             throw new LoupeException("bench load: interrupted");
         } finally {
-            try (Stream<Path> files = Files.walk(dir)) {
-                files.sorted(Comparator.reverseOrder()).forEach(q -> q.toFile().delete());
-            } catch (IOException ignored) {
-                // a temp folder left behind is harmless
-            }
+            dev.loupe.engine.io.Folders.deleteTree(dir);
         }
     }
 

@@ -14,7 +14,7 @@ public final class Args {
     private final Map<String, String> values = new HashMap<>();
     private final Set<String> flags = new HashSet<>();
 
-    Args(String command, String[] argv, int from, Set<String> valueOptions, Set<String> flagOptions) {
+    public Args(String command, String[] argv, int from, Set<String> valueOptions, Set<String> flagOptions) {
         this.command = command;
         for (int i = from; i < argv.length; i++) {
             String a = argv[i];
@@ -38,11 +38,11 @@ public final class Args {
         return s;
     }
 
-    LoupeException usage(String message) {
+    public LoupeException usage(String message) {
         return new LoupeException(command + ": " + message);
     }
 
-    String required(String name) {
+    public String required(String name) {
         String v = values.get(name);
         if (v == null) throw usage("--" + name + " is required");
         return v;
@@ -56,6 +56,18 @@ public final class Args {
         return flags.contains(name);
     }
 
+    /** The options given, except {@code excluded}, as {@code " --name value"} in name order (for a reproducible command line). */
+    public String describeExcept(Set<String> excluded) {
+        StringBuilder sb = new StringBuilder();
+        new java.util.TreeMap<>(values).forEach((k, v) -> {
+            if (!excluded.contains(k)) sb.append(" --").append(k).append(' ').append(v);
+        });
+        new java.util.TreeSet<>(flags).forEach(f -> {
+            if (!excluded.contains(f)) sb.append(" --").append(f);
+        });
+        return sb.toString();
+    }
+
     public int integer(String name, int fallback) {
         String v = values.get(name);
         if (v == null) return fallback;
@@ -66,7 +78,7 @@ public final class Args {
         }
     }
 
-    double number(String name, double fallback) {
+    public double number(String name, double fallback) {
         String v = values.get(name);
         if (v == null) return fallback;
         try {
@@ -77,7 +89,7 @@ public final class Args {
     }
 
     /** Space- or comma-separated token ids. */
-    int[] tokens(String name) {
+    public int[] tokens(String name) {
         String v = required(name).trim();
         if (v.isEmpty()) throw usage("--" + name + " is empty");
         String[] parts = v.split("[\\s,]+");

@@ -33,8 +33,12 @@ public final class Main {
               bench forward --shape gpt2-small|tiny --batch 4 --seq 256 [--cache all] [--iters N] [--warmup N]
                         [--seed S] [--vs-torch]              tokens/s; with --vs-torch, last line ratio_vs_torch=...
               bench load [--dtype bf16|f16|f32]              load time and peak memory of a GPT-2-small-sized HF checkpoint
+              bench train --model attn-only-2l|modadd-1l --batch 64 --seq 64 [--steps N] [--warmup N] [--vs-torch]
+                                                             optimizer steps/s; with --vs-torch, last line ratio_vs_torch=...
               tokenize  --tokenizer PATH --file F [--bos] [--allow-special]   one {"ids":[...]} JSON line per line of F
                         (PATH: a folder, tokenizer.json, vocab.json + merges.txt beside it, or llama2.c tokenizer.bin)
+              train     --task induction|modadd --out DIR [--steps N] [--seed S] [--lr X] [--batch B] [--weight-decay W]
+                        [--eval-every N] [--checkpoint-every N]   trains a zoo model (resumes from DIR's checkpoints)
               test                                            run every test (handled by the launcher)
             logits and generate take --prompt TEXT instead of --tokens where a tokenizer is found (the model folder,
             tokenizer.bin beside a llama2.c .bin, or --tokenizer PATH); BOS is prepended as TransformerLens does.
@@ -69,10 +73,13 @@ public final class Main {
                     case "forward" -> ForwardBenchmark.run(new Args("bench forward", argv, 2,
                             Set.of("shape", "batch", "seq", "cache", "iters", "warmup", "seed"), Set.of("vs-torch")));
                     case "load" -> dev.loupe.bench.LoadBenchmark.run(new Args("bench load", argv, 2, Set.of("dtype"), Set.of()));
-                    default -> throw new LoupeException("bench: expected 'bench forward' or 'bench load', got "
+                    case "train" -> dev.loupe.bench.TrainBenchmark.run(new Args("bench train", argv, 2,
+                            Set.of("model", "batch", "seq", "steps", "warmup"), Set.of("vs-torch")));
+                    default -> throw new LoupeException("bench: expected 'bench forward', 'bench load' or 'bench train', got "
                             + (what.isEmpty() ? "nothing" : "'" + what + "'"));
                 }
             }
+            case "train" -> TrainCommand.run(new Args("train", argv, 1, TrainCommand.OPTIONS, Set.of()));
             case "tokenize" -> tokenize(new Args("tokenize", argv, 1, Set.of("tokenizer", "file"), Set.of("bos", "allow-special")));
             default -> throw new LoupeException("unknown command '" + argv[0] + "'\n" + USAGE);
         }

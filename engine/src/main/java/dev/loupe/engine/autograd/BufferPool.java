@@ -31,8 +31,12 @@ final class BufferPool {
         return POOL.get();
     }
 
-    /** A c-ordered array of this shape, on a reused buffer when one of the right size is free. */
+    /**
+     * A c-ordered array of this shape, on a reused buffer when one of the right size is free.
+     * Inside an ND4J workspace (a training step) the workspace recycles memory itself: allocate there.
+     */
     INDArray take(DataType type, long[] shape) {
+        if (Nd4j.getMemoryManager().getCurrentWorkspace() != null) return Nd4j.createUninitialized(type, shape);
         long length = 1;
         for (long s : shape) length *= s;
         ArrayDeque<DataBuffer> q = free.get(new Key(type, length));
@@ -45,6 +49,7 @@ final class BufferPool {
 
     /** Takes back the buffer of an array nothing references any more; frees it when the pool is full. */
     void give(INDArray owner) {
+        if (owner.isAttached()) return;          // workspace memory: the workspace frees it
         DataBuffer b = owner.data();
         if (pooled.contains(b)) return;          // given back twice (a cache and its result share the logits)
         long size = owner.length() * owner.dataType().width();

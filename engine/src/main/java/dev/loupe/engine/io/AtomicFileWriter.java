@@ -71,7 +71,7 @@ public final class AtomicFileWriter {
      * Makes the rename itself durable. Linux supports fsync on a directory; other systems may not
      * (Windows refuses to open one), and there the rename is as durable as the OS makes it.
      */
-    private static void syncDirectory(Path dir) {
+    public static void syncDirectory(Path dir) {
         try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
             d.force(true);
         } catch (IOException | UnsupportedOperationException e) {

@@ -2,6 +2,7 @@ package dev.loupe.engine.loaders;
 
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.io.Checkpoint;
+import dev.loupe.engine.zoo.Zoo;
 import dev.loupe.engine.hub.Pretrained;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.ModelConfig;
@@ -12,7 +13,8 @@ import java.nio.file.Path;
 /**
  * Loads a model from a path, whatever its format: a Loupe checkpoint folder, a Hugging Face model
  * folder ({@code config.json} with a {@code model_type}), a llama2.c {@code .bin} checkpoint, or a
- * Hugging Face model id resolved through the local cache (downloading what is missing).
+ * name from the embedded zoo ({@code attn-only-2l}, {@code modadd-1l}; see {@link Zoo}), or a Hugging Face
+ * model id resolved through the local cache (downloading what is missing).
  */
 public final class ModelLoader {
     private ModelLoader() {
@@ -30,6 +32,7 @@ public final class ModelLoader {
         if (isLlama2c(path)) return Llama2cCheckpoint.load(path);
         if (Files.exists(path))
             throw new LoupeException(pathOrId + ": not a model folder or a llama2.c .bin checkpoint");
+        if (Zoo.NAMES.contains(pathOrId)) return Zoo.load(pathOrId);
         return fromPretrained(pathOrId);
     }
 
@@ -48,12 +51,13 @@ public final class ModelLoader {
     public static Path locate(String pathOrId) {
         if (pathOrId == null || pathOrId.isBlank()) throw new LoupeException("model path is empty");
         Path path = Path.of(pathOrId);
-        return Files.exists(path) ? path : Pretrained.resolve(pathOrId);
+        return Files.exists(path) || Zoo.NAMES.contains(pathOrId) ? path : Pretrained.resolve(pathOrId);
     }
 
     /** The model's config without loading its weights. */
     public static ModelConfig config(String path) {
         Path p = Path.of(path);
+        if (!Files.exists(p) && Zoo.NAMES.contains(path)) return Zoo.load(path).config();
         if (isLlama2c(p)) return Llama2cCheckpoint.readHeader(p).toModelConfig();
         if (Files.isDirectory(p) && HuggingFaceModel.isHuggingFaceFolder(p) && !Checkpoint.isCheckpoint(p))
             return HuggingFaceModel.readConfig(p);

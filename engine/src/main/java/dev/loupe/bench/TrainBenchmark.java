@@ -1,0 +1,108 @@
+package dev.loupe.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loupe.cli.Args;
+import dev.loupe.engine.LoupeException;
+import dev.loupe.engine.model.ModelConfig;
+import dev.loupe.engine.model.Tokens;
+import dev.loupe.engine.train.Task;
+import dev.loupe.engine.train.TaskBatch;
+import dev.loupe.engine.train.Trainer;
+import dev.loupe.engine.train.TrainingConfig;
+import dev.loupe.engine.zoo.ZooRecipe;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+
+/**
+ * {@code ./loupe bench train}: optimizer steps per second (forward, backward, gradient clipping,
+ * AdamW) of a zoo architecture on random next-token batches, and with {@code --vs-torch} the same
+ * step in PyTorch on the same machine; last line {@code ratio_vs_torch=<loupe ÷ torch steps/s>}.
+ */
+public final class TrainBenchmark {
+
+    private TrainBenchmark() {
+    }
+
+    public static void run(Args a) {
+        String name = a.get("model", "attn-only-2l");
+        ZooRecipe recipe = ZooRecipe.all().stream().filter(r -> r.model().equals(name)).findFirst()
+                .orElseThrow(() -> new LoupeException("bench train: unknown --model '" + name + "' (known: attn-only-2l, modadd-1l)"));
+        int batch = a.integer("batch", 64), seq = a.integer("seq", 64), steps = a.integer("steps", 30),
+                warmup = a.integer("warmup", 5);
+        if (batch < 1 || steps < 1 || warmup < 0) throw new LoupeException("bench train: --batch and --steps must be >= 1, --warmup >= 0");
+        ModelConfig cfg = recipe.modelConfig();
+        if (seq < 2 || seq > cfg.nCtx()) throw new LoupeException("bench train: --seq must be in [2, n_ctx = " + cfg.nCtx() + "], got " + seq);
+        int threads = Nd4j.getEnvironment().maxMasterThreads();
+        System.out.printf(Locale.ROOT, "model %s (%,d parameters), batch %d x seq %d, %d steps after %d warm-up, %d threads%n",
+                name, cfg.parameterCount(), batch, seq, steps, warmup, threads);
+
+        // The same fixed batch every step, as the peer: this measures the step, not data generation.
+        SplittableRandom rng = new SplittableRandom(0);
+        int[][] ids = new int[batch][seq];
+        for (int[] row : ids) for (int i = 0; i < seq; i++) row[i] = rng.nextInt(cfg.dVocab());
+        TaskBatch fixed = TaskBatch.nextToken(Tokens.of(ids));
+        Task task = (b, r) -> fixed;
+        TrainingConfig training = recipe.training().toBuilder().steps(warmup + steps).batchSize(batch).warmupSteps(0)
+                .evalEvery(0).gradClip(1.0).build();
+        List<Long> times = new ArrayList<>();
+        new Trainer(task, training).showProgress(false).onStep((s, row) -> {
+            times.add(System.nanoTime());
+            System.err.printf(Locale.ROOT, "\rstep %d/%d  loss %.4f   ", s, warmup + steps, row.get("loss"));
+        }).train(cfg);
+        System.err.println();
+        double seconds = (times.get(times.size() - 1) - times.get(warmup == 0 ? 0 : warmup - 1)) / 1e9;
+        double loupe = (warmup == 0 ? steps - 1 : steps) / seconds;
+        System.out.printf(Locale.ROOT, "loupe: %.2f steps/s (%.1f ms/step, %.0f tokens/s)%n", loupe, 1000 / loupe, loupe * batch * seq);
+        if (a.flag("vs-torch")) {
+            double torch = torchStepsPerSecond(cfg, training, batch, seq, steps, warmup, threads);
+            System.out.printf(Locale.ROOT, "torch: %.2f steps/s (%.1f ms/step)%n", torch, 1000 / torch);
+            System.out.printf(Locale.ROOT, "ratio_vs_torch=%.3f%n", loupe / torch);
+        }
+    }
+
+    private static double torchStepsPerSecond(ModelConfig c, TrainingConfig t, int batch, int seq, int steps, int warmup, int threads) {
+        Path script;
+        try (InputStream in = TrainBenchmark.class.getResourceAsStream("/dev/loupe/bench/torch_train.py")) {
+            script = Files.createTempFile("loupe-torch-train", ".py");
+            Files.write(script, in.readAllBytes());
+        } catch (IOException | NullPointerException e) {
+            throw new LoupeException("bench train: cannot extract the PyTorch peer script: " + e.getMessage());
+        }
+        ForwardBenchmark.warnIfReferenceBlas();
+        String config = String.format(Locale.ROOT,
+                "{\"d_model\":%d,\"n_layers\":%d,\"n_heads\":%d,\"d_head\":%d,\"d_mlp\":%d,\"d_vocab\":%d,\"n_ctx\":%d,"
+                        + "\"eps\":%s,\"attn_only\":%b,\"normalization\":\"%s\",\"activation\":\"%s\","
+                        + "\"lr\":%s,\"beta1\":%s,\"beta2\":%s,\"adam_eps\":%s,\"weight_decay\":%s,\"grad_clip\":%s}",
+                c.dModel(), c.nLayers(), c.nHeads(), c.dHead(), c.dMlp(), c.dVocab(), c.nCtx(), c.normEps(), c.attnOnly(),
+                c.normalization(), c.activation(), t.lr(), t.beta1(), t.beta2(), t.eps(), t.weightDecay(), t.gradClip());
+        List<String> cmd = List.of("/usr/bin/python3", script.toString(), "--config", config, "--batch", "" + batch,
+                "--seq", "" + seq, "--steps", "" + steps, "--warmup", "" + warmup, "--threads", "" + threads);
+        System.err.println("running the PyTorch peer...");
+        try {
+            Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            String out = new String(p.getInputStream().readAllBytes()).trim();
+            int rc = p.waitFor();
+            Files.deleteIfExists(script);
+            if (rc != 0) throw new LoupeException("bench train: the PyTorch peer failed (exit " + rc
+                    + "); is Debian's python3-torch installed? (apt-get install python3-torch)");
+            JsonNode json = new ObjectMapper().readTree(out.lines().reduce((x, y) -> y).orElse("{}"));
+            System.out.println("torch " + json.path("torch").asText() + " with " + json.path("threads").asInt()
+                    + " threads, final loss " + json.path("loss").asText());
+            return json.path("steps_per_s").asDouble();
+        } catch (IOException e) {
+            throw new LoupeException("bench train: cannot run /usr/bin/python3 for the PyTorch peer: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new LoupeException("bench train: interrupted");
+        }
+    }
+}

@@ -1,0 +1,95 @@
+package dev.loupe.engine.zoo;
+
+import dev.loupe.engine.LoupeException;
+import dev.loupe.engine.io.Checkpoint;
+import dev.loupe.engine.io.Folders;
+import dev.loupe.engine.model.HookedTransformer;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The models shipped inside Loupe (no download, no internet): small transformers trained by Loupe
+ * on algorithmic tasks, with known circuits to find.
+ * <ul>
+ *   <li>{@code attn-only-2l}: 2-layer attention-only, trained on repeated random tokens: previous-token
+ *       heads in layer 0, induction heads in layer 1;</li>
+ *   <li>{@code modadd-1l}: 1 layer, trained on {@code (a + b) mod 113}.</li>
+ * </ul>
+ * Each is a Loupe checkpoint with a model card ({@link #card}) and its training history ({@link #history}).
+ */
+public final class Zoo {
+    public static final List<String> NAMES = List.of("attn-only-2l", "modadd-1l");
+    private static final List<String> FILES = List.of(Checkpoint.CONFIG, Checkpoint.WEIGHTS, ModelCard.FILE, "history.csv");
+
+    private Zoo() {
+    }
+
+    /** Loads an embedded model by name. */
+    public static HookedTransformer load(String name) {
+        Path dir = extract(name);
+        try {
+            return Checkpoint.load(dir);
+        } finally {
+            Folders.deleteTree(dir);
+        }
+    }
+
+    /** The model card (Markdown): task, config, training command and final metrics. */
+    public static String card(String name) {
+        return text(name, ModelCard.FILE);
+    }
+
+    /** The training history as CSV (step, lr, loss, grad_norm and evaluation metrics). */
+    public static String history(String name) {
+        return text(name, "history.csv");
+    }
+
+    /** The recipe the embedded model was trained with. */
+    public static ZooRecipe recipe(String name) {
+        check(name);
+        return ZooRecipe.all().stream().filter(r -> r.model().equals(name)).findFirst().orElseThrow();
+    }
+
+    private static void check(String name) {
+        if (!NAMES.contains(name))
+            throw new LoupeException("no embedded model named '" + name + "'; the zoo has " + String.join(", ", NAMES));
+    }
+
+    private static String text(String name, String file) {
+        check(name);
+        try (InputStream in = open(name, file)) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static InputStream open(String name, String file) {
+        String resource = "/dev/loupe/zoo/" + name + "/" + file;
+        InputStream in = Zoo.class.getResourceAsStream(resource);
+        if (in == null) throw new LoupeException("the embedded model " + name + " lacks " + resource + " (a broken build?)");
+        return in;
+    }
+
+    /** Copies the checkpoint out of the jar into a temporary folder (the loader memory-maps files). */
+    private static Path extract(String name) {
+        check(name);
+        try {
+            Path dir = Files.createTempDirectory("loupe-zoo-" + name);
+            for (String f : FILES) {
+                try (InputStream in = open(name, f)) {
+                    Files.copy(in, dir.resolve(f));
+                }
+            }
+            return dir;
+        } catch (IOException e) {
+            throw new LoupeException("cannot extract the embedded model " + name + ": " + e.getMessage(), e);
+        }
+    }
+}
