@@ -14,7 +14,7 @@ public final class Args {
     private final Map<String, String> values = new HashMap<>();
     private final Set<String> flags = new HashSet<>();
 
-    Args(String command, String[] argv, int from, Set<String> valueOptions, Set<String> flagOptions) {
+    public Args(String command, String[] argv, int from, Set<String> valueOptions, Set<String> flagOptions) {
         this.command = command;
         for (int i = from; i < argv.length; i++) {
             String a = argv[i];
@@ -38,11 +38,11 @@ public final class Args {
         return s;
     }
 
-    LoupeException usage(String message) {
+    public LoupeException usage(String message) {
         return new LoupeException(command + ": " + message);
     }
 
-    String required(String name) {
+    public String required(String name) {
         String v = values.get(name);
         if (v == null) throw usage("--" + name + " is required");
         return v;
@@ -66,7 +66,7 @@ public final class Args {
         }
     }
 
-    double number(String name, double fallback) {
+    public double number(String name, double fallback) {
         String v = values.get(name);
         if (v == null) return fallback;
         try {
