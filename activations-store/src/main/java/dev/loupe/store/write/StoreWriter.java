@@ -44,6 +44,7 @@ public final class StoreWriter implements AutoCloseable {
     private final int context;
     private StoreManifest manifest;
     private Shard shard;
+    private final Map<String, INDArray> scratch = new java.util.HashMap<>();
     private boolean closed;
 
     private StoreWriter(Path dir, StoreLock lock, StoreManifest manifest) {
@@ -204,6 +205,12 @@ public final class StoreWriter implements AutoCloseable {
         shard = null;
     }
 
+    /** A float32 buffer reused across appends of the same size (ones: filled with 1). */
+    private INDArray scratch(String name, long rows, long cols, boolean ones) {
+        return scratch.computeIfAbsent(name + " " + rows + "x" + cols,
+                k -> ones ? Nd4j.ones(DataType.FLOAT, rows, cols) : Nd4j.create(DataType.FLOAT, rows, cols));
+    }
+
     public static String shardName(int index) {
         return String.format("%05d", index);
     }
@@ -284,17 +291,25 @@ public final class StoreWriter implements AutoCloseable {
             }
         }
 
-        /** Sums for the summaries, from the float32 values as computed (before rounding to the storage dtype). */
+        /**
+         * Sums for the summaries, from the float32 values as computed (before rounding to the storage
+         * dtype). Column sums are GEMMs with a row of ones into reused buffers: ND4J's sum(0) over a
+         * c-ordered [rows, d] array was 10x slower and made statistics the writer's bottleneck.
+         */
         private void accumulateStats(String hook, INDArray flat) {
-            INDArray f = flat.dataType() == DataType.FLOAT ? flat : flat.castTo(DataType.FLOAT);
-            INDArray s = f.sum(0);                                              // [d]
-            INDArray sq = f.mul(f);                                             // [rows, d]
-            INDArray ss = sq.sum(0);                                            // [d]
-            INDArray norms = Transforms.sqrt(sq.sum(1), false);                 // [rows]
+            INDArray f = flat.dataType() == DataType.FLOAT && NativeBytes.viewable(flat) ? flat : flat.castTo(DataType.FLOAT).dup('c');
+            long n = f.size(0), d = f.size(1);
+            INDArray ones = scratch("ones", 1, n, true);                       // [1, rows]
+            INDArray sq = scratch("sq " + d, n, d, false);                     // [rows, d]
+            INDArray s = scratch("s " + d, 1, d, false), ss = scratch("ss " + d, 1, d, false);   // [1, d]
+            f.mul(f, sq);
+            Nd4j.gemm(ones, f, s, false, false, 1, 0);
+            Nd4j.gemm(ones, sq, ss, false, false, 1, 0);
+            INDArray norms = Transforms.sqrt(sq.sum(1), false);                // [rows]
             add(sum.get(hook), s.toDoubleVector());
             add(sumSq.get(hook), ss.toDoubleVector());
             normSum.get(hook)[0] += norms.sumNumber().doubleValue();
-            for (INDArray t : new INDArray[] {s, sq, ss, norms}) NativeBytes.free(t);
+            NativeBytes.free(norms);
             if (f != flat) NativeBytes.free(f);
         }
 
