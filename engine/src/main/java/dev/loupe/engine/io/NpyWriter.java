@@ -3,6 +3,7 @@ package dev.loupe.engine.io;
 import dev.loupe.engine.LoupeException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -14,6 +15,16 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 public final class NpyWriter {
 
     private NpyWriter() {
+    }
+
+    /**
+     * The {@code .npy} preamble (magic, version, header) for a c-ordered array of this type and
+     * shape, for writers that stream the data themselves.
+     */
+    public static byte[] preamble(DataType type, long[] shape) {
+        NpyDType dtype = NpyDType.of(type).orElseThrow(() -> new LoupeException("cannot store ND4J type " + type
+                + " in .npy; supported: " + NpyDType.supportedNd4jTypes()));
+        return new NpyHeader(dtype, false, shape).encode();
     }
 
     /**

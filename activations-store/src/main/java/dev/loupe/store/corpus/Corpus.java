@@ -1,0 +1,287 @@
+package dev.loupe.store.corpus;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loupe.engine.LoupeException;
+import dev.loupe.engine.io.NpyReader;
+import dev.loupe.engine.tokenizer.Tokenizer;
+import dev.loupe.store.StoreManifest.SourceInfo;
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.NoSuchElementException;
+import java.util.stream.Stream;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * The documents of a corpus, as token ids, in a fixed order. Sources, by file extension:
+ * <ul>
+ *   <li>{@code .txt}: plain UTF-8 text, one document per non-empty line ({@link TextDocs#LINES}) or
+ *       per file ({@link TextDocs#FILE});</li>
+ *   <li>{@code .jsonl}: one JSON object per line, the document in a string field ({@code text} by default);</li>
+ *   <li>{@code .npy}: token ids already tokenized, int32 or int64: 1-D is one document, 2-D one document per row
+ *       (a row of exactly the context size that starts with the BOS passes through the chunker unchanged).</li>
+ * </ul>
+ * A folder stands for the files in it (recursively, by name). Text is tokenized without a BOS, special
+ * tokens recognised, as TransformerLens's {@code to_tokens(prepend_bos=False)} that SAELens calls.
+ */
+public final class Corpus {
+    /** How a plain text file is split into documents. */
+    public enum TextDocs { LINES, FILE }
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final List<Path> files;
+    private final List<String> kinds;
+    private final Tokenizer tokenizer;
+    private final String textField;
+    private final TextDocs textDocs;
+
+    private Corpus(List<Path> files, List<String> kinds, Tokenizer tokenizer, String textField, TextDocs textDocs) {
+        this.files = files;
+        this.kinds = kinds;
+        this.tokenizer = tokenizer;
+        this.textField = textField;
+        this.textDocs = textDocs;
+    }
+
+    /** The corpus of these files and folders; {@code tokenizer} may be null when every source is {@code .npy}. */
+    public static Corpus of(List<Path> paths, Tokenizer tokenizer, String textField, TextDocs textDocs) {
+        if (paths.isEmpty()) throw new LoupeException("corpus: no files given");
+        List<Path> files = new ArrayList<>();
+        List<String> kinds = new ArrayList<>();
+        for (Path p : paths) {
+            if (Files.isDirectory(p)) {
+                try (Stream<Path> s = Files.walk(p)) {
+                    List<Path> inside = s.filter(Files::isRegularFile).filter(f -> kind(f) != null).sorted().toList();
+                    if (inside.isEmpty()) throw new LoupeException("corpus folder " + p + " holds no .txt, .jsonl or .npy files");
+                    files.addAll(inside);
+                } catch (IOException e) {
+                    throw new LoupeException("corpus folder " + p + ": cannot list: " + e.getMessage(), e);
+                }
+            } else if (!Files.exists(p)) {
+                throw new LoupeException("corpus file " + p + " does not exist");
+            } else {
+                if (kind(p) == null)
+                    throw new LoupeException("corpus file " + p + ": unknown kind (expected .txt, .jsonl or .npy)");
+                files.add(p);
+            }
+        }
+        for (Path f : files) {
+            kinds.add(kind(f));
+            if (!kind(f).equals("npy") && tokenizer == null)
+                throw new LoupeException("corpus file " + f + " is text: a tokenizer is needed (--tokenizer PATH, or one beside the model)");
+        }
+        return new Corpus(files, kinds, tokenizer, textField == null ? "text" : textField, textDocs);
+    }
+
+    private static String kind(Path f) {
+        String n = f.getFileName().toString().toLowerCase(Locale.ROOT);
+        if (n.endsWith(".txt") || n.endsWith(".text")) return "text";
+        if (n.endsWith(".jsonl") || n.endsWith(".json")) return "jsonl";
+        if (n.endsWith(".npy")) return "npy";
+        return null;
+    }
+
+    /** Each file with its kind and size, for the manifest. */
+    public List<SourceInfo> describe() {
+        List<SourceInfo> out = new ArrayList<>();
+        for (int i = 0; i < files.size(); i++) {
+            try {
+                out.add(new SourceInfo(files.get(i).toAbsolutePath().normalize().toString(), kinds.get(i), Files.size(files.get(i))));
+            } catch (IOException e) {
+                throw new LoupeException("corpus file " + files.get(i) + ": " + e.getMessage(), e);
+            }
+        }
+        return out;
+    }
+
+    public String textField() {
+        return textField;
+    }
+
+    public TextDocs textDocs() {
+        return textDocs;
+    }
+
+    public boolean hasText() {
+        return kinds.stream().anyMatch(k -> !k.equals("npy"));
+    }
+
+    /** The documents, each a token-id array, file after file. Errors name the file and byte offset or line. */
+    public Iterator<int[]> documents() {
+        return new Iterator<>() {
+            int file = -1;
+            Iterator<int[]> current = java.util.Collections.emptyIterator();
+
+            @Override
+            public boolean hasNext() {
+                while (!current.hasNext()) {
+                    if (current instanceof AutoCloseable c) closeQuietly(c);
+                    if (++file >= files.size()) return false;
+                    current = open(files.get(file), kinds.get(file));
+                }
+                return true;
+            }
+
+            @Override
+            public int[] next() {
+                if (!hasNext()) throw new NoSuchElementException();
+                return current.next();
+            }
+        };
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception ignored) {
+            // read-only input
+        }
+    }
+
+    private Iterator<int[]> open(Path f, String kind) {
+        return switch (kind) {
+            case "npy" -> npy(f);
+            case "jsonl" -> new Lines(f, (line, lineNo, offset) -> {
+                JsonNode n;
+                try {
+                    n = JSON.readTree(line);
+                } catch (IOException e) {
+                    throw new LoupeException(f + ": line " + lineNo + " (byte offset " + offset + ") is not valid JSON: "
+                            + e.getMessage().lines().findFirst().orElse(""));
+                }
+                JsonNode t = n == null ? null : n.get(textField);
+                if (t == null || !t.isTextual())
+                    throw new LoupeException(f + ": line " + lineNo + " has no string field \"" + textField + "\"");
+                return tokenizer.encode(t.textValue(), true);
+            });
+            default -> textDocs == TextDocs.FILE
+                    ? List.of(tokenizer.encode(decode(readAll(f), f, 0), true)).iterator()
+                    : new Lines(f, (line, lineNo, offset) -> tokenizer.encode(line, true));
+        };
+    }
+
+    private static byte[] readAll(Path f) {
+        try {
+            return Files.readAllBytes(f);
+        } catch (IOException e) {
+            throw new LoupeException("corpus file " + f + ": cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    private static Iterator<int[]> npy(Path f) {
+        INDArray a = NpyReader.read(f);
+        if (a.dataType() != DataType.INT && a.dataType() != DataType.LONG)
+            throw new LoupeException(f + ": token ids must be int32 or int64, the file holds " + a.dataType().name().toLowerCase(Locale.ROOT));
+        if (a.rank() != 1 && a.rank() != 2)
+            throw new LoupeException(f + ": token ids must be 1-D (one document) or 2-D (one document per row), got shape "
+                    + java.util.Arrays.toString(a.shape()));
+        INDArray ints = a.dataType() == DataType.INT ? a : a.castTo(DataType.INT);
+        long[] minMax = {a.minNumber().longValue(), a.maxNumber().longValue()};
+        if (a.length() > 0 && (minMax[0] < 0 || minMax[1] > Integer.MAX_VALUE))
+            throw new LoupeException(f + ": token ids must be in 0.." + Integer.MAX_VALUE + ", found " + minMax[0] + ".." + minMax[1]);
+        if (a.rank() == 1) return List.of(ints.toIntVector()).iterator();
+        int[][] rows = ints.toIntMatrix();
+        return java.util.Arrays.asList(rows).iterator();
+    }
+
+    /** Strict UTF-8 decoding; the error names the file and the byte offset in it. */
+    static String decode(byte[] bytes, Path f, long fileOffset) {
+        CharsetDecoder dec = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        CharBuffer out = CharBuffer.allocate(bytes.length);
+        CoderResult r = dec.decode(in, out, true);
+        if (!r.isError()) r = dec.flush(out);
+        if (r.isError())
+            throw new LoupeException(f + ": not UTF-8: invalid byte 0x" + String.format("%02X", bytes[in.position()] & 0xFF)
+                    + " at byte offset " + (fileOffset + in.position()));
+        return out.flip().toString();
+    }
+
+    /** One document per line. */
+    @FunctionalInterface
+    private interface LineTokenizer {
+        int[] tokenize(String line, long lineNo, long offset);
+    }
+
+    /** Lines of a file (split at \n, a trailing \r dropped), decoded strictly and tokenized; empty lines skipped. */
+    private static final class Lines implements Iterator<int[]>, AutoCloseable {
+        private final Path file;
+        private final LineTokenizer tokenize;
+        private final InputStream in;
+        private byte[] buf = new byte[1 << 12];
+        private long offset, lineNo;
+        private int[] ready;
+        private boolean eof;
+
+        Lines(Path file, LineTokenizer tokenize) {
+            this.file = file;
+            this.tokenize = tokenize;
+            try {
+                this.in = new BufferedInputStream(Files.newInputStream(file), 1 << 16);
+            } catch (IOException e) {
+                throw new LoupeException("corpus file " + file + ": cannot read: " + e.getMessage(), e);
+            }
+        }
+
+        @Override
+        public boolean hasNext() {
+            while (ready == null && !eof) {
+                long start = offset;
+                int n = 0;
+                try {
+                    int b;
+                    while ((b = in.read()) >= 0) {
+                        offset++;
+                        if (b == '\n') break;
+                        if (n == buf.length) buf = java.util.Arrays.copyOf(buf, n * 2);
+                        buf[n++] = (byte) b;
+                    }
+                    if (b < 0) eof = true;
+                } catch (IOException e) {
+                    throw new LoupeException("corpus file " + file + ": read failed at byte " + offset + ": " + e.getMessage(), e);
+                }
+                lineNo++;
+                if (n > 0 && buf[n - 1] == '\r') n--;
+                if (n == 0) continue;
+                String line = decode(java.util.Arrays.copyOf(buf, n), file, start);
+                if (line.isBlank()) continue;
+                ready = tokenize.tokenize(line, lineNo, start);
+            }
+            if (ready == null) close();
+            return ready != null;
+        }
+
+        @Override
+        public int[] next() {
+            if (!hasNext()) throw new NoSuchElementException();
+            int[] r = ready;
+            ready = null;
+            return r;
+        }
+
+        @Override
+        public void close() {
+            try {
+                in.close();
+            } catch (IOException ignored) {
+                // read-only
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+package dev.loupe.store;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.loupe.engine.io.Checkpoint;
+import dev.loupe.engine.io.NpyWriter;
+import dev.loupe.engine.model.HookedTransformer;
+import dev.loupe.engine.model.ModelConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import org.nd4j.linalg.factory.Nd4j;
+
+/** Test models and corpora that need no shared data. */
+public final class Fixtures {
+    private Fixtures() {
+    }
+
+    public static ModelConfig smallConfig() {
+        return ModelConfig.builder().dModel(32).nLayers(3).nHeads(4).dVocab(97).nCtx(64).build();
+    }
+
+    public static HookedTransformer smallModel() {
+        return HookedTransformer.random(smallConfig(), 7);
+    }
+
+    /** A saved random model (a Loupe checkpoint folder), for command-line and child-process runs. */
+    public static Path savedModel(Path dir) {
+        Path m = dir.resolve("model");
+        Checkpoint.save(smallModel(), m);
+        return m;
+    }
+
+    /** A 1-D int32 .npy of {@code n} random ids in [2, vocab) (0/1 left for BOS/separator). */
+    public static Path tokenCorpus(Path dir, int n, int vocab, long seed) {
+        Random r = new Random(seed);
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) ids[i] = 2 + r.nextInt(vocab - 2);
+        Path p = dir.resolve("corpus-" + seed + ".npy");
+        NpyWriter.write(p, Nd4j.createFromArray(ids));
+        return p;
+    }
+
+    /** {@code <repo>/../shared/<relative>}, or the test is skipped. */
+    public static Path shared(String relative) {
+        Path dir = Path.of("").toAbsolutePath();
+        while (dir != null && !Files.isRegularFile(dir.resolve("engine").resolve("pom.xml"))) dir = dir.getParent();
+        String prop = System.getProperty("loupe.shared");
+        Path root = prop != null ? Path.of(prop) : dir == null || dir.getParent() == null ? null : dir.getParent().resolve("shared");
+        Path p = root == null ? null : root.resolve(relative);
+        assumeTrue(p != null && Files.exists(p), "reference data " + (p == null ? "../shared/" + relative : p) + " is absent; skipping");
+        return p;
+    }
+
+    /** A child JVM running StoreMain with this test's classpath; {@code jvmArgs} before the main class. */
+    public static ProcessBuilder storeMainProcess(java.util.List<String> jvmArgs, String... args) {
+        java.util.List<String> cmd = new java.util.ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("-Xmx1g");
+        cmd.addAll(jvmArgs);
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add("dev.loupe.store.cli.StoreMain");
+        cmd.addAll(java.util.List.of(args));
+        return new ProcessBuilder(cmd);
+    }
+}
