@@ -53,11 +53,28 @@ public final class PlotlyJs {
             if (bundle.toLowerCase().contains("</script")) {
                 throw new LoupeException(path + " contains '</script' and cannot be inlined into HTML");
             }
-            s = "<script type=\"text/javascript\">(function(define, module, exports){\n" + bundle
+            s = "<script type=\"text/javascript\">(function(define, module, exports){\n" + asciiOnly(bundle)
                     + "\n}).call(window);</script>\n";
             script = s;
         }
         return s;
+    }
+
+    /**
+     * Non-ASCII characters (in plotly's strings, regular expressions and identifiers) as \\uXXXX escapes, so that
+     * the script means the same in a page whatever encoding the page is read with.
+     */
+    static String asciiOnly(String js) {
+        StringBuilder b = new StringBuilder(js.length() + 1024);
+        for (int i = 0; i < js.length(); i++) {
+            char c = js.charAt(i);
+            if (c < 0x80) b.append(c);
+            // A byte-order mark starting a line is whitespace between the concatenated modules; an
+            // escape is not whitespace to JavaScript, so it becomes a space.
+            else if (c == '\ufeff' && (i == 0 || js.charAt(i - 1) == '\n')) b.append(' ');
+            else b.append(String.format("\\u%04x", (int) c));
+        }
+        return b.toString();
     }
 
     /** The script tag the first time in this kernel session, "" afterwards: plotly loads once per notebook. */

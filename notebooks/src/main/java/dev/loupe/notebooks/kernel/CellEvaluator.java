@@ -196,7 +196,7 @@ public final class CellEvaluator implements AutoCloseable {
     private String compileReport(String cell, Piece piece, Snippet snippet) {
         StringBuilder out = new StringBuilder();
         for (Diag d : shell.diagnostics(snippet).toList()) {
-            out.append(d.isError() ? "error: " : "warning: ").append(d.getMessage(Locale.ROOT)).append('\n');
+            out.append(d.isError() ? "" : "warning: ").append(d.getMessage(Locale.ROOT)).append('\n');
             out.append(lineReport(cell, piece, (int) d.getStartPosition(), (int) d.getPosition(), (int) d.getEndPosition()));
         }
         return out.toString().stripTrailing();
@@ -211,7 +211,7 @@ public final class CellEvaluator implements AutoCloseable {
         if (lineEnd < 0) lineEnd = src.length();
         String line = src.substring(lineStart, lineEnd);
         int cellLine = 1 + (int) cell.substring(0, Math.min(piece.start(), cell.length())).chars().filter(c -> c == '\n').count()
-                + (int) src.substring(0, lineStart).chars().filter(c -> c == '\n').count();
+                + (int) src.substring(Math.min(leadingWhitespace(src), lineStart), lineStart).chars().filter(c -> c == '\n').count();
         String prefix = "line " + cellLine + ": ";
         int from = Math.max(lineStart, start < 0 ? at : start) - lineStart;
         int to = Math.min(lineEnd, Math.max(end, at + 1)) - lineStart;
@@ -271,11 +271,10 @@ public final class CellEvaluator implements AutoCloseable {
     /** Signature and Javadoc of what is under the cursor; empty when nothing is known. */
     public String inspect(String code, int cursor) {
         Piece piece = pieceAt(code, cursor);
-        String text = code.substring(piece.start(), cursor);
         // documentation() wants the cursor inside a call or on a name: extend it to the end of the word.
         int end = cursor;
         while (end < code.length() && Character.isJavaIdentifierPart(code.charAt(end))) end++;
-        text = code.substring(piece.start(), end);
+        String text = code.substring(piece.start(), end);
         return shell.sourceCodeAnalysis().documentation(text, text.length(), true).stream()
                 .map(d -> d.javadoc() == null || d.javadoc().isBlank() ? d.signature() : d.signature() + "\n\n" + d.javadoc())
                 .distinct()

@@ -24,7 +24,9 @@ public final class JupyterLauncher {
     static {
         PACKAGES.put("jupyter-notebook", List.of("jupyter", "notebook", "--version"));
         PACKAGES.put("jupyter-nbconvert", List.of("jupyter", "nbconvert", "--version"));
-        PACKAGES.put("python3-nbclient", List.of("python3", "-c", "import nbclient"));
+        // Debian's jupyter runs on /usr/bin/python3, which may not be the python3 first on PATH.
+        String python = java.nio.file.Files.isExecutable(Path.of("/usr/bin/python3")) ? "/usr/bin/python3" : "python3";
+        PACKAGES.put("python3-nbclient", List.of(python, "-c", "import nbclient"));
     }
 
     private final Path repo;
