@@ -275,6 +275,12 @@ public final class CellEvaluator implements AutoCloseable {
         int end = cursor;
         while (end < code.length() && Character.isJavaIdentifierPart(code.charAt(end))) end++;
         String text = code.substring(piece.start(), end);
+        String doc = documentation(text);
+        // On a bare method name JShell may find nothing; inside its call it lists the overloads.
+        return doc.isEmpty() && !text.endsWith("(") ? documentation(text + "(") : doc;
+    }
+
+    private String documentation(String text) {
         return shell.sourceCodeAnalysis().documentation(text, text.length(), true).stream()
                 .map(d -> d.javadoc() == null || d.javadoc().isBlank() ? d.signature() : d.signature() + "\n\n" + d.javadoc())
                 .distinct()
