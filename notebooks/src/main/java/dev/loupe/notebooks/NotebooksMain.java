@@ -68,20 +68,20 @@ public final class NotebooksMain {
                 return new JupyterLauncher(repo).launch(port, browser);
             }
             case "kernel" -> {
-                if (args.length != 2) throw new LoupeException("kernel: expected one argument\n" + USAGE);
+                if (args.length == 3 && args[1].equals("--spec")) {
+                    Path dir = new JupyterLauncher(repo).kernelSpec().writeTo(Path.of(args[2]));
+                    System.out.println(dir);
+                    return 0;
+                }
+                if (args.length != 2 || args[1].equals("--spec")) throw new LoupeException("kernel: expected one argument\n" + USAGE);
                 if (args[1].equals("--install-user")) {
                     new JupyterLauncher(repo).installForUser();
                     return 0;
                 }
-                if (args[1].equals("--spec")) throw new LoupeException("--spec needs a folder\n" + USAGE);
                 runKernel(Path.of(args[1]));
                 return 0;
             }
-            case "--spec" -> throw new LoupeException(USAGE);
-            default -> {
-                if (args[0].equals("kernel") || args.length < 1) throw new LoupeException(USAGE);
-                throw new LoupeException("unknown command '" + args[0] + "'\n" + USAGE);
-            }
+            default -> throw new LoupeException("unknown command '" + args[0] + "'\n" + USAGE);
         }
     }
 

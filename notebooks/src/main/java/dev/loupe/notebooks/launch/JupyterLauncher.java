@@ -92,6 +92,8 @@ public final class JupyterLauncher {
                 "--port=" + port,
                 "--notebook-dir=" + repo.resolve("notebooks")));
         if (!openBrowser) cmd.add("--no-browser");
+        // Jupyter refuses root (common in containers) unless told; token authentication is unaffected.
+        if ("root".equals(System.getProperty("user.name"))) cmd.add("--allow-root");
         ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
         String existing = System.getenv("JUPYTER_PATH");
         pb.environment().put("JUPYTER_PATH", jupyterPath() + (existing == null || existing.isBlank() ? "" : File.pathSeparator + existing));
