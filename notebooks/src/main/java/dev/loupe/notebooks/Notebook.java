@@ -4,7 +4,7 @@ import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.hooks.ActivationCache;
 import dev.loupe.engine.tokenizer.Tokenizer;
 import dev.loupe.notebooks.display.AttentionView;
-import dev.loupe.notebooks.display.Figure;
+import dev.loupe.engine.plot.Figure;
 import dev.loupe.notebooks.display.TokenActivations;
 import dev.loupe.notebooks.kernel.LoupeKernel;
 import org.dflib.jjava.jupyter.kernel.display.DisplayData;

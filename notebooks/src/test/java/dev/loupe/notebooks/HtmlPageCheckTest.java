@@ -1,7 +1,7 @@
 package dev.loupe.notebooks;
 
-import dev.loupe.notebooks.display.Figure;
-import dev.loupe.notebooks.display.PlotlyJs;
+import dev.loupe.engine.plot.Figure;
+import dev.loupe.engine.plot.PlotlyJs;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,5 +1,6 @@
 package dev.loupe.notebooks.display;
 
+import dev.loupe.engine.plot.Figure;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loupe.engine.LoupeException;

@@ -1,5 +1,8 @@
 package dev.loupe.notebooks.display;
 
+import dev.loupe.engine.plot.TableHtml;
+import dev.loupe.engine.plot.Figure;
+import dev.loupe.engine.plot.PlotlyJs;
 import dev.loupe.engine.hooks.ActivationCache;
 import org.dflib.jjava.jupyter.kernel.display.Renderer;
 import org.dflib.jjava.jupyter.kernel.display.mime.MIMEType;

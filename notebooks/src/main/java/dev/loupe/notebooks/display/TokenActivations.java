@@ -1,5 +1,7 @@
 package dev.loupe.notebooks.display;
 
+import dev.loupe.engine.plot.TableHtml;
+
 import dev.loupe.engine.LoupeException;
 
 import java.util.List;
@@ -53,7 +55,7 @@ public final class TokenActivations {
             h.append("<div><label>row: <select onchange=\"var rows=document.getElementById('").append(id)
                     .append("').querySelectorAll('.loupe-token-row');for(var i=0;i<rows.length;i++){rows[i].style.display=(String(i)===this.value)?'block':'none';}\">");
             for (int r = 0; r < values.length; r++) {
-                h.append("<option value=\"").append(r).append("\">").append(escape(rowNames.get(r))).append("</option>");
+                h.append("<option value=\"").append(r).append("\">").append(TableHtml.escape(rowNames.get(r))).append("</option>");
             }
             h.append("</select></label></div>\n");
         }
@@ -61,16 +63,16 @@ public final class TokenActivations {
                 .append(format(-scale)).append("</span> 0 <span style=\"background:rgba(220,38,38,1);color:white;padding:0 4px\">")
                 .append(format(scale)).append("</span></div>\n");
         for (int r = 0; r < values.length; r++) {
-            h.append("<div class=\"loupe-token-row\" data-row=\"").append(escape(rowNames.get(r))).append("\" style=\"display:")
+            h.append("<div class=\"loupe-token-row\" data-row=\"").append(TableHtml.escape(rowNames.get(r))).append("\" style=\"display:")
                     .append(r == 0 ? "block" : "none").append("\">");
             for (int p = 0; p < tokens.size(); p++) {
                 double v = values[r][p];
                 double a = Double.isFinite(v) ? Math.min(1, Math.abs(v) / scale) : 0;
                 String rgb = v >= 0 ? "220,38,38" : "37,99,235";
-                h.append("<span title=\"").append(escape(rowNames.get(r) + " | position " + p + " " + quoted(tokens.get(p))
+                h.append("<span title=\"").append(TableHtml.escape(rowNames.get(r) + " | position " + p + " " + quoted(tokens.get(p))
                                 + ": " + format(v))).append("\" style=\"background:rgba(").append(rgb).append(',')
                         .append(String.format(Locale.ROOT, "%.3f", a)).append(");padding:1px 2px;margin:0 1px;border-radius:2px;white-space:pre\">")
-                        .append(escape(tokens.get(p))).append("</span>");
+                        .append(TableHtml.escape(tokens.get(p))).append("</span>");
             }
             h.append("</div>\n");
         }
@@ -85,20 +87,6 @@ public final class TokenActivations {
         return String.format(Locale.ROOT, "%.4g", v);
     }
 
-    static String escape(String s) {
-        StringBuilder b = new StringBuilder(s.length());
-        for (char c : s.toCharArray()) {
-            switch (c) {
-                case '<' -> b.append("&lt;");
-                case '>' -> b.append("&gt;");
-                case '&' -> b.append("&amp;");
-                case '"' -> b.append("&quot;");
-                case '\'' -> b.append("&#39;");
-                default -> b.append(c);
-            }
-        }
-        return b.toString();
-    }
 
     @Override
     public String toString() {

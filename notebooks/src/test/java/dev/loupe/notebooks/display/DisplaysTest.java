@@ -1,5 +1,7 @@
 package dev.loupe.notebooks.display;
 
+import dev.loupe.engine.plot.Figure;
+import dev.loupe.engine.plot.PlotlyJs;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loupe.engine.LoupeException;

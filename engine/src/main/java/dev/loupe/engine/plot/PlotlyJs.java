@@ -1,4 +1,4 @@
-package dev.loupe.notebooks.display;
+package dev.loupe.engine.plot;
 
 import dev.loupe.engine.LoupeException;
 
@@ -24,15 +24,18 @@ public final class PlotlyJs {
 
     private PlotlyJs() {}
 
+    /** The version of the plotly.js webjar on the classpath. */
     public static String version() {
         Properties p = new Properties();
-        try (InputStream in = PlotlyJs.class.getResourceAsStream("/dev/loupe/notebooks/versions.properties")) {
-            if (in == null) throw new LoupeException("versions.properties missing from the notebooks jar: rebuild with mvn install");
+        String file = "/META-INF/maven/org.webjars.npm/plotly.js-dist/pom.properties";
+        try (InputStream in = PlotlyJs.class.getResourceAsStream(file)) {
+            if (in == null) throw new LoupeException("plotly.js is missing from the classpath (no " + file
+                    + "): the org.webjars.npm:plotly.js-dist jar is missing; rebuild with mvn install");
             p.load(in);
         } catch (IOException e) {
-            throw new LoupeException("cannot read versions.properties: " + e.getMessage(), e);
+            throw new LoupeException("cannot read " + file + ": " + e.getMessage(), e);
         }
-        return p.getProperty("plotly");
+        return p.getProperty("version");
     }
 
     /** The {@code <script>} that defines window.Plotly, whatever module loader the page has. */
@@ -44,7 +47,7 @@ public final class PlotlyJs {
             try (InputStream in = PlotlyJs.class.getResourceAsStream(path)) {
                 if (in == null) {
                     throw new LoupeException("plotly.js not found on the classpath at " + path
-                            + ": the org.webjars.npm:plotly.js-dist jar is missing; rebuild the notebooks module");
+                            + ": the org.webjars.npm:plotly.js-dist jar is missing; rebuild with mvn install");
                 }
                 bundle = new String(in.readAllBytes(), StandardCharsets.UTF_8);
             } catch (IOException e) {

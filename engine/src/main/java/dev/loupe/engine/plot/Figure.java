@@ -1,4 +1,4 @@
-package dev.loupe.notebooks.display;
+package dev.loupe.engine.plot;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -17,7 +17,7 @@ import java.util.UUID;
  */
 public final class Figure {
 
-    static final ObjectMapper JSON = new ObjectMapper();
+    public static final ObjectMapper JSON = new ObjectMapper();
 
     private final ArrayNode data = JSON.createArrayNode();
     private final ObjectNode layout = JSON.createObjectNode();
@@ -167,7 +167,7 @@ public final class Figure {
      * The HTML of one Plotly plot: a div and an inline script that draws it, or, when plotly.js is
      * missing (its cell's output was cleared), says what to do instead of failing silently.
      */
-    static String plotHtml(String figureJson, int height, String extraScript) {
+    public static String plotHtml(String figureJson, int height, String extraScript) {
         String id = "loupe-plot-" + UUID.randomUUID();
         return "<div id=\"" + id + "\" class=\"loupe-plot\" style=\"width:100%;height:" + height + "px\"></div>\n"
                 + "<script type=\"text/javascript\">(function(){\n"
@@ -181,7 +181,7 @@ public final class Figure {
     }
 
     /** JSON inside a script element must not contain "</" (it would end the element). */
-    static String scriptSafe(String json) {
+    public static String scriptSafe(String json) {
         return json.replace("</", "<\\/");
     }
 
@@ -206,7 +206,7 @@ public final class Figure {
         axis.put("tickmode", "array");
     }
 
-    static ArrayNode vector(double[] v) {
+    public static ArrayNode vector(double[] v) {
         ArrayNode a = JSON.createArrayNode();
         for (double d : v) {
             if (Double.isFinite(d)) a.add(d); else a.addNull(); // JSON has no NaN: Plotly leaves a gap
@@ -214,19 +214,19 @@ public final class Figure {
         return a;
     }
 
-    static ArrayNode matrix(double[][] z) {
+    public static ArrayNode matrix(double[][] z) {
         ArrayNode a = JSON.createArrayNode();
         for (double[] row : z) a.add(vector(row));
         return a;
     }
 
-    static double[] range(int n) {
+    public static double[] range(int n) {
         double[] r = new double[n];
         for (int i = 0; i < n; i++) r[i] = i;
         return r;
     }
 
-    static void checkMatrix(String what, double[][] z) {
+    public static void checkMatrix(String what, double[][] z) {
         if (z.length == 0 || z[0].length == 0) throw new LoupeException(what + ": empty matrix");
         for (int i = 1; i < z.length; i++) {
             if (z[i].length != z[0].length) {
