@@ -26,6 +26,8 @@ import java.util.stream.Collectors;
 public final class Main {
     private static final String USAGE = """
             usage: ./loupe <command> [options]
+              demo      [--out DIR] [--seq N] [--batch B] [--seed S]   induction heads in the embedded attn-only-2l:
+                                                             head scores, and an HTML report in DIR (default loupe-demo)
               info      --model PATH                          config and parameter count
               logits    --model PATH --tokens "1 5 9" --out F.npy   next-token logits [n_tokens, d_vocab] as float32 .npy
               generate  --model PATH --tokens "1" --max-new-tokens N [--temperature T] [--top-k K] [--top-p P] [--seed S]
@@ -79,6 +81,7 @@ public final class Main {
                             + (what.isEmpty() ? "nothing" : "'" + what + "'"));
                 }
             }
+            case "demo" -> DemoCommand.run(new Args("demo", argv, 1, DemoCommand.OPTIONS, Set.of()));
             case "train" -> TrainCommand.run(new Args("train", argv, 1, TrainCommand.OPTIONS, Set.of()));
             case "tokenize" -> tokenize(new Args("tokenize", argv, 1, Set.of("tokenizer", "file"), Set.of("bos", "allow-special")));
             default -> throw new LoupeException("unknown command '" + argv[0] + "'\n" + USAGE);

@@ -51,6 +51,11 @@ public final class Figure {
         return new Figure().withLine(null, x, y);
     }
 
+    /** A line with a legend name. */
+    public static Figure line(String name, double[] x, double[] y) {
+        return new Figure().withLine(name, x, y);
+    }
+
     public static Figure scatter(double[] x, double[] y) {
         return new Figure().withScatter(null, x, y);
     }

@@ -37,9 +37,9 @@ public record ZooRecipe(String model, String task, String description, Task trai
         ModelConfig model = ModelConfig.builder().dModel(128).nLayers(1).nHeads(4).dHead(32).dMlp(512)
                 .activation(ModelConfig.Activation.RELU).normalization(ModelConfig.Normalization.NONE)
                 .dVocab(task.dVocab()).nCtx(3).build();
-        TrainingConfig training = TrainingConfig.builder().steps(6000).batchSize(1024).lr(1e-3)
+        TrainingConfig training = TrainingConfig.builder().steps(5000).batchSize(task.trainSize()).lr(1e-3)
                 .weightDecay(1.0).betas(0.9, 0.98).warmupSteps(10).schedule(TrainingConfig.Schedule.CONSTANT)
-                .gradClip(0).evalEvery(250).checkpointEvery(250).seed(999).build();
+                .gradClip(0).evalEvery(100).checkpointEvery(250).seed(999).build();
         return new ZooRecipe("modadd-1l", "modadd",
                 "1-layer transformer trained on (a + b) mod 113 with strong weight decay; generalises to held-out "
                         + "pairs through Fourier features (grokking)", task, model, training);
