@@ -44,8 +44,9 @@ public final class Main {
               test                                            run every test (handled by the launcher)
             logits and generate take --prompt TEXT instead of --tokens where a tokenizer is found (the model folder,
             tokenizer.bin beside a llama2.c .bin, or --tokenizer PATH); BOS is prepended as TransformerLens does.
-            PATH is a Loupe checkpoint folder, a Hugging Face model folder, a llama2.c .bin file, or a Hugging Face
-            model id (e.g. gpt2), found in the Hugging Face cache or downloaded into it.""";
+            PATH is a Loupe checkpoint folder, a Hugging Face model folder, a llama2.c .bin file, an embedded zoo model
+            (attn-only-2l, modadd-1l), or a Hugging Face model id (e.g. gpt2), found in the Hugging Face cache or
+            downloaded into it.""";
 
     private Main() {
     }
