@@ -1,7 +1,6 @@
 package dev.loupe.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.hooks.ActivationFilter;
 import dev.loupe.engine.model.ForwardRequest;
@@ -15,7 +14,6 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -167,48 +165,13 @@ public final class ForwardBenchmark {
     /** Runs the PyTorch peer (Debian python3-torch) with the same shape and returns its tokens/s. */
     private static double torchTokensPerSecond(ModelConfig c, int batch, int seq, int iters, int warmup, int threads,
                                                int seed, String cache) {
-        Path script;
-        try (InputStream in = ForwardBenchmark.class.getResourceAsStream("/dev/loupe/bench/torch_forward.py")) {
-            script = Files.createTempFile("loupe-torch-forward", ".py");
-            Files.write(script, in.readAllBytes());
-        } catch (IOException | NullPointerException e) {
-            throw new LoupeException("bench: cannot extract the PyTorch peer script: " + e.getMessage());
-        }
-        warnIfReferenceBlas();
         String config = String.format(Locale.ROOT,
                 "{\"d_model\":%d,\"n_layers\":%d,\"n_heads\":%d,\"d_head\":%d,\"d_mlp\":%d,\"d_vocab\":%d,\"n_ctx\":%d,\"eps\":%s}",
                 c.dModel(), c.nLayers(), c.nHeads(), c.dHead(), c.dMlp(), c.dVocab(), c.nCtx(), c.normEps());
-        List<String> cmd = List.of("/usr/bin/python3", script.toString(), "--config", config, "--batch", "" + batch,
+        JsonNode json = TorchPeer.run("torch_forward.py", List.of("--config", config, "--batch", "" + batch,
                 "--seq", "" + seq, "--iters", "" + iters, "--warmup", "" + warmup, "--threads", "" + threads,
-                "--seed", "" + seed, "--cache", cache);
-        System.err.println("running the PyTorch peer...");
-        try {
-            Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-            String out = new String(p.getInputStream().readAllBytes()).trim();
-            int rc = p.waitFor();
-            Files.deleteIfExists(script);
-            if (rc != 0) throw new LoupeException("bench: the PyTorch peer failed (exit " + rc + "); is Debian's python3-torch installed? "
-                    + "(apt-get install python3-torch)");
-            JsonNode json = new ObjectMapper().readTree(out.lines().reduce((x, y) -> y).orElse("{}"));
-            System.out.println("torch " + json.path("torch").asText() + " with " + json.path("threads").asInt() + " threads");
-            return json.path("tokens_per_s").asDouble();
-        } catch (IOException e) {
-            throw new LoupeException("bench: cannot run /usr/bin/python3 for the PyTorch peer: " + e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new LoupeException("bench: interrupted");
-        }
-    }
-
-    /** Debian's torch calls whatever libblas.so.3 points at; the reference BLAS is ~50x slower than OpenBLAS. */
-    static void warnIfReferenceBlas() {
-        try {
-            Path blas = Path.of("/usr/lib/x86_64-linux-gnu/libblas.so.3").toRealPath();
-            if (!blas.toString().contains("openblas") && !blas.toString().contains("blis") && !blas.toString().contains("mkl"))
-                System.err.println("warning: libblas.so.3 is " + blas + " (reference BLAS): PyTorch will be very slow. "
-                        + "Install libopenblas0-pthread for a fair comparison.");
-        } catch (IOException ignored) {
-            // no system BLAS link: nothing to say
-        }
+                "--seed", "" + seed, "--cache", cache));
+        System.out.println("torch " + json.path("torch").asText() + " with " + json.path("threads").asInt() + " threads");
+        return json.path("tokens_per_s").asDouble();
     }
 }

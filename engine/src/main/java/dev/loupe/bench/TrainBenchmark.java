@@ -1,7 +1,6 @@
 package dev.loupe.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loupe.cli.Args;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.model.ModelConfig;
@@ -13,10 +12,6 @@ import dev.loupe.engine.train.TrainingConfig;
 import dev.loupe.engine.zoo.ZooRecipe;
 import org.nd4j.linalg.factory.Nd4j;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -70,39 +65,16 @@ public final class TrainBenchmark {
     }
 
     private static double torchStepsPerSecond(ModelConfig c, TrainingConfig t, int batch, int seq, int steps, int warmup, int threads) {
-        Path script;
-        try (InputStream in = TrainBenchmark.class.getResourceAsStream("/dev/loupe/bench/torch_train.py")) {
-            script = Files.createTempFile("loupe-torch-train", ".py");
-            Files.write(script, in.readAllBytes());
-        } catch (IOException | NullPointerException e) {
-            throw new LoupeException("bench train: cannot extract the PyTorch peer script: " + e.getMessage());
-        }
-        ForwardBenchmark.warnIfReferenceBlas();
         String config = String.format(Locale.ROOT,
                 "{\"d_model\":%d,\"n_layers\":%d,\"n_heads\":%d,\"d_head\":%d,\"d_mlp\":%d,\"d_vocab\":%d,\"n_ctx\":%d,"
                         + "\"eps\":%s,\"attn_only\":%b,\"normalization\":\"%s\",\"activation\":\"%s\","
                         + "\"lr\":%s,\"beta1\":%s,\"beta2\":%s,\"adam_eps\":%s,\"weight_decay\":%s,\"grad_clip\":%s}",
                 c.dModel(), c.nLayers(), c.nHeads(), c.dHead(), c.dMlp(), c.dVocab(), c.nCtx(), c.normEps(), c.attnOnly(),
                 c.normalization(), c.activation(), t.lr(), t.beta1(), t.beta2(), t.eps(), t.weightDecay(), t.gradClip());
-        List<String> cmd = List.of("/usr/bin/python3", script.toString(), "--config", config, "--batch", "" + batch,
-                "--seq", "" + seq, "--steps", "" + steps, "--warmup", "" + warmup, "--threads", "" + threads);
-        System.err.println("running the PyTorch peer...");
-        try {
-            Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-            String out = new String(p.getInputStream().readAllBytes()).trim();
-            int rc = p.waitFor();
-            Files.deleteIfExists(script);
-            if (rc != 0) throw new LoupeException("bench train: the PyTorch peer failed (exit " + rc
-                    + "); is Debian's python3-torch installed? (apt-get install python3-torch)");
-            JsonNode json = new ObjectMapper().readTree(out.lines().reduce((x, y) -> y).orElse("{}"));
-            System.out.println("torch " + json.path("torch").asText() + " with " + json.path("threads").asInt()
-                    + " threads, final loss " + json.path("loss").asText());
-            return json.path("steps_per_s").asDouble();
-        } catch (IOException e) {
-            throw new LoupeException("bench train: cannot run /usr/bin/python3 for the PyTorch peer: " + e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new LoupeException("bench train: interrupted");
-        }
+        JsonNode json = TorchPeer.run("torch_train.py", List.of("--config", config, "--batch", "" + batch,
+                "--seq", "" + seq, "--steps", "" + steps, "--warmup", "" + warmup, "--threads", "" + threads));
+        System.out.println("torch " + json.path("torch").asText() + " with " + json.path("threads").asInt()
+                + " threads, final loss " + json.path("loss").asText());
+        return json.path("steps_per_s").asDouble();
     }
 }

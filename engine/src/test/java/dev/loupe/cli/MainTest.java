@@ -118,7 +118,7 @@ class MainTest {
         assertFails(new String[]{"logits", "--model", tmp.resolve("nowhere").toString(), "--tokens", "1", "--out", "x.npy"},
                 "nowhere", "no such file or folder");
         assertFails(new String[]{"info", "--model"}, "--model needs a value");
-        assertFails(new String[]{"bench"}, "bench: expected 'bench forward' or 'bench load'");
+        assertFails(new String[]{"bench"}, "bench: expected 'bench forward', 'bench load' or 'bench train'");
         assertFails(new String[]{"bench", "load", "--dtype", "int4"}, "--dtype must be bf16, f16 or f32");
         assertFails(new String[]{"bench", "forward", "--shape", "gpt5"}, "unknown --shape 'gpt5'");
     }

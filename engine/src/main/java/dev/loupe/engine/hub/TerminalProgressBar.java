@@ -1,6 +1,7 @@
 package dev.loupe.engine.hub;
 
 import dev.loupe.engine.progress.ProgressBar;
+import dev.loupe.engine.progress.RedrawnLine;
 
 import java.io.PrintStream;
 import java.util.Locale;
@@ -21,6 +22,7 @@ public final class TerminalProgressBar implements DownloadProgress {
     private static final int NAME_WIDTH = 28;
 
     private final PrintStream out;
+    private RedrawnLine screen;
     private final LongSupplier nanoClock;
     private String name = "";
     private long total;
@@ -28,7 +30,6 @@ public final class TerminalProgressBar implements DownloadProgress {
     private long current;
     private long startNanos;
     private long lastDraw;
-    private int lastLength;
 
     /** Draws on {@code out}, timing with {@code nanoClock} (e.g. {@code System::nanoTime}). */
     public TerminalProgressBar(PrintStream out, LongSupplier nanoClock) {
@@ -44,7 +45,7 @@ public final class TerminalProgressBar implements DownloadProgress {
         current = resumed;
         startNanos = nanoClock.getAsLong();
         lastDraw = Long.MIN_VALUE;
-        lastLength = 0;
+        screen = new RedrawnLine(out);
         draw(startNanos);
     }
 
@@ -80,11 +81,7 @@ public final class TerminalProgressBar implements DownloadProgress {
     }
 
     private void draw(long now) {
-        String line = line(now);
-        int pad = Math.max(0, lastLength - line.length());
-        out.print("\r" + line + " ".repeat(pad));
-        out.flush();
-        lastLength = line.length();
+        screen.draw(line(now));
         lastDraw = now;
     }
 

@@ -124,6 +124,19 @@ public final class Weights {
      * folding and gradients are exercised on every parameter.
      */
     public static Weights random(ModelConfig c, long seed, boolean perturbAll) {
+        return random(c, seed, perturbAll, perturbAll ? 0.2 : 0.02);
+    }
+
+    /**
+     * Random weights for training from scratch, as TransformerLens's {@code init_weights} draws them
+     * for a config without an {@code initializer_range}: matrices normal with std 0.8 / sqrt(d_model)
+     * (0.02 for GPT-2 small's width, larger for narrow toy models), norm scales 1, biases 0.
+     */
+    public static Weights forTraining(ModelConfig c, long seed) {
+        return random(c, seed, false, 0.8 / Math.sqrt(c.dModel()));
+    }
+
+    private static Weights random(ModelConfig c, long seed, boolean perturbAll, double std) {
         Nd4j.getRandom().setSeed(seed);
         DataType t = dataType(c);
         Map<String, INDArray> m = new LinkedHashMap<>();
@@ -133,7 +146,7 @@ public final class Weights {
             INDArray a;
             if (isNormWeight) a = perturbAll ? Nd4j.randn(t, shape).muli(0.1).addi(1) : Nd4j.ones(t, shape);
             else if (isBias) a = perturbAll ? Nd4j.randn(t, shape).muli(0.1) : Nd4j.zeros(t, shape);
-            else a = Nd4j.randn(t, shape).muli(perturbAll ? 0.2 : 0.02);
+            else a = Nd4j.randn(t, shape).muli(std);
             m.put(name, a);
         });
         return new Weights(m);

@@ -22,13 +22,13 @@ public final class ProgressBar implements AutoCloseable {
     private final long total;
     private final String unit;
     private final PrintStream out;
+    private final RedrawnLine screen;
     private final LongSupplier nanoClock;
     private final long startNanos;
     private final long startCount;
     private long current;
     private String status = "";
     private long lastDraw = Long.MIN_VALUE;
-    private int lastLength;
     private boolean closed;
 
     /**
@@ -40,6 +40,7 @@ public final class ProgressBar implements AutoCloseable {
         this.total = total;
         this.unit = unit;
         this.out = out;
+        this.screen = new RedrawnLine(out);
         this.nanoClock = nanoClock;
         this.startNanos = nanoClock.getAsLong();
         this.startCount = start;
@@ -104,11 +105,7 @@ public final class ProgressBar implements AutoCloseable {
     }
 
     private void draw(long now) {
-        String line = line(now);
-        int pad = Math.max(0, lastLength - line.length());
-        out.print("\r" + line + " ".repeat(pad));
-        out.flush();
-        lastLength = line.length();
+        screen.draw(line(now));
         lastDraw = now;
     }
 

@@ -87,9 +87,12 @@ public final class Trainer {
         return this;
     }
 
-    /** Trains a model of this architecture from fresh weights (seeded), or resumes from the output folder. */
+    /**
+     * Trains a model of this architecture from fresh weights ({@link Weights#forTraining}, seeded), or
+     * resumes from the output folder.
+     */
     public TrainingRun train(ModelConfig modelConfig) {
-        return train(new HookedTransformer(modelConfig, Weights.random(modelConfig, config.seed(), false)));
+        return train(new HookedTransformer(modelConfig, Weights.forTraining(modelConfig, config.seed())));
     }
 
     /** Trains {@code initial}'s weights (copied; {@code initial} itself is not changed), or resumes from the output folder. */

@@ -4,9 +4,13 @@ import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.io.Checkpoint;
 import dev.loupe.engine.io.Folders;
 import dev.loupe.engine.model.HookedTransformer;
+import tech.tablesaw.api.ColumnType;
+import tech.tablesaw.api.Table;
+import tech.tablesaw.io.csv.CsvReadOptions;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.StringReader;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -45,9 +49,14 @@ public final class Zoo {
         return text(name, ModelCard.FILE);
     }
 
-    /** The training history as CSV (step, lr, loss, grad_norm and evaluation metrics). */
-    public static String history(String name) {
-        return text(name, "history.csv");
+    /**
+     * The training history: one row per step (step, lr, loss, grad_norm) and the evaluation metrics,
+     * missing on the steps without an evaluation.
+     */
+    public static Table history(String name) {
+        CsvReadOptions options = CsvReadOptions.builder(new StringReader(text(name, "history.csv")))
+                .tableName(name + " training history").columnTypesToDetect(List.of(ColumnType.DOUBLE)).build();
+        return Table.read().usingOptions(options);
     }
 
     /** The recipe the embedded model was trained with. */
