@@ -128,12 +128,12 @@ public final class Weights {
     }
 
     /**
-     * Random weights for training from scratch, as TransformerLens's {@code init_weights} draws them
-     * for a config without an {@code initializer_range}: matrices normal with std 0.8 / sqrt(d_model)
-     * (0.02 for GPT-2 small's width, larger for narrow toy models), norm scales 1, biases 0.
+     * Random weights for training from scratch, as TransformerLens's {@code init_weights} draws them:
+     * matrices normal with std {@code initRange}, or, for 0, TransformerLens's default
+     * 0.8 / sqrt(d_model) (0.029 for GPT-2 small's width, larger for narrow toy models); norm scales 1, biases 0.
      */
-    public static Weights forTraining(ModelConfig c, long seed) {
-        return random(c, seed, false, 0.8 / Math.sqrt(c.dModel()));
+    public static Weights forTraining(ModelConfig c, long seed, double initRange) {
+        return random(c, seed, false, initRange > 0 ? initRange : 0.8 / Math.sqrt(c.dModel()));
     }
 
     private static Weights random(ModelConfig c, long seed, boolean perturbAll, double std) {

@@ -92,7 +92,7 @@ public final class Trainer {
      * resumes from the output folder.
      */
     public TrainingRun train(ModelConfig modelConfig) {
-        return train(new HookedTransformer(modelConfig, Weights.forTraining(modelConfig, config.seed())));
+        return train(new HookedTransformer(modelConfig, Weights.forTraining(modelConfig, config.seed(), config.initRange())));
     }
 
     /** Trains {@code initial}'s weights (copied; {@code initial} itself is not changed), or resumes from the output folder. */

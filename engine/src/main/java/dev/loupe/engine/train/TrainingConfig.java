@@ -21,10 +21,12 @@ import dev.loupe.engine.LoupeException;
  * @param evalEvery       steps between evaluations (0: only at the end)
  * @param checkpointEvery steps between checkpoints when the run has an output folder (0: only at the end)
  * @param seed            seeds the initial weights and every batch
+ * @param initRange       std of the initial weight matrices (TransformerLens's {@code initializer_range});
+ *                        0 means TransformerLens's default, 0.8 / sqrt(d_model)
  */
 public record TrainingConfig(int steps, int batchSize, double lr, double weightDecay, double beta1, double beta2,
                              double eps, double gradClip, int warmupSteps, Schedule schedule, double minLrFraction,
-                             int evalEvery, int checkpointEvery, long seed) {
+                             int evalEvery, int checkpointEvery, long seed, double initRange) {
 
     public enum Schedule { CONSTANT, COSINE }
 
@@ -42,6 +44,7 @@ public record TrainingConfig(int steps, int batchSize, double lr, double weightD
         check(minLrFraction >= 0 && minLrFraction <= 1, "min_lr_fraction", minLrFraction, "a value in [0, 1]");
         check(evalEvery >= 0, "eval_every", evalEvery, "a value >= 0 (0: only at the end)");
         check(checkpointEvery >= 0, "checkpoint_every", checkpointEvery, "a value >= 0 (0: only at the end)");
+        check(initRange >= 0 && Double.isFinite(initRange), "init_range", initRange, "a finite value >= 0 (0: 0.8 / sqrt(d_model))");
     }
 
     private static void check(boolean ok, String name, Object value, String expected) {
@@ -65,7 +68,7 @@ public record TrainingConfig(int steps, int batchSize, double lr, double weightD
     public Builder toBuilder() {
         return new Builder().steps(steps).batchSize(batchSize).lr(lr).weightDecay(weightDecay).betas(beta1, beta2)
                 .eps(eps).gradClip(gradClip).warmupSteps(warmupSteps).schedule(schedule).minLrFraction(minLrFraction)
-                .evalEvery(evalEvery).checkpointEvery(checkpointEvery).seed(seed);
+                .evalEvery(evalEvery).checkpointEvery(checkpointEvery).seed(seed).initRange(initRange);
     }
 
     /** Defaults as nanoGPT's and PyTorch's: AdamW(0.9, 0.999, 1e-8), clip 1.0, cosine to 10%. */
@@ -74,6 +77,7 @@ public record TrainingConfig(int steps, int batchSize, double lr, double weightD
         private double lr = 1e-3, weightDecay = 0.01, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, gradClip = 1.0, minLrFraction = 0.1;
         private Schedule schedule = Schedule.COSINE;
         private long seed = 0;
+        private double initRange = 0;
 
         public Builder steps(int v) { steps = v; return this; }
         public Builder batchSize(int v) { batchSize = v; return this; }
@@ -88,10 +92,11 @@ public record TrainingConfig(int steps, int batchSize, double lr, double weightD
         public Builder evalEvery(int v) { evalEvery = v; return this; }
         public Builder checkpointEvery(int v) { checkpointEvery = v; return this; }
         public Builder seed(long v) { seed = v; return this; }
+        public Builder initRange(double v) { initRange = v; return this; }
 
         public TrainingConfig build() {
             return new TrainingConfig(steps, batchSize, lr, weightDecay, beta1, beta2, eps, gradClip, warmupSteps,
-                    schedule, minLrFraction, evalEvery, checkpointEvery, seed);
+                    schedule, minLrFraction, evalEvery, checkpointEvery, seed, initRange);
         }
     }
 }

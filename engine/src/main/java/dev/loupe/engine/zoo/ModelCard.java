@@ -2,6 +2,7 @@ package dev.loupe.engine.zoo;
 
 import dev.loupe.engine.train.TrainingConfig;
 import dev.loupe.engine.train.TrainingRun;
+import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -23,14 +24,17 @@ public final class ModelCard {
         sb.append("## Model config\n\n```\n").append(run.model().config()).append("\n```\n\n");
         sb.append(String.format(Locale.ROOT, "Parameters: %,d%n%n", run.model().config().parameterCount()));
         sb.append("## Training\n\n```\n").append(command).append("\n```\n\n");
-        sb.append(String.format(Locale.ROOT, "%d steps of AdamW (lr %g, betas %g/%g, weight decay %g, %s schedule, "
-                        + "%d warm-up steps, gradient clip %g), batch %d, seed %d; %.0f s on %d CPU cores.%n%n",
+        sb.append(String.format(Locale.ROOT, "%d steps of AdamW (lr %s, betas %s/%s, weight decay %s, %s schedule, "
+                        + "%d warm-up steps, gradient clip %s), batch %d, seed %d, initial weights std %s; "
+                        + "%.0f s with %d ND4J threads.%n%n",
                 t.steps(), t.lr(), t.beta1(), t.beta2(), t.weightDecay(), t.schedule().name().toLowerCase(Locale.ROOT),
-                t.warmupSteps(), t.gradClip(), t.batchSize(), t.seed(), seconds, Runtime.getRuntime().availableProcessors()));
+                t.warmupSteps(), t.gradClip() == 0 ? "off" : t.gradClip(), t.batchSize(), t.seed(),
+                t.initRange() > 0 ? t.initRange() : "0.8/sqrt(d_model)", seconds,
+                Nd4j.getEnvironment().maxMasterThreads()));
         sb.append("## Final metrics\n\n| metric | value |\n|---|---|\n");
-        sb.append(String.format(Locale.ROOT, "| train loss (last step) | %.4f |%n", run.last("loss")));
+        sb.append(String.format(Locale.ROOT, "| train loss (last step) | %.4g |%n", run.last("loss")));
         for (String m : metricNames(run))
-            sb.append(String.format(Locale.ROOT, "| %s | %.4f |%n", m, run.last(m)));
+            sb.append(String.format(Locale.ROOT, "| %s | %.4g |%n", m, run.last(m)));
         sb.append("\nThe loss curve and evaluations are in `history.csv`.\n");
         return sb.toString();
     }

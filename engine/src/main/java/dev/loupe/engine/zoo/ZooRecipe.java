@@ -24,8 +24,8 @@ public record ZooRecipe(String model, String task, String description, Task trai
         InductionTask task = new InductionTask(512, 64);
         ModelConfig model = ModelConfig.builder().dModel(128).nLayers(2).nHeads(4).dHead(32).attnOnly(true)
                 .dVocab(task.dVocab()).nCtx(task.seqLen()).build();
-        TrainingConfig training = TrainingConfig.builder().steps(4000).batchSize(64).lr(3e-3).weightDecay(0.01)
-                .warmupSteps(100).gradClip(1.0).evalEvery(250).checkpointEvery(250).seed(0).build();
+        TrainingConfig training = TrainingConfig.builder().steps(4000).batchSize(64).lr(1e-3).weightDecay(0.01)
+                .warmupSteps(100).gradClip(1.0).evalEvery(250).checkpointEvery(250).seed(0).initRange(0.02).build();
         return new ZooRecipe("attn-only-2l", "induction",
                 "2-layer attention-only transformer trained on random tokens with a repeated segment; "
                         + "has previous-token heads in layer 0 and induction heads in layer 1", task, model, training);
@@ -37,7 +37,7 @@ public record ZooRecipe(String model, String task, String description, Task trai
         ModelConfig model = ModelConfig.builder().dModel(128).nLayers(1).nHeads(4).dHead(32).dMlp(512)
                 .activation(ModelConfig.Activation.RELU).normalization(ModelConfig.Normalization.NONE)
                 .dVocab(task.dVocab()).nCtx(3).build();
-        TrainingConfig training = TrainingConfig.builder().steps(5000).batchSize(task.trainSize()).lr(2e-3)
+        TrainingConfig training = TrainingConfig.builder().steps(1000).batchSize(task.trainSize()).lr(2e-3)
                 .weightDecay(1.0).betas(0.9, 0.98).warmupSteps(10).schedule(TrainingConfig.Schedule.CONSTANT)
                 .gradClip(0).evalEvery(100).checkpointEvery(250).seed(999).build();
         return new ZooRecipe("modadd-1l", "modadd",

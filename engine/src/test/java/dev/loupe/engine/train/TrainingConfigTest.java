@@ -25,6 +25,8 @@ class TrainingConfigTest {
         assertTrue(m.contains("weight_decay"), m);
         m = assertThrows(LoupeException.class, () -> TrainingConfig.builder().gradClip(-1).build()).getMessage();
         assertTrue(m.contains("grad_clip"), m);
+        m = assertThrows(LoupeException.class, () -> TrainingConfig.builder().initRange(-0.02).build()).getMessage();
+        assertTrue(m.contains("init_range"), m);
     }
 
     @Test
