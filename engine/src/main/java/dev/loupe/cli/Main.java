@@ -40,7 +40,8 @@ public final class Main {
               tokenize  --tokenizer PATH --file F [--bos] [--allow-special]   one {"ids":[...]} JSON line per line of F
                         (PATH: a folder, tokenizer.json, vocab.json + merges.txt beside it, or llama2.c tokenizer.bin)
               train     --task induction|modadd --out DIR [--steps N] [--seed S] [--lr X] [--batch B] [--weight-decay W]
-                        [--eval-every N] [--checkpoint-every N]   trains a zoo model (resumes from DIR's checkpoints)
+                        [--schedule constant|cosine] [--eval-every N] [--checkpoint-every N]
+                                                             trains a zoo model (resumes from DIR's checkpoints)
               test                                            run every test (handled by the launcher)
             logits and generate take --prompt TEXT instead of --tokens where a tokenizer is found (the model folder,
             tokenizer.bin beside a llama2.c .bin, or --tokenizer PATH); BOS is prepended as TransformerLens does.

@@ -16,7 +16,7 @@ import java.util.Set;
 /** {@code ./loupe train --task induction|modadd --out DIR [--steps N] ...}: trains (or resumes) a zoo recipe. */
 final class TrainCommand {
     static final Set<String> OPTIONS = Set.of("task", "out", "steps", "seed", "lr", "batch", "weight-decay",
-            "eval-every", "checkpoint-every", "stop-after");
+            "eval-every", "checkpoint-every", "stop-after", "schedule");
 
     private TrainCommand() {
     }
@@ -35,6 +35,11 @@ final class TrainCommand {
         if (a.get("weight-decay", null) != null) b.weightDecay(a.number("weight-decay", 0));
         if (a.get("eval-every", null) != null) b.evalEvery(a.integer("eval-every", 0));
         if (a.get("checkpoint-every", null) != null) b.checkpointEvery(a.integer("checkpoint-every", 0));
+        if (a.get("schedule", null) != null) {
+            String s = a.get("schedule", "");
+            if (!s.equals("constant") && !s.equals("cosine")) throw a.usage("--schedule must be constant or cosine, got '" + s + "'");
+            b.schedule(s.equals("constant") ? TrainingConfig.Schedule.CONSTANT : TrainingConfig.Schedule.COSINE);
+        }
         TrainingConfig config = b.build();
         Trainer trainer = new Trainer(recipe.trainingTask(), config).outputTo(out);
         if (a.get("stop-after", null) != null) trainer.stopAfter(a.integer("stop-after", 0));
