@@ -20,14 +20,16 @@ class RecipeTrainingTest {
         return s / (to - from);
     }
 
-    static void lossFalls(ZooRecipe r, int steps, double factor) {
+    static void lossFalls(ZooRecipe r, int steps, double factor, int checkedUpTo) {
         TrainingRun run = new Trainer(r.trainingTask(), r.training()).showProgress(false).stopAfter(steps).train(r.modelConfig());
         double start = meanLoss(run, 0, 10), end = meanLoss(run, steps - 10, steps);
         assertTrue(end < factor * start, r.model() + ": mean loss of the first 10 steps " + start
                 + ", of steps " + (steps - 9) + "-" + steps + " " + end);
-        // The recipe reproduces the run that made the embedded weights (up to BLAS rounding on other CPUs).
+        // The recipe reproduces the run that made the embedded weights. Compared before any phase change
+        // (memorisation, induction): there, rounding differences (another CPU's BLAS kernels, reduction
+        // order) are amplified, and at step 700 of attn-only-2l a replay was measured 1% off.
         tech.tablesaw.api.Table shipped = Zoo.history(r.model());
-        for (int step : new int[]{1, steps / 2, steps}) {
+        for (int step : new int[]{1, checkedUpTo / 2, checkedUpTo}) {
             double want = shipped.doubleColumn("loss").get(step - 1), got = run.rows().get(step - 1).get("loss");
             assertEquals(want, got, 1e-3 * Math.abs(want) + 1e-6, r.model() + " loss at step " + step + " vs its shipped history");
         }
@@ -36,12 +38,12 @@ class RecipeTrainingTest {
     /** Memorisation starts at once: the loss falls from ~4.7 to ~0.7 by step 100. */
     @Test
     void modularAdditionRecipeLossFalls() {
-        lossFalls(ZooRecipe.modadd1l(), 150, 0.5);
+        lossFalls(ZooRecipe.modadd1l(), 150, 0.5, 60);
     }
 
     /** Induction heads form around step 600-700; the loss on the repeated segments then drops. */
     @Test
     void inductionRecipeLossFalls() {
-        lossFalls(ZooRecipe.attnOnly2l(), 700, 0.9);
+        lossFalls(ZooRecipe.attnOnly2l(), 700, 0.9, 400);
     }
 }
