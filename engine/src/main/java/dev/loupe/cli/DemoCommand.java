@@ -2,7 +2,6 @@ package dev.loupe.cli;
 
 import dev.loupe.engine.analysis.HeadScores;
 import dev.loupe.engine.autograd.Graph;
-import dev.loupe.engine.hooks.ActivationFilter;
 import dev.loupe.engine.io.AtomicFileWriter;
 import dev.loupe.engine.model.ForwardResult;
 import dev.loupe.engine.model.HookedTransformer;
@@ -46,23 +45,23 @@ final class DemoCommand {
         System.out.println("attn-only-2l: " + model + ", trained by Loupe on repeated random tokens (see its model card)");
 
         Tokens tokens = HeadScores.repeatedRandomTokens(batch, seq, model.config().dVocab(), InductionTask.BOS, seed);
-        Table scores = HeadScores.compute(model, tokens, seq);
-        System.out.printf(Locale.ROOT, "%nHead scores on %d sequences [BOS, %d random tokens, the same %d again]:%n", batch, seq, seq);
-        System.out.println(rounded(scores).sortDescendingOn("induction").printAll());
-
         double[] loss;
+        Table scores;
         INDArray patterns0, patterns1;   // [head, q_pos, k_pos] of the first sequence, per layer
-        try (ForwardResult r = model.runWithCache(tokens, ActivationFilter.names("pattern0", "pattern1"));
-             Graph g = Graph.inference()) {
+        try (ForwardResult r = model.runWithCache(tokens, HeadScores.PATTERNS); Graph g = Graph.inference()) {
             loss = Losses.perPosition(g.constant(r.logits()), tokens).data().mean(0).toDoubleVector();   // [2 * seq]
+            scores = HeadScores.fromCache(r.cache(), model.config().nLayers(), seq);
             patterns0 = r.cache().get("pattern", 0).get(point(0)).dup();
             patterns1 = r.cache().get("pattern", 1).get(point(0)).dup();
         }
+        System.out.printf(Locale.ROOT, "%nHead scores on %d sequences [BOS, %d random tokens, the same %d again]:%n", batch, seq, seq);
+        System.out.println(rounded(scores).sortDescendingOn("induction").printAll());
+
         double firstHalf = mean(loss, 0, seq), repeated = mean(loss, seq, 2 * seq);
         System.out.printf(Locale.ROOT, "Mean loss predicting the random first half: %.3f; the repeated half: %.3f (uniform guess: %.3f)%n",
                 firstHalf, repeated, Math.log(model.config().dVocab() - 1));
 
-        int inductionRow = best(scores, "induction", 1), previousRow = best(scores, "previous_token", 0);
+        int inductionRow = HeadScores.best(scores, "induction", 1, 2), previousRow = HeadScores.best(scores, "previous_token", 0, 1);
         int indLayer = scores.intColumn("layer").get(inductionRow), indHead = scores.intColumn("head").get(inductionRow);
         int prevHead = scores.intColumn("head").get(previousRow);
         System.out.printf(Locale.ROOT, "Top induction head: L%dH%d (score %.3f); top previous-token head: L0H%d (score %.3f)%n",
@@ -86,16 +85,6 @@ final class DemoCommand {
         for (String c : List.of("previous_token", "duplicate_token", "induction"))
             t.replaceColumn(c, t.doubleColumn(c).map(v -> Math.round(v * 1000) / 1000.0).setName(c));
         return t;
-    }
-
-    /** The row with the highest {@code column} among heads of layers >= {@code fromLayer}. */
-    private static int best(Table scores, String column, int fromLayer) {
-        int best = -1;
-        for (int r = 0; r < scores.rowCount(); r++) {
-            boolean eligible = fromLayer == 0 ? scores.intColumn("layer").get(r) == 0 : scores.intColumn("layer").get(r) >= fromLayer;
-            if (eligible && (best < 0 || scores.doubleColumn(column).get(r) > scores.doubleColumn(column).get(best))) best = r;
-        }
-        return best;
     }
 
     private static double mean(double[] v, int from, int to) {

@@ -29,6 +29,9 @@ import java.util.SplittableRandom;
  */
 public final class HeadScores {
 
+    /** Caches exactly what the scores read: every layer's attention pattern. */
+    public static final ActivationFilter PATTERNS = ActivationFilter.matching(n -> n.endsWith("attn.hook_pattern"));
+
     private HeadScores() {
     }
 
@@ -89,25 +92,44 @@ public final class HeadScores {
         if (repeated.length() != 1 + 2 * seqLen)
             throw new LoupeException("head scores: tokens have " + repeated.length() + " positions, expected 1 + 2 * "
                     + seqLen + " = " + (1 + 2 * seqLen));
-        int layers = model.config().nLayers(), heads = model.config().nHeads();
+        try (ForwardResult r = model.runWithCache(repeated, PATTERNS)) {
+            return fromCache(r.cache(), model.config().nLayers(), seqLen);
+        }
+    }
+
+    /**
+     * The score table from a run on repeated tokens whose cache holds the patterns of layers
+     * {@code 0..nLayers-1} ({@link #PATTERNS}). Columns: layer, head, previous_token, duplicate_token, induction.
+     */
+    public static Table fromCache(ActivationCache cache, int nLayers, int seqLen) {
         IntColumn layer = IntColumn.create("layer"), head = IntColumn.create("head");
         DoubleColumn prev = DoubleColumn.create("previous_token"), dup = DoubleColumn.create("duplicate_token"),
                 ind = DoubleColumn.create("induction");
-        try (ForwardResult r = model.runWithCache(repeated, ActivationFilter.matching(n -> n.endsWith("attn.hook_pattern")))) {
-            for (int l = 0; l < layers; l++) {
-                double[] p = previousToken(r.cache(), l).toDoubleVector();
-                double[] d = duplicateToken(r.cache(), l, seqLen).toDoubleVector();
-                double[] i = induction(r.cache(), l, seqLen).toDoubleVector();
-                for (int h = 0; h < heads; h++) {
-                    layer.append(l);
-                    head.append(h);
-                    prev.append(p[h]);
-                    dup.append(d[h]);
-                    ind.append(i[h]);
-                }
+        for (int l = 0; l < nLayers; l++) {
+            double[] p = previousToken(cache, l).toDoubleVector();
+            double[] d = duplicateToken(cache, l, seqLen).toDoubleVector();
+            double[] i = induction(cache, l, seqLen).toDoubleVector();
+            for (int h = 0; h < p.length; h++) {
+                layer.append(l);
+                head.append(h);
+                prev.append(p[h]);
+                dup.append(d[h]);
+                ind.append(i[h]);
             }
         }
         return Table.create("head scores", layer, head, prev, dup, ind);
+    }
+
+    /** The row of {@code scores} with the highest {@code column} among heads of layers {@code fromLayer..toLayer-1}. */
+    public static int best(Table scores, String column, int fromLayer, int toLayer) {
+        int best = -1;
+        for (int r = 0; r < scores.rowCount(); r++) {
+            int l = scores.intColumn("layer").get(r);
+            if (l >= fromLayer && l < toLayer
+                    && (best < 0 || scores.doubleColumn(column).get(r) > scores.doubleColumn(column).get(best))) best = r;
+        }
+        if (best < 0) throw new LoupeException("head scores: no head in layers " + fromLayer + ".." + (toLayer - 1));
+        return best;
     }
 
     /** Mean over batch and positions of {@code pattern[b, h, q, q - offset]}: [head]. */

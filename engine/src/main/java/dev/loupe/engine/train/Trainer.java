@@ -106,7 +106,7 @@ public final class Trainer {
         if (resumeFrom.isPresent()) {
             Path dir = resumeFrom.get();
             TrainingCheckpoint.State state = TrainingCheckpoint.readState(dir);
-            ModelConfig saved = TrainingCheckpoint.modelConfig(dir);
+            ModelConfig saved = Checkpoint.readConfig(dir);
             if (!saved.equals(modelConfig))
                 throw new LoupeException(dir + ": this checkpoint is of another model config; resume with the same model or"
                         + " use another --out folder.\n  checkpoint: " + saved + "\n  requested:  " + modelConfig);
@@ -115,7 +115,7 @@ public final class Trainer {
                         + " same settings or use another --out folder.\n  checkpoint: " + state.config() + "\n  requested:  " + config);
             if (!state.task().equals(task.name()))
                 throw new LoupeException(dir + ": this checkpoint was trained on task '" + state.task() + "', not '" + task.name() + "'");
-            optimizer = new AdamW(modelConfig, TrainingCheckpoint.loadModel(dir).weights());
+            optimizer = new AdamW(modelConfig, Checkpoint.load(dir).weights());
             TrainingCheckpoint.loadOptimizer(dir, optimizer, state.step());
             start = state.step();
             history.addAll(state.history());

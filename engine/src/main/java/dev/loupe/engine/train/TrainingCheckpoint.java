@@ -13,7 +13,6 @@ import dev.loupe.engine.io.Folders;
 import dev.loupe.engine.io.SafetensorsReader;
 import dev.loupe.engine.io.SafetensorsWriter;
 import dev.loupe.engine.model.HookedTransformer;
-import dev.loupe.engine.model.ModelConfig;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.io.IOException;
@@ -116,11 +115,6 @@ public final class TrainingCheckpoint {
         }
     }
 
-    /** Loads the model and the optimizer moments of a checkpoint folder into a new optimizer. */
-    public static HookedTransformer loadModel(Path dir) {
-        return Checkpoint.load(dir);
-    }
-
     /** Reads the saved AdamW moments into {@code optimizer}. */
     public static void loadOptimizer(Path dir, AdamW optimizer, int step) {
         Path file = dir.resolve(OPTIMIZER);
@@ -160,9 +154,5 @@ public final class TrainingCheckpoint {
         } catch (IOException ignored) {
             // leftovers are harmless: they are never read
         }
-    }
-
-    static ModelConfig modelConfig(Path dir) {
-        return Checkpoint.readConfig(dir);
     }
 }

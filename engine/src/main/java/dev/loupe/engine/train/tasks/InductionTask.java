@@ -2,6 +2,7 @@ package dev.loupe.engine.train.tasks;
 
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.analysis.HeadScores;
+import dev.loupe.engine.model.ForwardResult;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.Losses;
 import dev.loupe.engine.model.ModelConfig;
@@ -72,23 +73,19 @@ public record InductionTask(int dVocab, int seqLen) implements Task {
         int half = (Math.min(seqLen, model.config().nCtx()) - 1) / 2;
         Tokens repeated = HeadScores.repeatedRandomTokens(32, half, dVocab, BOS, 12345);
         Map<String, Double> out = new LinkedHashMap<>();
-        try (Graph g = Graph.inference()) {
-            double[] perPos = Losses.perPosition(g.constant(model.run(repeated)), repeated).data().mean(0).toDoubleVector();
+        Table scores;
+        try (ForwardResult r = model.runWithCache(repeated, HeadScores.PATTERNS); Graph g = Graph.inference()) {
+            double[] perPos = Losses.perPosition(g.constant(r.logits()), repeated).data().mean(0).toDoubleVector();
             double first = 0, second = 0;
             for (int p = 0; p < half; p++) first += perPos[p] / half;              // predicting r_2..r_n, then r_1 (random)
             for (int p = half; p < 2 * half; p++) second += perPos[p] / half;      // predicting the repeat
             out.put("loss_first_half", first);
             out.put("loss_repeated_half", second);
+            scores = HeadScores.fromCache(r.cache(), model.config().nLayers(), half);
         }
-        Table scores = HeadScores.compute(model, repeated, half);
-        double prev = 0, ind = 0;
-        for (int r = 0; r < scores.rowCount(); r++) {
-            int layer = scores.intColumn("layer").get(r);
-            if (layer == 0) prev = Math.max(prev, scores.doubleColumn("previous_token").get(r));
-            else ind = Math.max(ind, scores.doubleColumn("induction").get(r));
-        }
-        out.put("max_previous_token_score_l0", prev);
-        out.put("max_induction_score", ind);
+        int layers = model.config().nLayers();
+        out.put("max_previous_token_score_l0", scores.doubleColumn("previous_token").get(HeadScores.best(scores, "previous_token", 0, 1)));
+        out.put("max_induction_score", layers < 2 ? 0 : scores.doubleColumn("induction").get(HeadScores.best(scores, "induction", 1, layers)));
         return out;
     }
 }
