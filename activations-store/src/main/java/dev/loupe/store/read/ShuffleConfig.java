@@ -6,7 +6,7 @@ import dev.loupe.engine.LoupeException;
  * A shuffled stream's parameters.
  *
  * @param batchSize  rows per batch (the last batch of each epoch may be shorter)
- * @param bufferRows rows in the mixing buffer: memory is bufferRows × d × the storage width, whatever the store's size
+ * @param bufferRows rows in the mixing buffer: it holds their row numbers (8 bytes each), whatever the store's size
  * @param seed       the same seed gives the same stream
  * @param epochs     passes over the store; every row appears exactly once per epoch
  * @param blockRows  rows read contiguously from one shard before moving to another random block

@@ -18,6 +18,10 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.stream.Stream;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -33,6 +37,11 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * Whatever moment the process dies, the store on disk is the last manifest written, and everything
  * it lists is complete. Opening a store for writing again removes leftovers and resumes after the
  * last committed shard.
+ *
+ * <p>Commits run on a background thread, one at a time and in shard order, while the caller fills the
+ * next shard: the disk writes one shard back while the next is produced, instead of the harvest
+ * stopping at every fsync. At most one full shard waits for its commit; a failed commit is reported
+ * by the next call.
  */
 public final class StoreWriter implements AutoCloseable {
     public static final String SHARDS = "shards";
@@ -42,8 +51,18 @@ public final class StoreWriter implements AutoCloseable {
     private final StoreLock lock;
     private final StoreDType dtype;
     private final int context;
-    private StoreManifest manifest;
+    /** The last manifest written: committed shards only. Replaced by the commit thread. */
+    private volatile StoreManifest manifest;
     private Shard shard;
+    /** Shards started and sequences appended, committed or not. */
+    private int shardsStarted;
+    private long sequencesAppended;
+    private final ExecutorService committer = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "loupe-store-commit");
+        t.setDaemon(true);
+        return t;
+    });
+    private Future<?> committing;
     private final Map<String, INDArray> scratch = new java.util.HashMap<>();
     private boolean closed;
 
@@ -53,6 +72,8 @@ public final class StoreWriter implements AutoCloseable {
         this.manifest = manifest;
         this.dtype = manifest.storeDType();
         this.context = manifest.contextSize();
+        this.shardsStarted = manifest.shards().size();
+        this.sequencesAppended = manifest.sequences();
     }
 
     /**
@@ -131,9 +152,9 @@ public final class StoreWriter implements AutoCloseable {
         return manifest.complete();
     }
 
-    /** Sequences in the shard being built (not yet committed). */
-    public int pendingSequences() {
-        return shard == null ? 0 : shard.sequences;
+    /** Sequences appended but not yet committed (the shard being built and one being committed). */
+    public long pendingSequences() {
+        return sequencesAppended - manifest.sequences();
     }
 
     /**
@@ -150,10 +171,12 @@ public final class StoreWriter implements AutoCloseable {
         if (!activations.keySet().equals(new java.util.HashSet<>(manifest.hookNames())))
             throw new LoupeException("append: activations for " + activations.keySet() + ", the store holds " + manifest.hookNames());
         try {
-            if (shard == null) shard = new Shard(manifest.shards().size());
+            if (committing != null && committing.isDone()) awaitCommit();     // report a failed commit at once
+            if (shard == null) shard = new Shard(shardsStarted++);
             for (StoreManifest.HookInfo h : manifest.hooks()) shard.append(h, activations.get(h.name()), (long) n * context);
-            shard.addTokens(tokens, manifest.sequences() + shard.sequences);
-            if (shard.sequences >= manifest.creation().shardSequences()) commit();
+            shard.addTokens(tokens, sequencesAppended);
+            sequencesAppended += n;
+            if (shard.sequences >= manifest.creation().shardSequences()) commitInBackground();
         } catch (IOException e) {
             throw writeFailed(e);
         } catch (RuntimeException e) {
@@ -162,10 +185,11 @@ public final class StoreWriter implements AutoCloseable {
         }
     }
 
-    /** Commits the last (possibly short) shard and marks the store complete. */
+    /** Commits the last (possibly short) shard, waits for every commit and marks the store complete. */
     public void finish() {
         try {
-            if (shard != null && shard.sequences > 0) commit();
+            if (shard != null && shard.sequences > 0) commitInBackground();
+            awaitCommit();
         } catch (IOException e) {
             throw writeFailed(e);
         }
@@ -173,16 +197,66 @@ public final class StoreWriter implements AutoCloseable {
         manifest.write(dir);
     }
 
+    /** Hands the full shard to the commit thread, after the previous commit is done (one in flight). */
+    private void commitInBackground() throws IOException {
+        awaitCommit();
+        Shard s = shard;
+        shard = null;
+        committing = committer.submit(() -> {
+            try {
+                commit(s);
+            } catch (IOException | RuntimeException e) {
+                deleteQuietly(s);
+                throw new CommitFailed(s.index, e);
+            }
+            return null;
+        });
+    }
+
+    /** Waits for the commit in flight; its failure is rethrown here, as an IOException when it was one. */
+    private void awaitCommit() throws IOException {
+        Future<?> f = committing;
+        if (f == null) return;
+        committing = null;
+        try {
+            f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while waiting for shard commit", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) throw io;
+            if (e.getCause() instanceof RuntimeException re) throw re;
+            throw new IOException(e.getCause());
+        }
+    }
+
+    /** A background commit's failure, naming its shard. */
+    private static final class CommitFailed extends IOException {
+        final int shard;
+
+        CommitFailed(int shard, Exception cause) {
+            super(cause.getMessage(), cause);
+            this.shard = shard;
+        }
+    }
+
     private LoupeException writeFailed(IOException e) {
-        int index = shard == null ? manifest.shards().size() : shard.index;
+        int index = e instanceof CommitFailed c ? c.shard : shard == null ? manifest.shards().size() : shard.index;
+        try {
+            awaitCommit();   // the message reports the store as it is once nothing is in flight
+        } catch (IOException | RuntimeException ignored) {
+            // the earlier commit failed too; the manifest says what is committed
+        }
         abortShard();
+        sequencesAppended = manifest.sequences();   // what is not committed is produced again, here or on resume
+        shardsStarted = manifest.shards().size();
         return new LoupeException(dir + ": writing shard " + index + " failed (" + e.getMessage() + "). The store is consistent: it holds "
                 + manifest.shards().size() + " committed shards, " + manifest.rows() + " rows (" + manifest.sequences()
                 + " sequences). Free space and run the same command again to resume from there.", e);
     }
 
-    private void commit() throws IOException {
-        Shard s = shard;
+    /** Runs on the commit thread: completes the shard's files, forces them, renames, writes the manifest. */
+    private void commit(Shard s) throws IOException {
         Map<String, FileEntry> files = new LinkedHashMap<>();
         String name = shardName(s.index);
         for (StoreManifest.HookInfo h : manifest.hooks())
@@ -202,7 +276,6 @@ public final class StoreWriter implements AutoCloseable {
             throw new IOException(e.getMessage(), e);   // the renamed folder is unlisted: removed on resume
         }
         manifest = next;
-        shard = null;
     }
 
     /** A float32 buffer reused across appends of the same size (ones: filled with 1). */
@@ -225,20 +298,35 @@ public final class StoreWriter implements AutoCloseable {
 
     private void abortShard() {
         if (shard == null) return;
-        shard.files.values().forEach(ShardFile::abort);
-        try {
-            deleteTree(shard.temp);
-        } catch (IOException ignored) {
-            // removed by the next open
-        }
+        deleteQuietly(shard);
+        sequencesAppended -= shard.sequences;
+        shardsStarted--;
         shard = null;
     }
 
-    /** Discards an unfinished shard (its rows are produced again on resume) and releases the lock. */
+    private static void deleteQuietly(Shard s) {
+        s.files.values().forEach(ShardFile::abort);
+        try {
+            deleteTree(s.temp);
+        } catch (IOException ignored) {
+            // removed by the next open
+        }
+    }
+
+    /**
+     * Lets a commit in flight complete (its shard is whole), discards an unfinished shard (its rows
+     * are produced again on resume) and releases the lock.
+     */
     @Override
     public void close() {
         if (closed) return;
         closed = true;
+        try {
+            awaitCommit();
+        } catch (IOException | RuntimeException ignored) {
+            // nothing more to report: the manifest on disk lists what was committed
+        }
+        committer.shutdown();
         abortShard();
         lock.close();
     }
