@@ -1,6 +1,7 @@
 package dev.loupe.store.read;
 
 import dev.loupe.engine.LoupeException;
+import dev.loupe.store.BackgroundThread;
 import dev.loupe.store.NativeBytes;
 import java.nio.ByteBuffer;
 import java.nio.MappedByteBuffer;
@@ -9,7 +10,6 @@ import java.util.NoSuchElementException;
 import java.util.SplittableRandom;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -56,11 +56,7 @@ public final class ShuffledStream implements Iterator<INDArray>, AutoCloseable {
     private int sourceLeft;
     private long emittedThisEpoch;
 
-    private final ExecutorService gatherer = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "loupe-shuffle-gather");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ExecutorService gatherer = BackgroundThread.named("loupe-shuffle-gather");
     private Future<INDArray> nextBatch;
 
     ShuffledStream(ActivationStore store, String hook, ShuffleConfig config) {

@@ -2,6 +2,7 @@ package dev.loupe.store.write;
 
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.io.SafetensorsWriter;
+import dev.loupe.store.BackgroundThread;
 import dev.loupe.store.NativeBytes;
 import dev.loupe.store.ShardChecksum;
 import dev.loupe.store.StoreDType;
@@ -20,7 +21,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.stream.Stream;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -57,11 +57,7 @@ public final class StoreWriter implements AutoCloseable {
     /** Shards started and sequences appended, committed or not. */
     private int shardsStarted;
     private long sequencesAppended;
-    private final ExecutorService committer = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "loupe-store-commit");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ExecutorService committer = BackgroundThread.named("loupe-store-commit");
     private Future<?> committing;
     private final Map<String, INDArray> scratch = new java.util.HashMap<>();
     private boolean closed;
