@@ -3,7 +3,6 @@ package dev.loupe.store.corpus;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loupe.engine.LoupeException;
-import dev.loupe.engine.io.NpyReader;
 import dev.loupe.engine.tokenizer.Tokenizer;
 import dev.loupe.store.StoreManifest.SourceInfo;
 import java.io.BufferedInputStream;
@@ -23,8 +22,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.NoSuchElementException;
 import java.util.stream.Stream;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * The documents of a corpus, as token ids, in a fixed order. Sources, by file extension:
@@ -155,7 +152,7 @@ public final class Corpus {
 
     private Iterator<int[]> open(Path f, String kind) {
         return switch (kind) {
-            case "npy" -> npy(f);
+            case "npy" -> new NpyDocuments(f);
             case "jsonl" -> new Lines(f, (line, lineNo, offset) -> {
                 JsonNode n;
                 try {
@@ -181,22 +178,6 @@ public final class Corpus {
         } catch (IOException e) {
             throw new LoupeException("corpus file " + f + ": cannot read: " + e.getMessage(), e);
         }
-    }
-
-    private static Iterator<int[]> npy(Path f) {
-        INDArray a = NpyReader.read(f);
-        if (a.dataType() != DataType.INT && a.dataType() != DataType.LONG)
-            throw new LoupeException(f + ": token ids must be int32 or int64, the file holds " + a.dataType().name().toLowerCase(Locale.ROOT));
-        if (a.rank() != 1 && a.rank() != 2)
-            throw new LoupeException(f + ": token ids must be 1-D (one document) or 2-D (one document per row), got shape "
-                    + java.util.Arrays.toString(a.shape()));
-        INDArray ints = a.dataType() == DataType.INT ? a : a.castTo(DataType.INT);
-        long[] minMax = {a.minNumber().longValue(), a.maxNumber().longValue()};
-        if (a.length() > 0 && (minMax[0] < 0 || minMax[1] > Integer.MAX_VALUE))
-            throw new LoupeException(f + ": token ids must be in 0.." + Integer.MAX_VALUE + ", found " + minMax[0] + ".." + minMax[1]);
-        if (a.rank() == 1) return List.of(ints.toIntVector()).iterator();
-        int[][] rows = ints.toIntMatrix();
-        return java.util.Arrays.asList(rows).iterator();
     }
 
     /** Strict UTF-8 decoding; the error names the file and the byte offset in it. */

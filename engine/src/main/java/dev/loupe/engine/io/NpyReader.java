@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -41,7 +42,39 @@ public final class NpyReader {
         }
     }
 
+    /**
+     * Where a valid {@code .npy} file's array is: its shape, dtype, order and the byte offset of its data
+     * (the data size checked against the shape), for readers that stream the data instead of loading it.
+     */
+    public record Layout(long[] shape, DataType dtype, boolean fortranOrder, long dataOffset) {
+    }
+
+    /** The layout of a {@code .npy} file, validated as {@link #read} validates it, without reading the data. */
+    public static Layout layout(Path file) {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            return layout(file, ch);
+        } catch (IOException e) {
+            throw new LoupeException(file + ": cannot read .npy file: " + e, e);
+        }
+    }
+
     private static INDArray read(Path file, FileChannel ch) throws IOException {
+        Layout layout = layout(file, ch);
+        long dataStart = layout.dataOffset();
+        char order = layout.fortranOrder() ? 'f' : 'c';
+        INDArray array = ArrayBytes.read(layout.dtype(), layout.shape(), order,
+                (dst, offset) -> readFully(ch, dst, dataStart + offset, file));
+        if (order == 'c') {
+            return array;
+        }
+        INDArray c = array.dup('c');
+        if (array.closeable()) {
+            array.close(); // free the fortran-order copy now rather than at the next GC
+        }
+        return c;
+    }
+
+    private static Layout layout(Path file, FileChannel ch) throws IOException {
         long size = ch.size();
         ByteBuffer start = ByteBuffer.allocate((int) Math.min(size, 12)).order(ByteOrder.LITTLE_ENDIAN);
         readFully(ch, start, 0, file);
@@ -89,17 +122,7 @@ public final class NpyReader {
                     + Arrays.toString(shape) + " needs " + expected + " data bytes but the file has "
                     + (size - dataStart) + " after the header");
         }
-        char order = header.fortranOrder() ? 'f' : 'c';
-        INDArray array = ArrayBytes.read(header.dtype().nd4j, shape, order,
-                (dst, offset) -> readFully(ch, dst, dataStart + offset, file));
-        if (order == 'c') {
-            return array;
-        }
-        INDArray c = array.dup('c');
-        if (array.closeable()) {
-            array.close(); // free the fortran-order copy now rather than at the next GC
-        }
-        return c;
+        return new Layout(shape, header.dtype().nd4j, header.fortranOrder(), dataStart);
     }
 
     private static boolean startsWithMagic(ByteBuffer b) {
