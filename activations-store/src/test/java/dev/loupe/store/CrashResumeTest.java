@@ -118,6 +118,42 @@ class CrashResumeTest {
         }
     }
 
+    /** A real full disk: a 192 KiB tmpfs (needs root; skipped where mounting is not allowed), then grown to resume. */
+    @Test
+    void aRealFullDiskLeavesAConsistentStoreThatResumesOnceThereIsSpace() throws Exception {
+        Path model = Fixtures.savedModel(tmp);
+        Path corpus = Fixtures.tokenCorpus(tmp, 1500, 97, 8);               // 100 sequences, 50 shards
+        Path reference = tmp.resolve("reference");
+        assertEquals(0, StoreMain.run(harvestArgs(model, corpus, reference)));
+        Path disk = Files.createDirectories(tmp.resolve("disk"));
+        Process mount = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=192k", "tmpfs", disk.toString())
+                .redirectErrorStream(true).start();
+        org.junit.jupiter.api.Assumptions.assumeTrue(mount.waitFor() == 0, "cannot mount a tmpfs here");
+        try {
+            Path store = disk.resolve("store");
+            Process p = Fixtures.storeMainProcess(List.of(), harvestArgs(model, corpus, store)).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes());
+            assertEquals(2, p.waitFor(), out);
+            assertTrue(out.contains("No space left on device") && out.contains("The store is consistent: it holds "), out);
+            try (ActivationStore ref = ActivationStore.open(reference);
+                 ActivationStore part = ActivationStore.open(store, Verify.FULL, ProgressBar.silent())) {
+                assertTrue(part.rows() > 0 && part.rows() < ref.rows(), part.rows() + " rows");
+                assertTrue(out.contains(part.manifest().shards().size() + " committed shards, " + part.rows() + " rows"), out);
+                assertPrefix(ref, part);
+            }
+            Process grow = new ProcessBuilder("mount", "-o", "remount,size=8m", disk.toString()).redirectErrorStream(true).start();
+            assertEquals(0, grow.waitFor(), new String(grow.getInputStream().readAllBytes()));
+            assertEquals(0, StoreMain.run(harvestArgs(model, corpus, store)));
+            try (ActivationStore ref = ActivationStore.open(reference);
+                 ActivationStore done = ActivationStore.open(store, Verify.FULL, ProgressBar.silent())) {
+                assertEquals(ref.rows(), done.rows());
+                assertPrefix(ref, done);
+            }
+        } finally {
+            new ProcessBuilder("umount", "--lazy", disk.toString()).start().waitFor();   // lazy: mappings go at GC
+        }
+    }
+
     @Test
     void aSecondHarvestIntoTheSameFolderIsRefused() throws Exception {
         Path model = Fixtures.savedModel(tmp);
