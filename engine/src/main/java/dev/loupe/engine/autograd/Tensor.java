@@ -604,6 +604,48 @@ public final class Tensor {
     }
 
     /**
+     * Cross-entropy of [..., n] logits against one target index per leading position, times a weight
+     * per position: {@code weight[r] * (logsumexp(x[r]) - x[r, target[r]])}, shape [...]. The same
+     * as {@code -logSoftmaxLast().pickLast(target) * weight}, fused: the backward is
+     * {@code g * weight * (softmax - onehot)} from the exponentials kept by the forward, about half
+     * the passes over [rows, n] of the composed ops.
+     */
+    public Tensor crossEntropyLast(long[] target, double[] weight) {
+        long n = size(rank() - 1);
+        long rowCount = data.length() / n;
+        if (target.length != rowCount || weight.length != rowCount)
+            throw new IllegalArgumentException("crossEntropyLast: " + target.length + " targets and " + weight.length
+                    + " weights for " + rowCount + " rows");
+        int[] at = flatIndices(target, n);
+        INDArray x = rows(data, n);                                           // [rows, n]
+        INDArray max = x.max(true, 1);                                        // [rows, 1]
+        INDArray exp = Transforms.exp(x.subColumnVector(max), false);         // [rows, n], exp(x - max)
+        INDArray sumExp = exp.sum(true, 1);                                   // [rows, 1]
+        INDArray w = Nd4j.createFromArray(weight).castTo(data.dataType()).reshape('c', rowCount, 1);
+        INDArray picked = Nd4j.pullRows(x.reshape('c', x.length(), 1), 1, at);   // [rows, 1]
+        INDArray loss = Transforms.log(sumExp, true).addi(max).subi(picked).muli(w);
+        long[] outShape = Arrays.copyOf(shape(), rank() - 1);
+        return result(loss.reshape('c', outShape), g -> {
+            INDArray coef = rows(g, 1).mul(w);                                // [rows, 1]
+            INDArray d = exp.diviColumnVector(sumExp).muliColumnVector(coef); // softmax * coef
+            Nd4j.scatterUpdate(org.nd4j.linalg.api.ops.impl.scatter.ScatterUpdate.UpdateOp.ADD,
+                    d.reshape('c', d.length(), 1), Nd4j.createFromArray(at), coef.neg(), 1);   // - onehot * coef
+            send(d.reshape('c', shape()));
+        }, this);
+    }
+
+    /** Flat index r * n + index[r] of each row's picked element, checked. */
+    private static int[] flatIndices(long[] index, long n) {
+        int[] at = new int[index.length];
+        for (int r = 0; r < index.length; r++) {
+            if (index[r] < 0 || index[r] >= n)
+                throw new IllegalArgumentException("index " + index[r] + " outside [0, " + n + ")");
+            at[r] = Math.toIntExact(r * n + index[r]);
+        }
+        return at;
+    }
+
+    /**
      * For [..., n] values and one index per leading position, the picked [...] values (e.g. the
      * log-probability of each target token).
      */
@@ -614,12 +656,7 @@ public final class Tensor {
             throw new IllegalArgumentException("pickLast: " + index.length + " indices for " + rows + " rows");
         // Gather element r * n + index[r] of the flat values: one op, where a one-hot mask would
         // allocate and multiply a whole [rows, n] array.
-        int[] at = new int[index.length];
-        for (int r = 0; r < index.length; r++) {
-            if (index[r] < 0 || index[r] >= n)
-                throw new IllegalArgumentException("pickLast: index " + index[r] + " outside [0, " + n + ")");
-            at[r] = Math.toIntExact(r * n + index[r]);
-        }
+        int[] at = flatIndices(index, n);
         INDArray column = (data.ordering() == 'c' && !data.isView() ? data : data.dup('c')).reshape('c', data.length(), 1);
         long[] outShape = Arrays.copyOf(shape(), rank() - 1);
         INDArray out = Nd4j.pullRows(column, 1, at).reshape('c', outShape);

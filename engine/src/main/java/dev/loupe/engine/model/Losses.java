@@ -1,7 +1,6 @@
 package dev.loupe.engine.model;
 
 import dev.loupe.engine.autograd.Tensor;
-import org.nd4j.linalg.factory.Nd4j;
 
 /** Differentiable losses over model outputs. */
 public final class Losses {
@@ -62,9 +61,8 @@ public final class Losses {
                 if (t < 0 || t >= V)
                     throw new IllegalArgumentException("target " + t + " at [" + b + ", " + p + "] is outside the vocabulary of " + V);
                 picked[b * T + p] = t;
-                weight[b * T + p] = -1;
+                weight[b * T + p] = 1;
             }
-        Tensor w = logits.graph().constant(Nd4j.createFromArray(weight).castTo(logits.data().dataType()).reshape(B, T));
-        return logits.logSoftmaxLast().pickLast(picked).mul(w);
+        return logits.crossEntropyLast(picked, weight);
     }
 }

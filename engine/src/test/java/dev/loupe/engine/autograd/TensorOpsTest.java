@@ -55,6 +55,15 @@ class TensorOpsTest {
         check("sum dim", rand(2, 3, 4), x -> x.sum(1));
         check("sumLast", rand(2, 3, 4), Tensor::sumLast);
         check("pick", rand(2, 3, 4), x -> x.pickLast(new long[]{0, 3, 2, 1, 1, 0}));
+        long[] targets = {0, 3, 2, 1, 1, 0};
+        double[] weights = {1, 0.5, 0, 2, 1, -1};
+        check("crossEntropy", rand(2, 3, 4), x -> x.crossEntropyLast(targets, weights));
+        INDArray logits = rand(2, 3, 4);
+        Graph g = Graph.inference();
+        INDArray fused = g.constant(logits).crossEntropyLast(targets, weights).data();
+        INDArray composed = g.constant(logits).logSoftmaxLast().pickLast(targets)
+                .mul(g.constant(Nd4j.createFromArray(weights).reshape(2, 3).neg())).data();
+        assertEquals(0, fused.sub(composed).norm1Number().doubleValue(), 1e-12, "fused = -logSoftmax picked, weighted");
     }
 
     @Test
