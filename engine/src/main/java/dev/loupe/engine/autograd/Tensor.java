@@ -419,7 +419,7 @@ public final class Tensor {
 
     /** A c-ordered [rows, cols] view (or copy, when the layout requires one) of an array. */
     private static INDArray rows(INDArray a, long cols) {
-        INDArray c = a.ordering() == 'c' && !a.isView() ? a : a.dup('c');
+        INDArray c = dense(a) ? a : a.dup('c');
         return c.reshape('c', c.length() / cols, cols);
     }
 
@@ -657,7 +657,7 @@ public final class Tensor {
         // Gather element r * n + index[r] of the flat values: one op, where a one-hot mask would
         // allocate and multiply a whole [rows, n] array.
         int[] at = flatIndices(index, n);
-        INDArray column = (data.ordering() == 'c' && !data.isView() ? data : data.dup('c')).reshape('c', data.length(), 1);
+        INDArray column = rows(data, 1);                                          // [length, 1]
         long[] outShape = Arrays.copyOf(shape(), rank() - 1);
         INDArray out = Nd4j.pullRows(column, 1, at).reshape('c', outShape);
         return result(out, g -> {

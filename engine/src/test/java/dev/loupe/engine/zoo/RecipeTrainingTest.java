@@ -25,9 +25,11 @@ class RecipeTrainingTest {
         double start = meanLoss(run, 0, 10), end = meanLoss(run, steps - 10, steps);
         assertTrue(end < factor * start, r.model() + ": mean loss of the first 10 steps " + start
                 + ", of steps " + (steps - 9) + "-" + steps + " " + end);
-        // The recipe reproduces the run that made the embedded weights. Compared before any phase change
-        // (memorisation, induction): there, rounding differences (another CPU's BLAS kernels, reduction
-        // order) are amplified, and at step 700 of attn-only-2l a replay was measured 1% off.
+        // The recipe reproduces the run that made the embedded weights: the same initial weights and
+        // batches, so the same losses up to float rounding, which training amplifies. Measured after a
+        // change of rounding in the backward: attn-only-2l stayed within 2e-7 of its history up to
+        // step 433, modadd-1l within 1e-5 up to step 23, then 0.08% at step 33 and 2% at step 73 as
+        // it memorises. Each is compared where its replay is stable.
         tech.tablesaw.api.Table shipped = Zoo.history(r.model());
         // Step 1 is the seeded initial weights on the first batch: only float rounding may differ.
         double want1 = shipped.doubleColumn("loss").get(0);
@@ -41,7 +43,7 @@ class RecipeTrainingTest {
     /** Memorisation starts at once: the loss falls from ~4.7 to ~0.7 by step 100. */
     @Test
     void modularAdditionRecipeLossFalls() {
-        lossFalls(ZooRecipe.modadd1l(), 150, 0.5, 60);
+        lossFalls(ZooRecipe.modadd1l(), 150, 0.5, 20);
     }
 
     /** Induction heads form around step 600-700; the loss on the repeated segments then drops. */
