@@ -4,6 +4,7 @@ import org.nd4j.linalg.api.blas.params.MMulTranspose;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.reduce.Mmul;
+import org.nd4j.linalg.api.ops.impl.scatter.ScatterUpdate;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.DivOp;
@@ -596,11 +597,13 @@ public final class Tensor {
         INDArray idx = Nd4j.createFromArray(ids);
         INDArray out = Nd4j.pullRows(data, 1, Arrays.stream(ids).mapToInt(i -> (int) i).toArray());
         graph.own(out);
-        return result(out, g -> {
-            INDArray d = Nd4j.zeros(data.dataType(), shape());
-            Nd4j.scatterUpdate(org.nd4j.linalg.api.ops.impl.scatter.ScatterUpdate.UpdateOp.ADD, d, idx, g, 1);
-            send(d);
-        }, this);
+        return result(out, g -> send(scatterAddRows(Nd4j.zeros(data.dataType(), shape()), idx, g)), this);
+    }
+
+    /** Adds row i of {@code updates} to row {@code index[i]} of {@code into} (repeated indices add up); returns {@code into}. */
+    private static INDArray scatterAddRows(INDArray into, INDArray index, INDArray updates) {
+        Nd4j.scatterUpdate(ScatterUpdate.UpdateOp.ADD, into, index, updates, 1);
+        return into;
     }
 
     /**
@@ -616,30 +619,29 @@ public final class Tensor {
         if (target.length != rowCount || weight.length != rowCount)
             throw new IllegalArgumentException("crossEntropyLast: " + target.length + " targets and " + weight.length
                     + " weights for " + rowCount + " rows");
-        int[] at = flatIndices(target, n);
+        int[] at = flatIndices("crossEntropyLast", target, n);
         INDArray x = rows(data, n);                                           // [rows, n]
         INDArray max = x.max(true, 1);                                        // [rows, 1]
         INDArray exp = Transforms.exp(x.subColumnVector(max), false);         // [rows, n], exp(x - max)
         INDArray sumExp = exp.sum(true, 1);                                   // [rows, 1]
         INDArray w = Nd4j.createFromArray(weight).castTo(data.dataType()).reshape('c', rowCount, 1);
-        INDArray picked = Nd4j.pullRows(x.reshape('c', x.length(), 1), 1, at);   // [rows, 1]
+        INDArray picked = Nd4j.pullRows(rows(x, 1), 1, at);                   // [rows, 1]
         INDArray loss = Transforms.log(sumExp, true).addi(max).subi(picked).muli(w);
         long[] outShape = Arrays.copyOf(shape(), rank() - 1);
         return result(loss.reshape('c', outShape), g -> {
             INDArray coef = rows(g, 1).mul(w);                                // [rows, 1]
             INDArray d = exp.diviColumnVector(sumExp).muliColumnVector(coef); // softmax * coef
-            Nd4j.scatterUpdate(org.nd4j.linalg.api.ops.impl.scatter.ScatterUpdate.UpdateOp.ADD,
-                    d.reshape('c', d.length(), 1), Nd4j.createFromArray(at), coef.neg(), 1);   // - onehot * coef
+            scatterAddRows(d.reshape('c', d.length(), 1), Nd4j.createFromArray(at), coef.neg());   // - onehot * coef (a view of d)
             send(d.reshape('c', shape()));
         }, this);
     }
 
-    /** Flat index r * n + index[r] of each row's picked element, checked. */
-    private static int[] flatIndices(long[] index, long n) {
+    /** Flat index r * n + index[r] of each row's picked element, checked ({@code op} names the caller in errors). */
+    private static int[] flatIndices(String op, long[] index, long n) {
         int[] at = new int[index.length];
         for (int r = 0; r < index.length; r++) {
             if (index[r] < 0 || index[r] >= n)
-                throw new IllegalArgumentException("index " + index[r] + " outside [0, " + n + ")");
+                throw new IllegalArgumentException(op + ": index " + index[r] + " outside [0, " + n + ")");
             at[r] = Math.toIntExact(r * n + index[r]);
         }
         return at;
@@ -656,15 +658,13 @@ public final class Tensor {
             throw new IllegalArgumentException("pickLast: " + index.length + " indices for " + rows + " rows");
         // Gather element r * n + index[r] of the flat values: one op, where a one-hot mask would
         // allocate and multiply a whole [rows, n] array.
-        int[] at = flatIndices(index, n);
+        int[] at = flatIndices("pickLast", index, n);
         INDArray column = rows(data, 1);                                          // [length, 1]
         long[] outShape = Arrays.copyOf(shape(), rank() - 1);
         INDArray out = Nd4j.pullRows(column, 1, at).reshape('c', outShape);
         return result(out, g -> {
             // The gradient lands on the picked elements only: one scatter into zeros.
-            INDArray d = Nd4j.zeros(data.dataType(), rows * n, 1);                 // [rows * n, 1]
-            Nd4j.scatterUpdate(org.nd4j.linalg.api.ops.impl.scatter.ScatterUpdate.UpdateOp.ADD, d,
-                    Nd4j.createFromArray(at), rows(g, 1), 1);
+            INDArray d = scatterAddRows(Nd4j.zeros(data.dataType(), rows * n, 1), Nd4j.createFromArray(at), rows(g, 1));   // [rows * n, 1]
             send(d.reshape('c', shape()));
         }, this);
     }
