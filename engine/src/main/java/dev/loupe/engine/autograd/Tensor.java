@@ -4,6 +4,7 @@ import org.nd4j.linalg.api.blas.params.MMulTranspose;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.reduce.Mmul;
+import org.nd4j.linalg.api.ops.impl.reduce3.Dot;
 import org.nd4j.linalg.api.ops.impl.scatter.ScatterUpdate;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
@@ -78,8 +79,16 @@ public final class Tensor {
     }
 
     private static boolean dense(INDArray a) {
-        return a.ordering() == 'c' && a.offset() == 0 && a.length() == a.data().length()
-                && org.nd4j.linalg.api.shape.Shape.hasDefaultStridesForShape(a);
+        if (a.ordering() != 'c' || a.offset() != 0 || a.length() != a.data().length()) return false;
+        // Shape.hasDefaultStridesForShape rejects what ND4J itself creates for size-1 dimensions
+        // ([1, 1, 4] gets strides [4, 4, 1]); a size-1 dimension's stride is never used.
+        long[] shape = a.shape(), stride = a.stride();
+        long expected = 1;
+        for (int i = shape.length - 1; i >= 0; i--) {
+            if (shape[i] != 1 && stride[i] != expected) return false;
+            expected *= shape[i];
+        }
+        return true;
     }
 
     void runBackward() {
@@ -317,23 +326,63 @@ public final class Tensor {
         out.muli(out).divi(n).addi(eps);
         Transforms.sqrt(out, false);
         // d scale / dx = x / (n * scale)
-        return result(out, g -> send(data.mul(g.div(out).divi(n))), this);
+        return result(out, g -> {
+            INDArray x = rows(data, n), dx = Nd4j.createUninitialized(data.dataType(), x.shape());
+            Nd4j.exec(new MulOp(x, rows(g, 1).div(out.reshape('c', g.length(), 1)).divi(n), dx));
+            send(dx.reshape('c', shape()));
+        }, this);
     }
 
-    /** x * w + b over the last dimension (b may be null): a norm's affine part in one allocation. */
-    public Tensor affine(Tensor w, Tensor b) {
-        int last = rank() - 1;
-        long n = size(last);
-        INDArray out = alloc(shape()).assign(data);
-        INDArray rows = out.reshape('c', out.length() / n, n);
-        rows.muliRowVector(w.data);
-        if (b != null) rows.addiRowVector(b.data);
-        return result(out, g -> {
-            INDArray g2 = g.reshape('c', g.length() / n, n);
-            if (requiresGrad) send(g2.mulRowVector(w.data).reshape(shape()));
-            if (w.requiresGrad) w.send(columnSums(g2.mul(data.reshape('c', data.length() / n, n))).reshape(w.shape()));
+    /**
+     * x - mean(x) over the last dimension: LayerNorm's centring as one op, whose backward is
+     * g - mean(g). As {@code sub(meanLast())} it took five passes forward and back plus a gradient sum.
+     */
+    public Tensor centerLast() {
+        long n = size(rank() - 1);
+        INDArray x = rows(data, n);                                               // [rows, n]
+        INDArray out = alloc(x.shape());
+        Nd4j.exec(new SubOp(x, x.mean(true, 1), out));
+        return result(out.reshape('c', shape()), g -> {
+            INDArray g2 = rows(g, n), dx = Nd4j.createUninitialized(g.dataType(), g2.shape());
+            Nd4j.exec(new SubOp(g2, g2.mean(true, 1), dx));
+            send(dx.reshape('c', shape()));
+        }, this);
+    }
+
+    /**
+     * x / scale * w + b over the last dimension, with scale [..., 1] (a norm's scale) and w, b [n]
+     * (either may be null): the normalisation and affine part of LayerNorm and RMSNorm as one op.
+     * Backward, with x̂ = x / scale and gx̂ = g * w: dx = gx̂ / scale,
+     * dscale = -sum(gx̂ * x̂) / scale, dw = column sums of g * x̂, db = column sums of g.
+     */
+    public Tensor normalizeLast(Tensor scale, Tensor w, Tensor b) {
+        long n = size(rank() - 1);
+        INDArray x = rows(data, n), s = rows(scale.data, 1);                      // [rows, n], [rows, 1]
+        INDArray xHat2 = alloc(x.shape());                                        // x̂, kept for the backward
+        Nd4j.exec(new DivOp(x, s, xHat2));
+        INDArray out2 = xHat2;
+        if (w != null || b != null) {
+            out2 = alloc(x.shape());
+            if (w != null) Nd4j.exec(new MulOp(xHat2, rows(w.data, n), out2));
+            else out2.assign(xHat2);
+            if (b != null) Nd4j.exec(new AddOp(out2, rows(b.data, n), out2));
+        }
+        return result(out2.reshape('c', shape()), g -> {
+            INDArray g2 = rows(g, n);
+            INDArray gxHat = g2;
+            if (w != null) Nd4j.exec(new MulOp(g2, rows(w.data, n), gxHat = Nd4j.createUninitialized(g.dataType(), g2.shape())));
+            if (scale.requiresGrad) {
+                INDArray dot = Nd4j.getExecutioner().exec(new Dot(gxHat, xHat2, 1)).reshape('c', s.shape());   // [rows, 1]
+                scale.send(dot.divi(s).negi().reshape('c', scale.shape()));
+            }
+            if (w != null && w.requiresGrad) w.send(columnSums(g2.mul(xHat2)).reshape(w.shape()));
             if (b != null && b.requiresGrad) b.send(columnSums(g2).reshape(b.shape()));
-        }, this, w, b);
+            if (requiresGrad) {
+                INDArray dx = gxHat == g2 ? Nd4j.createUninitialized(g.dataType(), g2.shape()) : gxHat;   // gx̂ is ours to overwrite
+                Nd4j.exec(new DivOp(gxHat, s, dx));
+                send(dx.reshape('c', shape()));
+            }
+        }, this, scale, w, b);
     }
 
     /** Sum of all elements, as a scalar tensor. */
@@ -356,10 +405,12 @@ public final class Tensor {
         INDArray out = alloc(shape());
         Nd4j.exec(new SoftMax(data, out, rank() - 1));
         return result(out, g -> {
-            // dx = y * g - y * sum(g * y), over [rows, n] views with a column broadcast
+            // dx = y * (g - sum(g * y)) over [rows, n] views: a row-wise dot and two passes
             long n = size(rank() - 1);
-            INDArray y = rows(out, n), gy = rows(g, n).mul(y);
-            send(gy.subi(y.mulColumnVector(gy.sum(true, 1))).reshape('c', shape()));
+            INDArray y = rows(out, n), g2 = rows(g, n), dx = Nd4j.createUninitialized(g.dataType(), y.shape());
+            INDArray dot = Nd4j.getExecutioner().exec(new Dot(g2, y, 1)).reshape('c', y.size(0), 1);
+            Nd4j.exec(new SubOp(g2, dot, dx));
+            send(dx.muli(y).reshape('c', shape()));
         }, this);
     }
 
@@ -388,8 +439,10 @@ public final class Tensor {
         outShape[outShape.length - 1] = outDim;
         INDArray x2 = rows(data, in);
         INDArray out = alloc(x2.size(0), outDim);
-        Nd4j.gemm(x2, w.data, out, false, false, 1.0, 0.0);
-        if (b != null) out.addiRowVector(b.data);
+        // With a bias, the GEMM adds onto rows holding b: OpenBLAS zeroes the output for beta = 0,
+        // so filling it with b costs no more and saves a pass.
+        if (b != null) out.putiRowVector(b.data.reshape(1, outDim));
+        Nd4j.gemm(x2, w.data, out, false, false, 1.0, b != null ? 1.0 : 0.0);
         INDArray shaped = out.reshape(outShape);
         return result(shaped, g -> {
             // GEMMs into c-ordered results (the allocating Nd4j.gemm returns 'f' order, which every
@@ -418,7 +471,10 @@ public final class Tensor {
         return out;
     }
 
-    /** A c-ordered [rows, cols] view (or copy, when the layout requires one) of an array. */
+    /**
+     * A c-ordered [rows, cols] view (or copy, when the layout requires one) of an array: for reading.
+     * Ops write into arrays they allocate in this shape and reshape those.
+     */
     private static INDArray rows(INDArray a, long cols) {
         INDArray c = dense(a) ? a : a.dup('c');
         return c.reshape('c', c.length() / cols, cols);
@@ -609,9 +665,10 @@ public final class Tensor {
     /**
      * Cross-entropy of [..., n] logits against one target index per leading position, times a weight
      * per position: {@code weight[r] * (logsumexp(x[r]) - x[r, target[r]])}, shape [...]. The same
-     * as {@code -logSoftmaxLast().pickLast(target) * weight}, fused: the backward is
-     * {@code g * weight * (softmax - onehot)} from the exponentials kept by the forward, about half
-     * the passes over [rows, n] of the composed ops.
+     * as {@code -logSoftmaxLast().pickLast(target) * weight}, fused: the forward is one softmax
+     * kernel and the loss -log p(target) (log-sum-exp when p underflows), the backward is
+     * {@code g * weight * (softmax - onehot)} from the forward's softmax, about a third of the passes
+     * over [rows, n] of the composed ops.
      */
     public Tensor crossEntropyLast(long[] target, double[] weight) {
         long n = size(rank() - 1);
@@ -621,16 +678,25 @@ public final class Tensor {
                     + " weights for " + rowCount + " rows");
         int[] at = flatIndices("crossEntropyLast", target, n);
         INDArray x = rows(data, n);                                           // [rows, n]
-        INDArray max = x.max(true, 1);                                        // [rows, 1]
-        INDArray exp = Transforms.exp(x.subColumnVector(max), false);         // [rows, n], exp(x - max)
-        INDArray sumExp = exp.sum(true, 1);                                   // [rows, 1]
+        INDArray softmax = Nd4j.createUninitialized(x.dataType(), x.shape());  // one ND4J kernel: ~half the time of max, exp, sum
+        Nd4j.exec(new SoftMax(x, softmax, 1));
         INDArray w = Nd4j.createFromArray(weight).castTo(data.dataType()).reshape('c', rowCount, 1);
-        INDArray picked = Nd4j.pullRows(rows(x, 1), 1, at);                   // [rows, 1]
-        INDArray loss = Transforms.log(sumExp, true).addi(max).subi(picked).muli(w);
+        INDArray picked = Nd4j.pullRows(rows(softmax, 1), 1, at);            // [rows, 1], p(target)
+        INDArray loss;
+        if (picked.minNumber().doubleValue() > 1e-30) {
+            loss = Transforms.log(picked, false).negi().muli(w);
+        } else {
+            // A probability near float underflow has lost its digits: log-sum-exp - x[target] is exact.
+            INDArray max = x.max(true, 1), shifted = Nd4j.createUninitialized(x.dataType(), x.shape());
+            Nd4j.exec(new SubOp(x, max, shifted));
+            INDArray sumExp = Transforms.exp(shifted, false).sum(true, 1);
+            loss = Transforms.log(sumExp, false).addi(max).subi(Nd4j.pullRows(rows(x, 1), 1, at)).muli(w);
+        }
         long[] outShape = Arrays.copyOf(shape(), rank() - 1);
         return result(loss.reshape('c', outShape), g -> {
             INDArray coef = rows(g, 1).mul(w);                                // [rows, 1]
-            INDArray d = exp.diviColumnVector(sumExp).muliColumnVector(coef); // softmax * coef
+            INDArray d = softmax;                                             // softmax * coef, in place
+            Nd4j.exec(new MulOp(softmax, coef, d));
             scatterAddRows(d.reshape('c', d.length(), 1), Nd4j.createFromArray(at), coef.neg());   // - onehot * coef (a view of d)
             send(d.reshape('c', shape()));
         }, this);

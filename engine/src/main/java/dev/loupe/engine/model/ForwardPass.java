@@ -149,10 +149,10 @@ final class ForwardPass {
     /** LayerNorm / RMSNorm, with TransformerLens's hooks: scale [B, T, 1] and normalized [B, T, D]. */
     private Tensor normalize(String prefix, Tensor x, Normalization n) {
         if (n == Normalization.NONE) return x;
-        if (n.centers()) x = x.sub(x.meanLast());
-        Tensor scale = hook(prefix + ".hook_scale", x.rmsLast(cfg.normEps()));
-        Tensor normalized = x.div(scale);
-        if (n.hasWeights()) normalized = normalized.affine(param(prefix + ".w"), optional(prefix + ".b"));
+        if (n.centers()) x = x.centerLast();                                       // x - mean(x)
+        Tensor scale = hook(prefix + ".hook_scale", x.rmsLast(cfg.normEps()));      // sqrt(mean(x^2) + eps)
+        Tensor normalized = n.hasWeights() ? x.normalizeLast(scale, param(prefix + ".w"), optional(prefix + ".b"))
+                : x.normalizeLast(scale, null, null);                                // x / scale * w + b
         return hook(prefix + ".hook_normalized", normalized);
     }
 

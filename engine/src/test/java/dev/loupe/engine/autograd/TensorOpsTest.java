@@ -44,6 +44,22 @@ class TensorOpsTest {
         check("mul bcast", rand(3, 4), x -> x.mul(x.graph().constant(other)));
         check("div", rand(3, 4), x -> x.div(x.square().add(1.0)));
         check("sub self", rand(3, 4), x -> x.sub(x.meanLast()));
+        check("centerLast", rand(2, 3, 4), x -> x.centerLast().square());
+        INDArray w = rand(4), b = rand(4), x0 = rand(2, 3, 4);
+        check("rmsLast", rand(2, 3, 4), x -> x.rmsLast(0.1));
+        check("normalizeLast x", rand(2, 3, 4), x -> x.normalizeLast(x.rmsLast(1e-3), x.graph().constant(w), x.graph().constant(b)));
+        check("normalizeLast scale", rand(2, 3, 1), s -> s.graph().constant(x0).normalizeLast(s.square().add(0.5), s.graph().constant(w), null));
+        check("normalizeLast w", rand(4), v -> v.graph().constant(x0).normalizeLast(v.graph().constant(x0).rmsLast(0), v, v.graph().constant(b)));
+        check("normalizeLast b", rand(4), v -> v.graph().constant(x0).normalizeLast(v.graph().constant(x0).rmsLast(0), null, v));
+        check("normalizeLast no affine", rand(2, 3, 4), x -> x.normalizeLast(x.rmsLast(1e-3), null, null));
+        for (long[] shape : new long[][]{{1, 1, 4}, {2, 1, 4}, {1, 4}}) {   // size-1 dimensions: ND4J strides them oddly
+            Graph gi = Graph.inference();
+            Tensor x = gi.constant(rand(shape)), centred = x.centerLast(), scale = centred.rmsLast(1e-3);
+            INDArray fused = centred.normalizeLast(scale, gi.constant(w), gi.constant(b)).data();
+            INDArray composed = x.sub(x.meanLast()).div(scale).mul(gi.constant(w)).add(gi.constant(b)).data();
+            assertEquals(0, fused.sub(composed).amaxNumber().doubleValue(), 1e-12, "LayerNorm of " + java.util.Arrays.toString(shape));
+            check("normalizeLast " + java.util.Arrays.toString(shape), rand(shape), v -> v.centerLast().normalizeLast(v.centerLast().rmsLast(1e-3), null, null));
+        }
         check("sqrt", rand(3, 4), x -> x.square().add(0.5).sqrt());
         check("tanh", rand(3, 4), Tensor::tanh);
         check("geluNew", rand(3, 4), Tensor::geluNew);
@@ -64,6 +80,11 @@ class TensorOpsTest {
         INDArray composed = g.constant(logits).logSoftmaxLast().pickLast(targets)
                 .mul(g.constant(Nd4j.createFromArray(weights).reshape(2, 3).neg())).data();
         assertEquals(0, fused.sub(composed).norm1Number().doubleValue(), 1e-12, "fused = -logSoftmax picked, weighted");
+        // float32, a target 200 nats below the rest: p(target) underflows, the loss must not
+        INDArray far = Nd4j.createFromArray(new float[]{0, 0, -200, 0, 5, 1}).reshape(2, 3);
+        INDArray ce = g.constant(far).crossEntropyLast(new long[]{2, 1}, new double[]{1, 1}).data();
+        assertEquals(200 + Math.log(2), ce.getDouble(0), 1e-4, "loss of an underflowing probability");
+        assertEquals(Math.log(Math.exp(-5) + 1 + Math.exp(-4)), ce.getDouble(1), 1e-6, "the other row");
     }
 
     @Test
