@@ -33,6 +33,7 @@ public final class Tensor {
     private final INDArray data;
     private final boolean requiresGrad;
     private INDArray grad;
+    private boolean gradOwned;      // grad was made for this tensor alone: later gradients add into it in place
     private Consumer<INDArray> backward;
 
     Tensor(Graph graph, INDArray data, boolean requiresGrad) {
@@ -71,11 +72,30 @@ public final class Tensor {
     }
 
     void accumulateGrad(INDArray g) {
-        // Gradients are dense c-ordered arrays (views from transposes would surprise whoever reads
-        // them by linear index). Never mutate an incoming gradient in place: it may feed several inputs.
+        accumulateGrad(g, false);
+    }
+
+    /**
+     * Adds a gradient arriving from one consumer. Gradients are dense c-ordered arrays (views from
+     * transposes would surprise whoever reads them by linear index). An incoming gradient may feed
+     * several inputs, so it is never mutated; {@code fresh} says the sender made it for this tensor
+     * alone, and then later gradients may add into it in place.
+     */
+    private void accumulateGrad(INDArray g, boolean fresh) {
         // A reshape of a dense array counts as a view in ND4J but is dense: copying those measured ~8% of a step.
-        if (!dense(g)) g = g.dup('c');
-        grad = grad == null ? g : grad.add(g);
+        if (!dense(g)) {
+            g = g.dup('c');
+            fresh = true;
+        }
+        if (grad == null) {
+            grad = g;
+            gradOwned = fresh;
+        } else if (gradOwned) {
+            grad.addi(g);
+        } else {
+            grad = grad.add(g);
+            gradOwned = true;
+        }
     }
 
     private static boolean dense(INDArray a) {
@@ -98,6 +118,7 @@ public final class Tensor {
     /** Replaces this tensor's gradient (used by backward hooks). */
     public void setGrad(INDArray g) {
         grad = g;
+        gradOwned = false;
     }
 
     // ---------------------------------------------------------------- op plumbing
@@ -125,7 +146,12 @@ public final class Tensor {
     }
 
     private void send(INDArray g) {
-        if (requiresGrad) accumulateGrad(g);
+        if (requiresGrad) accumulateGrad(g, false);
+    }
+
+    /** {@link #send} for a gradient array the caller made for this tensor alone. */
+    private void sendFresh(INDArray g) {
+        if (requiresGrad) accumulateGrad(g, true);
     }
 
     /** Sums a gradient of a broadcast result back to this tensor's shape. */
@@ -329,7 +355,7 @@ public final class Tensor {
         return result(out, g -> {
             INDArray x = rows(data, n), dx = Nd4j.createUninitialized(data.dataType(), x.shape());
             Nd4j.exec(new MulOp(x, rows(g, 1).div(out.reshape('c', g.length(), 1)).divi(n), dx));
-            send(dx.reshape('c', shape()));
+            sendFresh(dx.reshape('c', shape()));
         }, this);
     }
 
@@ -345,7 +371,7 @@ public final class Tensor {
         return result(out.reshape('c', shape()), g -> {
             INDArray g2 = rows(g, n), dx = Nd4j.createUninitialized(g.dataType(), g2.shape());
             Nd4j.exec(new SubOp(g2, g2.mean(true, 1), dx));
-            send(dx.reshape('c', shape()));
+            sendFresh(dx.reshape('c', shape()));
         }, this);
     }
 
@@ -380,7 +406,7 @@ public final class Tensor {
             if (requiresGrad) {
                 INDArray dx = gxHat == g2 ? Nd4j.createUninitialized(g.dataType(), g2.shape()) : gxHat;   // gx̂ is ours to overwrite
                 Nd4j.exec(new DivOp(gxHat, s, dx));
-                send(dx.reshape('c', shape()));
+                sendFresh(dx.reshape('c', shape()));
             }
         }, this, scale, w, b);
     }
@@ -410,7 +436,7 @@ public final class Tensor {
             INDArray y = rows(out, n), g2 = rows(g, n), dx = Nd4j.createUninitialized(g.dataType(), y.shape());
             INDArray dot = Nd4j.getExecutioner().exec(new Dot(g2, y, 1)).reshape('c', y.size(0), 1);
             Nd4j.exec(new SubOp(g2, dot, dx));
-            send(dx.muli(y).reshape('c', shape()));
+            sendFresh(dx.muli(y).reshape('c', shape()));
         }, this);
     }
 
@@ -449,10 +475,14 @@ public final class Tensor {
             // later op would copy), and the bias gradient as ones @ G: ND4J's column sum
             // (sum over dimension 0) measured ~4x slower than the GEMM.
             INDArray g2 = rows(g, outDim);
-            if (requiresGrad) {
+            if (requiresGrad && grad != null && gradOwned) {
+                // x already has a gradient of its own (the query, key and value projections share x):
+                // the GEMM adds into it, which saves an allocation and a pass.
+                Nd4j.gemm(g2, w.data, grad.reshape('c', x2.size(0), in), false, true, 1.0, 1.0);
+            } else if (requiresGrad) {
                 INDArray dx = Nd4j.createUninitialized(g2.dataType(), x2.size(0), in);
                 Nd4j.gemm(g2, w.data, dx, false, true, 1.0, 0.0);
-                send(dx.reshape(shape()));
+                accumulateGrad(dx.reshape(shape()), true);
             }
             if (w.requiresGrad) {
                 INDArray dw = Nd4j.createUninitialized(g2.dataType(), in, outDim);
