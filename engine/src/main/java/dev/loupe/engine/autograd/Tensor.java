@@ -92,6 +92,9 @@ public final class Tensor {
             gradOwned = fresh;
         } else if (gradOwned) {
             grad.addi(g);
+        } else if (fresh) {
+            grad = g.addi(grad);
+            gradOwned = true;
         } else {
             grad = grad.add(g);
             gradOwned = true;
