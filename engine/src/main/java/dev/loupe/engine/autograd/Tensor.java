@@ -552,6 +552,62 @@ public final class Tensor {
         }, this, o);
     }
 
+    // ---------------------------------------------------------------- attention
+
+    /*
+     * Queries, keys and values stay in the token-major [batch, pos, head, d_head] layout of their
+     * hook points. ND4J's batched matmul reads and writes head-major [batch, head, pos, d_head]
+     * permuted views of them at full speed, so these two ops make no transposed copies, forward or
+     * backward (permuting four arrays per layer and back measured ~6% of a training step).
+     */
+
+    private static final int[] HEADS_FIRST = {0, 2, 1, 3};          // [B, T, H, d] <-> [B, H, T, d]
+
+    /**
+     * Attention scores for every head: this (queries [B, T, H, d]) dot k ([B, S, H, d]) over d,
+     * times alpha, plus {@code addend} (the mask, broadcast; may be null): [B, H, T, S].
+     */
+    public Tensor attentionScores(Tensor k, double alpha, INDArray addend) {
+        INDArray qh = data.permute(HEADS_FIRST), kh = k.data.permute(HEADS_FIRST);          // [B, H, T, d], [B, H, S, d]
+        INDArray out = alloc(qh.size(0), qh.size(1), qh.size(2), kh.size(2));               // [B, H, T, S]
+        Nd4j.exec(new Mmul(qh, kh, out, MMulTranspose.builder().transposeB(true).build()));
+        if (alpha != 1) out.muli(alpha);
+        if (addend != null) Nd4j.exec(new AddOp(out, addend, out));
+        return result(out, g -> {
+            INDArray ga = alpha == 1 ? g : g.mul(alpha);
+            if (requiresGrad) {                                                              // dq = G k
+                INDArray dq = Nd4j.createUninitialized(data.dataType(), shape());
+                Nd4j.exec(new Mmul(ga, kh, dq.permute(HEADS_FIRST), MMulTranspose.builder().build()));
+                sendFresh(dq);
+            }
+            if (k.requiresGrad) {                                                            // dk = G^T q
+                INDArray dk = Nd4j.createUninitialized(k.data.dataType(), k.shape());
+                Nd4j.exec(new Mmul(ga, qh, dk.permute(HEADS_FIRST), MMulTranspose.builder().transposeA(true).build()));
+                k.sendFresh(dk);
+            }
+        }, this, k);
+    }
+
+    /** The attention output of every head: this (the pattern [B, H, T, S]) times v ([B, S, H, d]), as z [B, T, H, d]. */
+    public Tensor attend(Tensor v) {
+        INDArray vh = v.data.permute(HEADS_FIRST);                                          // [B, H, S, d]
+        INDArray z = alloc(size(0), size(2), size(1), vh.size(3));                          // [B, T, H, d]
+        Nd4j.exec(new Mmul(data, vh, z.permute(HEADS_FIRST), MMulTranspose.builder().build()));
+        return result(z, g -> {
+            INDArray gh = g.permute(HEADS_FIRST);                                            // [B, H, T, d]
+            if (requiresGrad) {                                                              // dpattern = G v^T
+                INDArray dp = Nd4j.createUninitialized(data.dataType(), shape());
+                Nd4j.exec(new Mmul(gh, vh, dp, MMulTranspose.builder().transposeB(true).build()));
+                sendFresh(dp);
+            }
+            if (v.requiresGrad) {                                                            // dv = pattern^T G
+                INDArray dv = Nd4j.createUninitialized(v.data.dataType(), v.shape());
+                Nd4j.exec(new Mmul(data, gh, dv.permute(HEADS_FIRST), MMulTranspose.builder().transposeA(true).build()));
+                v.sendFresh(dv);
+            }
+        }, this, v);
+    }
+
     // ---------------------------------------------------------------- shape
 
     public Tensor reshape(long... newShape) {

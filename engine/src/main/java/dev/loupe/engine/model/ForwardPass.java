@@ -176,12 +176,11 @@ final class ForwardPass {
                     org.nd4j.linalg.indexing.NDArrayIndex.interval(k.size(1) - T, k.size(1))), v.data().get(
                     org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex.interval(v.size(1) - T, v.size(1))));
         }
-        Tensor qh = q.permute(0, 2, 1, 3);                                          // [B, H, T, d]
-        Tensor kh = k.permute(0, 2, 1, 3).repeatInterleave(1, cfg.nKvGroups());     // [B, H, S, d]
-        Tensor vh = v.permute(0, 2, 1, 3).repeatInterleave(1, cfg.nKvGroups());
-        Tensor scores = hook(a + "hook_attn_scores", scores(qh, kh, cfg.isLocalAttn(l) ? localMask : mask));   // [B, H, T, S]
+        Tensor kAll = k.repeatInterleave(2, cfg.nKvGroups());                       // [B, S, H, d]: each key/value head
+        Tensor vAll = v.repeatInterleave(2, cfg.nKvGroups());                       // serves its group of query heads
+        Tensor scores = hook(a + "hook_attn_scores", scores(q, kAll, cfg.isLocalAttn(l) ? localMask : mask));   // [B, H, T, S]
         Tensor pattern = hook(a + "hook_pattern", scores.softmaxLast());
-        Tensor z = hook(a + "hook_z", pattern.bmm(vh, false, 1).permute(0, 2, 1, 3)); // [B, T, H, d]
+        Tensor z = hook(a + "hook_z", pattern.attend(vAll));                        // [B, T, H, d]
         String result = a + "hook_result";
         if (cfg.useAttnResult()) {
             // Each head's write into the residual stream: z_h W_O[h].
@@ -196,10 +195,10 @@ final class ForwardPass {
     }
 
     /** q.k / attnScale, soft-capped when the model caps scores (Gemma 2), then masked: [B, H, T, S]. */
-    private Tensor scores(Tensor qh, Tensor kh, INDArray mask) {
+    private Tensor scores(Tensor q, Tensor k, INDArray mask) {
         double cap = cfg.attnScoresSoftCap();
-        if (cap == 0) return qh.bmm(kh, true, 1 / cfg.attnScale(), mask);
-        return qh.bmm(kh, true, 1 / cfg.attnScale()).softcap(cap).add(graph.constant(mask));
+        if (cap == 0) return q.attentionScores(k, 1 / cfg.attnScale(), mask);
+        return q.attentionScores(k, 1 / cfg.attnScale(), null).softcap(cap).add(graph.constant(mask));
     }
 
     /** Rotate-half rotary embedding (GPT-NeoX / Hugging Face layout) on the first rotary_dim dims. */

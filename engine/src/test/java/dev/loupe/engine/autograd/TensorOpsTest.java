@@ -98,6 +98,17 @@ class TensorOpsTest {
         check("bmm transposed", rand(2, 3, 6, 4), x -> x.bmm(x.graph().constant(m), true, 0.5));
         check("bmm other", rand(2, 3, 5, 4), x -> x.graph().constant(a65).bmm(x, false, 2));
         check("bmm other transposed", rand(2, 3, 5, 4), x -> x.graph().constant(a64).bmm(x, true, 2));
+        INDArray q = rand(2, 3, 2, 4), k = rand(2, 5, 2, 4), pattern = rand(2, 2, 3, 5), mask = rand(1, 1, 3, 5);
+        check("attentionScores q", rand(2, 3, 2, 4), x -> x.attentionScores(x.graph().constant(k), 0.5, mask));
+        check("attentionScores k", rand(2, 5, 2, 4), x -> x.graph().constant(q).attentionScores(x, 0.5, null));
+        check("attend pattern", rand(2, 2, 3, 5), x -> x.attend(x.graph().constant(k)));
+        check("attend v", rand(2, 5, 2, 4), x -> x.graph().constant(pattern).attend(x));
+        Graph ga = Graph.inference();
+        Tensor qt = ga.constant(q), kt = ga.constant(k), pt = ga.constant(pattern);
+        INDArray viaBmm = qt.permute(0, 2, 1, 3).bmm(kt.permute(0, 2, 1, 3), true, 0.5, mask).data();
+        assertEquals(0, qt.attentionScores(kt, 0.5, mask).data().sub(viaBmm).amaxNumber().doubleValue(), 1e-12, "scores = bmm of head-major copies");
+        INDArray zViaBmm = pt.bmm(kt.permute(0, 2, 1, 3), false, 1).permute(0, 2, 1, 3).data();
+        assertEquals(0, pt.attend(kt).data().sub(zViaBmm).amaxNumber().doubleValue(), 1e-12, "attend = bmm, back to token-major");
         check("permute", rand(2, 3, 4), x -> x.permute(2, 0, 1).square());
         check("reshape", rand(2, 3, 4), x -> x.reshape(6, 4).square());
         check("slice", rand(2, 3, 4), x -> x.slice(1, 1, 3).square());
