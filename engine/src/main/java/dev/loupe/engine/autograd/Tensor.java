@@ -570,19 +570,17 @@ public final class Tensor {
     public Tensor attentionScores(Tensor k, double alpha, INDArray addend) {
         INDArray qh = data.permute(HEADS_FIRST), kh = k.data.permute(HEADS_FIRST);          // [B, H, T, d], [B, H, S, d]
         INDArray out = alloc(qh.size(0), qh.size(1), qh.size(2), kh.size(2));               // [B, H, T, S]
-        Nd4j.exec(new Mmul(qh, kh, out, MMulTranspose.builder().transposeB(true).build()));
-        if (alpha != 1) out.muli(alpha);
+        Nd4j.exec(new Mmul(qh, kh, out, alpha, 0, MMulTranspose.builder().transposeB(true).build()));
         if (addend != null) Nd4j.exec(new AddOp(out, addend, out));
         return result(out, g -> {
-            INDArray ga = alpha == 1 ? g : g.mul(alpha);
-            if (requiresGrad) {                                                              // dq = G k
+            if (requiresGrad) {                                                              // dq = alpha G k
                 INDArray dq = Nd4j.createUninitialized(data.dataType(), shape());
-                Nd4j.exec(new Mmul(ga, kh, dq.permute(HEADS_FIRST), MMulTranspose.builder().build()));
+                Nd4j.exec(new Mmul(g, kh, dq.permute(HEADS_FIRST), alpha, 0, MMulTranspose.builder().build()));
                 sendFresh(dq);
             }
-            if (k.requiresGrad) {                                                            // dk = G^T q
+            if (k.requiresGrad) {                                                            // dk = alpha G^T q
                 INDArray dk = Nd4j.createUninitialized(k.data.dataType(), k.shape());
-                Nd4j.exec(new Mmul(ga, qh, dk.permute(HEADS_FIRST), MMulTranspose.builder().transposeA(true).build()));
+                Nd4j.exec(new Mmul(g, qh, dk.permute(HEADS_FIRST), alpha, 0, MMulTranspose.builder().transposeA(true).build()));
                 k.sendFresh(dk);
             }
         }, this, k);
@@ -742,7 +740,30 @@ public final class Tensor {
         INDArray idx = Nd4j.createFromArray(ids);
         INDArray out = Nd4j.pullRows(data, 1, Arrays.stream(ids).mapToInt(i -> (int) i).toArray());
         graph.own(out);
-        return result(out, g -> send(scatterAddRows(Nd4j.zeros(data.dataType(), shape()), idx, g)), this);
+        int period = repeatPeriod(ids);
+        return result(out, g -> {
+            INDArray d = Nd4j.zeros(data.dataType(), shape());
+            if (period > 0) {
+                // The positions of unpadded sequences, 0..p-1 once per sequence: row i's gradient is a sum
+                // over sequences, one GEMM with ones (ND4J's scatter-add measured ~3 ms for 4096 rows).
+                long n = size(1), sequences = ids.length / period;
+                INDArray sums = Nd4j.createUninitialized(data.dataType(), 1, period * n);
+                Nd4j.gemm(Nd4j.ones(data.dataType(), 1, sequences), rows(g, period * n), sums, false, false, 1.0, 0.0);
+                d.get(NDArrayIndex.interval(0, period), NDArrayIndex.all()).assign(sums.reshape('c', period, n));
+            } else {
+                scatterAddRows(d, idx, g);
+            }
+            send(d);
+        }, this);
+    }
+
+    /** p when ids are 0, 1, ..., p - 1 repeated a whole number of times, else 0. */
+    private static int repeatPeriod(long[] ids) {
+        int p = 1;
+        while (p < ids.length && ids[p] != 0) p++;
+        if (ids.length % p != 0) return 0;
+        for (int i = 0; i < ids.length; i++) if (ids[i] != i % p) return 0;
+        return p;
     }
 
     /** Adds row i of {@code updates} to row {@code index[i]} of {@code into} (repeated indices add up); returns {@code into}. */

@@ -115,6 +115,9 @@ class TensorOpsTest {
         check("concat", rand(2, 3, 4), x -> Tensor.concatLast(x.sliceLast(2, 4), x.sliceLast(0, 2).mul(-1)));
         check("repeat", rand(2, 2, 3), x -> x.repeatInterleave(1, 3).square());
         check("gather", rand(5, 3), x -> x.gatherRows(new long[]{4, 0, 4, 2}));
+        check("gather positions", rand(5, 3), x -> x.gatherRows(new long[]{0, 1, 2, 0, 1, 2}).square());
+        check("gather almost positions", rand(5, 3), x -> x.gatherRows(new long[]{0, 1, 2, 0, 1, 3}).square());
+        check("gather one period", rand(5, 3), x -> x.gatherRows(new long[]{0, 1, 2, 3}).square());
         check("gather+transpose", rand(5, 3), x -> x.gatherRows(new long[]{4, 0, 4, 2}).linear(x.transpose(), null));
     }
 }
