@@ -105,7 +105,7 @@ class TensorOpsTest {
         check("attend v", rand(2, 5, 2, 4), x -> x.graph().constant(pattern).attend(x));
         Graph ga = Graph.inference();
         Tensor qt = ga.constant(q), kt = ga.constant(k), pt = ga.constant(pattern);
-        INDArray viaBmm = qt.permute(0, 2, 1, 3).bmm(kt.permute(0, 2, 1, 3), true, 0.5, mask).data();
+        INDArray viaBmm = qt.permute(0, 2, 1, 3).bmm(kt.permute(0, 2, 1, 3), true, 0.5).add(ga.constant(mask)).data();
         assertEquals(0, qt.attentionScores(kt, 0.5, mask).data().sub(viaBmm).amaxNumber().doubleValue(), 1e-12, "scores = bmm of head-major copies");
         INDArray zViaBmm = pt.bmm(kt.permute(0, 2, 1, 3), false, 1).permute(0, 2, 1, 3).data();
         assertEquals(0, pt.attend(kt).data().sub(zViaBmm).amaxNumber().doubleValue(), 1e-12, "attend = bmm, back to token-major");
