@@ -393,8 +393,7 @@ public final class Tensor {
         if (w != null || b != null) {
             out2 = alloc(x.shape());
             if (w != null) Nd4j.exec(new MulOp(xHat2, rows(w.data, n), out2));
-            else out2.assign(xHat2);
-            if (b != null) Nd4j.exec(new AddOp(out2, rows(b.data, n), out2));
+            if (b != null) Nd4j.exec(new AddOp(w != null ? out2 : xHat2, rows(b.data, n), out2));
         }
         return result(out2.reshape('c', shape()), g -> {
             INDArray g2 = rows(g, n);
@@ -485,7 +484,7 @@ public final class Tensor {
             } else if (requiresGrad) {
                 INDArray dx = Nd4j.createUninitialized(g2.dataType(), x2.size(0), in);
                 Nd4j.gemm(g2, w.data, dx, false, true, 1.0, 0.0);
-                accumulateGrad(dx.reshape(shape()), true);
+                sendFresh(dx.reshape(shape()));
             }
             if (w.requiresGrad) {
                 INDArray dw = Nd4j.createUninitialized(g2.dataType(), in, outDim);
@@ -726,12 +725,11 @@ public final class Tensor {
 
     /** Rows of a [n, d] table picked by index (an embedding lookup): result [ids.length, d]. */
     public Tensor gatherRows(long[] ids) {
-        INDArray idx = Nd4j.createFromArray(ids);
         INDArray out = Nd4j.pullRows(data, 1, Arrays.stream(ids).mapToInt(i -> (int) i).toArray());
         graph.own(out);
-        int period = repeatPeriod(ids);
         return result(out, g -> {
             INDArray d = Nd4j.zeros(data.dataType(), shape());
+            int period = repeatPeriod(ids);
             if (period > 0) {
                 // The positions of unpadded sequences, 0..p-1 once per sequence: row i's gradient is a sum
                 // over sequences, one GEMM with ones (ND4J's scatter-add measured ~3 ms for 4096 rows).
@@ -740,7 +738,7 @@ public final class Tensor {
                 Nd4j.gemm(Nd4j.ones(data.dataType(), 1, sequences), rows(g, period * n), sums, false, false, 1.0, 0.0);
                 d.get(NDArrayIndex.interval(0, period), NDArrayIndex.all()).assign(sums.reshape('c', period, n));
             } else {
-                scatterAddRows(d, idx, g);
+                scatterAddRows(d, Nd4j.createFromArray(ids), g);
             }
             send(d);
         }, this);
@@ -753,6 +751,11 @@ public final class Tensor {
         if (ids.length % p != 0) return 0;
         for (int i = 0; i < ids.length; i++) if (ids[i] != i % p) return 0;
         return p;
+    }
+
+    /** Elements {@code at} of an array's flat (c-order) values, as [at.length, 1]: the inverse of {@link #scatterAddRows} on a column. */
+    private static INDArray gatherFlat(INDArray a, int[] at) {
+        return Nd4j.pullRows(rows(a, 1), 1, at);
     }
 
     /** Adds row i of {@code updates} to row {@code index[i]} of {@code into} (repeated indices add up); returns {@code into}. */
@@ -780,7 +783,7 @@ public final class Tensor {
         INDArray softmax = Nd4j.createUninitialized(x.dataType(), x.shape());  // one ND4J kernel: ~half the time of max, exp, sum
         Nd4j.exec(new SoftMax(x, softmax, 1));
         INDArray w = Nd4j.createFromArray(weight).castTo(data.dataType()).reshape('c', rowCount, 1);
-        INDArray picked = Nd4j.pullRows(rows(softmax, 1), 1, at);            // [rows, 1], p(target)
+        INDArray picked = gatherFlat(softmax, at);                           // [rows, 1], p(target)
         INDArray loss;
         if (picked.minNumber().doubleValue() > 1e-30) {
             loss = Transforms.log(picked, false).negi().muli(w);
@@ -789,7 +792,7 @@ public final class Tensor {
             INDArray max = x.max(true, 1), shifted = Nd4j.createUninitialized(x.dataType(), x.shape());
             Nd4j.exec(new SubOp(x, max, shifted));
             INDArray sumExp = Transforms.exp(shifted, false).sum(true, 1);
-            loss = Transforms.log(sumExp, false).addi(max).subi(Nd4j.pullRows(rows(x, 1), 1, at)).muli(w);
+            loss = Transforms.log(sumExp, false).addi(max).subi(gatherFlat(x, at)).muli(w);
         }
         long[] outShape = Arrays.copyOf(shape(), rank() - 1);
         return result(loss.reshape('c', outShape), g -> {
@@ -824,9 +827,8 @@ public final class Tensor {
         // Gather element r * n + index[r] of the flat values: one op, where a one-hot mask would
         // allocate and multiply a whole [rows, n] array.
         int[] at = flatIndices("pickLast", index, n);
-        INDArray column = rows(data, 1);                                          // [length, 1]
         long[] outShape = Arrays.copyOf(shape(), rank() - 1);
-        INDArray out = Nd4j.pullRows(column, 1, at).reshape('c', outShape);
+        INDArray out = gatherFlat(data, at).reshape('c', outShape);
         return result(out, g -> {
             // The gradient lands on the picked elements only: one scatter into zeros.
             INDArray d = scatterAddRows(Nd4j.zeros(data.dataType(), rows * n, 1), Nd4j.createFromArray(at), rows(g, 1));   // [rows * n, 1]
