@@ -32,13 +32,14 @@ public final class TrainBenchmark {
         ZooRecipe recipe = ZooRecipe.all().stream().filter(r -> r.model().equals(name)).findFirst()
                 .orElseThrow(() -> new LoupeException("bench train: unknown --model '" + name + "' (known: attn-only-2l, modadd-1l)"));
         int batch = a.integer("batch", 64), seq = a.integer("seq", 64), steps = a.integer("steps", 30),
-                warmup = a.integer("warmup", 5);
-        if (batch < 1 || steps < 1 || warmup < 0) throw new LoupeException("bench train: --batch and --steps must be >= 1, --warmup >= 0");
+                warmup = a.integer("warmup", 5), shards = a.integer("shards", Math.min(batch, Runtime.getRuntime().availableProcessors()));
+        if (batch < 1 || steps < 1 || warmup < 0 || shards < 1)
+            throw new LoupeException("bench train: --batch, --steps and --shards must be >= 1, --warmup >= 0");
         ModelConfig cfg = recipe.modelConfig();
         if (seq < 2 || seq > cfg.nCtx()) throw new LoupeException("bench train: --seq must be in [2, n_ctx = " + cfg.nCtx() + "], got " + seq);
         int threads = Nd4j.getEnvironment().maxMasterThreads();
-        System.out.printf(Locale.ROOT, "model %s (%,d parameters), batch %d x seq %d, %d steps after %d warm-up, %d threads%n",
-                name, cfg.parameterCount(), batch, seq, steps, warmup, threads);
+        System.out.printf(Locale.ROOT, "model %s (%,d parameters), batch %d x seq %d in %d shards, %d steps after %d warm-up, %d threads%n",
+                name, cfg.parameterCount(), batch, seq, Math.min(shards, batch), steps, warmup, threads);
 
         // The same fixed batch every step, as the peer: this measures the step, not data generation.
         SplittableRandom rng = new SplittableRandom(0);
@@ -49,7 +50,7 @@ public final class TrainBenchmark {
         TrainingConfig training = recipe.training().toBuilder().steps(warmup + steps).batchSize(batch).warmupSteps(0)
                 .evalEvery(0).gradClip(1.0).build();
         List<Long> times = new ArrayList<>();
-        new Trainer(task, training).showProgress(false).onStep((s, row) -> {
+        new Trainer(task, training).shards(shards).showProgress(false).onStep((s, row) -> {
             times.add(System.nanoTime());
             System.err.printf(Locale.ROOT, "\rstep %d/%d  loss %.4f   ", s, warmup + steps, row.get("loss"));
         }).train(cfg);

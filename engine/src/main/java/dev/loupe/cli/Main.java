@@ -35,12 +35,12 @@ public final class Main {
               bench forward --shape gpt2-small|tiny --batch 4 --seq 256 [--cache all] [--iters N] [--warmup N]
                         [--seed S] [--vs-torch]              tokens/s; with --vs-torch, last line ratio_vs_torch=...
               bench load [--dtype bf16|f16|f32]              load time and peak memory of a GPT-2-small-sized HF checkpoint
-              bench train --model attn-only-2l|modadd-1l --batch 64 --seq 64 [--steps N] [--warmup N] [--vs-torch]
+              bench train --model attn-only-2l|modadd-1l --batch 64 --seq 64 [--steps N] [--warmup N] [--shards N] [--vs-torch]
                                                              optimizer steps/s; with --vs-torch, last line ratio_vs_torch=...
               tokenize  --tokenizer PATH --file F [--bos] [--allow-special]   one {"ids":[...]} JSON line per line of F
                         (PATH: a folder, tokenizer.json, vocab.json + merges.txt beside it, or llama2.c tokenizer.bin)
               train     --task induction|modadd --out DIR [--steps N] [--seed S] [--lr X] [--batch B] [--weight-decay W]
-                        [--schedule constant|cosine] [--eval-every N] [--checkpoint-every N]
+                        [--schedule constant|cosine] [--eval-every N] [--checkpoint-every N] [--shards N]
                                                              trains a zoo model (resumes from DIR's checkpoints)
               test                                            run every test (handled by the launcher)
             logits and generate take --prompt TEXT instead of --tokens where a tokenizer is found (the model folder,
@@ -78,7 +78,7 @@ public final class Main {
                             Set.of("shape", "batch", "seq", "cache", "iters", "warmup", "seed"), Set.of("vs-torch")));
                     case "load" -> dev.loupe.bench.LoadBenchmark.run(new Args("bench load", argv, 2, Set.of("dtype"), Set.of()));
                     case "train" -> dev.loupe.bench.TrainBenchmark.run(new Args("bench train", argv, 2,
-                            Set.of("model", "batch", "seq", "steps", "warmup"), Set.of("vs-torch")));
+                            Set.of("model", "batch", "seq", "steps", "warmup", "shards"), Set.of("vs-torch")));
                     default -> throw new LoupeException("bench: expected 'bench forward', 'bench load' or 'bench train', got "
                             + (what.isEmpty() ? "nothing" : "'" + what + "'"));
                 }

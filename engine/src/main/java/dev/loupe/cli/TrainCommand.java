@@ -16,7 +16,7 @@ import java.util.Set;
 /** {@code ./loupe train --task induction|modadd --out DIR [--steps N] ...}: trains (or resumes) a zoo recipe. */
 final class TrainCommand {
     static final Set<String> OPTIONS = Set.of("task", "out", "steps", "seed", "lr", "batch", "weight-decay",
-            "eval-every", "checkpoint-every", "stop-after", "schedule");
+            "eval-every", "checkpoint-every", "stop-after", "schedule", "shards");
 
     private TrainCommand() {
     }
@@ -43,6 +43,11 @@ final class TrainCommand {
         TrainingConfig config = b.build();
         Trainer trainer = new Trainer(recipe.trainingTask(), config).outputTo(out);
         if (a.get("stop-after", null) != null) trainer.stopAfter(a.integer("stop-after", 0));
+        if (a.get("shards", null) != null) {
+            int shards = a.integer("shards", 0);
+            if (shards < 1) throw a.usage("--shards must be >= 1, got " + shards);
+            trainer.shards(shards);
+        }
         long t0 = System.nanoTime();
         TrainingRun run = trainer.train(recipe.modelConfig());
         double seconds = (System.nanoTime() - t0) / 1e9;

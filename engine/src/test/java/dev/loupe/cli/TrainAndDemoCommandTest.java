@@ -24,14 +24,14 @@ class TrainAndDemoCommandTest {
                 "--eval-every", "2", "--checkpoint-every", "2", "--stop-after", "2");
         assertTrue(stopped.contains("stopped after step 2 of 4; run the same command again to resume"), stopped);
         String done = CliRun.output("train", "--task", "modadd", "--out", out.toString(), "--steps", "4", "--batch", "64",
-                "--eval-every", "2", "--checkpoint-every", "2");
+                "--eval-every", "2", "--checkpoint-every", "2", "--shards", "3");
         assertTrue(done.contains("final: loss=") && done.contains("test_accuracy="), done);
         assertEquals(3, Checkpoint.load(out).config().nCtx());
         List<String> history = Files.readAllLines(out.resolve("history.csv"));
         assertEquals(5, history.size(), "header + 4 steps");
         assertTrue(history.get(0).startsWith("step,lr,loss,grad_norm,train_loss,train_accuracy,test_loss,test_accuracy"), history.get(0));
         String card = Files.readString(out.resolve("MODEL_CARD.md"));
-        assertTrue(card.contains("./loupe train --task modadd --out DIR --batch 64 --checkpoint-every 2 --eval-every 2 --steps 4"), card);
+        assertTrue(card.contains("./loupe train --task modadd --out DIR --batch 64 --checkpoint-every 2 --eval-every 2 --shards 3 --steps 4"), card);
         assertTrue(card.contains("| test_accuracy |"), card);
     }
 
@@ -43,6 +43,8 @@ class TrainAndDemoCommandTest {
         assertTrue(m.contains("lr = -1.0 is invalid"), m);
         m = assertThrows(LoupeException.class, () -> Main.run(new String[]{"train", "--task", "modadd", "--out", tmp.toString(), "--batch", "99999"})).getMessage();
         assertTrue(m.contains("batch size 99999 is larger than the training set"), m);
+        m = assertThrows(LoupeException.class, () -> Main.run(new String[]{"train", "--task", "modadd", "--out", tmp.toString(), "--shards", "0"})).getMessage();
+        assertTrue(m.contains("--shards must be >= 1, got 0"), m);
     }
 
     @Test

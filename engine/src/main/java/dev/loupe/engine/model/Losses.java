@@ -33,10 +33,23 @@ public final class Losses {
      * ({@code targets[b][p]}, or {@link #IGNORE}), over the positions that have a target.
      */
     public static Tensor crossEntropy(Tensor logits, int[][] targets) {
-        int counted = 0;
+        return crossEntropy(logits, targets, countTargets(targets));
+    }
+
+    /**
+     * The sum of the cross-entropies at the positions that have a target, divided by
+     * {@code positions}: for one shard of a batch, its part of the batch's mean.
+     */
+    public static Tensor crossEntropy(Tensor logits, int[][] targets, long positions) {
+        return perPosition(logits, targets).sum().mul(1.0 / Math.max(1, positions));
+    }
+
+    /** How many positions have a target (are not {@link #IGNORE}). */
+    public static long countTargets(int[][] targets) {
+        long counted = 0;
         for (int[] row : targets)
             for (int t : row) if (t != IGNORE) counted++;
-        return perPosition(logits, targets).sum().mul(1.0 / Math.max(1, counted));
+        return counted;
     }
 
     /** Cross-entropy of each prediction, [batch, pos - 1]; 0 where padding is involved. */

@@ -74,6 +74,13 @@ public record Tokens(int[][] ids, int[][] mask) {
         return mask == null || mask[b][p] == 1;
     }
 
+    /** Sequences {@code from} (inclusive) to {@code to} (exclusive) of this batch. */
+    public Tokens rows(int from, int to) {
+        if (from < 0 || to > batch() || from >= to)
+            throw new IllegalArgumentException("rows [" + from + ", " + to + ") of a batch of " + batch());
+        return new Tokens(java.util.Arrays.copyOfRange(ids, from, to), mask == null ? null : java.util.Arrays.copyOfRange(mask, from, to));
+    }
+
     /** Flattened ids, row-major [batch * pos]. */
     public long[] flat() {
         long[] f = new long[batch() * length()];

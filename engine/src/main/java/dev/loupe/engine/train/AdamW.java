@@ -22,7 +22,8 @@ public final class AdamW {
     private final ModelConfig config;
     private final Map<String, long[]> spans = new LinkedHashMap<>();   // name -> {offset, length} in the flat buffers
     private final INDArray params;      // [n]
-    private final INDArray grads;       // [n]
+    private final INDArray shardGrads;  // [shards, n] one row per part of a batch computed in parallel
+    private final INDArray grads;       // [n] row 0 of shardGrads, where the sum ends up
     private final INDArray m, v;        // [n] first and second moments
     private final INDArray decayed;     // [n] 1 where weight decay applies, else 0
     private final Weights weights;
@@ -30,12 +31,22 @@ public final class AdamW {
 
     /** Copies {@code source}'s weights into the flat buffer; train {@link #weights()} afterwards. */
     public AdamW(ModelConfig config, Weights source) {
+        this(config, source, 1);
+    }
+
+    /**
+     * As {@link #AdamW(ModelConfig, Weights)}, with room for the gradients of {@code shards} parts
+     * of each batch, loaded in parallel by {@link #loadGradients(int, Map)}.
+     */
+    public AdamW(ModelConfig config, Weights source, int shards) {
+        if (shards < 1) throw new IllegalArgumentException("shards must be >= 1, got " + shards);
         this.config = config;
         long n = 0;
         for (String name : source.names()) n += source.get(name).length();
         DataType type = Weights.dataType(config);
         params = Nd4j.create(type, n);
-        grads = Nd4j.create(type, n);
+        shardGrads = Nd4j.create(type, shards, n);
+        grads = shardGrads.getRow(0);
         m = Nd4j.zeros(type, n);
         v = Nd4j.zeros(type, n);
         decayed = Nd4j.zeros(type, n);
@@ -67,15 +78,31 @@ public final class AdamW {
     /**
      * Copies this step's gradients in (TransformerLens names and shapes, as
      * {@link dev.loupe.engine.model.ForwardResult#weightGrads()} gives them) and returns their
-     * global L2 norm, before any clipping.
+     * global L2 norm, before any clipping. For an optimizer with one shard.
      */
     public double loadGradients(Map<String, INDArray> weightGrads) {
+        if (shardGrads.rows() != 1) throw new IllegalStateException("this optimizer sums " + shardGrads.rows() + " shards; use loadGradients(shard, grads)");
+        loadGradients(0, weightGrads);
+        return sumGradients();
+    }
+
+    /**
+     * Copies the gradients of one part of this step's batch in. Different shards may load at the
+     * same time from different threads; then {@link #sumGradients}.
+     */
+    public void loadGradients(int shard, Map<String, INDArray> weightGrads) {
+        INDArray flat = shardGrads.getRow(shard);
         for (String name : spans.keySet()) {
             INDArray g = weightGrads.get(name);
             if (g == null) throw new IllegalStateException("no gradient for weight " + name);
-            INDArray target = Weights.toTransformerLensLayout(name, region(grads, name).reshape('c', weights.get(name).shape()), config);
+            INDArray target = Weights.toTransformerLensLayout(name, region(flat, name).reshape('c', weights.get(name).shape()), config);
             target.assign(g);
         }
+    }
+
+    /** Adds the shards' gradients, always in shard order, and returns the L2 norm of the sum, before any clipping. */
+    public double sumGradients() {
+        for (int k = 1; k < shardGrads.rows(); k++) grads.addi(shardGrads.getRow(k));
         return grads.norm2Number().doubleValue();
     }
 

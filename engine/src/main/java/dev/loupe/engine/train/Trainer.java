@@ -47,6 +47,7 @@ public final class Trainer {
     private boolean progress = true;
     private int stopAfter = -1;
     private StepListener listener = (step, row) -> { };
+    private int shards = Runtime.getRuntime().availableProcessors();
 
     /** Told after every step: for live plots in a notebook, or timing. */
     @FunctionalInterface
@@ -79,6 +80,18 @@ public final class Trainer {
     }
 
     /**
+     * Splits every batch into {@code n} shards of sequences whose gradients are computed in parallel
+     * threads and summed (default: one per processor, at most one per sequence). The sum is the
+     * whole batch's gradient up to float rounding, always added in the same order: a run is exactly
+     * reproducible with the same shard count.
+     */
+    public Trainer shards(int n) {
+        if (n < 1) throw new LoupeException("shards must be >= 1, got " + n);
+        this.shards = n;
+        return this;
+    }
+
+    /**
      * Stops (after checkpointing) once {@code step} steps are done, as if the process had been
      * stopped there: for trying out resumption.
      */
@@ -99,7 +112,7 @@ public final class Trainer {
     public TrainingRun train(HookedTransformer initial) {
         ModelConfig modelConfig = initial.config();
         task.validate(modelConfig, config.batchSize());
-        int start = 0;
+        int start = 0, parts = Math.min(shards, config.batchSize());
         List<Map<String, Double>> history = new ArrayList<>();
         AdamW optimizer;
         Optional<Path> resumeFrom = out == null ? Optional.empty() : TrainingCheckpoint.latest(out);
@@ -115,20 +128,20 @@ public final class Trainer {
                         + " same settings or use another --out folder.\n  checkpoint: " + state.config() + "\n  requested:  " + config);
             if (!state.task().equals(task.name()))
                 throw new LoupeException(dir + ": this checkpoint was trained on task '" + state.task() + "', not '" + task.name() + "'");
-            optimizer = new AdamW(modelConfig, Checkpoint.load(dir).weights());
+            optimizer = new AdamW(modelConfig, Checkpoint.load(dir).weights(), parts);
             TrainingCheckpoint.loadOptimizer(dir, optimizer, state.step());
             start = state.step();
             history.addAll(state.history());
         } else {
-            optimizer = new AdamW(modelConfig, initial.weights());
+            optimizer = new AdamW(modelConfig, initial.weights(), parts);
         }
         HookedTransformer model = new HookedTransformer(modelConfig, optimizer.weights());
         int end = stopAfter >= 0 ? Math.min(stopAfter, config.steps()) : config.steps();
         Path lastGood = resumeFrom.orElse(null);
         try (ProgressBar bar = progress ? ProgressBar.onStderr("train " + task.name(), start, config.steps(), "steps")
-                : ProgressBar.silent()) {
+                : ProgressBar.silent(); ShardWorkers workers = new ShardWorkers(parts)) {
             for (int step = start; step < end; step++) {
-                Map<String, Double> row = step(model, optimizer, step, lastGood);
+                Map<String, Double> row = step(model, optimizer, workers, step, lastGood);
                 boolean last = step + 1 == config.steps();
                 if (last || (config.evalEvery() > 0 && (step + 1) % config.evalEvery() == 0)) row.putAll(task.evaluate(model));
                 history.add(row);
@@ -148,22 +161,34 @@ public final class Trainer {
     }
 
     /** One optimizer step; returns its row of the history (step, lr, loss, grad_norm). */
-    private Map<String, Double> step(HookedTransformer model, AdamW optimizer, int step, Path lastGood) {
+    private Map<String, Double> step(HookedTransformer model, AdamW optimizer, ShardWorkers workers, int step, Path lastGood) {
         TaskBatch batch = task.batch(config.batchSize(), new SplittableRandom(batchSeed(config.seed(), step)));
         if (batch.tokens().length() > model.config().nCtx())
             throw new LoupeException("task '" + task.name() + "' made sequences of " + batch.tokens().length()
                     + " tokens; the model's n_ctx is " + model.config().nCtx());
-        double loss, norm, lr = config.learningRate(step);
-        ForwardRequest request = ForwardRequest.of(batch.tokens())
-                .gradientsOf(o -> Losses.crossEntropy(o.logits(), batch.targets())).build();
-        // Every array of the step lives in a workspace that is reset for the next step. ND4J frees
-        // other off-heap memory only when the garbage collector runs, and a training loop's garbage
-        // then piles up until JavaCPP forces collections: steps measured several times slower.
-        try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(STEP_MEMORY, "loupe-train-step");
-             ForwardResult r = model.forward(request)) {
-            loss = r.objective();
-            if (!Double.isFinite(loss)) throw diverged("loss is " + loss, step, lastGood);
-            norm = optimizer.loadGradients(r.weightGrads());
+        checkTargets(batch, model.config().dVocab(), step);
+        long positions = Losses.countTargets(batch.targets());
+        List<TaskBatch> shards = batch.split(workers.shards());
+        // Each shard's objective is its part of the batch mean, so the shards' gradients add up to the batch's.
+        List<Double> losses = workers.run(k -> {
+            TaskBatch shard = shards.get(k);
+            ForwardRequest request = ForwardRequest.of(shard.tokens())
+                    .gradientsOf(o -> Losses.crossEntropy(o.logits(), shard.targets(), positions)).build();
+            // Every array of the step lives in a workspace that is reset for the next step. ND4J frees
+            // other off-heap memory only when the garbage collector runs, and a training loop's garbage
+            // then piles up until JavaCPP forces collections: steps measured several times slower.
+            try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(STEP_MEMORY, "loupe-train-step");
+                 ForwardResult r = model.forward(request)) {
+                optimizer.loadGradients(k, r.weightGrads());
+                return r.objective();
+            }
+        });
+        double loss = 0, lr = config.learningRate(step);
+        for (double part : losses) loss += part;
+        if (!Double.isFinite(loss)) throw diverged("loss is " + loss, step, lastGood);
+        double norm;
+        try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(STEP_MEMORY, "loupe-train-step")) {
+            norm = optimizer.sumGradients();
             if (!Double.isFinite(norm)) throw diverged("gradient norm is " + norm, step, lastGood);
             // As torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
             double scale = config.gradClip() > 0 ? Math.min(1, config.gradClip() / (norm + 1e-6)) : 1;
@@ -175,6 +200,24 @@ public final class Trainer {
         row.put("loss", loss);
         row.put("grad_norm", norm);
         return row;
+    }
+
+    /** Here rather than in the loss, which sees only its shard and would name a place in the shard. */
+    private void checkTargets(TaskBatch batch, int vocab, int step) {
+        int[][] targets = batch.targets();
+        int n = batch.tokens().batch(), len = batch.tokens().length();
+        String where = "task '" + task.name() + "', batch of step " + (step + 1) + ": ";
+        if (targets.length != n) throw new LoupeException(where + targets.length + " rows of targets for " + n + " sequences");
+        for (int b = 0; b < n; b++) {
+            if (targets[b].length != len)
+                throw new LoupeException(where + "target row " + b + " has " + targets[b].length + " positions, the sequences " + len);
+            for (int p = 0; p < len; p++) {
+                int t = targets[b][p];
+                if (t != Losses.IGNORE && (t < 0 || t >= vocab))
+                    throw new LoupeException(where + "target " + t + " at [" + b + ", " + p + "] is outside the vocabulary of " + vocab
+                            + " (use Losses.IGNORE for positions without a target)");
+            }
+        }
     }
 
     private LoupeException diverged(String what, int step, Path lastGood) {

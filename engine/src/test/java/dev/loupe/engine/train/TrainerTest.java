@@ -131,6 +131,55 @@ class TrainerTest {
         }
     }
 
+    /**
+     * Shards of a batch, computed in parallel, sum to the whole batch's gradient: the same losses and
+     * weights as one shard, up to float rounding. Padded sequences and ignored targets make the
+     * shards count different numbers of positions, and 3 shards of 8 sequences are uneven.
+     */
+    @Test
+    void shardsOfABatchTrainAsTheWholeBatch() {
+        Task padded = (batchSize, rng) -> {
+            List<int[]> seqs = new java.util.ArrayList<>();
+            for (int b = 0; b < batchSize; b++) {
+                int[] s = new int[8 + 2 * b];
+                for (int i = 0; i < s.length; i++) s[i] = rng.nextInt(32);
+                seqs.add(s);
+            }
+            dev.loupe.engine.model.Tokens tokens = dev.loupe.engine.model.Tokens.padded(seqs, 0, dev.loupe.engine.model.Tokens.Side.RIGHT);
+            TaskBatch batch = TaskBatch.nextToken(tokens);
+            batch.targets()[1][0] = dev.loupe.engine.model.Losses.IGNORE;
+            return batch;
+        };
+        TrainingConfig c = small().steps(4).build();
+        TrainingRun one = new Trainer(padded, c).shards(1).showProgress(false).train(SMALL_ATTN_ONLY);
+        for (int shards : new int[]{3, 8}) {
+            TrainingRun split = new Trainer(padded, c).shards(shards).showProgress(false).train(SMALL_ATTN_ONLY);
+            for (int i = 0; i < 4; i++)
+                for (String col : new String[]{"loss", "grad_norm"}) {
+                    double want = one.rows().get(i).get(col), got = split.rows().get(i).get(col);
+                    assertEquals(want, got, 1e-5 * want, shards + " shards: " + col + " at step " + (i + 1));
+                }
+            Map<String, INDArray> a = one.model().stateDict(), b = split.model().stateDict();
+            // b_K's true gradient is 0 (softmax ignores a constant shift of the scores), so it gets
+            // rounding noise that Adam scales up to steps of ~lr: it is not compared.
+            for (String n : a.keySet())
+                if (!n.endsWith("b_K")) assertTrue(a.get(n).equalsWithEps(b.get(n), 1e-5), shards + " shards: " + n + " after 4 steps");
+        }
+    }
+
+    /** A bad target in the last shard is reported with its place in the whole batch, from whichever thread found it. */
+    @Test
+    void aBadTargetInAnyShardNamesItsPlaceInTheBatch() {
+        Task bad = (batchSize, rng) -> {
+            TaskBatch batch = SMALL_INDUCTION.batch(batchSize, rng);
+            batch.targets()[7][3] = 99;
+            return batch;
+        };
+        String m = assertThrows(LoupeException.class, () -> new Trainer(bad, small().build()).shards(2).showProgress(false)
+                .train(SMALL_ATTN_ONLY)).getMessage();
+        assertTrue(m.contains("target 99 at [7, 3]") && m.contains("vocabulary of 32") && m.contains("step 1"), m);
+    }
+
     static List<String> list(Path dir) {
         try (var s = Files.list(dir)) {
             return s.map(p -> p.getFileName().toString()).sorted().toList();
