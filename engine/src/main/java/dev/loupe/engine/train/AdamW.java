@@ -25,7 +25,8 @@ public final class AdamW {
     private final INDArray shardGrads;  // [shards, n] one row per part of a batch computed in parallel
     private final INDArray grads;       // [n] row 0 of shardGrads, where the sum ends up
     private final INDArray m, v;        // [n] first and second moments
-    private final INDArray decayed;     // [n] 1 where weight decay applies, else 0
+    private long decayedLength;         // the weights that decay are params[0, decayedLength)
+    private final INDArray decayedParams;
     private final Weights weights;
     private int step;
 
@@ -49,18 +50,23 @@ public final class AdamW {
         grads = shardGrads.getRow(0);
         m = Nd4j.zeros(type, n);
         v = Nd4j.zeros(type, n);
-        decayed = Nd4j.zeros(type, n);
-        Map<String, INDArray> views = new LinkedHashMap<>();
+        // Matrices and embeddings (the weights that decay) first, so that weight decay is one
+        // multiply of the front of the buffer: a 0/1 mask over all of it took three ops.
         long offset = 0;
+        for (boolean decays : new boolean[]{true, false})
+            for (String name : source.names()) {
+                long len = source.get(name).length();
+                if ((source.get(name).rank() >= 2) != decays) continue;
+                spans.put(name, new long[]{offset, len});
+                offset += len;
+                if (decays) decayedLength = offset;
+            }
+        decayedParams = params.get(NDArrayIndex.interval(0, Math.max(1, decayedLength)));
+        Map<String, INDArray> views = new LinkedHashMap<>();
         for (String name : source.names()) {
-            INDArray w = source.get(name);
-            long len = w.length();
-            spans.put(name, new long[]{offset, len});
-            INDArray region = region(params, name);
-            region.assign(w.reshape('c', new long[]{len}));
+            INDArray w = source.get(name), region = region(params, name);
+            region.assign(w.reshape('c', new long[]{w.length()}));
             views.put(name, region.reshape('c', w.shape()));
-            if (w.rank() >= 2) region(decayed, name).assign(1);
-            offset += len;
         }
         weights = new Weights(views);
     }
@@ -110,7 +116,7 @@ public final class AdamW {
     public void update(double lr, double gradScale, TrainingConfig c) {
         step++;
         if (gradScale != 1) grads.muli(gradScale);
-        if (c.weightDecay() > 0) params.subi(decayed.mul(params).muli(lr * c.weightDecay()));
+        if (c.weightDecay() > 0 && decayedLength > 0) decayedParams.muli(1 - lr * c.weightDecay());
         // ND4J's Adam kernel updates m and v and turns the gradients into the step in one pass:
         // lr sqrt(bc2) / bc1 * m / (sqrt(v) + eps'), with bias corrections bc = 1 - beta^step. With
         // eps' = eps sqrt(bc2) that is torch's lr / bc1 * m / (sqrt(v / bc2) + eps). (A dozen separate

@@ -2,6 +2,8 @@ package dev.loupe.engine.train;
 
 import dev.loupe.engine.autograd.Graph;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.nativeblas.NativeOps;
+import org.nd4j.nativeblas.NativeOpsHolder;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -19,22 +21,27 @@ import java.util.function.IntFunction;
  * <p>Why shards instead of ND4J's own threads: in a small model's step most ops are too small for
  * ND4J to split across threads, so its second thread mostly idled (a 2-layer step took 116 ms with
  * two threads, 124 ms with one). Two half batches side by side, each single-threaded, took 93 ms.
- * While a sharded run lasts, BLAS is single-threaded: two multi-threaded GEMMs at once oversubscribe the
- * cores (measured 138 ms).
+ * While a sharded run lasts, BLAS and ND4J's OpenMP loops are single-threaded: two multi-threaded
+ * GEMMs at once oversubscribe the cores (measured 138 ms), and single-threaded OpenMP loops took the
+ * step from 78 to 75 ms.
  */
 final class ShardWorkers implements AutoCloseable {
     private final int shards;
     private final ExecutorService workers;      // null with one shard
-    private final int blasThreads;
+    private final int blasThreads, ompThreads;
 
     ShardWorkers(int shards) {
         this.shards = shards;
-        // For the whole run, not per step: switching OpenBLAS's thread count took 0.4-0.9 ms.
+        // For the whole run, not per step: switching OpenBLAS's thread count took 0.4-0.9 ms. OpenMP's
+        // thread count is per thread: the calling thread's is restored on close.
         this.blasThreads = Nd4j.factory().blas().getMaxThreads();
         if (shards > 1) Nd4j.factory().blas().setMaxThreads(1);
+        this.ompThreads = nativeOps().ompGetMaxThreads();
+        if (shards > 1) nativeOps().setOmpNumThreads(1);
         AtomicInteger n = new AtomicInteger(1);
         this.workers = shards == 1 ? null : Executors.newFixedThreadPool(shards - 1, task -> {
             Thread t = new Thread(() -> {
+                nativeOps().setOmpNumThreads(1);           // this thread's OpenMP setting
                 try {
                     task.run();
                 } finally {                     // this thread's step memory dies with it
@@ -45,6 +52,10 @@ final class ShardWorkers implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+    }
+
+    private static NativeOps nativeOps() {
+        return NativeOpsHolder.getInstance().getDeviceNativeOps();
     }
 
     int shards() {
@@ -85,5 +96,6 @@ final class ShardWorkers implements AutoCloseable {
         if (workers == null) return;
         workers.shutdown();
         Nd4j.factory().blas().setMaxThreads(blasThreads);
+        nativeOps().setOmpNumThreads(ompThreads);
     }
 }
