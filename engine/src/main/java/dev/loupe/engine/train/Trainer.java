@@ -166,7 +166,7 @@ public final class Trainer {
         if (batch.tokens().length() > model.config().nCtx())
             throw new LoupeException("task '" + task.name() + "' made sequences of " + batch.tokens().length()
                     + " tokens; the model's n_ctx is " + model.config().nCtx());
-        checkTargets(batch, model.config().dVocab(), step);
+        checkBatch(batch, model.config().dVocab(), step);
         long positions = Losses.countTargets(batch.targets());
         List<TaskBatch> shards = batch.split(workers.shards());
         // Each shard's objective is its part of the batch mean, so the shards' gradients add up to the batch's.
@@ -202,9 +202,9 @@ public final class Trainer {
         return row;
     }
 
-    /** Here rather than in the loss, which sees only its shard and would name a place in the shard. */
-    private void checkTargets(TaskBatch batch, int vocab, int step) {
-        int[][] targets = batch.targets();
+    /** Here rather than in the model and the loss, which see only a shard and would name a place in the shard. */
+    private void checkBatch(TaskBatch batch, int vocab, int step) {
+        int[][] ids = batch.tokens().ids(), targets = batch.targets();
         int n = batch.tokens().batch(), len = batch.tokens().length();
         String where = "task '" + task.name() + "', batch of step " + (step + 1) + ": ";
         if (targets.length != n) throw new LoupeException(where + targets.length + " rows of targets for " + n + " sequences");
@@ -212,6 +212,8 @@ public final class Trainer {
             if (targets[b].length != len)
                 throw new LoupeException(where + "target row " + b + " has " + targets[b].length + " positions, the sequences " + len);
             for (int p = 0; p < len; p++) {
+                if (batch.tokens().isToken(b, p) && (ids[b][p] < 0 || ids[b][p] >= vocab))
+                    throw new LoupeException(where + "token id " + ids[b][p] + " at [" + b + ", " + p + "] is outside the vocabulary of " + vocab);
                 int t = targets[b][p];
                 if (t != Losses.IGNORE && (t < 0 || t >= vocab))
                     throw new LoupeException(where + "target " + t + " at [" + b + ", " + p + "] is outside the vocabulary of " + vocab

@@ -178,6 +178,14 @@ class TrainerTest {
         String m = assertThrows(LoupeException.class, () -> new Trainer(bad, small().build()).shards(2).showProgress(false)
                 .train(SMALL_ATTN_ONLY)).getMessage();
         assertTrue(m.contains("target 99 at [7, 3]") && m.contains("vocabulary of 32") && m.contains("step 1"), m);
+        Task badToken = (batchSize, rng) -> {
+            TaskBatch batch = SMALL_INDUCTION.batch(batchSize, rng);
+            batch.tokens().ids()[6][2] = 32;
+            return batch;
+        };
+        m = assertThrows(LoupeException.class, () -> new Trainer(badToken, small().build()).shards(2).showProgress(false)
+                .train(SMALL_ATTN_ONLY)).getMessage();
+        assertTrue(m.contains("token id 32 at [6, 2]") && m.contains("vocabulary of 32"), m);
     }
 
     static List<String> list(Path dir) {
