@@ -370,10 +370,11 @@ public final class Tensor {
         long n = size(rank() - 1);
         INDArray x = rows(data, n);                                               // [rows, n]
         INDArray out = alloc(x.shape());
-        Nd4j.exec(new SubOp(x, x.mean(true, 1), out));
+        INDArray mean = Nd4j.valueArrayOf(new long[]{n}, 1.0 / n, data.dataType());   // [n]
+        Nd4j.exec(new SubOp(x, rowDot(x, mean), out));
         return result(out.reshape('c', shape()), g -> {
             INDArray g2 = rows(g, n), dx = Nd4j.createUninitialized(g.dataType(), g2.shape());
-            Nd4j.exec(new SubOp(g2, g2.mean(true, 1), dx));
+            Nd4j.exec(new SubOp(g2, rowDot(g2, mean), dx));
             sendFresh(dx.reshape('c', shape()));
         }, this);
     }
@@ -399,11 +400,15 @@ public final class Tensor {
             INDArray g2 = rows(g, n);
             INDArray gxHat = g2;
             if (w != null) Nd4j.exec(new MulOp(g2, rows(w.data, n), gxHat = Nd4j.createUninitialized(g.dataType(), g2.shape())));
+            // sum(gx̂ * x̂) over a row is (g * x̂) . w: a GEMV on the product dw needs anyway,
+            // instead of a row-wise dot (186 vs 22 µs for [2048, 128]).
+            INDArray gTimesXHat = w != null && (w.requiresGrad || scale.requiresGrad) ? g2.mul(xHat2) : null;
             if (scale.requiresGrad) {
-                INDArray dot = Nd4j.getExecutioner().exec(new Dot(gxHat, xHat2, 1)).reshape('c', s.shape());   // [rows, 1]
+                INDArray dot = w != null ? rowDot(gTimesXHat, w.data.reshape('c', new long[]{n}))
+                        : Nd4j.getExecutioner().exec(new Dot(g2, xHat2, 1)).reshape('c', s.shape());   // [rows, 1]
                 scale.send(dot.divi(s).negi().reshape('c', scale.shape()));
             }
-            if (w != null && w.requiresGrad) w.send(columnSums(g2.mul(xHat2)).reshape(w.shape()));
+            if (w != null && w.requiresGrad) w.send(columnSums(gTimesXHat).reshape(w.shape()));
             if (b != null && b.requiresGrad) b.send(columnSums(g2).reshape(b.shape()));
             if (requiresGrad) {
                 INDArray dx = gxHat == g2 ? Nd4j.createUninitialized(g.dataType(), g2.shape()) : gxHat;   // gx̂ is ours to overwrite
@@ -493,6 +498,16 @@ public final class Tensor {
             }
             if (b != null && b.requiresGrad) b.send(columnSums(g2).reshape(b.shape()));
         }, this, w, b);
+    }
+
+    /**
+     * m [rows, n] times v [n], as [rows, 1]: row sums, means and dots as one GEMV, which took a
+     * sixth of the time of ND4J's row reductions (22 vs 136 µs for a [2048, 128] mean).
+     */
+    private static INDArray rowDot(INDArray m, INDArray v) {
+        INDArray out = Nd4j.createUninitialized(m.dataType(), m.size(0));
+        Nd4j.getBlasWrapper().level2().gemv('c', 'N', 1.0, m, v, 0.0, out);
+        return out.reshape('c', m.size(0), 1);
     }
 
     /** Sums of the columns of a c-ordered [rows, cols] matrix, as [1, cols]. */
