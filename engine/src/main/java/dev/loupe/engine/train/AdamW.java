@@ -22,8 +22,7 @@ public final class AdamW {
     private final ModelConfig config;
     private final Map<String, long[]> spans = new LinkedHashMap<>();   // name -> {offset, length} in the flat buffers
     private final INDArray params;      // [n]
-    private final INDArray shardGrads;  // [shards, n] one row per part of a batch computed in parallel
-    private final INDArray grads;       // [n] row 0 of shardGrads, where the sum ends up
+    private final INDArray grads;       // [n]
     private final INDArray m, v;        // [n] first and second moments
     private long decayedLength;         // the weights that decay are params[0, decayedLength)
     private final INDArray decayedParams;
@@ -32,22 +31,12 @@ public final class AdamW {
 
     /** Copies {@code source}'s weights into the flat buffer; train {@link #weights()} afterwards. */
     public AdamW(ModelConfig config, Weights source) {
-        this(config, source, 1);
-    }
-
-    /**
-     * As {@link #AdamW(ModelConfig, Weights)}, with room for the gradients of {@code shards} parts
-     * of each batch, loaded in parallel by {@link #loadGradients(int, Map)}.
-     */
-    public AdamW(ModelConfig config, Weights source, int shards) {
-        if (shards < 1) throw new IllegalArgumentException("shards must be >= 1, got " + shards);
         this.config = config;
         long n = 0;
         for (String name : source.names()) n += source.get(name).length();
         DataType type = Weights.dataType(config);
         params = Nd4j.create(type, n);
-        shardGrads = Nd4j.create(type, shards, n);
-        grads = shardGrads.getRow(0);
+        grads = Nd4j.create(type, n);
         m = Nd4j.zeros(type, n);
         v = Nd4j.zeros(type, n);
         // Matrices and embeddings (the weights that decay) first, so that weight decay is one
@@ -84,31 +73,29 @@ public final class AdamW {
     /**
      * Copies this step's gradients in (TransformerLens names and shapes, as
      * {@link dev.loupe.engine.model.ForwardResult#weightGrads()} gives them) and returns their
-     * global L2 norm, before any clipping. For an optimizer with one shard.
+     * global L2 norm, before any clipping.
      */
     public double loadGradients(Map<String, INDArray> weightGrads) {
-        if (shardGrads.rows() != 1) throw new IllegalStateException("this optimizer sums " + shardGrads.rows() + " shards; use loadGradients(shard, grads)");
-        loadGradients(0, weightGrads);
-        return sumGradients();
+        addGradients(0, weightGrads);
+        return gradientNorm();
     }
 
     /**
-     * Copies the gradients of one part of this step's batch in. Different shards may load at the
-     * same time from different threads; then {@link #sumGradients}.
+     * Loads the gradients of one shard of this step's batch: shard 0's are copied in, later shards'
+     * added. Call in shard order, one shard at a time, then {@link #gradientNorm}.
      */
-    public void loadGradients(int shard, Map<String, INDArray> weightGrads) {
-        INDArray flat = shardGrads.getRow(shard);
+    public void addGradients(int shard, Map<String, INDArray> weightGrads) {
         for (String name : spans.keySet()) {
             INDArray g = weightGrads.get(name);
             if (g == null) throw new IllegalStateException("no gradient for weight " + name);
-            INDArray target = Weights.toTransformerLensLayout(name, region(flat, name).reshape('c', weights.get(name).shape()), config);
-            target.assign(g);
+            INDArray target = Weights.toTransformerLensLayout(name, region(grads, name).reshape('c', weights.get(name).shape()), config);
+            if (shard == 0) target.assign(g);
+            else target.addi(g);
         }
     }
 
-    /** Adds the shards' gradients, always in shard order, and returns the L2 norm of the sum, before any clipping. */
-    public double sumGradients() {
-        for (int k = 1; k < shardGrads.rows(); k++) grads.addi(shardGrads.getRow(k));
+    /** The global L2 norm of the loaded gradients, before any clipping. */
+    public double gradientNorm() {
         return grads.norm2Number().doubleValue();
     }
 

@@ -12,7 +12,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.IntFunction;
 
 /**
  * Computes the shards of a training batch at the same time: shard 0 on the calling thread, the
@@ -62,18 +61,33 @@ final class ShardWorkers implements AutoCloseable {
         return shards;
     }
 
-    /** Runs {@code shard.apply(k)} for every shard k at once; results in shard order. Rethrows the first failure after all have ended. */
-    <T> List<T> run(IntFunction<T> shard) {
-        if (workers == null) return List.of(shard.apply(0));
+    /** One shard's work; {@code turn.await()} waits until every earlier shard has ended. */
+    @FunctionalInterface
+    interface ShardTask<T> {
+        T run(int shard, Turn turn);
+    }
+
+    /** Lets a shard wait for the shards before it: to add results into one place in shard order. */
+    interface Turn {
+        void await();
+    }
+
+    /**
+     * Runs {@code task} for every shard k at once; results in shard order. Rethrows the first
+     * failure after all have ended.
+     */
+    <T> List<T> run(ShardTask<T> task) {
+        boolean[] ended = new boolean[shards];
+        if (workers == null) return List.of(task.run(0, () -> { }));
         List<Future<T>> others = new ArrayList<>();
         for (int k = 1; k < shards; k++) {
             int id = k;
-            others.add(workers.submit(() -> shard.apply(id)));
+            others.add(workers.submit(() -> runShard(task, id, ended)));
         }
         List<T> results = new ArrayList<>();
         RuntimeException failure = null;
         try {
-            results.add(shard.apply(0));
+            results.add(runShard(task, 0, ended));
         } catch (RuntimeException e) {
             failure = e;
         }
@@ -89,6 +103,30 @@ final class ShardWorkers implements AutoCloseable {
         }
         if (failure != null) throw failure;
         return results;
+    }
+
+    /** Runs shard k and marks it ended, however it ends, so that no later shard waits for it forever. */
+    private <T> T runShard(ShardTask<T> task, int k, boolean[] ended) {
+        try {
+            return task.run(k, () -> {
+                synchronized (ended) {
+                    for (int j = 0; j < k; j++)
+                        while (!ended[j]) {
+                            try {
+                                ended.wait();
+                            } catch (InterruptedException e) {
+                                Thread.currentThread().interrupt();
+                                throw new IllegalStateException("interrupted while shard " + k + " waited for shard " + j, e);
+                            }
+                        }
+                }
+            });
+        } finally {
+            synchronized (ended) {
+                ended[k] = true;
+                ended.notifyAll();
+            }
+        }
     }
 
     @Override

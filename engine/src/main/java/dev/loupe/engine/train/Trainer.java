@@ -128,12 +128,12 @@ public final class Trainer {
                         + " same settings or use another --out folder.\n  checkpoint: " + state.config() + "\n  requested:  " + config);
             if (!state.task().equals(task.name()))
                 throw new LoupeException(dir + ": this checkpoint was trained on task '" + state.task() + "', not '" + task.name() + "'");
-            optimizer = new AdamW(modelConfig, Checkpoint.load(dir).weights(), parts);
+            optimizer = new AdamW(modelConfig, Checkpoint.load(dir).weights());
             TrainingCheckpoint.loadOptimizer(dir, optimizer, state.step());
             start = state.step();
             history.addAll(state.history());
         } else {
-            optimizer = new AdamW(modelConfig, initial.weights(), parts);
+            optimizer = new AdamW(modelConfig, initial.weights());
         }
         HookedTransformer model = new HookedTransformer(modelConfig, optimizer.weights());
         int end = stopAfter >= 0 ? Math.min(stopAfter, config.steps()) : config.steps();
@@ -170,7 +170,7 @@ public final class Trainer {
         long positions = Losses.countTargets(batch.targets());
         List<TaskBatch> shards = batch.split(workers.shards());
         // Each shard's objective is its part of the batch mean, so the shards' gradients add up to the batch's.
-        List<Double> losses = workers.run(k -> {
+        List<Double> losses = workers.run((k, turn) -> {
             TaskBatch shard = shards.get(k);
             ForwardRequest request = ForwardRequest.of(shard.tokens())
                     .gradientsOf(o -> Losses.crossEntropy(o.logits(), shard.targets(), positions)).build();
@@ -179,7 +179,8 @@ public final class Trainer {
             // then piles up until JavaCPP forces collections: steps measured several times slower.
             try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(STEP_MEMORY, "loupe-train-step");
                  ForwardResult r = model.forward(request)) {
-                optimizer.loadGradients(k, r.weightGrads());
+                turn.await();                           // the shards add up their gradients in shard order
+                optimizer.addGradients(k, r.weightGrads());
                 return r.objective();
             }
         });
@@ -188,7 +189,7 @@ public final class Trainer {
         if (!Double.isFinite(loss)) throw diverged("loss is " + loss, step, lastGood);
         double norm;
         try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(STEP_MEMORY, "loupe-train-step")) {
-            norm = optimizer.sumGradients();
+            norm = optimizer.gradientNorm();
             if (!Double.isFinite(norm)) throw diverged("gradient norm is " + norm, step, lastGood);
             // As torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
             double scale = config.gradClip() > 0 ? Math.min(1, config.gradClip() / (norm + 1e-6)) : 1;

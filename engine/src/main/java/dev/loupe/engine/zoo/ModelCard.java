@@ -2,7 +2,6 @@ package dev.loupe.engine.zoo;
 
 import dev.loupe.engine.train.TrainingConfig;
 import dev.loupe.engine.train.TrainingRun;
-import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -26,11 +25,11 @@ public final class ModelCard {
         sb.append("## Training\n\n```\n").append(command).append("\n```\n\n");
         sb.append(String.format(Locale.ROOT, "%d steps of AdamW (lr %s, betas %s/%s, weight decay %s, %s schedule, "
                         + "%d warm-up steps, gradient clip %s), batch %d, seed %d, initial weights std %s; "
-                        + "%.0f s with %d ND4J threads.%n%n",
+                        + "%.0f s on %d processors.%n%n",
                 t.steps(), t.lr(), t.beta1(), t.beta2(), t.weightDecay(), t.schedule().name().toLowerCase(Locale.ROOT),
                 t.warmupSteps(), t.gradClip() == 0 ? "off" : t.gradClip(), t.batchSize(), t.seed(),
                 t.initRange() > 0 ? t.initRange() : "0.8/sqrt(d_model)", seconds,
-                Nd4j.getEnvironment().maxMasterThreads()));
+                Runtime.getRuntime().availableProcessors()));
         sb.append("## Final metrics\n\n| metric | value |\n|---|---|\n");
         sb.append(String.format(Locale.ROOT, "| train loss (last step) | %.4g |%n", run.last("loss")));
         for (String m : metricNames(run))

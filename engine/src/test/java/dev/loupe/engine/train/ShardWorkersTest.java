@@ -21,7 +21,7 @@ class ShardWorkersTest {
         Set<String> threads = ConcurrentHashMap.newKeySet();
         try (ShardWorkers w = new ShardWorkers(3)) {
             for (int round = 0; round < 5; round++) {
-                List<Integer> got = w.run(k -> {
+                List<Integer> got = w.run((k, turn) -> {
                     threads.add(Thread.currentThread().getName());
                     if (k == 0) sleep(20);                 // shard 0 finishes last
                     return Nd4j.scalar(k * 10.0).getInt(0);
@@ -39,14 +39,32 @@ class ShardWorkersTest {
         AtomicInteger finished = new AtomicInteger();
         LoupeException boom = new LoupeException("shard 2 failed");
         try (ShardWorkers w = new ShardWorkers(3)) {
-            LoupeException e = assertThrows(LoupeException.class, () -> w.run(k -> {
-                if (k == 2) throw boom;
+            LoupeException e = assertThrows(LoupeException.class, () -> w.run((k, turn) -> {
+                if (k == 1) throw boom;
                 sleep(30);
+                turn.await();                              // shard 2 must not wait for the failed shard 1 forever
                 return finished.incrementAndGet();
             }));
             assertSame(boom, e);
-            assertEquals(2, finished.get(), "shards 0 and 1 ran to the end before the failure was reported");
-            assertEquals(List.of(1, 2, 3), w.run(k -> k + 1), "the workers still run after a failed step");
+            assertEquals(2, finished.get(), "shards 0 and 2 ran to the end before the failure was reported");
+            assertEquals(List.of(1, 2, 3), w.run((k, turn) -> k + 1), "the workers still run after a failed step");
+        }
+    }
+
+    /** After turn.await() a shard runs only once every shard before it has ended, whichever finishes first. */
+    @Test
+    void turnsGoInShardOrder() {
+        try (ShardWorkers w = new ShardWorkers(3)) {
+            for (int round = 0; round < 5; round++) {
+                List<Integer> order = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+                w.run((k, turn) -> {
+                    sleep(10L * (2 - k));                  // shard 2 is ready first, shard 0 last
+                    turn.await();
+                    order.add(k);
+                    return k;
+                });
+                assertEquals(List.of(0, 1, 2), order);
+            }
         }
     }
 
