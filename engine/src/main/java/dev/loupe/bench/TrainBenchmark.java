@@ -32,7 +32,7 @@ public final class TrainBenchmark {
         ZooRecipe recipe = ZooRecipe.all().stream().filter(r -> r.model().equals(name)).findFirst()
                 .orElseThrow(() -> new LoupeException("bench train: unknown --model '" + name + "' (known: attn-only-2l, modadd-1l)"));
         int batch = a.integer("batch", 64), seq = a.integer("seq", 64), steps = a.integer("steps", 30),
-                warmup = a.integer("warmup", 5), shards = a.integer("shards", Math.min(batch, Runtime.getRuntime().availableProcessors()));
+                warmup = a.integer("warmup", 5), shards = a.integer("shards", Runtime.getRuntime().availableProcessors());
         if (batch < 1 || steps < 1 || warmup < 0 || shards < 1)
             throw new LoupeException("bench train: --batch, --steps and --shards must be >= 1, --warmup >= 0");
         ModelConfig cfg = recipe.modelConfig();

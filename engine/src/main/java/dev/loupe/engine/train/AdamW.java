@@ -24,8 +24,7 @@ public final class AdamW {
     private final INDArray params;      // [n]
     private final INDArray grads;       // [n]
     private final INDArray m, v;        // [n] first and second moments
-    private long decayedLength;         // the weights that decay are params[0, decayedLength)
-    private final INDArray decayedParams;
+    private final INDArray decayedParams;   // the front of params: the weights that decay; null if none
     private final Weights weights;
     private int step;
 
@@ -41,16 +40,16 @@ public final class AdamW {
         v = Nd4j.zeros(type, n);
         // Matrices and embeddings (the weights that decay) first, so that weight decay is one
         // multiply of the front of the buffer: a 0/1 mask over all of it took three ops.
-        long offset = 0;
+        long offset = 0, decaying = 0;
         for (boolean decays : new boolean[]{true, false})
             for (String name : source.names()) {
                 long len = source.get(name).length();
                 if ((source.get(name).rank() >= 2) != decays) continue;
                 spans.put(name, new long[]{offset, len});
                 offset += len;
-                if (decays) decayedLength = offset;
+                if (decays) decaying = offset;
             }
-        decayedParams = params.get(NDArrayIndex.interval(0, Math.max(1, decayedLength)));
+        decayedParams = decaying == 0 ? null : params.get(NDArrayIndex.interval(0, decaying));
         Map<String, INDArray> views = new LinkedHashMap<>();
         for (String name : source.names()) {
             INDArray w = source.get(name), region = region(params, name);
@@ -103,7 +102,7 @@ public final class AdamW {
     public void update(double lr, double gradScale, TrainingConfig c) {
         step++;
         if (gradScale != 1) grads.muli(gradScale);
-        if (c.weightDecay() > 0 && decayedLength > 0) decayedParams.muli(1 - lr * c.weightDecay());
+        if (c.weightDecay() > 0 && decayedParams != null) decayedParams.muli(1 - lr * c.weightDecay());
         // ND4J's Adam kernel updates m and v and turns the gradients into the step in one pass:
         // lr sqrt(bc2) / bc1 * m / (sqrt(v) + eps'), with bias corrections bc = 1 - beta^step. With
         // eps' = eps sqrt(bc2) that is torch's lr / bc1 * m / (sqrt(v / bc2) + eps). (A dozen separate

@@ -34,9 +34,11 @@ final class ShardWorkers implements AutoCloseable {
         // For the whole run, not per step: switching OpenBLAS's thread count took 0.4-0.9 ms. OpenMP's
         // thread count is per thread: the calling thread's is restored on close.
         this.blasThreads = Nd4j.factory().blas().getMaxThreads();
-        if (shards > 1) Nd4j.factory().blas().setMaxThreads(1);
         this.ompThreads = nativeOps().ompGetMaxThreads();
-        if (shards > 1) nativeOps().setOmpNumThreads(1);
+        if (shards > 1) {
+            Nd4j.factory().blas().setMaxThreads(1);
+            nativeOps().setOmpNumThreads(1);
+        }
         AtomicInteger n = new AtomicInteger(1);
         this.workers = shards == 1 ? null : Executors.newFixedThreadPool(shards - 1, task -> {
             Thread t = new Thread(() -> {
@@ -77,8 +79,8 @@ final class ShardWorkers implements AutoCloseable {
      * failure after all have ended.
      */
     <T> List<T> run(ShardTask<T> task) {
-        boolean[] ended = new boolean[shards];
         if (workers == null) return List.of(task.run(0, () -> { }));
+        boolean[] ended = new boolean[shards];
         List<Future<T>> others = new ArrayList<>();
         for (int k = 1; k < shards; k++) {
             int id = k;

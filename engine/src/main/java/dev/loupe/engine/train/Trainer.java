@@ -168,10 +168,10 @@ public final class Trainer {
                     + " tokens; the model's n_ctx is " + model.config().nCtx());
         checkBatch(batch, model.config().dVocab(), step);
         long positions = Losses.countTargets(batch.targets());
-        List<TaskBatch> shards = batch.split(workers.shards());
+        List<TaskBatch> shardBatches = batch.split(workers.shards());
         // Each shard's objective is its part of the batch mean, so the shards' gradients add up to the batch's.
         List<Double> losses = workers.run((k, turn) -> {
-            TaskBatch shard = shards.get(k);
+            TaskBatch shard = shardBatches.get(k);
             ForwardRequest request = ForwardRequest.of(shard.tokens())
                     .gradientsOf(o -> Losses.crossEntropy(o.logits(), shard.targets(), positions)).build();
             // Every array of the step lives in a workspace that is reset for the next step. ND4J frees
