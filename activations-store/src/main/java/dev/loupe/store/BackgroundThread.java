@@ -5,8 +5,7 @@ import java.util.concurrent.Executors;
 
 /** One named daemon thread that runs tasks in order: the store's overlap of disk work with computation. */
 public final class BackgroundThread {
-    private BackgroundThread() {
-    }
+    private BackgroundThread() {}
 
     /** Daemon, so that an unclosed writer or stream never keeps the JVM alive. */
     public static ExecutorService named(String name) {

@@ -15,12 +15,13 @@ import org.nd4j.linalg.factory.Nd4j;
  * never element by element. The caller keeps the array reachable while the buffer is in use.
  */
 public final class NativeBytes {
-    private NativeBytes() {
-    }
+    private NativeBytes() {}
 
     /** True when {@link #of} can view the array without a copy. */
     public static boolean viewable(INDArray a) {
-        return a.ordering() == 'c' && Shape.hasDefaultStridesForShape(a) && a.data().length() >= a.length();
+        return a.ordering() == 'c'
+                && Shape.hasDefaultStridesForShape(a)
+                && a.data().length() >= a.length();
     }
 
     /** A view of a dense c-ordered array's bytes (at most 2 GiB), for reading: the host copy is made current. */
@@ -31,7 +32,10 @@ public final class NativeBytes {
         if (bytes > Integer.MAX_VALUE) throw new IllegalArgumentException("array of " + bytes + " bytes is over 2 GiB");
         // addressPointer() points at the array's first element (it includes a view's offset).
         long address = a.data().addressPointer().address();
-        return new BytePointer(new PagedPointer(address)).capacity(bytes).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        return new BytePointer(new PagedPointer(address))
+                .capacity(bytes)
+                .asByteBuffer()
+                .order(ByteOrder.LITTLE_ENDIAN);
     }
 
     /** Marks an array whose bytes were written through {@link #of} as current on the host (matters on GPU backends). */

@@ -13,8 +13,7 @@ import java.util.zip.CRC32C;
 public final class ShardChecksum {
     private static final int CHUNK = 4 << 20;
 
-    private ShardChecksum() {
-    }
+    private ShardChecksum() {}
 
     public static String hex(long crc) {
         return String.format("%08x", crc);

@@ -41,9 +41,15 @@ public enum StoreDType {
     /** f32/float32, f16/float16/half, bf16/bfloat16 (case-insensitive). */
     public static StoreDType parse(String s) {
         switch (s == null ? "" : s.toLowerCase(java.util.Locale.ROOT)) {
-            case "f32", "float32", "float" -> { return F32; }
-            case "f16", "float16", "half", "fp16" -> { return F16; }
-            case "bf16", "bfloat16" -> { return BF16; }
+            case "f32", "float32", "float" -> {
+                return F32;
+            }
+            case "f16", "float16", "half", "fp16" -> {
+                return F16;
+            }
+            case "bf16", "bfloat16" -> {
+                return BF16;
+            }
             default -> throw new LoupeException("dtype '" + s + "': expected f32, f16 or bf16");
         }
     }

@@ -35,9 +35,20 @@ import java.util.Map;
  * @param shards     committed shards in order
  * @param complete   true once the harvest ran to its end
  */
-public record StoreManifest(String format, int version, ModelInfo model, List<HookInfo> hooks, String dtype,
-                            int contextSize, CorpusInfo corpus, CreationInfo creation, String createdAt,
-                            long rows, long sequences, List<ShardInfo> shards, boolean complete) {
+public record StoreManifest(
+        String format,
+        int version,
+        ModelInfo model,
+        List<HookInfo> hooks,
+        String dtype,
+        int contextSize,
+        CorpusInfo corpus,
+        CreationInfo creation,
+        String createdAt,
+        long rows,
+        long sequences,
+        List<ShardInfo> shards,
+        boolean complete) {
 
     public static final String FORMAT = "loupe-activations-store";
     public static final int VERSION = 1;
@@ -51,41 +62,40 @@ public record StoreManifest(String format, int version, ModelInfo model, List<Ho
             .enable(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES);
 
     /** The model: its id as given, a hash of its config and a checksum of its weights. */
-    public record ModelInfo(String id, String configHash, String weightsCrc32c, int nLayers, int dModel, int dVocab) {
-    }
+    public record ModelInfo(String id, String configHash, String weightsCrc32c, int nLayers, int dModel, int dVocab) {}
 
     /** A stored hook point and the width of its rows (trailing dimensions flattened: hook_z is n_heads·d_head). */
-    public record HookInfo(String name, int d) {
-    }
+    public record HookInfo(String name, int d) {}
 
     /** One corpus file: absolute path, kind (text, jsonl, npy) and size. */
-    public record SourceInfo(String path, String kind, long bytes) {
-    }
+    public record SourceInfo(String path, String kind, long bytes) {}
 
     /**
      * The corpus and its chunking, SAELens's convention: token ids prepended to each chunk
      * ({@code beginBatchToken}), to each document ({@code beginSequenceToken}) and between documents
      * ({@code separatorToken}); null where none.
      */
-    public record CorpusInfo(List<SourceInfo> sources, String tokenizer, String textField, String textDocs,
-                             Integer beginBatchToken, Integer beginSequenceToken, Integer separatorToken) {
-    }
+    public record CorpusInfo(
+            List<SourceInfo> sources,
+            String tokenizer,
+            String textField,
+            String textDocs,
+            Integer beginBatchToken,
+            Integer beginSequenceToken,
+            Integer separatorToken) {}
 
     /** Parameters that decide which rows a harvest produces and how they are split into shards. */
-    public record CreationInfo(int batchSize, int shardSequences, long maxTokens, int stopAtLayer, String tool) {
-    }
+    public record CreationInfo(int batchSize, int shardSequences, long maxTokens, int stopAtLayer, String tool) {}
 
     /** A file of a shard: path relative to the store, size, where its data starts, and CRC32C of the data. */
-    public record FileEntry(String path, long bytes, long dataOffset, String crc32c) {
-    }
+    public record FileEntry(String path, long bytes, long dataOffset, String crc32c) {}
 
     /**
      * A committed shard: rows [firstRow, firstRow + rows) = sequences [firstSequence, firstSequence + sequences).
      * {@code files} maps each hook name, {@code "rows"} (token ids, sequence, position) and {@code "stats"} to its file.
      */
-    public record ShardInfo(int index, long firstRow, long rows, long firstSequence, int sequences,
-                            Map<String, FileEntry> files) {
-    }
+    public record ShardInfo(
+            int index, long firstRow, long rows, long firstSequence, int sequences, Map<String, FileEntry> files) {}
 
     public StoreManifest {
         hooks = List.copyOf(hooks);
@@ -93,10 +103,27 @@ public record StoreManifest(String format, int version, ModelInfo model, List<Ho
     }
 
     /** A manifest for an empty store. */
-    public static StoreManifest create(ModelInfo model, List<HookInfo> hooks, StoreDType dtype, int contextSize,
-                                       CorpusInfo corpus, CreationInfo creation) {
-        return new StoreManifest(FORMAT, VERSION, model, hooks, dtype.label(), contextSize, corpus, creation,
-                java.time.Instant.now().toString(), 0, 0, List.of(), false);
+    public static StoreManifest create(
+            ModelInfo model,
+            List<HookInfo> hooks,
+            StoreDType dtype,
+            int contextSize,
+            CorpusInfo corpus,
+            CreationInfo creation) {
+        return new StoreManifest(
+                FORMAT,
+                VERSION,
+                model,
+                hooks,
+                dtype.label(),
+                contextSize,
+                corpus,
+                creation,
+                java.time.Instant.now().toString(),
+                0,
+                0,
+                List.of(),
+                false);
     }
 
     public StoreDType storeDType() {
@@ -116,13 +143,37 @@ public record StoreManifest(String format, int version, ModelInfo model, List<Ho
     public StoreManifest withShard(ShardInfo shard) {
         List<ShardInfo> all = new ArrayList<>(shards);
         all.add(shard);
-        return new StoreManifest(format, version, model, hooks, dtype, contextSize, corpus, creation, createdAt,
-                rows + shard.rows(), sequences + shard.sequences(), all, complete);
+        return new StoreManifest(
+                format,
+                version,
+                model,
+                hooks,
+                dtype,
+                contextSize,
+                corpus,
+                creation,
+                createdAt,
+                rows + shard.rows(),
+                sequences + shard.sequences(),
+                all,
+                complete);
     }
 
     public StoreManifest completed() {
-        return new StoreManifest(format, version, model, hooks, dtype, contextSize, corpus, creation, createdAt,
-                rows, sequences, shards, true);
+        return new StoreManifest(
+                format,
+                version,
+                model,
+                hooks,
+                dtype,
+                contextSize,
+                corpus,
+                creation,
+                createdAt,
+                rows,
+                sequences,
+                shards,
+                true);
     }
 
     /** Writes {@code dir/manifest.json} atomically (temporary file, fsync, rename). */
@@ -148,20 +199,27 @@ public record StoreManifest(String format, int version, ModelInfo model, List<Ho
         } catch (NoSuchFileException e) {
             throw new LoupeException(dir + ": not an activations store (no " + FILE + ")");
         } catch (IOException e) {
-            throw new LoupeException(file + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""), e);
+            throw new LoupeException(
+                    file + ": not valid JSON: "
+                            + e.getMessage().lines().findFirst().orElse(""),
+                    e);
         }
         if (root == null || !FORMAT.equals(root.path("format").asText()))
             throw new LoupeException(file + ": not an activations store manifest (\"format\" is "
                     + (root == null ? "missing" : root.path("format")) + ", expected \"" + FORMAT + "\")");
         int version = root.path("version").asInt(-1);
         if (version != VERSION)
-            throw new LoupeException(file + ": store format version " + root.path("version") + "; this Loupe reads version "
-                    + VERSION + " only (re-harvest, or use the Loupe version that wrote it)");
+            throw new LoupeException(
+                    file + ": store format version " + root.path("version") + "; this Loupe reads version " + VERSION
+                            + " only (re-harvest, or use the Loupe version that wrote it)");
         StoreManifest m;
         try {
             m = JSON.treeToValue(root, StoreManifest.class);
         } catch (IOException e) {
-            throw new LoupeException(file + ": malformed manifest: " + e.getMessage().lines().findFirst().orElse(""), e);
+            throw new LoupeException(
+                    file + ": malformed manifest: "
+                            + e.getMessage().lines().findFirst().orElse(""),
+                    e);
         }
         m.check(file);
         return m;
@@ -172,15 +230,19 @@ public record StoreManifest(String format, int version, ModelInfo model, List<Ho
         long r = 0, s = 0;
         for (int i = 0; i < shards.size(); i++) {
             ShardInfo sh = shards.get(i);
-            if (sh.index() != i || sh.firstRow() != r || sh.firstSequence() != s || sh.rows() != (long) sh.sequences() * contextSize)
+            if (sh.index() != i
+                    || sh.firstRow() != r
+                    || sh.firstSequence() != s
+                    || sh.rows() != (long) sh.sequences() * contextSize)
                 throw new LoupeException(file + ": shard list is inconsistent at shard " + i);
             for (String h : hookNames())
-                if (!sh.files().containsKey(h)) throw new LoupeException(file + ": shard " + i + " lists no file for hook " + h);
+                if (!sh.files().containsKey(h))
+                    throw new LoupeException(file + ": shard " + i + " lists no file for hook " + h);
             r += sh.rows();
             s += sh.sequences();
         }
         if (r != rows || s != sequences)
-            throw new LoupeException(file + ": totals (" + rows + " rows, " + sequences + " sequences) disagree with the shards ("
-                    + r + ", " + s + ")");
+            throw new LoupeException(file + ": totals (" + rows + " rows, " + sequences
+                    + " sequences) disagree with the shards (" + r + ", " + s + ")");
     }
 }

@@ -17,8 +17,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.api.io.TempDir;
 
 class BadInputTest {
     @TempDir
@@ -30,7 +30,13 @@ class BadInputTest {
 
     private Path harvest(HookedTransformer model, List<String> hooks, Path corpus, Path out) {
         HarvestConfig cfg = new HarvestConfig(hooks, 16, 4, StoreDType.F32, 0, 0.01, 1, null, 1);
-        Harvester.run(model, "m", Corpus.of(List.of(corpus), null, "text", Corpus.TextDocs.LINES), null, cfg, out,
+        Harvester.run(
+                model,
+                "m",
+                Corpus.of(List.of(corpus), null, "text", Corpus.TextDocs.LINES),
+                null,
+                cfg,
+                out,
                 Harvester.ProgressFactory.silent());
         return out;
     }
@@ -45,26 +51,29 @@ class BadInputTest {
         Path bad = tmp.resolve("bad.txt");
         byte[] good = "first line\nsecond ".getBytes(StandardCharsets.UTF_8);
         byte[] bytes = java.util.Arrays.copyOf(good, good.length + 3);
-        bytes[good.length] = (byte) 0xC3;                                   // a lead byte followed by ASCII: invalid
+        bytes[good.length] = (byte) 0xC3; // a lead byte followed by ASCII: invalid
         bytes[good.length + 1] = 'x';
         bytes[good.length + 2] = '\n';
         Files.write(bad, bytes);
         Corpus c = Corpus.of(List.of(bad), tokenizer, "text", Corpus.TextDocs.LINES);
-        m = fails(() -> c.documents().forEachRemaining(d -> { }));
+        m = fails(() -> c.documents().forEachRemaining(d -> {}));
         assertTrue(m.contains("bad.txt") && m.contains("byte offset " + good.length), m);
 
         Path jsonl = tmp.resolve("c.jsonl");
         Files.writeString(jsonl, "{\"text\": \"ok\"}\n{\"body\": \"no text field\"}\n");
         Corpus j = Corpus.of(List.of(jsonl), tokenizer, "text", Corpus.TextDocs.LINES);
-        m = fails(() -> j.documents().forEachRemaining(d -> { }));
+        m = fails(() -> j.documents().forEachRemaining(d -> {}));
         assertTrue(m.contains("c.jsonl: line 2 has no string field \"text\""), m);
     }
 
     @Test
     void unknownHookSuggestsTheClosestAndPerHeadPatternsAreRefused() {
         Path corpus = Fixtures.tokenCorpus(tmp, 100, 97, 1);
-        String m = fails(() -> harvest(Fixtures.smallModel(), List.of("blocks.1.hook_resid_pots"), corpus, tmp.resolve("a")));
-        assertTrue(m.contains("unknown hook point 'blocks.1.hook_resid_pots'") && m.contains("blocks.1.hook_resid_post"), m);
+        String m = fails(
+                () -> harvest(Fixtures.smallModel(), List.of("blocks.1.hook_resid_pots"), corpus, tmp.resolve("a")));
+        assertTrue(
+                m.contains("unknown hook point 'blocks.1.hook_resid_pots'") && m.contains("blocks.1.hook_resid_post"),
+                m);
         m = fails(() -> harvest(Fixtures.smallModel(), List.of("pattern0"), corpus, tmp.resolve("b")));
         assertTrue(m.contains("not one row per token"), m);
     }
@@ -73,7 +82,7 @@ class BadInputTest {
     void aStoreOfAnotherModelOrFormatVersionIsRefused() throws Exception {
         Path corpus = Fixtures.tokenCorpus(tmp, 200, 97, 2);
         Path out = harvest(Fixtures.smallModel(), List.of("resid_post0"), corpus, tmp.resolve("s"));
-        HookedTransformer other = HookedTransformer.random(Fixtures.smallConfig(), 8);   // same shape, other weights
+        HookedTransformer other = HookedTransformer.random(Fixtures.smallConfig(), 8); // same shape, other weights
         String m = fails(() -> harvest(other, List.of("resid_post0"), corpus, out));
         assertTrue(m.contains("harvested from another model") && m.contains("weights crc32c"), m);
         m = fails(() -> harvest(Fixtures.smallModel(), List.of("resid_post1"), corpus, out));
@@ -102,7 +111,7 @@ class BadInputTest {
             raf.seek(f.dataOffset() + 100);
             raf.write(b ^ 0x40);
         }
-        ActivationStore.open(out).close();                                   // fast mode reads no activation data
+        ActivationStore.open(out).close(); // fast mode reads no activation data
         String m = fails(() -> ActivationStore.open(out, Verify.FULL, ProgressBar.silent()));
         assertTrue(m.contains(file.toString()) && m.contains("shard 2") && m.contains("checksum mismatch"), m);
 

@@ -13,11 +13,16 @@ import org.nd4j.linalg.factory.Nd4j;
 
 /** Test models and corpora that need no shared data. */
 public final class Fixtures {
-    private Fixtures() {
-    }
+    private Fixtures() {}
 
     public static ModelConfig smallConfig() {
-        return ModelConfig.builder().dModel(32).nLayers(3).nHeads(4).dVocab(97).nCtx(64).build();
+        return ModelConfig.builder()
+                .dModel(32)
+                .nLayers(3)
+                .nHeads(4)
+                .dVocab(97)
+                .nCtx(64)
+                .build();
     }
 
     public static HookedTransformer smallModel() {
@@ -46,9 +51,15 @@ public final class Fixtures {
         Path dir = Path.of("").toAbsolutePath();
         while (dir != null && !Files.isRegularFile(dir.resolve("engine").resolve("pom.xml"))) dir = dir.getParent();
         String prop = System.getProperty("loupe.shared");
-        Path root = prop != null ? Path.of(prop) : dir == null || dir.getParent() == null ? null : dir.getParent().resolve("shared");
+        Path root = prop != null
+                ? Path.of(prop)
+                : dir == null || dir.getParent() == null
+                        ? null
+                        : dir.getParent().resolve("shared");
         Path p = root == null ? null : root.resolve(relative);
-        assumeTrue(p != null && Files.exists(p), "reference data " + (p == null ? "../shared/" + relative : p) + " is absent; skipping");
+        assumeTrue(
+                p != null && Files.exists(p),
+                "reference data " + (p == null ? "../shared/" + relative : p) + " is absent; skipping");
         return p;
     }
 

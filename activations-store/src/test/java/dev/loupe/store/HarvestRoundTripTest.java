@@ -35,7 +35,13 @@ class HarvestRoundTripTest {
 
     private HarvestResult harvest(HookedTransformer model, Path corpus, StoreDType dtype, long maxTokens, Path out) {
         HarvestConfig cfg = new HarvestConfig(HOOKS, 16, 3, dtype, maxTokens, 0.01, 1, null, 1);
-        return Harvester.run(model, "random", Corpus.of(List.of(corpus), null, "text", Corpus.TextDocs.LINES), null, cfg, out,
+        return Harvester.run(
+                model,
+                "random",
+                Corpus.of(List.of(corpus), null, "text", Corpus.TextDocs.LINES),
+                null,
+                cfg,
+                out,
                 Harvester.ProgressFactory.silent());
     }
 
@@ -50,14 +56,20 @@ class HarvestRoundTripTest {
         assertEquals(640, r.rows());
 
         List<int[]> seqs = new ArrayList<>();
-        new Chunker(Corpus.of(List.of(corpus), null, "t", Corpus.TextDocs.LINES).documents(), 16, 1, null, 1).forEachRemaining(seqs::add);
-        try (ActivationStore store = ActivationStore.open(out, Verify.FULL, dev.loupe.engine.progress.ProgressBar.silent())) {
+        new Chunker(Corpus.of(List.of(corpus), null, "t", Corpus.TextDocs.LINES).documents(), 16, 1, null, 1)
+                .forEachRemaining(seqs::add);
+        try (ActivationStore store =
+                ActivationStore.open(out, Verify.FULL, dev.loupe.engine.progress.ProgressBar.silent())) {
             assertTrue(store.manifest().complete());
-            assertTrue(store.manifest().shards().size() > 3, "small shards: " + store.manifest().shards().size());
-            assertEquals(List.of("blocks.1.hook_resid_post", "blocks.0.attn.hook_z", "blocks.1.mlp.hook_post"), store.hooks());
-            assertEquals(32, store.d("blocks.0.attn.hook_z"));                 // n_heads * d_head flattened
+            assertTrue(
+                    store.manifest().shards().size() > 3,
+                    "small shards: " + store.manifest().shards().size());
+            assertEquals(
+                    List.of("blocks.1.hook_resid_post", "blocks.0.attn.hook_z", "blocks.1.mlp.hook_post"),
+                    store.hooks());
+            assertEquals(32, store.d("blocks.0.attn.hook_z")); // n_heads * d_head flattened
             assertEquals(128, store.d("blocks.1.mlp.hook_post"));
-            assertEquals(2, store.manifest().creation().stopAtLayer());       // stops after block 1
+            assertEquals(2, store.manifest().creation().stopAtLayer()); // stops after block 1
             for (int s = 0; s < seqs.size(); s += 7) {
                 try (ForwardResult f = model.runWithCache(Tokens.of(seqs.get(s)), ActivationFilter.all())) {
                     for (String h : store.hooks()) {
@@ -79,7 +91,8 @@ class HarvestRoundTripTest {
             it.forEachRemaining(parts::add);
             assertEquals(7, parts.size());
             assertEquals(40, parts.get(6).size(0));
-            INDArray all = org.nd4j.linalg.factory.Nd4j.concat(0, parts.toArray(INDArray[]::new)).castTo(DataType.DOUBLE);
+            INDArray all = org.nd4j.linalg.factory.Nd4j.concat(0, parts.toArray(INDArray[]::new))
+                    .castTo(DataType.DOUBLE);
             HookStatistics st = store.statistics("blocks.1.hook_resid_post");
             assertEquals(640, st.count());
             INDArray mean = all.mean(0), var = all.var(false, 0);
@@ -104,7 +117,8 @@ class HarvestRoundTripTest {
         for (StoreDType dt : List.of(StoreDType.BF16, StoreDType.F16)) {
             Path out = tmp.resolve(dt.label());
             harvest(model, corpus, dt, 0, out);
-            try (ActivationStore a = ActivationStore.open(f32); ActivationStore b = ActivationStore.open(out)) {
+            try (ActivationStore a = ActivationStore.open(f32);
+                    ActivationStore b = ActivationStore.open(out)) {
                 assertEquals(dt, b.dtype());
                 for (String h : a.hooks()) {
                     INDArray full = a.rows(h, 0, (int) a.rows());
@@ -121,7 +135,7 @@ class HarvestRoundTripTest {
         Path corpus = Fixtures.tokenCorpus(tmp, 600, 97, 3);
         Path out = tmp.resolve("store");
         HarvestResult r = harvest(model, corpus, StoreDType.F32, 100, out);
-        assertEquals(6, r.sequences());                                        // floor(100 / 16)
+        assertEquals(6, r.sequences()); // floor(100 / 16)
         assertEquals(96, r.rows());
         HarvestResult again = harvest(model, corpus, StoreDType.F32, 100, out);
         assertEquals(0, again.newRows());

@@ -24,7 +24,9 @@ class PythonExportTest {
 
     static boolean numpyAvailable() {
         try {
-            Process p = new ProcessBuilder("/usr/bin/python3", "-c", "import numpy").redirectErrorStream(true).start();
+            Process p = new ProcessBuilder("/usr/bin/python3", "-c", "import numpy")
+                    .redirectErrorStream(true)
+                    .start();
             p.getInputStream().readAllBytes();
             return p.waitFor() == 0;
         } catch (Exception e) {
@@ -38,14 +40,22 @@ class PythonExportTest {
         for (StoreDType dt : List.of(StoreDType.F32, StoreDType.BF16)) {
             Path corpus = Fixtures.tokenCorpus(tmp, 300, 97, 4);
             Path store = tmp.resolve("store-" + dt.label()), out = tmp.resolve("export-" + dt.label());
-            HarvestConfig cfg = new HarvestConfig(List.of("resid_post0", "blocks.1.attn.hook_z"), 16, 4, dt, 0, 0.01, 1, null, 1);
-            Harvester.run(Fixtures.smallModel(), "m", Corpus.of(List.of(corpus), null, "t", Corpus.TextDocs.LINES), null, cfg, store,
+            HarvestConfig cfg =
+                    new HarvestConfig(List.of("resid_post0", "blocks.1.attn.hook_z"), 16, 4, dt, 0, 0.01, 1, null, 1);
+            Harvester.run(
+                    Fixtures.smallModel(),
+                    "m",
+                    Corpus.of(List.of(corpus), null, "t", Corpus.TextDocs.LINES),
+                    null,
+                    cfg,
+                    store,
                     Harvester.ProgressFactory.silent());
             try (ActivationStore s = ActivationStore.open(store)) {
                 NpyExport.export(s, out, s.hooks(), ProgressBar.silent());
                 String h = "blocks.1.attn.hook_z";
                 INDArray all = s.rows(h, 0, (int) s.rows()).castTo(org.nd4j.linalg.api.buffer.DataType.DOUBLE);
-                String script = """
+                String script =
+                        """
                         import json, sys, numpy as np
                         out, store, hook = sys.argv[1], sys.argv[2], sys.argv[3]
                         x = np.load(f"{out}/{hook}.npy", mmap_mode="r")
@@ -69,22 +79,35 @@ class PythonExportTest {
                 Path py = tmp.resolve("check.py");
                 Files.writeString(py, script);
                 Process p = new ProcessBuilder("/usr/bin/python3", py.toString(), out.toString(), store.toString(), h)
-                        .redirectErrorStream(true).start();
+                        .redirectErrorStream(true)
+                        .start();
                 String res = new String(p.getInputStream().readAllBytes()).trim();
                 assertEquals(0, p.waitFor(), res);
-                var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(res.lines().reduce((a, b) -> b).orElse(""));
-                assertEquals("[" + s.rows() + "," + s.d(h) + "]", json.get("shape").toString().replace(" ", ""));
+                var json = new com.fasterxml.jackson.databind.ObjectMapper()
+                        .readTree(res.lines().reduce((a, b) -> b).orElse(""));
+                assertEquals(
+                        "[" + s.rows() + "," + s.d(h) + "]",
+                        json.get("shape").toString().replace(" ", ""));
                 assertEquals("float32", json.get("dtype").asText());
                 assertEquals(true, json.get("mmap").asBoolean());
-                assertEquals(all.sumNumber().doubleValue(), json.get("sum").asDouble(), 1e-6 * Math.max(1, Math.abs(all.sumNumber().doubleValue())));
-                assertEquals(all.getRow(7).sumNumber().doubleValue(), json.get("row7").asDouble(), 1e-9);
+                assertEquals(
+                        all.sumNumber().doubleValue(),
+                        json.get("sum").asDouble(),
+                        1e-6 * Math.max(1, Math.abs(all.sumNumber().doubleValue())));
+                assertEquals(
+                        all.getRow(7).sumNumber().doubleValue(),
+                        json.get("row7").asDouble(),
+                        1e-9);
                 long tokenSum = 0;
                 for (int t : s.tokens(0, (int) s.rows())) tokenSum += t;
                 assertEquals(tokenSum, json.get("tokens").asLong());
                 assertEquals(s.rows(), json.get("n_tokens").asLong());
                 assertEquals(s.manifest().sequences() - 1, json.get("seq_last").asLong());
-                assertEquals(s.manifest().sequences() * (15 * 16 / 2), json.get("pos_sum").asLong());
-                if (dt == StoreDType.F32) assertEquals(true, json.get("shard_equal").asBoolean(), String.format(Locale.ROOT, "%s", res));
+                assertEquals(
+                        s.manifest().sequences() * (15 * 16 / 2),
+                        json.get("pos_sum").asLong());
+                if (dt == StoreDType.F32)
+                    assertEquals(true, json.get("shard_equal").asBoolean(), String.format(Locale.ROOT, "%s", res));
             }
         }
     }

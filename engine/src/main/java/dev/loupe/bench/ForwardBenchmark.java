@@ -8,21 +8,19 @@ import dev.loupe.engine.model.ForwardResult;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.model.Tokens;
-import org.bytedeco.javacpp.Pointer;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.Supplier;
+import org.bytedeco.javacpp.Pointer;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * {@code ./loupe bench forward}: forward throughput on random weights of a named shape, optionally
@@ -31,36 +29,57 @@ import java.util.function.Supplier;
  * peak, memory, and as its last line {@code ratio_vs_torch=...} when asked.
  */
 public final class ForwardBenchmark {
-    private static final Map<String, Supplier<ModelConfig>> SHAPES = Map.of(
-            "gpt2-small", ModelConfig::gpt2Small,
-            "tiny", () -> ModelConfig.builder().dModel(128).nLayers(2).nHeads(4).dVocab(1000).nCtx(256).build());
+    private static final Map<String, Supplier<ModelConfig>> SHAPES =
+            Map.of("gpt2-small", ModelConfig::gpt2Small, "tiny", () -> ModelConfig.builder()
+                    .dModel(128)
+                    .nLayers(2)
+                    .nHeads(4)
+                    .dVocab(1000)
+                    .nCtx(256)
+                    .build());
 
-    private ForwardBenchmark() {
-    }
+    private ForwardBenchmark() {}
 
     /** Options: shape, batch, seq, cache (none|all), iters, warmup, seed, vs-torch. */
     public static void run(dev.loupe.cli.Args a) {
         String shapeName = a.get("shape", "gpt2-small");
         Supplier<ModelConfig> shape = SHAPES.get(shapeName);
-        if (shape == null) throw new LoupeException("bench forward: unknown --shape '" + shapeName + "' (known: " + SHAPES.keySet() + ")");
+        if (shape == null)
+            throw new LoupeException(
+                    "bench forward: unknown --shape '" + shapeName + "' (known: " + SHAPES.keySet() + ")");
         ModelConfig cfg = shape.get();
-        int batch = a.integer("batch", 4), seq = a.integer("seq", 256), iters = a.integer("iters", 5),
-                warmup = a.integer("warmup", 1), seed = a.integer("seed", 0);
+        int batch = a.integer("batch", 4),
+                seq = a.integer("seq", 256),
+                iters = a.integer("iters", 5),
+                warmup = a.integer("warmup", 1),
+                seed = a.integer("seed", 0);
         String cache = a.get("cache", "none");
-        if (!cache.equals("none") && !cache.equals("all")) throw new LoupeException("bench forward: --cache must be none or all");
+        if (!cache.equals("none") && !cache.equals("all"))
+            throw new LoupeException("bench forward: --cache must be none or all");
         if (seq > cfg.nCtx()) throw new LoupeException("bench forward: --seq " + seq + " exceeds n_ctx " + cfg.nCtx());
-        if (batch < 1 || seq < 1 || iters < 1) throw new LoupeException("bench forward: --batch, --seq and --iters must be >= 1");
+        if (batch < 1 || seq < 1 || iters < 1)
+            throw new LoupeException("bench forward: --batch, --seq and --iters must be >= 1");
 
         // The peer gets as many threads as ND4J uses here (OMP_NUM_THREADS, else one per core).
         int threads = Nd4j.getEnvironment().maxMasterThreads();
-        System.out.printf(Locale.ROOT, "shape %s (%,d parameters), batch %d x seq %d, %d iterations after %d warm-up, %d threads%n",
-                shapeName, cfg.parameterCount(), batch, seq, iters, warmup, threads);
+        System.out.printf(
+                Locale.ROOT,
+                "shape %s (%,d parameters), batch %d x seq %d, %d iterations after %d warm-up, %d threads%n",
+                shapeName,
+                cfg.parameterCount(),
+                batch,
+                seq,
+                iters,
+                warmup,
+                threads);
         HookedTransformer model = HookedTransformer.random(cfg, seed);
         Tokens tokens = randomTokens(cfg, batch, seq, seed);
         double flops = forwardFlops(cfg, batch, seq);
 
         // Each result is closed as soon as it is measured, as PyTorch frees its tensors by refcount.
-        double plain = measure("plain forward", iters, warmup, () -> model.forward(ForwardRequest.of(tokens).build()).close());
+        double plain = measure("plain forward", iters, warmup, () -> model.forward(
+                        ForwardRequest.of(tokens).build())
+                .close());
         report("loupe plain", batch * seq / plain, flops / plain);
         double best = plain;
         if (cache.equals("all")) {
@@ -73,19 +92,29 @@ public final class ForwardBenchmark {
             });
             report("loupe cache=all", batch * seq / cached, flops / cached);
             System.out.printf(Locale.ROOT, "cache overhead: %.1f%% over plain%n", 100 * (cached / plain - 1));
-            System.out.printf(Locale.ROOT, "cached tensors: %.1f MiB; peak RSS %.1f MiB (before cached runs %.1f MiB); JVM heap used %.1f MiB; javacpp off-heap now %.1f MiB%n",
-                    mib(cachedBytes[0]), mib(peakRssBytes()), mib(rssBefore),
-                    mib(Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory()), mib(Pointer.totalBytes()));
+            System.out.printf(
+                    Locale.ROOT,
+                    "cached tensors: %.1f MiB; peak RSS %.1f MiB (before cached runs %.1f MiB); JVM heap used %.1f MiB; javacpp off-heap now %.1f MiB%n",
+                    mib(cachedBytes[0]),
+                    mib(peakRssBytes()),
+                    mib(rssBefore),
+                    mib(Runtime.getRuntime().totalMemory()
+                            - Runtime.getRuntime().freeMemory()),
+                    mib(Pointer.totalBytes()));
             best = cached;
         }
         double peak = gemmPeakGflops();
-        System.out.printf(Locale.ROOT, "gemm peak (Nd4j.gemm 2048^3 fp32): %.1f GFLOP/s; plain forward reaches %.0f%% of it%n",
-                peak, 100 * flops / plain / 1e9 / peak);
+        System.out.printf(
+                Locale.ROOT,
+                "gemm peak (Nd4j.gemm 2048^3 fp32): %.1f GFLOP/s; plain forward reaches %.0f%% of it%n",
+                peak,
+                100 * flops / plain / 1e9 / peak);
 
         if (a.flag("vs-torch")) {
             double torch = torchTokensPerSecond(cfg, batch, seq, iters, warmup, threads, seed, cache);
             double loupe = batch * seq / best;
-            System.out.printf(Locale.ROOT, "torch %s: %.1f tokens/s%n", cache.equals("all") ? "cache=all" : "plain", torch);
+            System.out.printf(
+                    Locale.ROOT, "torch %s: %.1f tokens/s%n", cache.equals("all") ? "cache=all" : "plain", torch);
             System.out.printf(Locale.ROOT, "ratio_vs_torch=%.3f%n", loupe / torch);
         }
     }
@@ -101,8 +130,9 @@ public final class ForwardBenchmark {
     static double forwardFlops(ModelConfig c, int batch, int seq) {
         double tokens = (double) batch * seq;
         double d = c.dModel(), q = (double) c.nHeads() * c.dHead(), kv = (double) c.nKvHeads() * c.dHead();
-        double perTokenPerLayer = d * q * 2 + d * kv * 2 + (c.attnOnly() ? 0 : (c.activation().gated() ? 3 : 2) * d * c.dMlp());
-        double attention = 2.0 * c.nHeads() * (double) seq * seq * c.dHead() * batch;   // scores and z
+        double perTokenPerLayer =
+                d * q * 2 + d * kv * 2 + (c.attnOnly() ? 0 : (c.activation().gated() ? 3 : 2) * d * c.dMlp());
+        double attention = 2.0 * c.nHeads() * (double) seq * seq * c.dHead() * batch; // scores and z
         return 2 * (tokens * perTokenPerLayer * c.nLayers() + attention * c.nLayers() + tokens * d * c.dVocab());
     }
 
@@ -116,7 +146,8 @@ public final class ForwardBenchmark {
             long t0 = System.nanoTime();
             body.run();
             times.add((System.nanoTime() - t0) / 1e9);
-            System.err.printf(Locale.ROOT, "\r%s: %d/%d  last %.3f s      ", what, i + 1, iters, times.get(times.size() - 1));
+            System.err.printf(
+                    Locale.ROOT, "\r%s: %d/%d  last %.3f s      ", what, i + 1, iters, times.get(times.size() - 1));
         }
         System.err.println();
         times.sort(Double::compare);
@@ -124,12 +155,15 @@ public final class ForwardBenchmark {
     }
 
     private static void report(String what, double tokensPerSecond, double flopsPerSecond) {
-        System.out.printf(Locale.ROOT, "%s: %.1f tokens/s (%.1f GFLOP/s)%n", what, tokensPerSecond, flopsPerSecond / 1e9);
+        System.out.printf(
+                Locale.ROOT, "%s: %.1f tokens/s (%.1f GFLOP/s)%n", what, tokensPerSecond, flopsPerSecond / 1e9);
     }
 
     private static double gemmPeakGflops() {
         int n = 2048;
-        INDArray x = Nd4j.rand(DataType.FLOAT, n, n), y = Nd4j.rand(DataType.FLOAT, n, n), z = Nd4j.create(DataType.FLOAT, n, n);
+        INDArray x = Nd4j.rand(DataType.FLOAT, n, n),
+                y = Nd4j.rand(DataType.FLOAT, n, n),
+                z = Nd4j.create(DataType.FLOAT, n, n);
         Nd4j.gemm(x, y, z, false, false, 1, 0);
         double best = Double.MAX_VALUE;
         for (int i = 0; i < 3; i++) {
@@ -163,15 +197,40 @@ public final class ForwardBenchmark {
     }
 
     /** Runs the PyTorch peer (Debian python3-torch) with the same shape and returns its tokens/s. */
-    private static double torchTokensPerSecond(ModelConfig c, int batch, int seq, int iters, int warmup, int threads,
-                                               int seed, String cache) {
-        String config = String.format(Locale.ROOT,
+    private static double torchTokensPerSecond(
+            ModelConfig c, int batch, int seq, int iters, int warmup, int threads, int seed, String cache) {
+        String config = String.format(
+                Locale.ROOT,
                 "{\"d_model\":%d,\"n_layers\":%d,\"n_heads\":%d,\"d_head\":%d,\"d_mlp\":%d,\"d_vocab\":%d,\"n_ctx\":%d,\"eps\":%s}",
-                c.dModel(), c.nLayers(), c.nHeads(), c.dHead(), c.dMlp(), c.dVocab(), c.nCtx(), c.normEps());
-        JsonNode json = TorchPeer.run("torch_forward.py", List.of("--config", config, "--batch", "" + batch,
-                "--seq", "" + seq, "--iters", "" + iters, "--warmup", "" + warmup, "--threads", "" + threads,
-                "--seed", "" + seed, "--cache", cache));
-        System.out.println("torch " + json.path("torch").asText() + " with " + json.path("threads").asInt() + " threads");
+                c.dModel(),
+                c.nLayers(),
+                c.nHeads(),
+                c.dHead(),
+                c.dMlp(),
+                c.dVocab(),
+                c.nCtx(),
+                c.normEps());
+        JsonNode json = TorchPeer.run(
+                "torch_forward.py",
+                List.of(
+                        "--config",
+                        config,
+                        "--batch",
+                        "" + batch,
+                        "--seq",
+                        "" + seq,
+                        "--iters",
+                        "" + iters,
+                        "--warmup",
+                        "" + warmup,
+                        "--threads",
+                        "" + threads,
+                        "--seed",
+                        "" + seed,
+                        "--cache",
+                        cache));
+        System.out.println("torch " + json.path("torch").asText() + " with "
+                + json.path("threads").asInt() + " threads");
         return json.path("tokens_per_s").asDouble();
     }
 }

@@ -1,7 +1,6 @@
 package dev.loupe.cli;
 
 import dev.loupe.engine.LoupeException;
-
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -29,7 +28,10 @@ public final class Args {
     }
 
     private static String known(Set<String> v, Set<String> f) {
-        return String.join(", ", new java.util.TreeSet<>(List.copyOf(concat(v, f))).stream().map(s -> "--" + s).toList());
+        return String.join(
+                ", ",
+                new java.util.TreeSet<>(List.copyOf(concat(v, f)))
+                        .stream().map(s -> "--" + s).toList());
     }
 
     private static Set<String> concat(Set<String> a, Set<String> b) {

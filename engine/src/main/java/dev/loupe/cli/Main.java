@@ -5,26 +5,24 @@ import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.generate.GenerationResult;
 import dev.loupe.engine.generate.Generator;
 import dev.loupe.engine.generate.SamplingConfig;
-import dev.loupe.engine.io.Checkpoint;
 import dev.loupe.engine.io.NpyWriter;
-import dev.loupe.engine.loaders.Llama2cCheckpoint;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.Tokens;
 import dev.loupe.engine.tokenizer.Tokenizer;
 import dev.loupe.engine.tokenizer.Tokenizers;
 import dev.loupe.engine.tokenizer.Utf8;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.indexing.NDArrayIndex;
-
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Set;
 import java.util.stream.Collectors;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /** The {@code ./loupe} command line. Errors print one line naming what was wrong and exit 2. */
 public final class Main {
-    private static final String USAGE = """
+    private static final String USAGE =
+            """
             usage: ./loupe <command> [options]
               demo      [--out DIR] [--seq N] [--batch B] [--seed S]   induction heads in the embedded attn-only-2l:
                                                              head scores, and an HTML report in DIR (default loupe-demo)
@@ -49,8 +47,7 @@ public final class Main {
             (attn-only-2l, modadd-1l), or a Hugging Face model id (e.g. gpt2), found in the Hugging Face cache or
             downloaded into it.""";
 
-    private Main() {
-    }
+    private Main() {}
 
     public static void main(String[] argv) {
         try {
@@ -68,24 +65,50 @@ public final class Main {
         }
         switch (argv[0]) {
             case "info" -> info(new Args("info", argv, 1, Set.of("model"), Set.of()));
-            case "logits" -> logits(new Args("logits", argv, 1, Set.of("model", "tokens", "prompt", "tokenizer", "out"), Set.of()));
-            case "generate" -> generate(new Args("generate", argv, 1, Set.of("model", "tokens", "prompt", "tokenizer",
-                    "max-new-tokens", "temperature", "top-k", "top-p", "seed", "stop"), Set.of("no-kv-cache")));
+            case "logits" -> logits(
+                    new Args("logits", argv, 1, Set.of("model", "tokens", "prompt", "tokenizer", "out"), Set.of()));
+            case "generate" -> generate(new Args(
+                    "generate",
+                    argv,
+                    1,
+                    Set.of(
+                            "model",
+                            "tokens",
+                            "prompt",
+                            "tokenizer",
+                            "max-new-tokens",
+                            "temperature",
+                            "top-k",
+                            "top-p",
+                            "seed",
+                            "stop"),
+                    Set.of("no-kv-cache")));
             case "bench" -> {
                 String what = argv.length < 2 ? "" : argv[1];
                 switch (what) {
-                    case "forward" -> ForwardBenchmark.run(new Args("bench forward", argv, 2,
-                            Set.of("shape", "batch", "seq", "cache", "iters", "warmup", "seed"), Set.of("vs-torch")));
-                    case "load" -> dev.loupe.bench.LoadBenchmark.run(new Args("bench load", argv, 2, Set.of("dtype"), Set.of()));
-                    case "train" -> dev.loupe.bench.TrainBenchmark.run(new Args("bench train", argv, 2,
-                            Set.of("model", "batch", "seq", "steps", "warmup", "shards"), Set.of("vs-torch")));
-                    default -> throw new LoupeException("bench: expected 'bench forward', 'bench load' or 'bench train', got "
-                            + (what.isEmpty() ? "nothing" : "'" + what + "'"));
+                    case "forward" -> ForwardBenchmark.run(new Args(
+                            "bench forward",
+                            argv,
+                            2,
+                            Set.of("shape", "batch", "seq", "cache", "iters", "warmup", "seed"),
+                            Set.of("vs-torch")));
+                    case "load" -> dev.loupe.bench.LoadBenchmark.run(
+                            new Args("bench load", argv, 2, Set.of("dtype"), Set.of()));
+                    case "train" -> dev.loupe.bench.TrainBenchmark.run(new Args(
+                            "bench train",
+                            argv,
+                            2,
+                            Set.of("model", "batch", "seq", "steps", "warmup", "shards"),
+                            Set.of("vs-torch")));
+                    default -> throw new LoupeException(
+                            "bench: expected 'bench forward', 'bench load' or 'bench train', got "
+                                    + (what.isEmpty() ? "nothing" : "'" + what + "'"));
                 }
             }
             case "demo" -> DemoCommand.run(new Args("demo", argv, 1, DemoCommand.OPTIONS, Set.of()));
             case "train" -> TrainCommand.run(new Args("train", argv, 1, TrainCommand.OPTIONS, Set.of()));
-            case "tokenize" -> tokenize(new Args("tokenize", argv, 1, Set.of("tokenizer", "file"), Set.of("bos", "allow-special")));
+            case "tokenize" -> tokenize(
+                    new Args("tokenize", argv, 1, Set.of("tokenizer", "file"), Set.of("bos", "allow-special")));
             default -> throw new LoupeException("unknown command '" + argv[0] + "'\n" + USAGE);
         }
         return 0;
@@ -115,8 +138,10 @@ public final class Main {
     /** --tokenizer, else the model's folder, else a tokenizer.bin beside a llama2.c checkpoint. */
     private static Tokenizer tokenizerFor(Args a, Path model) {
         if (a.get("tokenizer", null) != null) return Tokenizers.load(Path.of(a.get("tokenizer", null)));
-        Path dir = java.nio.file.Files.isDirectory(model) ? model : model.toAbsolutePath().getParent();
-        for (String name : new String[]{"tokenizer.json", "vocab.json", "tokenizer.bin"})
+        Path dir = java.nio.file.Files.isDirectory(model)
+                ? model
+                : model.toAbsolutePath().getParent();
+        for (String name : new String[] {"tokenizer.json", "vocab.json", "tokenizer.bin"})
             if (java.nio.file.Files.isRegularFile(dir.resolve(name))) return Tokenizers.load(dir);
         throw a.usage("--prompt needs a tokenizer: none found in " + dir + "; pass --tokenizer PATH or use --tokens");
     }
@@ -146,7 +171,8 @@ public final class Main {
         GenerationResult r = Generator.generate(model, Tokens.of(prompt), b.build());
         if (a.get("prompt", null) != null)
             System.out.println(tokenizerFor(a, where).decode(r.sequence(0)));
-        System.out.println(Arrays.stream(r.generated(0)).mapToObj(Integer::toString).collect(Collectors.joining(" ")));
+        System.out.println(
+                Arrays.stream(r.generated(0)).mapToObj(Integer::toString).collect(Collectors.joining(" ")));
     }
 
     /** Lines end at \n (a \r before it is dropped); the file's last newline does not start another line. */

@@ -6,7 +6,6 @@ import dev.loupe.engine.train.TrainingConfig;
 import dev.loupe.engine.train.TrainingRun;
 import dev.loupe.engine.zoo.ModelCard;
 import dev.loupe.engine.zoo.ZooRecipe;
-
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -15,11 +14,21 @@ import java.util.Set;
 
 /** {@code ./loupe train --task induction|modadd --out DIR [--steps N] ...}: trains (or resumes) a zoo recipe. */
 final class TrainCommand {
-    static final Set<String> OPTIONS = Set.of("task", "out", "steps", "seed", "lr", "batch", "weight-decay",
-            "eval-every", "checkpoint-every", "stop-after", "schedule", "shards");
+    static final Set<String> OPTIONS = Set.of(
+            "task",
+            "out",
+            "steps",
+            "seed",
+            "lr",
+            "batch",
+            "weight-decay",
+            "eval-every",
+            "checkpoint-every",
+            "stop-after",
+            "schedule",
+            "shards");
 
-    private TrainCommand() {
-    }
+    private TrainCommand() {}
 
     static void run(Args a) {
         ZooRecipe recipe = ZooRecipe.forTask(a.required("task"));
@@ -37,7 +46,8 @@ final class TrainCommand {
         if (a.get("checkpoint-every", null) != null) b.checkpointEvery(a.integer("checkpoint-every", 0));
         if (a.get("schedule", null) != null) {
             String s = a.get("schedule", "");
-            if (!s.equals("constant") && !s.equals("cosine")) throw a.usage("--schedule must be constant or cosine, got '" + s + "'");
+            if (!s.equals("constant") && !s.equals("cosine"))
+                throw a.usage("--schedule must be constant or cosine, got '" + s + "'");
             b.schedule(s.equals("constant") ? TrainingConfig.Schedule.CONSTANT : TrainingConfig.Schedule.COSINE);
         }
         TrainingConfig config = b.build();
@@ -53,8 +63,12 @@ final class TrainCommand {
         double seconds = (System.nanoTime() - t0) / 1e9;
         int done = run.rows().isEmpty() ? 0 : (int) run.last("step");
         if (done < config.steps()) {
-            System.out.printf(Locale.ROOT, "stopped after step %d of %d; run the same command again to resume from %s%n",
-                    done, config.steps(), out.resolve("checkpoints"));
+            System.out.printf(
+                    Locale.ROOT,
+                    "stopped after step %d of %d; run the same command again to resume from %s%n",
+                    done,
+                    config.steps(),
+                    out.resolve("checkpoints"));
             return;
         }
         String command = commandLine(a, recipe);
@@ -65,6 +79,7 @@ final class TrainCommand {
     }
 
     private static String commandLine(Args a, ZooRecipe recipe) {
-        return "./loupe train --task " + recipe.task() + " --out DIR" + a.describeExcept(Set.of("task", "out", "stop-after"));
+        return "./loupe train --task " + recipe.task() + " --out DIR"
+                + a.describeExcept(Set.of("task", "out", "stop-after"));
     }
 }

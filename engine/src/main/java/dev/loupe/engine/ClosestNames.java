@@ -9,13 +9,13 @@ public final class ClosestNames {
 
     private static final int MAX_COMPARED_LENGTH = 256;
 
-    private ClosestNames() {
-    }
+    private ClosestNames() {}
 
     /** Up to {@code limit} of {@code names}, closest to {@code wanted} first. */
     public static List<String> closest(String wanted, Collection<String> names, int limit) {
         return names.stream()
-                .sorted(Comparator.comparingInt((String n) -> distance(wanted, n)).thenComparing(n -> n))
+                .sorted(Comparator.comparingInt((String n) -> distance(wanted, n))
+                        .thenComparing(n -> n))
                 .limit(limit)
                 .toList();
     }

@@ -1,17 +1,16 @@
 package dev.loupe.cli;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-
 /** Runs the CLI in-process and captures what it prints. */
 final class CliRun {
-    private CliRun() {
-    }
+    private CliRun() {}
 
     /** Standard output of a successful run (exit code 0 is asserted). */
     static String output(String... argv) {

@@ -16,7 +16,6 @@ import dev.loupe.engine.model.TestModels;
 import dev.loupe.engine.model.Tokens;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -28,6 +27,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 class MainTest {
     @TempDir
     Path tmp;
+
     private Path modelDir;
     private HookedTransformer model;
 
@@ -52,20 +52,26 @@ class MainTest {
         assertTrue(out.contains("dModel=8"), out);
         assertTrue(out.contains("nLayers=2"), out);
         assertTrue(out.contains("parameters: "), out);
-        String count = out.lines().filter(l -> l.startsWith("parameters: ")).findFirst().orElseThrow()
-                .substring("parameters: ".length()).replaceAll("\\D", "");
+        String count = out.lines()
+                .filter(l -> l.startsWith("parameters: "))
+                .findFirst()
+                .orElseThrow()
+                .substring("parameters: ".length())
+                .replaceAll("\\D", "");
         assertEquals(model.config().parameterCount(), Long.parseLong(count));
     }
 
     @Test
     void logitsWritesFloat32NpyEqualToTheModelsLogits() {
         Path npy = tmp.resolve("out.npy");
-        String out = CliRun.output("logits", "--model", modelDir.toString(), "--tokens", "1 5 9 3", "--out", npy.toString());
+        String out =
+                CliRun.output("logits", "--model", modelDir.toString(), "--tokens", "1 5 9 3", "--out", npy.toString());
         assertTrue(out.contains(npy.toString()), out);
         INDArray written = NpyReader.read(npy);
         assertEquals(DataType.FLOAT, written.dataType());
-        assertArrayEquals(new long[]{4, 11}, written.shape());
-        INDArray expected = model.run(new int[]{1, 5, 9, 3}).get(NDArrayIndex.point(0), NDArrayIndex.all(), NDArrayIndex.all());
+        assertArrayEquals(new long[] {4, 11}, written.shape());
+        INDArray expected =
+                model.run(new int[] {1, 5, 9, 3}).get(NDArrayIndex.point(0), NDArrayIndex.all(), NDArrayIndex.all());
         for (int p = 0; p < 4; p++)
             for (int v = 0; v < 11; v++)
                 assertEquals(expected.getFloat(p, v), written.getFloat(p, v), "logit [" + p + ", " + v + "]");
@@ -77,13 +83,33 @@ class MainTest {
     @Test
     void greedyGenerateMatchesTheGenerator() {
         int[] prompt = {1, 5, 9};
-        int[] expected = Generator.generate(model, Tokens.of(prompt), SamplingConfig.greedy(6)).generated(0);
-        String out = CliRun.output("generate", "--model", modelDir.toString(), "--tokens", "1 5 9", "--max-new-tokens", "6",
-                "--temperature", "0");
-        int[] printed = Arrays.stream(CliRun.lastLine(out).trim().split(" ")).mapToInt(Integer::parseInt).toArray();
+        int[] expected = Generator.generate(model, Tokens.of(prompt), SamplingConfig.greedy(6))
+                .generated(0);
+        String out = CliRun.output(
+                "generate",
+                "--model",
+                modelDir.toString(),
+                "--tokens",
+                "1 5 9",
+                "--max-new-tokens",
+                "6",
+                "--temperature",
+                "0");
+        int[] printed = Arrays.stream(CliRun.lastLine(out).trim().split(" "))
+                .mapToInt(Integer::parseInt)
+                .toArray();
         assertArrayEquals(expected, printed, out);
-        String noCache = CliRun.output("generate", "--model", modelDir.toString(), "--tokens", "1 5 9", "--max-new-tokens", "6",
-                "--temperature", "0", "--no-kv-cache");
+        String noCache = CliRun.output(
+                "generate",
+                "--model",
+                modelDir.toString(),
+                "--tokens",
+                "1 5 9",
+                "--max-new-tokens",
+                "6",
+                "--temperature",
+                "0",
+                "--no-kv-cache");
         assertEquals(CliRun.lastLine(out), CliRun.lastLine(noCache));
     }
 
@@ -103,23 +129,52 @@ class MainTest {
     @Test
     void badInputIsALoupeExceptionWithAClearMessage() {
         String m = modelDir.toString();
-        assertFails(new String[]{"frobnicate"}, "unknown command 'frobnicate'", "usage:");
-        assertFails(new String[]{"info", "--model", m, "--verbose"}, "info: unknown option --verbose", "--model");
-        assertFails(new String[]{"info"}, "info: --model is required");
-        assertFails(new String[]{"logits", "--tokens", "1 2", "--out", tmp.resolve("x.npy").toString()}, "logits: --model is required");
-        assertFails(new String[]{"generate", "--tokens", "1"}, "generate: --model is required");
-        assertFails(new String[]{"logits", "--model", m, "--tokens", "1 two 3", "--out", tmp.resolve("x.npy").toString()},
-                "--tokens", "'two' is not a token id");
-        assertFails(new String[]{"generate", "--model", m, "--tokens", "1", "--max-new-tokens", "many"},
-                "--max-new-tokens must be an integer", "'many'");
-        assertFails(new String[]{"logits", "--model", m, "--tokens", "1 11", "--out", tmp.resolve("x.npy").toString()},
-                "token id 11", "out of range 0..10");
-        assertFails(new String[]{"generate", "--model", m, "--tokens", "-3", "--max-new-tokens", "2"}, "token id -3");
-        assertFails(new String[]{"logits", "--model", tmp.resolve("nowhere").toString(), "--tokens", "1", "--out", "x.npy"},
-                "nowhere", "no such file or folder");
-        assertFails(new String[]{"info", "--model"}, "--model needs a value");
-        assertFails(new String[]{"bench"}, "bench: expected 'bench forward', 'bench load' or 'bench train'");
-        assertFails(new String[]{"bench", "load", "--dtype", "int4"}, "--dtype must be bf16, f16 or f32");
-        assertFails(new String[]{"bench", "forward", "--shape", "gpt5"}, "unknown --shape 'gpt5'");
+        assertFails(new String[] {"frobnicate"}, "unknown command 'frobnicate'", "usage:");
+        assertFails(new String[] {"info", "--model", m, "--verbose"}, "info: unknown option --verbose", "--model");
+        assertFails(new String[] {"info"}, "info: --model is required");
+        assertFails(
+                new String[] {
+                    "logits", "--tokens", "1 2", "--out", tmp.resolve("x.npy").toString()
+                },
+                "logits: --model is required");
+        assertFails(new String[] {"generate", "--tokens", "1"}, "generate: --model is required");
+        assertFails(
+                new String[] {
+                    "logits",
+                    "--model",
+                    m,
+                    "--tokens",
+                    "1 two 3",
+                    "--out",
+                    tmp.resolve("x.npy").toString()
+                },
+                "--tokens",
+                "'two' is not a token id");
+        assertFails(
+                new String[] {"generate", "--model", m, "--tokens", "1", "--max-new-tokens", "many"},
+                "--max-new-tokens must be an integer",
+                "'many'");
+        assertFails(
+                new String[] {
+                    "logits",
+                    "--model",
+                    m,
+                    "--tokens",
+                    "1 11",
+                    "--out",
+                    tmp.resolve("x.npy").toString()
+                },
+                "token id 11",
+                "out of range 0..10");
+        assertFails(new String[] {"generate", "--model", m, "--tokens", "-3", "--max-new-tokens", "2"}, "token id -3");
+        assertFails(
+                new String[] {"logits", "--model", tmp.resolve("nowhere").toString(), "--tokens", "1", "--out", "x.npy"
+                },
+                "nowhere",
+                "no such file or folder");
+        assertFails(new String[] {"info", "--model"}, "--model needs a value");
+        assertFails(new String[] {"bench"}, "bench: expected 'bench forward', 'bench load' or 'bench train'");
+        assertFails(new String[] {"bench", "load", "--dtype", "int4"}, "--dtype must be bf16, f16 or f32");
+        assertFails(new String[] {"bench", "forward", "--shape", "gpt5"}, "unknown --shape 'gpt5'");
     }
 }

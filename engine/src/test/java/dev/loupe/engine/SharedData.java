@@ -14,12 +14,10 @@ import java.util.List;
 
 /** The read-only reference data in {@code <repo root>/../shared}; tests skip when it is absent. */
 public final class SharedData {
-    private SharedData() {
-    }
+    private SharedData() {}
 
     /** One golden line: the text and the reference ids. */
-    public record Golden(int line, String text, int[] ids) {
-    }
+    public record Golden(int line, String text, int[] ids) {}
 
     /**
      * {@code -Dloupe.shared} when set, else {@code ../shared} next to the repository root (the folder
@@ -37,7 +35,8 @@ public final class SharedData {
     public static Path require(String relative) {
         Path root = root();
         Path p = root == null ? null : root.resolve(relative);
-        assumeTrue(p != null && Files.exists(p),
+        assumeTrue(
+                p != null && Files.exists(p),
                 "reference data " + (p == null ? "../shared/" + relative : p) + " is absent; skipping");
         return p;
     }
@@ -51,7 +50,8 @@ public final class SharedData {
                 if (lines.get(i).isBlank()) continue;
                 JsonNode n = json.readTree(lines.get(i));
                 int[] ids = new int[n.get("ids").size()];
-                for (int k = 0; k < ids.length; k++) ids[k] = n.get("ids").get(k).intValue();
+                for (int k = 0; k < ids.length; k++)
+                    ids[k] = n.get("ids").get(k).intValue();
                 out.add(new Golden(i + 1, n.get("text").textValue(), ids));
             }
             return out;

@@ -2,17 +2,16 @@ package dev.loupe.notebooks;
 
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.hooks.ActivationCache;
+import dev.loupe.engine.plot.Figure;
 import dev.loupe.engine.tokenizer.Tokenizer;
 import dev.loupe.notebooks.display.AttentionView;
-import dev.loupe.engine.plot.Figure;
 import dev.loupe.notebooks.display.TokenActivations;
 import dev.loupe.notebooks.kernel.LoupeKernel;
-import org.dflib.jjava.jupyter.kernel.display.DisplayData;
-import org.nd4j.linalg.api.ndarray.INDArray;
-
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.dflib.jjava.jupyter.kernel.display.DisplayData;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * The functions every notebook cell has imported: {@code display}, plots, the attention and token
@@ -26,7 +25,8 @@ public final class Notebook {
     public static void display(Object value) {
         LoupeKernel kernel = LoupeKernel.current();
         kernel.flushOutputs(); // what the cell printed before comes before the display
-        DisplayData data = value instanceof DisplayData d ? d : kernel.getRenderer().render(value);
+        DisplayData data =
+                value instanceof DisplayData d ? d : kernel.getRenderer().render(value);
         kernel.display(data);
     }
 
@@ -38,7 +38,8 @@ public final class Notebook {
 
     /** A heatmap of a 2-d array {@code [rows, columns]}. */
     public static Figure heatmap(INDArray z) {
-        if (z.rank() != 2) throw new LoupeException("heatmap: expected a 2-d array, got shape " + Arrays.toString(z.shape()));
+        if (z.rank() != 2)
+            throw new LoupeException("heatmap: expected a 2-d array, got shape " + Arrays.toString(z.shape()));
         return Figure.heatmap(z.toDoubleMatrix());
     }
 
@@ -106,8 +107,8 @@ public final class Notebook {
             return TokenActivations.of(tokens, toDoubles(values));
         }
         if (values.rank() != 2) {
-            throw new LoupeException("tokenActivations: expected values [pos] or [rows, pos], got "
-                    + Arrays.toString(values.shape()));
+            throw new LoupeException(
+                    "tokenActivations: expected values [pos] or [rows, pos], got " + Arrays.toString(values.shape()));
         }
         List<String> names = new ArrayList<>();
         for (int r = 0; r < values.size(0); r++) names.add(String.valueOf(r));

@@ -4,14 +4,13 @@ import dev.loupe.engine.LoupeException;
 import dev.loupe.notebooks.kernel.KernelSettings;
 import dev.loupe.notebooks.kernel.LoupeKernel;
 import dev.loupe.notebooks.launch.JupyterLauncher;
-import org.dflib.jjava.jupyter.channels.JupyterConnection;
-import org.dflib.jjava.jupyter.kernel.KernelConnectionProperties;
-
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import org.dflib.jjava.jupyter.channels.JupyterConnection;
+import org.dflib.jjava.jupyter.kernel.KernelConnectionProperties;
 
 /**
  * {@code ./loupe lab|kernel}: starts Jupyter with the Loupe kernel, runs the kernel itself (what the
@@ -19,7 +18,8 @@ import java.nio.file.Path;
  */
 public final class NotebooksMain {
 
-    private static final String USAGE = """
+    private static final String USAGE =
+            """
             usage: ./loupe lab [--port N] [--no-browser]   install what is missing, start Jupyter on localhost (token auth)
                    ./loupe kernel CONNECTION_FILE          run the kernel (Jupyter calls this)
                    ./loupe kernel --install-user           install the "Loupe (Java)" kernelspec for this user's Jupyter
@@ -29,7 +29,8 @@ public final class NotebooksMain {
 
     public static void main(String[] args) {
         // The JJava base library logs through SLF4J: warnings only, to the kernel's stderr (Jupyter's log).
-        System.setProperty("org.slf4j.simpleLogger.defaultLogLevel",
+        System.setProperty(
+                "org.slf4j.simpleLogger.defaultLogLevel",
                 System.getProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn"));
         try {
             System.exit(run(args));
@@ -73,7 +74,8 @@ public final class NotebooksMain {
                     System.out.println(dir);
                     return 0;
                 }
-                if (args.length != 2 || args[1].equals("--spec")) throw new LoupeException("kernel: expected one argument\n" + USAGE);
+                if (args.length != 2 || args[1].equals("--spec"))
+                    throw new LoupeException("kernel: expected one argument\n" + USAGE);
                 if (args[1].equals("--install-user")) {
                     new JupyterLauncher(repo).installForUser();
                     return 0;
@@ -97,7 +99,8 @@ public final class NotebooksMain {
         try {
             props = KernelConnectionProperties.parse(json);
         } catch (RuntimeException e) {
-            throw new LoupeException("kernel: " + connectionFile + " is not a Jupyter connection file: " + e.getMessage());
+            throw new LoupeException(
+                    "kernel: " + connectionFile + " is not a Jupyter connection file: " + e.getMessage());
         }
         requireLocal(props, connectionFile);
         KernelSettings settings = KernelSettings.fromEnvironment(System.getenv());
@@ -106,7 +109,8 @@ public final class NotebooksMain {
         try {
             connection = new JupyterConnection(props);
         } catch (java.security.GeneralSecurityException e) {
-            throw new LoupeException("kernel: cannot use the signature scheme of " + connectionFile + ": " + e.getMessage());
+            throw new LoupeException(
+                    "kernel: cannot use the signature scheme of " + connectionFile + ": " + e.getMessage());
         }
         kernel.becomeHandlerForConnection(connection);
         connection.connect();

@@ -17,7 +17,8 @@ import java.util.regex.Pattern;
  */
 final class HtmlPageCheck {
 
-    private static final String RECORDER = """
+    private static final String RECORDER =
+            """
             <script>(function(){var errs=[];function rec(m){errs.push(String(m));
             document.documentElement.setAttribute('data-loupe-js-errors',encodeURIComponent(JSON.stringify(errs)));}
             window.addEventListener('error',function(e){if(e.message)rec(e.message+' at '+(e.filename||'')+':'+(e.lineno||''));});
@@ -34,18 +35,36 @@ final class HtmlPageCheck {
     static Report check(String chromium, Path html, Path workDir) throws IOException {
         String page = Files.readString(html, StandardCharsets.UTF_8);
         int head = page.indexOf("<head>");
-        String instrumented = head >= 0
-                ? page.substring(0, head + 6) + RECORDER + page.substring(head + 6)
-                : RECORDER + page;
+        String instrumented =
+                head >= 0 ? page.substring(0, head + 6) + RECORDER + page.substring(head + 6) : RECORDER + page;
         Path checked = workDir.resolve(html.getFileName().toString().replace(".html", ".checked.html"));
         Files.writeString(checked, instrumented, StandardCharsets.UTF_8);
         Path profile = Files.createTempDirectory(workDir, "chromium-profile");
         Path dom = workDir.resolve(html.getFileName() + ".dom.html");
-        JupyterTools.Result r = JupyterTools.run(List.of("sh", "-c", String.join(" ", List.of(
-                chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
-                "--user-data-dir=" + profile, "--virtual-time-budget=15000", "--dump-dom",
-                "'" + checked.toUri() + "'", ">", "'" + dom + "'"))), Map.of(), 180);
+        JupyterTools.Result r = JupyterTools.run(
+                List.of(
+                        "sh",
+                        "-c",
+                        String.join(
+                                " ",
+                                List.of(
+                                        chromium,
+                                        "--headless",
+                                        "--no-sandbox",
+                                        "--disable-gpu",
+                                        "--disable-background-networking",
+                                        "--disable-quic",
+                                        "--no-first-run",
+                                        "--disable-component-update",
+                                        "--disable-sync",
+                                        "--user-data-dir=" + profile,
+                                        "--virtual-time-budget=15000",
+                                        "--dump-dom",
+                                        "'" + checked.toUri() + "'",
+                                        ">",
+                                        "'" + dom + "'"))),
+                Map.of(),
+                180);
         if (r.exitCode() != 0 || !Files.exists(dom)) {
             throw new IOException("chromium failed (" + r.exitCode() + "):\n" + r.output());
         }

@@ -1,17 +1,16 @@
 package dev.loupe.notebooks;
 
-import dev.loupe.engine.plot.Figure;
-import dev.loupe.engine.plot.PlotlyJs;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.loupe.engine.plot.Figure;
+import dev.loupe.engine.plot.PlotlyJs;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The page check catches what it should (so that the notebook test can fail), and plotly loads with require.js. */
 class HtmlPageCheckTest {
@@ -28,9 +27,12 @@ class HtmlPageCheckTest {
         // As nbconvert's export: require.js first, then the bundle and figures inline.
         Path good = tmp.resolve("good.html");
         // No charset: the bundle is ASCII, so it means the same whatever encoding the page is read with.
-        Files.writeString(good, "<html><head><script src=\"" + REQUIRE_JS + "\"></script></head><body>"
-                + PlotlyJs.scriptTag() + Figure.heatmap(new double[][]{{1, 2}, {3, 4}}).html()
-                + Figure.line(new double[]{1, 3, 2}).html() + "</body></html>");
+        Files.writeString(
+                good,
+                "<html><head><script src=\"" + REQUIRE_JS + "\"></script></head><body>"
+                        + PlotlyJs.scriptTag()
+                        + Figure.heatmap(new double[][] {{1, 2}, {3, 4}}).html()
+                        + Figure.line(new double[] {1, 3, 2}).html() + "</body></html>");
         HtmlPageCheck.Report ok = HtmlPageCheck.check(chromium, good, tmp);
         assertEquals(2, ok.plots());
         assertTrue(ok.ok(), ok.toString());
@@ -39,9 +41,11 @@ class HtmlPageCheckTest {
         // window.Plotly never appears. The check must report both the error and the undrawn figure.
         Path bad = tmp.resolve("bad.html");
         String plain = PlotlyJs.scriptTag().replace("(function(define, module, exports){", "(function(){");
-        Files.writeString(bad, "<html><head><meta charset=\"utf-8\"><script src=\"" + REQUIRE_JS + "\"></script></head><body>"
-                + plain + Figure.heatmap(new double[][]{{1}}).html()
-                + "<script>undefinedFunctionCall();</script></body></html>");
+        Files.writeString(
+                bad,
+                "<html><head><meta charset=\"utf-8\"><script src=\"" + REQUIRE_JS + "\"></script></head><body>"
+                        + plain + Figure.heatmap(new double[][] {{1}}).html()
+                        + "<script>undefinedFunctionCall();</script></body></html>");
         HtmlPageCheck.Report report = HtmlPageCheck.check(chromium, bad, tmp);
         assertEquals(1, report.plotsWithoutSvg().size(), report.toString());
         assertFalse(report.jsErrors().isEmpty(), report.toString());

@@ -1,13 +1,12 @@
 package dev.loupe.notebooks;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
-import javax.tools.ToolProvider;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -16,9 +15,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.jar.JarEntry;
 import java.util.jar.JarOutputStream;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import javax.tools.ToolProvider;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The kernel as Jupyter sees it: one session driven by jupyter_client (the notebook's own client)
@@ -47,14 +46,24 @@ class KernelSessionTest {
         step(steps, "hugeOutput", "for (int i = 0; i < 1_000_000; i++) System.out.println(\"line \" + i);\n42");
         step(steps, "afterHugeOutput", "7 * 6");
         step(steps, "classpath", "%classpath " + jar + "\nloupetest.Hello.greet()");
-        step(steps, "maven", "%maven org.junit.jupiter:junit-jupiter-api:" + junitVersion()
-                + "\norg.junit.jupiter.api.Assertions.class.getSimpleName()").put("timeout_s", 300);
+        step(
+                        steps,
+                        "maven",
+                        "%maven org.junit.jupiter:junit-jupiter-api:" + junitVersion()
+                                + "\norg.junit.jupiter.api.Assertions.class.getSimpleName()")
+                .put("timeout_s", 300);
         step(steps, "display", "display(heatmap(new double[][]{{1, 2}, {3, 4}}));\nSystem.out.println(\"after\");");
         step(steps, "table", "Table.create(\"t\", IntColumn.create(\"x\", new int[]{1, 2}))");
         ObjectNode complete = steps.addObject();
-        complete.put("name", "complete").put("kind", "complete").put("code", "Tokens.o").put("cursor", 8);
+        complete.put("name", "complete")
+                .put("kind", "complete")
+                .put("code", "Tokens.o")
+                .put("cursor", 8);
         ObjectNode inspect = steps.addObject();
-        inspect.put("name", "inspect").put("kind", "inspect").put("code", "Tokens.of").put("cursor", 9);
+        inspect.put("name", "inspect")
+                .put("kind", "inspect")
+                .put("code", "Tokens.of")
+                .put("cursor", 9);
         Path stepsFile = tmp.resolve("steps.json");
         JSON.writeValue(stepsFile.toFile(), steps);
 
@@ -62,17 +71,23 @@ class KernelSessionTest {
         try (InputStream in = getClass().getResourceAsStream("kernel_session.py")) {
             Files.copy(in, script);
         }
-        JupyterTools.Result r = JupyterTools.run(List.of("/usr/bin/python3", script.toString(), stepsFile.toString()),
-                Map.of("JUPYTER_PATH", jupyterPath.toString()), 900);
+        JupyterTools.Result r = JupyterTools.run(
+                List.of("/usr/bin/python3", script.toString(), stepsFile.toString()),
+                Map.of("JUPYTER_PATH", jupyterPath.toString()),
+                900);
         String marker = "LOUPE_RESULTS ";
         int at = r.output().lastIndexOf(marker);
         assertTrue(r.exitCode() == 0 && at >= 0, "session failed:\n" + r.output());
-        JsonNode res = JSON.readTree(r.output().substring(at + marker.length()).lines().findFirst().orElseThrow());
+        JsonNode res = JSON.readTree(
+                r.output().substring(at + marker.length()).lines().findFirst().orElseThrow());
 
-        System.out.printf("kernel start to first cell result: %.2f s (kernel started in %.2f s)%n",
-                res.path("first").path("since_start_s").asDouble(), res.path("started_s").asDouble());
+        System.out.printf(
+                "kernel start to first cell result: %.2f s (kernel started in %.2f s)%n",
+                res.path("first").path("since_start_s").asDouble(),
+                res.path("started_s").asDouble());
         assertEquals("2", result(res, "first"));
-        assertTrue(res.path("first").path("since_start_s").asDouble() < 30, "first result too slow: " + res.path("first"));
+        assertTrue(
+                res.path("first").path("since_start_s").asDouble() < 30, "first result too slow: " + res.path("first"));
 
         String compile = error(res, "compileError");
         assertTrue(compile.contains("incompatible types") && compile.contains("line 2: int x = \"text\";"), compile);
@@ -83,14 +98,19 @@ class KernelSessionTest {
         assertTrue(error(res, "loop").contains("interrupted"), res.path("loop").toString());
         assertTrue(res.path("loop").path("seconds").asDouble() < 20, "interrupt too slow: " + res.path("loop"));
         assertEquals("5", result(res, "afterInterrupt"));
-        assertTrue(error(res, "sleepInterrupted").contains("interrupted"), res.path("sleepInterrupted").toString());
+        assertTrue(
+                error(res, "sleepInterrupted").contains("interrupted"),
+                res.path("sleepInterrupted").toString());
 
-        assertTrue(error(res, "timeout").contains("timeout of 1.0 s"), res.path("timeout").toString());
+        assertTrue(
+                error(res, "timeout").contains("timeout of 1.0 s"),
+                res.path("timeout").toString());
         assertEquals("still alive", result(res, "afterTimeout"));
 
         String printed = stdout(res, "hugeOutput");
         assertTrue(printed.length() < 220_000, "output not capped: " + printed.length() + " chars");
-        assertTrue(printed.contains("output truncated") && printed.contains("bytes of stdout output were dropped"),
+        assertTrue(
+                printed.contains("output truncated") && printed.contains("bytes of stdout output were dropped"),
                 printed.substring(Math.max(0, printed.length() - 500)));
         assertEquals("42", result(res, "hugeOutput"));
         assertEquals("42", result(res, "afterHugeOutput"));
@@ -109,8 +129,12 @@ class KernelSessionTest {
         JsonNode matches = res.path("complete").path("matches");
         assertTrue(matches.toString().contains("of("), res.path("complete").toString());
         assertEquals(7, res.path("complete").path("cursor_start").asInt());
-        assertTrue(res.path("inspect").path("found").asBoolean(), res.path("inspect").toString());
-        assertTrue(res.path("inspect").path("data").path("text/plain").asText().contains("Tokens.of"), res.path("inspect").toString());
+        assertTrue(
+                res.path("inspect").path("found").asBoolean(),
+                res.path("inspect").toString());
+        assertTrue(
+                res.path("inspect").path("data").path("text/plain").asText().contains("Tokens.of"),
+                res.path("inspect").toString());
     }
 
     private static ObjectNode step(ArrayNode steps, String name, String code) {
@@ -121,17 +145,21 @@ class KernelSessionTest {
 
     private static String result(JsonNode res, String step) {
         for (JsonNode o : res.path(step).path("outputs")) {
-            if ("execute_result".equals(o.path("output_type").asText())) return o.path("data").path("text/plain").asText();
+            if ("execute_result".equals(o.path("output_type").asText()))
+                return o.path("data").path("text/plain").asText();
         }
         throw new AssertionError(step + ": no result: " + res.path(step));
     }
 
     private static String error(JsonNode res, String step) {
-        assertEquals("error", res.path(step).path("status").asText(), res.path(step).toString());
+        assertEquals(
+                "error", res.path(step).path("status").asText(), res.path(step).toString());
         for (JsonNode o : res.path(step).path("outputs")) {
             if ("error".equals(o.path("output_type").asText())) {
-                StringBuilder s = new StringBuilder(o.path("ename").asText() + ": " + o.path("evalue").asText() + "\n");
-                o.path("traceback").forEach(l -> s.append(l.asText().replaceAll("\u001b\\[[0-9;]*m", "")).append('\n'));
+                StringBuilder s = new StringBuilder(
+                        o.path("ename").asText() + ": " + o.path("evalue").asText() + "\n");
+                o.path("traceback").forEach(l -> s.append(l.asText().replaceAll("\u001b\\[[0-9;]*m", ""))
+                        .append('\n'));
                 return s.toString();
             }
         }
@@ -141,7 +169,9 @@ class KernelSessionTest {
     private static String stdout(JsonNode res, String step) {
         StringBuilder s = new StringBuilder();
         for (JsonNode o : res.path(step).path("outputs")) {
-            if ("stream".equals(o.path("output_type").asText()) && "stdout".equals(o.path("name").asText())) s.append(o.path("text").asText());
+            if ("stream".equals(o.path("output_type").asText())
+                    && "stdout".equals(o.path("name").asText()))
+                s.append(o.path("text").asText());
         }
         return s.toString();
     }
@@ -156,7 +186,9 @@ class KernelSessionTest {
     private static Path helloJar(Path tmp) throws IOException {
         Path src = tmp.resolve("src/loupetest/Hello.java");
         Files.createDirectories(src.getParent());
-        Files.writeString(src, "package loupetest; public class Hello { public static String greet() { return \"hello from a jar\"; } }");
+        Files.writeString(
+                src,
+                "package loupetest; public class Hello { public static String greet() { return \"hello from a jar\"; } }");
         Path classes = tmp.resolve("classes");
         Files.createDirectories(classes);
         int rc = ToolProvider.getSystemJavaCompiler().run(null, null, null, "-d", classes.toString(), src.toString());

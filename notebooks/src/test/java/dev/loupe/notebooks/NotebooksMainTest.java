@@ -1,16 +1,15 @@
 package dev.loupe.notebooks;
 
-import dev.loupe.engine.LoupeException;
-import org.dflib.jjava.jupyter.kernel.KernelConnectionProperties;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
-import java.nio.file.Files;
-import java.nio.file.Path;
-
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.loupe.engine.LoupeException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.dflib.jjava.jupyter.kernel.KernelConnectionProperties;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class NotebooksMainTest {
 
@@ -25,13 +24,14 @@ class NotebooksMainTest {
 
     @Test
     void badConnectionFilesAreNamed(@TempDir Path tmp) throws Exception {
-        LoupeException missing = assertThrows(LoupeException.class, () -> NotebooksMain.runKernel(tmp.resolve("nope.json")));
+        LoupeException missing =
+                assertThrows(LoupeException.class, () -> NotebooksMain.runKernel(tmp.resolve("nope.json")));
         assertTrue(missing.getMessage().contains("nope.json"), missing.getMessage());
         Path bad = tmp.resolve("bad.json");
         Files.writeString(bad, "not json");
         LoupeException notJson = assertThrows(LoupeException.class, () -> NotebooksMain.runKernel(bad));
         assertTrue(notJson.getMessage().contains("not a Jupyter connection file"), notJson.getMessage());
-        assertThrows(LoupeException.class, () -> NotebooksMain.run(new String[]{"bogus"}));
+        assertThrows(LoupeException.class, () -> NotebooksMain.run(new String[] {"bogus"}));
     }
 
     private static KernelConnectionProperties props(String ip) {

@@ -1,20 +1,19 @@
 package dev.loupe.notebooks;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Every notebook in notebooks/ runs top to bottom with the Loupe kernel (nbconvert --execute, as a
@@ -34,10 +33,15 @@ class NotebooksTest {
     @Test
     void notebooksAreCommittedWithoutOutputs() throws IOException {
         List<Path> nbs = notebooks();
-        assertTrue(nbs.stream().anyMatch(p -> p.getFileName().toString().equals("00-quickstart.ipynb")), "quickstart missing");
+        assertTrue(
+                nbs.stream().anyMatch(p -> p.getFileName().toString().equals("00-quickstart.ipynb")),
+                "quickstart missing");
         for (Path nb : nbs) {
             JsonNode root = new ObjectMapper().readTree(nb.toFile());
-            assertEquals("loupe", root.path("metadata").path("kernelspec").path("name").asText(), nb + ": kernel");
+            assertEquals(
+                    "loupe",
+                    root.path("metadata").path("kernelspec").path("name").asText(),
+                    nb + ": kernel");
             for (JsonNode cell : root.path("cells")) {
                 if (!"code".equals(cell.path("cell_type").asText())) continue;
                 assertEquals(0, cell.path("outputs").size(), nb + ": commit notebooks without outputs");
@@ -56,11 +60,21 @@ class NotebooksTest {
         for (Path nb : notebooks()) {
             String name = nb.getFileName().toString().replace(".ipynb", "");
             long t0 = System.nanoTime();
-            JupyterTools.Result exec = JupyterTools.run(List.of("jupyter", "nbconvert", "--to", "notebook", "--execute",
-                    "--ExecutePreprocessor.kernel_name=loupe",
-                    "--ExecutePreprocessor.timeout=" + CELL_TIMEOUT_S,
-                    "--ExecutePreprocessor.startup_timeout=" + STARTUP_TIMEOUT_S,
-                    "--output-dir=" + tmp, "--output=" + name + ".executed", nb.toString()), env, 900);
+            JupyterTools.Result exec = JupyterTools.run(
+                    List.of(
+                            "jupyter",
+                            "nbconvert",
+                            "--to",
+                            "notebook",
+                            "--execute",
+                            "--ExecutePreprocessor.kernel_name=loupe",
+                            "--ExecutePreprocessor.timeout=" + CELL_TIMEOUT_S,
+                            "--ExecutePreprocessor.startup_timeout=" + STARTUP_TIMEOUT_S,
+                            "--output-dir=" + tmp,
+                            "--output=" + name + ".executed",
+                            nb.toString()),
+                    env,
+                    900);
             double seconds = (System.nanoTime() - t0) / 1e9;
             assertEquals(0, exec.exitCode(), nb + " failed to execute:\n" + exec.output());
             System.out.printf("notebook %s executed in %.1f s%n", name, seconds);
@@ -71,13 +85,26 @@ class NotebooksTest {
                     assertFalse("error".equals(out.path("output_type").asText()), nb + ": a cell failed: " + out);
                 }
             }
-            JupyterTools.Result html = JupyterTools.run(List.of("jupyter", "nbconvert", "--to", "html",
-                    "--output-dir=" + tmp, "--output=" + name, executed.toString()), env, 300);
+            JupyterTools.Result html = JupyterTools.run(
+                    List.of(
+                            "jupyter",
+                            "nbconvert",
+                            "--to",
+                            "html",
+                            "--output-dir=" + tmp,
+                            "--output=" + name,
+                            executed.toString()),
+                    env,
+                    300);
             assertEquals(0, html.exitCode(), nb + ": HTML export failed:\n" + html.output());
             HtmlPageCheck.Report report = HtmlPageCheck.check(chromium, tmp.resolve(name + ".html"), tmp);
-            assertTrue(report.plots() > 0 || !Files.readString(nb).contains("display("), nb + ": no plots found in the HTML");
-            assertTrue(report.ok(), nb + ": figures without SVG " + report.plotsWithoutSvg()
-                    + ", JavaScript errors " + report.jsErrors());
+            assertTrue(
+                    report.plots() > 0 || !Files.readString(nb).contains("display("),
+                    nb + ": no plots found in the HTML");
+            assertTrue(
+                    report.ok(),
+                    nb + ": figures without SVG " + report.plotsWithoutSvg() + ", JavaScript errors "
+                            + report.jsErrors());
             System.out.printf("notebook %s: %d Plotly figures rendered in Chromium%n", name, report.plots());
         }
     }

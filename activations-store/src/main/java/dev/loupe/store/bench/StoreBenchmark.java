@@ -52,15 +52,21 @@ public final class StoreBenchmark {
     /** Alternated rounds of plain forward and harvest; the best of each counts (the machine's noise is one-sided). */
     private static final int ROUNDS = 3;
 
-    private StoreBenchmark() {
-    }
+    private StoreBenchmark() {}
 
     public static void run(Args a) {
-        ModelConfig cfg = switch (a.get("shape", "gpt2-small")) {
-            case "gpt2-small" -> ModelConfig.gpt2Small();
-            case "tiny" -> ModelConfig.builder().dModel(128).nLayers(2).nHeads(4).dVocab(1000).nCtx(256).build();
-            default -> throw a.usage("--shape must be gpt2-small or tiny");
-        };
+        ModelConfig cfg =
+                switch (a.get("shape", "gpt2-small")) {
+                    case "gpt2-small" -> ModelConfig.gpt2Small();
+                    case "tiny" -> ModelConfig.builder()
+                            .dModel(128)
+                            .nLayers(2)
+                            .nHeads(4)
+                            .dVocab(1000)
+                            .nCtx(256)
+                            .build();
+                    default -> throw a.usage("--shape must be gpt2-small or tiny");
+                };
         String hook = a.get("hook", "blocks." + (cfg.nLayers() / 2 - 1) + ".hook_resid_post");
         int batch = a.integer("batch", 8), context = a.integer("context", 128), batches = a.integer("batches", 6);
         StoreDType dtype = StoreDType.parse(a.get("dtype", "bf16"));
@@ -68,18 +74,28 @@ public final class StoreBenchmark {
         long bufferRows = Long.parseLong(a.get("buffer-rows", "1000000"));
         Path out;
         try {
-            out = a.get("out", null) != null ? Path.of(a.get("out", null)) : Files.createTempDirectory("loupe-store-bench");
+            out = a.get("out", null) != null
+                    ? Path.of(a.get("out", null))
+                    : Files.createTempDirectory("loupe-store-bench");
             Files.createDirectories(out);
         } catch (IOException e) {
             throw new LoupeException("store bench: cannot create the bench folder: " + e.getMessage(), e);
         }
-        System.out.printf(Locale.ROOT, "bench folder %s; %d threads%n", out, Nd4j.getEnvironment().maxMasterThreads());
+        System.out.printf(
+                Locale.ROOT,
+                "bench folder %s; %d threads%n",
+                out,
+                Nd4j.getEnvironment().maxMasterThreads());
         try {
             double harvestRatio = harvestVsForward(cfg, hook, batch, context, batches, dtype, out);
             double writeRatio = writeVsDd(cfg.dModel(), rows, context, dtype, out);
             double gbps = shuffled(out.resolve("written"), bufferRows);
-            System.out.printf(Locale.ROOT, "harvest_vs_forward=%.3f (>= 0.9)  write_vs_dd=%.3f (>= 0.7)  shuffle_gb_per_s=%.2f (>= 1.0)%n",
-                    harvestRatio, writeRatio, gbps);
+            System.out.printf(
+                    Locale.ROOT,
+                    "harvest_vs_forward=%.3f (>= 0.9)  write_vs_dd=%.3f (>= 0.7)  shuffle_gb_per_s=%.2f (>= 1.0)%n",
+                    harvestRatio,
+                    writeRatio,
+                    gbps);
         } finally {
             deleteTree(out.resolve("harvest"));
             deleteTree(out.resolve("written"));
@@ -88,7 +104,8 @@ public final class StoreBenchmark {
         }
     }
 
-    private static double harvestVsForward(ModelConfig cfg, String hook, int batch, int context, int batches, StoreDType dtype, Path out) {
+    private static double harvestVsForward(
+            ModelConfig cfg, String hook, int batch, int context, int batches, StoreDType dtype, Path out) {
         HookedTransformer model = HookedTransformer.random(cfg, 0);
         int sequences = batch * batches;
         Random r = new Random(0);
@@ -97,7 +114,8 @@ public final class StoreBenchmark {
         Path corpusFile = out.resolve("corpus.npy");
         NpyWriter.write(corpusFile, Nd4j.createFromArray(ids));
         Corpus corpus = Corpus.of(List.of(corpusFile), null, "text", Corpus.TextDocs.LINES);
-        HarvestConfig hc = new HarvestConfig(List.of(hook), context, batch, dtype, (long) sequences * context, 256, 1, null, 1);
+        HarvestConfig hc =
+                new HarvestConfig(List.of(hook), context, batch, dtype, (long) sequences * context, 256, 1, null, 1);
         List<int[][]> forwardBatches = new ArrayList<>();
         Chunker ch = new Chunker(corpus.documents(), context, 1, null, 1);
         while (ch.hasNext() && forwardBatches.size() < batches) {
@@ -106,36 +124,69 @@ public final class StoreBenchmark {
             if (b[batch - 1] != null) forwardBatches.add(b);
         }
         int stop = dev.loupe.engine.hooks.HookNames.layerOf(dev.loupe.engine.hooks.HookNames.actName(hook, -1)) + 1;
-        System.out.printf(Locale.ROOT, "1. harvest vs plain forward: %s (%,d parameters) up to block %d, hook %s, %d batches of %d x %d, dtype %s%n",
-                cfg.nLayers() == 12 ? "gpt2-small shape" : "tiny shape", cfg.parameterCount(), stop - 1, hook,
-                forwardBatches.size(), batch, context, dtype.label());
-        model.forward(ForwardRequest.of(Tokens.of(forwardBatches.get(0))).stopAtLayer(stop).build()).close();   // warm-up
+        System.out.printf(
+                Locale.ROOT,
+                "1. harvest vs plain forward: %s (%,d parameters) up to block %d, hook %s, %d batches of %d x %d, dtype %s%n",
+                cfg.nLayers() == 12 ? "gpt2-small shape" : "tiny shape",
+                cfg.parameterCount(),
+                stop - 1,
+                hook,
+                forwardBatches.size(),
+                batch,
+                context,
+                dtype.label());
+        model.forward(ForwardRequest.of(Tokens.of(forwardBatches.get(0)))
+                        .stopAtLayer(stop)
+                        .build())
+                .close(); // warm-up
         double bestPlain = 0, bestHarvest = 0;
         for (int round = 0; round < ROUNDS; round++) {
             long t0 = System.nanoTime();
-            for (int[][] b : forwardBatches) model.forward(ForwardRequest.of(Tokens.of(b)).stopAtLayer(stop).build()).close();
+            for (int[][] b : forwardBatches)
+                model.forward(ForwardRequest.of(Tokens.of(b)).stopAtLayer(stop).build())
+                        .close();
             double plain = (double) forwardBatches.size() * batch * context / ((System.nanoTime() - t0) / 1e9);
             deleteTree(out.resolve("harvest"));
-            HarvestResult hr = Harvester.run(model, "bench", corpus, null, hc, out.resolve("harvest"), Harvester.ProgressFactory.silent());
-            System.out.printf(Locale.ROOT, "   round %d: plain forward %.1f tokens/s, harvest %.1f tokens/s%n", round + 1, plain, hr.tokensPerSecond());
+            HarvestResult hr = Harvester.run(
+                    model, "bench", corpus, null, hc, out.resolve("harvest"), Harvester.ProgressFactory.silent());
+            System.out.printf(
+                    Locale.ROOT,
+                    "   round %d: plain forward %.1f tokens/s, harvest %.1f tokens/s%n",
+                    round + 1,
+                    plain,
+                    hr.tokensPerSecond());
             bestPlain = Math.max(bestPlain, plain);
             bestHarvest = Math.max(bestHarvest, hr.tokensPerSecond());
         }
         double ratio = bestHarvest / bestPlain;
-        System.out.printf(Locale.ROOT, "   best: plain %.1f tokens/s, harvest %.1f tokens/s: ratio %.3f%n", bestPlain, bestHarvest, ratio);
+        System.out.printf(
+                Locale.ROOT,
+                "   best: plain %.1f tokens/s, harvest %.1f tokens/s: ratio %.3f%n",
+                bestPlain,
+                bestHarvest,
+                ratio);
         return ratio;
     }
 
     private static double writeVsDd(int d, long rows, int context, StoreDType dtype, Path out) {
         long bytes = rows * d * dtype.width();
         long mib = Math.max(1, bytes >> 20);
-        System.out.printf(Locale.ROOT, "2. write bandwidth: %,d rows of d=%d %s (%.2f GB) vs dd of %d MiB%n", rows, d, dtype.label(), bytes / 1e9, mib);
+        System.out.printf(
+                Locale.ROOT,
+                "2. write bandwidth: %,d rows of d=%d %s (%.2f GB) vs dd of %d MiB%n",
+                rows,
+                d,
+                dtype.label(),
+                bytes / 1e9,
+                mib);
         Path ddFile = out.resolve("dd.bin");
         double ddSeconds;
         try {
             long t0 = System.nanoTime();
-            Process p = new ProcessBuilder("dd", "if=/dev/zero", "of=" + ddFile, "bs=1M", "count=" + mib, "conv=fdatasync")
-                    .redirectErrorStream(true).start();
+            Process p = new ProcessBuilder(
+                            "dd", "if=/dev/zero", "of=" + ddFile, "bs=1M", "count=" + mib, "conv=fdatasync")
+                    .redirectErrorStream(true)
+                    .start();
             String msg = new String(p.getInputStream().readAllBytes()).trim();
             if (p.waitFor() != 0) throw new LoupeException("store bench: dd failed: " + msg);
             ddSeconds = (System.nanoTime() - t0) / 1e9;
@@ -148,12 +199,17 @@ public final class StoreBenchmark {
         }
         double ddRate = (mib << 20) / ddSeconds;
         int seqsPerAppend = Math.max(1, 4096 / context);
-        int shardSequences = (int) Math.max(seqsPerAppend, (256L << 20) / ((long) context * d * dtype.width()) / seqsPerAppend * seqsPerAppend);
-        StoreManifest spec = StoreManifest.create(new StoreManifest.ModelInfo("synthetic", "-", "-", 0, d, 0),
-                List.of(new StoreManifest.HookInfo("h", d)), dtype, context,
+        int shardSequences = (int) Math.max(
+                seqsPerAppend, (256L << 20) / ((long) context * d * dtype.width()) / seqsPerAppend * seqsPerAppend);
+        StoreManifest spec = StoreManifest.create(
+                new StoreManifest.ModelInfo("synthetic", "-", "-", 0, d, 0),
+                List.of(new StoreManifest.HookInfo("h", d)),
+                dtype,
+                context,
                 new StoreManifest.CorpusInfo(List.of(), null, null, null, null, null, null),
                 new StoreManifest.CreationInfo(seqsPerAppend, shardSequences, 0, 0, "bench"));
-        INDArray x = Nd4j.rand(DataType.FLOAT, (long) seqsPerAppend * context, d).subi(0.5);     // [rows per append, d]
+        INDArray x =
+                Nd4j.rand(DataType.FLOAT, (long) seqsPerAppend * context, d).subi(0.5); // [rows per append, d]
         int[][] tokens = new int[seqsPerAppend][context];
         long appends = (rows + (long) seqsPerAppend * context - 1) / ((long) seqsPerAppend * context);
         Path dir = out.resolve("written");
@@ -166,8 +222,12 @@ public final class StoreBenchmark {
         double seconds = (System.nanoTime() - t0) / 1e9;
         long written = appends * seqsPerAppend * context * d * dtype.width();
         double rate = written / seconds;
-        System.out.printf(Locale.ROOT, "   dd conv=fdatasync: %.0f MB/s; store writer (cast, statistics, CRC32C, fsync per shard): %.0f MB/s: ratio %.3f%n",
-                ddRate / 1e6, rate / 1e6, rate / ddRate);
+        System.out.printf(
+                Locale.ROOT,
+                "   dd conv=fdatasync: %.0f MB/s; store writer (cast, statistics, CRC32C, fsync per shard): %.0f MB/s: ratio %.3f%n",
+                ddRate / 1e6,
+                rate / 1e6,
+                rate / ddRate);
         return rate / ddRate;
     }
 
@@ -179,15 +239,21 @@ public final class StoreBenchmark {
             long t0 = System.nanoTime();
             ByteBuffer buf = ByteBuffer.allocateDirect(8 << 20);
             for (StoreManifest.ShardInfo s : store.manifest().shards()) {
-                try (FileChannel ch = FileChannel.open(dir.resolve(s.files().get(hook).path()), StandardOpenOption.READ)) {
-                    while (ch.read(buf.clear()) > 0) { }
+                try (FileChannel ch =
+                        FileChannel.open(dir.resolve(s.files().get(hook).path()), StandardOpenOption.READ)) {
+                    while (ch.read(buf.clear()) > 0) {}
                 } catch (IOException e) {
                     throw new LoupeException("store bench: " + e.getMessage(), e);
                 }
             }
             double warm = store.rows() * rowBytes / ((System.nanoTime() - t0) / 1e9);
-            System.out.printf(Locale.ROOT, "3. shuffled stream: %,d rows (%.2f GB stored), buffer %,d rows, batches of 4096; sequential read %.2f GB/s%n",
-                    store.rows(), store.rows() * rowBytes / 1e9, Math.min(bufferRows, store.rows()), warm / 1e9);
+            System.out.printf(
+                    Locale.ROOT,
+                    "3. shuffled stream: %,d rows (%.2f GB stored), buffer %,d rows, batches of 4096; sequential read %.2f GB/s%n",
+                    store.rows(),
+                    store.rows() * rowBytes / 1e9,
+                    Math.min(bufferRows, store.rows()),
+                    warm / 1e9);
             long n = 0;
             t0 = System.nanoTime();
             try (ShuffledStream s = store.shuffled(hook, ShuffleConfig.of(4096, bufferRows, 0))) {
@@ -199,8 +265,13 @@ public final class StoreBenchmark {
             }
             double seconds = (System.nanoTime() - t0) / 1e9;
             double gbps = n * rowBytes / seconds / 1e9;
-            System.out.printf(Locale.ROOT, "   %,d rows in %.2f s (buffer fill included): %.2f GB/s stored bytes, %.2f GB/s as float32 batches%n",
-                    n, seconds, gbps, n * (long) store.d(hook) * 4 / seconds / 1e9);
+            System.out.printf(
+                    Locale.ROOT,
+                    "   %,d rows in %.2f s (buffer fill included): %.2f GB/s stored bytes, %.2f GB/s as float32 batches%n",
+                    n,
+                    seconds,
+                    gbps,
+                    n * (long) store.d(hook) * 4 / seconds / 1e9);
             return gbps;
         }
     }

@@ -30,7 +30,8 @@ public final class Chunker implements Iterator<int[]> {
     private boolean startOfDocument;
     private int[] ready;
 
-    public Chunker(Iterator<int[]> documents, int context, Integer beginBatch, Integer beginSequence, Integer separator) {
+    public Chunker(
+            Iterator<int[]> documents, int context, Integer beginBatch, Integer beginSequence, Integer separator) {
         if (context < 1) throw new IllegalArgumentException("context must be >= 1");
         this.documents = documents;
         this.context = context;

@@ -37,7 +37,10 @@ import java.util.stream.Stream;
  */
 public final class Corpus {
     /** How a plain text file is split into documents. */
-    public enum TextDocs { LINES, FILE }
+    public enum TextDocs {
+        LINES,
+        FILE
+    }
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -63,8 +66,12 @@ public final class Corpus {
         for (Path p : paths) {
             if (Files.isDirectory(p)) {
                 try (Stream<Path> s = Files.walk(p)) {
-                    List<Path> inside = s.filter(Files::isRegularFile).filter(f -> kind(f) != null).sorted().toList();
-                    if (inside.isEmpty()) throw new LoupeException("corpus folder " + p + " holds no .txt, .jsonl or .npy files");
+                    List<Path> inside = s.filter(Files::isRegularFile)
+                            .filter(f -> kind(f) != null)
+                            .sorted()
+                            .toList();
+                    if (inside.isEmpty())
+                        throw new LoupeException("corpus folder " + p + " holds no .txt, .jsonl or .npy files");
                     files.addAll(inside);
                 } catch (IOException e) {
                     throw new LoupeException("corpus folder " + p + ": cannot list: " + e.getMessage(), e);
@@ -80,7 +87,8 @@ public final class Corpus {
         for (Path f : files) {
             kinds.add(kind(f));
             if (!kind(f).equals("npy") && tokenizer == null)
-                throw new LoupeException("corpus file " + f + " is text: a tokenizer is needed (--tokenizer PATH, or one beside the model)");
+                throw new LoupeException("corpus file " + f
+                        + " is text: a tokenizer is needed (--tokenizer PATH, or one beside the model)");
         }
         return new Corpus(files, kinds, tokenizer, textField == null ? "text" : textField, textDocs);
     }
@@ -98,7 +106,8 @@ public final class Corpus {
         List<SourceInfo> out = new ArrayList<>();
         for (int i = 0; i < files.size(); i++) {
             try {
-                out.add(new SourceInfo(files.get(i).toAbsolutePath().normalize().toString(), kinds.get(i), Files.size(files.get(i))));
+                out.add(new SourceInfo(
+                        files.get(i).toAbsolutePath().normalize().toString(), kinds.get(i), Files.size(files.get(i))));
             } catch (IOException e) {
                 throw new LoupeException("corpus file " + files.get(i) + ": " + e.getMessage(), e);
             }
@@ -158,8 +167,9 @@ public final class Corpus {
                 try {
                     n = JSON.readTree(line);
                 } catch (IOException e) {
-                    throw new LoupeException(f + ": line " + lineNo + " (byte offset " + offset + ") is not valid JSON: "
-                            + e.getMessage().lines().findFirst().orElse(""));
+                    throw new LoupeException(
+                            f + ": line " + lineNo + " (byte offset " + offset + ") is not valid JSON: "
+                                    + e.getMessage().lines().findFirst().orElse(""));
                 }
                 JsonNode t = n == null ? null : n.get(textField);
                 if (t == null || !t.isTextual())
@@ -182,15 +192,18 @@ public final class Corpus {
 
     /** Strict UTF-8 decoding; the error names the file and the byte offset in it. */
     static String decode(byte[] bytes, Path f, long fileOffset) {
-        CharsetDecoder dec = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+        CharsetDecoder dec = StandardCharsets.UTF_8
+                .newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
                 .onUnmappableCharacter(CodingErrorAction.REPORT);
         ByteBuffer in = ByteBuffer.wrap(bytes);
         CharBuffer out = CharBuffer.allocate(bytes.length);
         CoderResult r = dec.decode(in, out, true);
         if (!r.isError()) r = dec.flush(out);
         if (r.isError())
-            throw new LoupeException(f + ": not UTF-8: invalid byte 0x" + String.format("%02X", bytes[in.position()] & 0xFF)
-                    + " at byte offset " + (fileOffset + in.position()));
+            throw new LoupeException(
+                    f + ": not UTF-8: invalid byte 0x" + String.format("%02X", bytes[in.position()] & 0xFF)
+                            + " at byte offset " + (fileOffset + in.position()));
         return out.flip().toString();
     }
 
@@ -235,7 +248,8 @@ public final class Corpus {
                     }
                     if (b < 0) eof = true;
                 } catch (IOException e) {
-                    throw new LoupeException("corpus file " + file + ": read failed at byte " + offset + ": " + e.getMessage(), e);
+                    throw new LoupeException(
+                            "corpus file " + file + ": read failed at byte " + offset + ": " + e.getMessage(), e);
                 }
                 lineNo++;
                 if (n > 0 && buf[n - 1] == '\r') n--;

@@ -32,21 +32,25 @@ final class NpyDocuments implements Iterator<int[]>, AutoCloseable {
     NpyDocuments(Path file) {
         NpyReader.Layout l = NpyReader.layout(file);
         if (l.dtype() != DataType.INT && l.dtype() != DataType.LONG)
-            throw new LoupeException(file + ": token ids must be int32 or int64, the file holds " + l.dtype().name().toLowerCase(Locale.ROOT));
+            throw new LoupeException(file + ": token ids must be int32 or int64, the file holds "
+                    + l.dtype().name().toLowerCase(Locale.ROOT));
         long[] shape = l.shape();
         if (shape.length != 1 && shape.length != 2)
-            throw new LoupeException(file + ": token ids must be 1-D (one document) or 2-D (one document per row), got shape "
-                    + Arrays.toString(shape));
+            throw new LoupeException(
+                    file + ": token ids must be 1-D (one document) or 2-D (one document per row), got shape "
+                            + Arrays.toString(shape));
         if (shape.length == 2 && l.fortranOrder() && shape[0] > 1 && shape[1] > 1)
-            throw new LoupeException(file + ": a Fortran-ordered 2-D token file cannot be read row by row; save it in C order "
-                    + "(np.save(path, np.ascontiguousarray(ids)))");
+            throw new LoupeException(
+                    file + ": a Fortran-ordered 2-D token file cannot be read row by row; save it in C order "
+                            + "(np.save(path, np.ascontiguousarray(ids)))");
         this.file = file;
         this.int64 = l.dtype() == DataType.LONG;
         this.documents = shape.length == 1 ? 1 : shape[0];
         this.tokens = shape.length == 1 ? shape[0] : shape[1];
         if (tokens > Integer.MAX_VALUE - 8)
-            throw new LoupeException(file + ": a document of " + tokens + " tokens is over Java's array limit; store the ids "
-                    + "as a 2-D array, one document (or piece of one) per row");
+            throw new LoupeException(
+                    file + ": a document of " + tokens + " tokens is over Java's array limit; store the ids "
+                            + "as a 2-D array, one document (or piece of one) per row");
         this.dataOffset = l.dataOffset();
         try {
             this.channel = FileChannel.open(file, StandardOpenOption.READ);
@@ -66,14 +70,17 @@ final class NpyDocuments implements Iterator<int[]>, AutoCloseable {
         int width = int64 ? 8 : 4;
         int[] doc = new int[(int) tokens];
         long position = dataOffset + next * tokens * width;
-        ByteBuffer buf = ByteBuffer.allocate((int) Math.min(CHUNK_BYTES, tokens * width)).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer buf =
+                ByteBuffer.allocate((int) Math.min(CHUNK_BYTES, tokens * width)).order(ByteOrder.LITTLE_ENDIAN);
         for (int done = 0; done < doc.length; ) {
             int n = (int) Math.min(buf.capacity() / width, doc.length - done);
             buf.clear().limit(n * width);
             try {
                 while (buf.hasRemaining()) {
                     int r = channel.read(buf, position);
-                    if (r < 0) throw new LoupeException(file + ": file ended at byte " + position + " (modified while reading?)");
+                    if (r < 0)
+                        throw new LoupeException(
+                                file + ": file ended at byte " + position + " (modified while reading?)");
                     position += r;
                 }
             } catch (IOException e) {
@@ -84,16 +91,16 @@ final class NpyDocuments implements Iterator<int[]>, AutoCloseable {
                 for (int i = 0; i < n; i++) {
                     long id = buf.getLong();
                     if (id < 0 || id > Integer.MAX_VALUE)
-                        throw new LoupeException(file + ": token ids must be in 0.." + Integer.MAX_VALUE + ", found " + id
-                                + " in document " + next + " at token " + (done + i));
+                        throw new LoupeException(file + ": token ids must be in 0.." + Integer.MAX_VALUE + ", found "
+                                + id + " in document " + next + " at token " + (done + i));
                     doc[done + i] = (int) id;
                 }
             } else {
                 buf.asIntBuffer().get(doc, done, n);
                 for (int i = 0; i < n; i++)
                     if (doc[done + i] < 0)
-                        throw new LoupeException(file + ": token ids must be in 0.." + Integer.MAX_VALUE + ", found " + doc[done + i]
-                                + " in document " + next + " at token " + (done + i));
+                        throw new LoupeException(file + ": token ids must be in 0.." + Integer.MAX_VALUE + ", found "
+                                + doc[done + i] + " in document " + next + " at token " + (done + i));
             }
             done += n;
         }

@@ -30,8 +30,7 @@ import org.nd4j.linalg.factory.Nd4j;
 public final class NpyExport {
     private static final int CHUNK_ROWS = 16384;
 
-    private NpyExport() {
-    }
+    private NpyExport() {}
 
     /** Writes the files into {@code out} (created if needed) and returns their paths. */
     public static List<Path> export(ActivationStore store, Path out, List<String> hooks, ProgressBar progress) {
@@ -53,14 +52,15 @@ public final class NpyExport {
                 for (ShardInfo s : store.manifest().shards()) {
                     if (copy) {
                         FileEntry f = s.files().get(hook);
-                        try (FileChannel in = FileChannel.open(store.dir().resolve(f.path()), StandardOpenOption.READ)) {
+                        try (FileChannel in =
+                                FileChannel.open(store.dir().resolve(f.path()), StandardOpenOption.READ)) {
                             long pos = f.dataOffset(), end = f.bytes();
                             while (pos < end) pos += in.transferTo(pos, end - pos, ch);
                         }
                     } else {
                         for (long r = s.firstRow(); r < s.firstRow() + s.rows(); r += CHUNK_ROWS) {
                             int n = (int) Math.min(CHUNK_ROWS, s.firstRow() + s.rows() - r);
-                            INDArray x = store.rows(hook, r, n);                        // [n, d] float32
+                            INDArray x = store.rows(hook, r, n); // [n, d] float32
                             write(ch, NativeBytes.of(x));
                             java.lang.ref.Reference.reachabilityFence(x);
                             NativeBytes.free(x);
@@ -72,13 +72,26 @@ public final class NpyExport {
             });
             written.add(file);
         }
-        written.add(column(store, out.resolve("tokens.npy"), DataType.INT, s -> Nd4j.createFromArray(store.tokens(s.firstRow(), (int) s.rows()))));
-        written.add(column(store, out.resolve("sequence.npy"), DataType.LONG, s -> Nd4j.createFromArray(store.sequences(s.firstRow(), (int) s.rows()))));
-        written.add(column(store, out.resolve("position.npy"), DataType.INT, s -> Nd4j.createFromArray(store.positions(s.firstRow(), (int) s.rows()))));
+        written.add(column(
+                store,
+                out.resolve("tokens.npy"),
+                DataType.INT,
+                s -> Nd4j.createFromArray(store.tokens(s.firstRow(), (int) s.rows()))));
+        written.add(column(
+                store,
+                out.resolve("sequence.npy"),
+                DataType.LONG,
+                s -> Nd4j.createFromArray(store.sequences(s.firstRow(), (int) s.rows()))));
+        written.add(column(
+                store,
+                out.resolve("position.npy"),
+                DataType.INT,
+                s -> Nd4j.createFromArray(store.positions(s.firstRow(), (int) s.rows()))));
         return written;
     }
 
-    private static Path column(ActivationStore store, Path file, DataType type, java.util.function.Function<ShardInfo, INDArray> values) {
+    private static Path column(
+            ActivationStore store, Path file, DataType type, java.util.function.Function<ShardInfo, INDArray> values) {
         AtomicFileWriter.write(file, ch -> {
             write(ch, ByteBuffer.wrap(NpyWriter.preamble(type, new long[] {store.rows()})));
             for (ShardInfo s : store.manifest().shards()) {

@@ -17,8 +17,16 @@ import java.util.List;
  * @param beginSequence  token starting every document; null = none (SAELens's default)
  * @param separator      token between documents in a sequence (SAELens's default: the BOS); null = none
  */
-public record HarvestConfig(List<String> hooks, int contextSize, int batchSize, StoreDType dtype, long maxTokens,
-                            double shardMb, Integer beginBatch, Integer beginSequence, Integer separator) {
+public record HarvestConfig(
+        List<String> hooks,
+        int contextSize,
+        int batchSize,
+        StoreDType dtype,
+        long maxTokens,
+        double shardMb,
+        Integer beginBatch,
+        Integer beginSequence,
+        Integer separator) {
     public HarvestConfig {
         hooks = List.copyOf(hooks);
         if (hooks.isEmpty()) throw new LoupeException("harvest: no hooks given (--hooks h1,h2)");
@@ -26,8 +34,10 @@ public record HarvestConfig(List<String> hooks, int contextSize, int batchSize, 
         if (batchSize < 1) throw new LoupeException("harvest: --batch must be >= 1, got " + batchSize);
         if (maxTokens < 0) throw new LoupeException("harvest: --max-tokens must be >= 0, got " + maxTokens);
         if (maxTokens > 0 && maxTokens < contextSize)
-            throw new LoupeException("harvest: --max-tokens " + maxTokens + " is less than one sequence of --context " + contextSize);
-        if (!(shardMb > 0) || shardMb > 1024) throw new LoupeException("harvest: --shard-mb must be in (0, 1024], got " + shardMb);
+            throw new LoupeException(
+                    "harvest: --max-tokens " + maxTokens + " is less than one sequence of --context " + contextSize);
+        if (!(shardMb > 0) || shardMb > 1024)
+            throw new LoupeException("harvest: --shard-mb must be in (0, 1024], got " + shardMb);
     }
 
     /** SAELens's defaults: BOS starts each sequence and separates documents. */
@@ -36,10 +46,12 @@ public record HarvestConfig(List<String> hooks, int contextSize, int batchSize, 
     }
 
     public HarvestConfig withMaxTokens(long n) {
-        return new HarvestConfig(hooks, contextSize, batchSize, dtype, n, shardMb, beginBatch, beginSequence, separator);
+        return new HarvestConfig(
+                hooks, contextSize, batchSize, dtype, n, shardMb, beginBatch, beginSequence, separator);
     }
 
     public HarvestConfig withShardMb(double mb) {
-        return new HarvestConfig(hooks, contextSize, batchSize, dtype, maxTokens, mb, beginBatch, beginSequence, separator);
+        return new HarvestConfig(
+                hooks, contextSize, batchSize, dtype, maxTokens, mb, beginBatch, beginSequence, separator);
     }
 }

@@ -26,7 +26,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.function.LongFunction;
 import java.util.zip.CRC32C;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -38,35 +37,55 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * finished store is the one an uninterrupted run would have written, row for row.
  */
 public final class Harvester {
-    private Harvester() {
-    }
+    private Harvester() {}
 
     /**
      * Harvests into {@code out}. {@code progress} makes the progress bar given (start, total) in tokens.
      * @param modelId how the model is named in the manifest (the path or Hub id it was loaded from)
      */
-    public static HarvestResult run(HookedTransformer model, String modelId, Corpus corpus, String tokenizerName,
-                                    HarvestConfig cfg, Path out, ProgressFactory progress) {
+    public static HarvestResult run(
+            HookedTransformer model,
+            String modelId,
+            Corpus corpus,
+            String tokenizerName,
+            HarvestConfig cfg,
+            Path out,
+            ProgressFactory progress) {
         ModelConfig mc = model.config();
         if (cfg.contextSize() > mc.nCtx())
-            throw new LoupeException("harvest: --context " + cfg.contextSize() + " is longer than the model's n_ctx " + mc.nCtx());
+            throw new LoupeException(
+                    "harvest: --context " + cfg.contextSize() + " is longer than the model's n_ctx " + mc.nCtx());
         List<String> hooks = resolveHooks(model, cfg.hooks());
         int stop = stopAtLayer(hooks, mc.nLayers());
         Map<String, Integer> widths = widths(model, hooks, stop);
-        List<StoreManifest.HookInfo> hookInfos = hooks.stream().map(h -> new StoreManifest.HookInfo(h, widths.get(h))).toList();
+        List<StoreManifest.HookInfo> hookInfos = hooks.stream()
+                .map(h -> new StoreManifest.HookInfo(h, widths.get(h)))
+                .toList();
 
         long bytesPerSequence = 0;
-        for (int w : widths.values()) bytesPerSequence += (long) cfg.contextSize() * w * cfg.dtype().width();
+        for (int w : widths.values())
+            bytesPerSequence += (long) cfg.contextSize() * w * cfg.dtype().width();
         long batches = Math.max(1, (long) (cfg.shardMb() * (1 << 20)) / (bytesPerSequence * cfg.batchSize()));
         int shardSequences = Math.toIntExact(batches * cfg.batchSize());
         for (int w : widths.values())
             if ((long) shardSequences * cfg.contextSize() * w * cfg.dtype().width() > Integer.MAX_VALUE - (1 << 16))
-                throw new LoupeException("harvest: one batch of --batch " + cfg.batchSize() + " sequences is over 2 GiB for a hook; lower --batch");
+                throw new LoupeException("harvest: one batch of --batch " + cfg.batchSize()
+                        + " sequences is over 2 GiB for a hook; lower --batch");
 
-        StoreManifest.CorpusInfo corpusInfo = new StoreManifest.CorpusInfo(corpus.describe(), tokenizerName,
-                corpus.hasText() ? corpus.textField() : null, corpus.hasText() ? corpus.textDocs().name().toLowerCase() : null,
-                cfg.beginBatch(), cfg.beginSequence(), cfg.separator());
-        StoreManifest spec = StoreManifest.create(modelInfo(model, modelId), hookInfos, cfg.dtype(), cfg.contextSize(), corpusInfo,
+        StoreManifest.CorpusInfo corpusInfo = new StoreManifest.CorpusInfo(
+                corpus.describe(),
+                tokenizerName,
+                corpus.hasText() ? corpus.textField() : null,
+                corpus.hasText() ? corpus.textDocs().name().toLowerCase() : null,
+                cfg.beginBatch(),
+                cfg.beginSequence(),
+                cfg.separator());
+        StoreManifest spec = StoreManifest.create(
+                modelInfo(model, modelId),
+                hookInfos,
+                cfg.dtype(),
+                cfg.contextSize(),
+                corpusInfo,
                 new StoreManifest.CreationInfo(cfg.batchSize(), shardSequences, cfg.maxTokens(), stop, "loupe 0.1.0"));
         long maxSequences = cfg.maxTokens() == 0 ? Long.MAX_VALUE : cfg.maxTokens() / cfg.contextSize();
 
@@ -74,10 +93,19 @@ public final class Harvester {
             long done = writer.committedSequences();
             if (writer.complete())
                 return new HarvestResult(done, done, writer.manifest().rows(), 0, 0);
-            // A first pass over the corpus counts its sequences (for an exact ETA) and finds bad input before any compute.
-            long total = Math.min(maxSequences, new Chunker(corpus.documents(), cfg.contextSize(), cfg.beginBatch(),
-                    cfg.beginSequence(), cfg.separator()).skip(maxSequences));
-            Chunker chunks = new Chunker(corpus.documents(), cfg.contextSize(), cfg.beginBatch(), cfg.beginSequence(), cfg.separator());
+            // A first pass over the corpus counts its sequences (for an exact ETA) and finds bad input before any
+            // compute.
+            long total = Math.min(
+                    maxSequences,
+                    new Chunker(
+                                    corpus.documents(),
+                                    cfg.contextSize(),
+                                    cfg.beginBatch(),
+                                    cfg.beginSequence(),
+                                    cfg.separator())
+                            .skip(maxSequences));
+            Chunker chunks = new Chunker(
+                    corpus.documents(), cfg.contextSize(), cfg.beginBatch(), cfg.beginSequence(), cfg.separator());
             chunks.skip(done);
             ActivationFilter filter = ActivationFilter.names(hooks.toArray(String[]::new));
             long t0 = System.nanoTime();
@@ -90,15 +118,20 @@ public final class Harvester {
                     while (batch.size() < n && chunks.hasNext()) batch.add(chunks.next());
                     int[][] ids = batch.toArray(int[][]::new);
                     checkIds(ids, mc.dVocab(), seq);
-                    ForwardRequest req = ForwardRequest.of(Tokens.of(ids)).cache(filter).stopAtLayer(stop).build();
+                    ForwardRequest req = ForwardRequest.of(Tokens.of(ids))
+                            .cache(filter)
+                            .stopAtLayer(stop)
+                            .build();
                     try (ForwardResult r = model.forward(req)) {
                         Map<String, INDArray> acts = new LinkedHashMap<>();
-                        for (String h : hooks) acts.put(h, r.cache().get(h));          // [n, context, ...]
+                        for (String h : hooks) acts.put(h, r.cache().get(h)); // [n, context, ...]
                         writer.append(acts, ids);
                     }
                     seq += ids.length;
                     newRows += (long) ids.length * cfg.contextSize();
-                    bar.update(seq * cfg.contextSize(), "shard " + writer.manifest().shards().size());
+                    bar.update(
+                            seq * cfg.contextSize(),
+                            "shard " + writer.manifest().shards().size());
                 }
                 writer.finish();
                 bar.update(seq * cfg.contextSize(), "complete");
@@ -126,9 +159,10 @@ public final class Harvester {
         for (int b = 0; b < ids.length; b++)
             for (int p = 0; p < ids[b].length; p++)
                 if (ids[b][p] < 0 || ids[b][p] >= vocab)
-                    throw new LoupeException("harvest: sequence " + (firstSequence + b) + " of the corpus has token id " + ids[b][p]
-                            + " at position " + p + ", outside the model's vocabulary 0.." + (vocab - 1)
-                            + " (corpus tokenized for another model?)");
+                    throw new LoupeException(
+                            "harvest: sequence " + (firstSequence + b) + " of the corpus has token id " + ids[b][p]
+                                    + " at position " + p + ", outside the model's vocabulary 0.." + (vocab - 1)
+                                    + " (corpus tokenized for another model?)");
     }
 
     /** Full names, in the order given, each a per-token hook point of this model. */
@@ -160,8 +194,10 @@ public final class Harvester {
     /** d of each hook: its shape after [batch, pos], flattened (one tiny forward pass to find out). */
     private static Map<String, Integer> widths(HookedTransformer model, List<String> hooks, int stop) {
         Map<String, Integer> out = new LinkedHashMap<>();
-        ForwardRequest req = ForwardRequest.of(Tokens.of(new int[] {0})).cache(ActivationFilter.names(hooks.toArray(String[]::new)))
-                .stopAtLayer(stop).build();
+        ForwardRequest req = ForwardRequest.of(Tokens.of(new int[] {0}))
+                .cache(ActivationFilter.names(hooks.toArray(String[]::new)))
+                .stopAtLayer(stop)
+                .build();
         try (ForwardResult r = model.forward(req)) {
             for (String h : hooks) {
                 long[] s = r.cache().get(h).shape();
@@ -177,8 +213,12 @@ public final class Harvester {
     public static StoreManifest.ModelInfo modelInfo(HookedTransformer model, String id) {
         String configHash;
         try {
-            byte[] json = new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(model.config()).getBytes(StandardCharsets.UTF_8);
-            configHash = "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(json));
+            byte[] json = new com.fasterxml.jackson.databind.ObjectMapper()
+                    .writeValueAsString(model.config())
+                    .getBytes(StandardCharsets.UTF_8);
+            configHash = "sha256:"
+                    + HexFormat.of()
+                            .formatHex(MessageDigest.getInstance("SHA-256").digest(json));
         } catch (com.fasterxml.jackson.core.JsonProcessingException | NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
@@ -191,6 +231,7 @@ public final class Harvester {
             java.lang.ref.Reference.reachabilityFence(dense);
         }
         ModelConfig c = model.config();
-        return new StoreManifest.ModelInfo(id, configHash, ShardChecksum.hex(crc.getValue()), c.nLayers(), c.dModel(), c.dVocab());
+        return new StoreManifest.ModelInfo(
+                id, configHash, ShardChecksum.hex(crc.getValue()), c.nLayers(), c.dModel(), c.dVocab());
     }
 }

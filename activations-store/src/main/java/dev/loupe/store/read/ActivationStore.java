@@ -47,20 +47,20 @@ import org.nd4j.linalg.factory.Nd4j;
 public final class ActivationStore implements AutoCloseable {
     private final Path dir;
     private final StoreManifest manifest;
-    private final long[] firstRow;                       // per shard, plus the total at the end
+    private final long[] firstRow; // per shard, plus the total at the end
     private final Map<String, MappedByteBuffer[]> mapped = new LinkedHashMap<>();
     private final ShardRows[] rowCache;
 
     /** Per-shard token id, sequence and position of each row. */
-    private record ShardRows(int[] tokens, long[] sequence, int[] position) {
-    }
+    private record ShardRows(int[] tokens, long[] sequence, int[] position) {}
 
     private ActivationStore(Path dir, StoreManifest manifest) {
         this.dir = dir;
         this.manifest = manifest;
         List<ShardInfo> shards = manifest.shards();
         firstRow = new long[shards.size() + 1];
-        for (int i = 0; i < shards.size(); i++) firstRow[i + 1] = firstRow[i] + shards.get(i).rows();
+        for (int i = 0; i < shards.size(); i++)
+            firstRow[i + 1] = firstRow[i] + shards.get(i).rows();
         for (String h : manifest.hookNames()) mapped.put(h, new MappedByteBuffer[shards.size()]);
         rowCache = new ShardRows[shards.size()];
     }
@@ -82,15 +82,17 @@ public final class ActivationStore implements AutoCloseable {
         ActivationStore s = open(dir);
         if (!s.manifest.model().configHash().equals(configHash)) {
             s.close();
-            throw new LoupeException(dir + ": the store was harvested from another model (" + s.manifest.model().id()
-                    + ", config hash " + s.manifest.model().configHash() + "), not one with config hash " + configHash);
+            throw new LoupeException(dir + ": the store was harvested from another model ("
+                    + s.manifest.model().id() + ", config hash "
+                    + s.manifest.model().configHash() + "), not one with config hash " + configHash);
         }
         return s;
     }
 
     private static void verify(Path dir, StoreManifest m, Verify verify, ProgressBar progress) {
         long total = 0, done = 0;
-        if (verify == Verify.FULL) for (ShardInfo s : m.shards()) for (FileEntry f : s.files().values()) total += f.bytes();
+        if (verify == Verify.FULL)
+            for (ShardInfo s : m.shards()) for (FileEntry f : s.files().values()) total += f.bytes();
         for (ShardInfo s : m.shards()) {
             for (Map.Entry<String, FileEntry> e : s.files().entrySet()) {
                 FileEntry f = e.getValue();
@@ -100,7 +102,8 @@ public final class ActivationStore implements AutoCloseable {
                 try {
                     size = Files.size(p);
                 } catch (IOException ex) {
-                    throw new LoupeException(what + ": missing or unreadable (" + ex.getMessage() + "); the store is damaged");
+                    throw new LoupeException(
+                            what + ": missing or unreadable (" + ex.getMessage() + "); the store is damaged");
                 }
                 if (size != f.bytes())
                     throw new LoupeException(what + ": has " + size + " bytes, the manifest recorded " + f.bytes()
@@ -110,8 +113,8 @@ public final class ActivationStore implements AutoCloseable {
                 if (!hook || verify == Verify.FULL) {
                     String crc = ShardChecksum.ofData(p, f.dataOffset());
                     if (!crc.equals(f.crc32c()))
-                        throw new LoupeException(what + ": checksum mismatch: CRC32C of the data is " + crc + ", the manifest recorded "
-                                + f.crc32c() + "; the shard is corrupted");
+                        throw new LoupeException(what + ": checksum mismatch: CRC32C of the data is " + crc
+                                + ", the manifest recorded " + f.crc32c() + "; the shard is corrupted");
                 }
                 done += verify == Verify.FULL ? f.bytes() : 0;
                 progress.update(done, "shard " + s.index());
@@ -122,10 +125,12 @@ public final class ActivationStore implements AutoCloseable {
     private static void checkHeader(String what, Path p, FileEntry f, StoreDType dtype, long rows, int d) {
         try (SafetensorsReader r = SafetensorsReader.open(p)) {
             TensorInfo t = r.info("activations");
-            if (!t.dtype().name().equals(dtype.safetensorsName()) || !Arrays.equals(t.shape(), new long[] {rows, d})
-                    || t.begin() != 0 || f.dataOffset() + t.end() != f.bytes())
-                throw new LoupeException(what + ": header says " + t + ", expected " + dtype.safetensorsName() + " [" + rows + ", " + d
-                        + "] at data offset " + f.dataOffset() + "; the shard is corrupted");
+            if (!t.dtype().name().equals(dtype.safetensorsName())
+                    || !Arrays.equals(t.shape(), new long[] {rows, d})
+                    || t.begin() != 0
+                    || f.dataOffset() + t.end() != f.bytes())
+                throw new LoupeException(what + ": header says " + t + ", expected " + dtype.safetensorsName() + " ["
+                        + rows + ", " + d + "] at data offset " + f.dataOffset() + "; the shard is corrupted");
         } catch (LoupeException e) {
             if (e.getMessage().startsWith(what)) throw e;
             throw new LoupeException(what + ": damaged header: " + e.getMessage(), e);
@@ -169,7 +174,7 @@ public final class ActivationStore implements AutoCloseable {
         checkRange(from, count);
         int d = d(hook);
         StoreDType dtype = dtype();
-        INDArray out = Nd4j.createUninitializedDetached(dtype.nd4j(), 'c', count, d);    // [count, d] storage dtype
+        INDArray out = Nd4j.createUninitializedDetached(dtype.nd4j(), 'c', count, d); // [count, d] storage dtype
         ByteBuffer dst = NativeBytes.of(out);
         long rowBytes = (long) d * dtype.width();
         long r = from;
@@ -264,7 +269,8 @@ public final class ActivationStore implements AutoCloseable {
         double[] sum = new double[d], sumSq = new double[d];
         double normSum = 0;
         for (ShardInfo s : manifest.shards()) {
-            try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(s.files().get(StoreWriter.STATS_FILE).path()))) {
+            try (SafetensorsReader r = SafetensorsReader.open(
+                    dir.resolve(s.files().get(StoreWriter.STATS_FILE).path()))) {
                 add(sum, r.read(hook + ".sum").toDoubleVector());
                 add(sumSq, r.read(hook + ".sum_sq").toDoubleVector());
                 normSum += r.read(hook + ".norm_sum").getDouble(0);
@@ -315,9 +321,15 @@ public final class ActivationStore implements AutoCloseable {
 
     private synchronized ShardRows shardRows(int shard) {
         if (rowCache[shard] == null) {
-            Path p = dir.resolve(manifest.shards().get(shard).files().get(StoreWriter.ROWS_FILE).path());
+            Path p = dir.resolve(manifest.shards()
+                    .get(shard)
+                    .files()
+                    .get(StoreWriter.ROWS_FILE)
+                    .path());
             try (SafetensorsReader r = SafetensorsReader.open(p)) {
-                rowCache[shard] = new ShardRows(r.read("tokens").toIntVector(), r.read("sequence").toLongVector(),
+                rowCache[shard] = new ShardRows(
+                        r.read("tokens").toIntVector(),
+                        r.read("sequence").toLongVector(),
                         r.read("position").toIntVector());
             }
         }
@@ -326,8 +338,8 @@ public final class ActivationStore implements AutoCloseable {
 
     private void checkRange(long from, int count) {
         if (from < 0 || count < 0 || from + count > rows())
-            throw new LoupeException(dir + ": rows [" + from + ", " + (from + count) + ") are outside the store's "
-                    + rows() + " rows");
+            throw new LoupeException(
+                    dir + ": rows [" + from + ", " + (from + count) + ") are outside the store's " + rows() + " rows");
     }
 
     /** Drops the mappings (they are unmapped when collected). Arrays already returned stay valid. */

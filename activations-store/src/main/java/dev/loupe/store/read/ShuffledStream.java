@@ -133,7 +133,7 @@ public final class ShuffledStream implements Iterator<INDArray>, AutoCloseable {
                 blockStart[k] = r;
                 blockLength[k++] = (int) Math.min(config.blockRows(), store.firstRow(s + 1) - r);
             }
-        for (int i = count - 1; i > 0; i--) {                      // Fisher-Yates over the blocks
+        for (int i = count - 1; i > 0; i--) { // Fisher-Yates over the blocks
             int j = rng.nextInt(i + 1);
             long t = blockStart[i];
             blockStart[i] = blockStart[j];
@@ -156,7 +156,8 @@ public final class ShuffledStream implements Iterator<INDArray>, AutoCloseable {
         int shard = store.shardOf(sourceRow);
         ByteBuffer data = store.data(hook, shard);
         if (data instanceof MappedByteBuffer m)
-            m.slice((int) ((sourceRow - store.firstRow(shard)) * rowBytes), sourceLeft * rowBytes).load();
+            m.slice((int) ((sourceRow - store.firstRow(shard)) * rowBytes), sourceLeft * rowBytes)
+                    .load();
         return true;
     }
 
@@ -169,7 +170,7 @@ public final class ShuffledStream implements Iterator<INDArray>, AutoCloseable {
     private INDArray gather() {
         while (filled < slots.length && sourceHasRow()) slots[filled++] = takeSource();
         int n = (int) Math.min(config.batchSize(), rows - emittedThisEpoch);
-        INDArray out = Nd4j.createUninitializedDetached(store.dtype().nd4j(), 'c', n, d);   // [n, d] storage dtype
+        INDArray out = Nd4j.createUninitializedDetached(store.dtype().nd4j(), 'c', n, d); // [n, d] storage dtype
         ByteBuffer dst = NativeBytes.of(out);
         int shard = -1;
         ByteBuffer src = null;

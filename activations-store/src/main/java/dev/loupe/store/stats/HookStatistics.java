@@ -59,7 +59,8 @@ public record HookStatistics(String hook, long count, double meanNorm, double[] 
         StringColumn hook = StringColumn.create("hook");
         IntColumn d = IntColumn.create("d");
         LongColumn count = LongColumn.create("count");
-        DoubleColumn norm = DoubleColumn.create("mean_norm"), mean = DoubleColumn.create("mean"),
+        DoubleColumn norm = DoubleColumn.create("mean_norm"),
+                mean = DoubleColumn.create("mean"),
                 var = DoubleColumn.create("mean_variance");
         for (HookStatistics s : stats) {
             hook.append(s.hook());

@@ -14,12 +14,12 @@ final class DiskWrites {
     private static final long FAIL_AFTER = Long.getLong("loupe.store.failAfterBytes", -1);
     private static final AtomicLong WRITTEN = new AtomicLong();
 
-    private DiskWrites() {
-    }
+    private DiskWrites() {}
 
     static void write(FileChannel ch, ByteBuffer b) throws IOException {
         if (FAIL_AFTER >= 0 && WRITTEN.addAndGet(b.remaining()) > FAIL_AFTER)
-            throw new IOException("No space left on device (simulated by -Dloupe.store.failAfterBytes=" + FAIL_AFTER + ")");
+            throw new IOException(
+                    "No space left on device (simulated by -Dloupe.store.failAfterBytes=" + FAIL_AFTER + ")");
         while (b.hasRemaining()) ch.write(b);
     }
 

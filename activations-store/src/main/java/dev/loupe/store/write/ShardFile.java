@@ -1,6 +1,5 @@
 package dev.loupe.store.write;
 
-import dev.loupe.engine.LoupeException;
 import dev.loupe.store.ShardChecksum;
 import dev.loupe.store.StoreDType;
 import dev.loupe.store.StoreManifest;
@@ -68,8 +67,8 @@ final class ShardFile {
         DiskWrites.write(channel, b, 0);
         channel.force(true);
         channel.close();
-        return new StoreManifest.FileEntry(relative, 8 + headerLength + dataBytes, 8 + headerLength,
-                ShardChecksum.hex(crc.getValue()));
+        return new StoreManifest.FileEntry(
+                relative, 8 + headerLength + dataBytes, 8 + headerLength, ShardChecksum.hex(crc.getValue()));
     }
 
     void abort() {
@@ -100,5 +99,4 @@ final class ShardFile {
     public String toString() {
         return path.toString();
     }
-
 }

@@ -46,12 +46,15 @@ final class StoreLock implements AutoCloseable {
         if (lock == null) {
             String owner = owner(file);
             close(ch);
-            throw new LoupeException(dir + ": another harvest" + owner + " is writing to this store; wait for it to end "
-                    + "or stop it (two writers would corrupt the store)");
+            throw new LoupeException(
+                    dir + ": another harvest" + owner + " is writing to this store; wait for it to end "
+                            + "or stop it (two writers would corrupt the store)");
         }
         try {
             ch.truncate(0);
-            ch.write(ByteBuffer.wrap(Long.toString(ProcessHandle.current().pid()).getBytes(StandardCharsets.US_ASCII)), 0);
+            ch.write(
+                    ByteBuffer.wrap(Long.toString(ProcessHandle.current().pid()).getBytes(StandardCharsets.US_ASCII)),
+                    0);
         } catch (IOException e) {
             // the pid is only for messages
         }

@@ -53,9 +53,11 @@ public final class StoreWriter implements AutoCloseable {
     private final int context;
     /** The last manifest written: committed shards only. Replaced by the commit thread. */
     private volatile StoreManifest manifest;
+
     private Shard shard;
     /** Shards started and sequences appended, committed or not. */
     private int shardsStarted;
+
     private long sequencesAppended;
     private final ExecutorService committer = BackgroundThread.named("loupe-store-commit");
     private Future<?> committing;
@@ -104,10 +106,13 @@ public final class StoreWriter implements AutoCloseable {
     private static void requireSame(Path dir, StoreManifest have, StoreManifest want) {
         String where = dir + " already holds a store ";
         if (!have.model().equals(want.model()))
-            throw new LoupeException(where + "harvested from another model (" + have.model().id() + ", config hash "
-                    + have.model().configHash() + ", weights crc32c " + have.model().weightsCrc32c() + "); this run uses "
-                    + want.model().id() + " (" + want.model().configHash() + ", " + want.model().weightsCrc32c()
-                    + "). Use another --out folder.");
+            throw new LoupeException(
+                    where + "harvested from another model (" + have.model().id() + ", config hash "
+                            + have.model().configHash() + ", weights crc32c "
+                            + have.model().weightsCrc32c() + "); this run uses "
+                            + want.model().id() + " (" + want.model().configHash() + ", "
+                            + want.model().weightsCrc32c()
+                            + "). Use another --out folder.");
         check(where, "hooks", have.hooks(), want.hooks());
         check(where, "dtype", have.dtype(), want.dtype());
         check(where, "context size", have.contextSize(), want.contextSize());
@@ -127,7 +132,8 @@ public final class StoreWriter implements AutoCloseable {
         try (Stream<Path> s = Files.list(shards)) {
             for (Path p : s.toList()) {
                 String name = p.getFileName().toString();
-                boolean listed = name.matches("\\d{5,}") && Integer.parseInt(name) < m.shards().size();
+                boolean listed = name.matches("\\d{5,}")
+                        && Integer.parseInt(name) < m.shards().size();
                 if (!listed) deleteTree(p);
             }
         } catch (IOException e) {
@@ -160,16 +166,21 @@ public final class StoreWriter implements AutoCloseable {
      */
     public void append(Map<String, INDArray> activations, int[][] tokens) {
         if (closed) throw new IllegalStateException("writer closed");
-        if (manifest.complete()) throw new LoupeException(dir + ": the store is complete; nothing more can be appended");
+        if (manifest.complete())
+            throw new LoupeException(dir + ": the store is complete; nothing more can be appended");
         int n = tokens.length;
         for (int[] t : tokens)
-            if (t.length != context) throw new LoupeException("append: a sequence has " + t.length + " tokens, the store's context is " + context);
+            if (t.length != context)
+                throw new LoupeException(
+                        "append: a sequence has " + t.length + " tokens, the store's context is " + context);
         if (!activations.keySet().equals(new java.util.HashSet<>(manifest.hookNames())))
-            throw new LoupeException("append: activations for " + activations.keySet() + ", the store holds " + manifest.hookNames());
+            throw new LoupeException(
+                    "append: activations for " + activations.keySet() + ", the store holds " + manifest.hookNames());
         try {
-            if (committing != null && committing.isDone()) awaitCommit();     // report a failed commit at once
+            if (committing != null && committing.isDone()) awaitCommit(); // report a failed commit at once
             if (shard == null) shard = new Shard(shardsStarted++);
-            for (StoreManifest.HookInfo h : manifest.hooks()) shard.append(h, activations.get(h.name()), (long) n * context);
+            for (StoreManifest.HookInfo h : manifest.hooks())
+                shard.append(h, activations.get(h.name()), (long) n * context);
             shard.addTokens(tokens, sequencesAppended);
             sequencesAppended += n;
             if (shard.sequences >= manifest.creation().shardSequences()) commitInBackground();
@@ -237,18 +248,24 @@ public final class StoreWriter implements AutoCloseable {
     }
 
     private LoupeException writeFailed(IOException e) {
-        int index = e instanceof CommitFailed c ? c.shard : shard == null ? manifest.shards().size() : shard.index;
+        int index = e instanceof CommitFailed c
+                ? c.shard
+                : shard == null ? manifest.shards().size() : shard.index;
         try {
-            awaitCommit();   // the message reports the store as it is once nothing is in flight
+            awaitCommit(); // the message reports the store as it is once nothing is in flight
         } catch (IOException | RuntimeException ignored) {
             // the earlier commit failed too; the manifest says what is committed
         }
         abortShard();
-        sequencesAppended = manifest.sequences();   // what is not committed is produced again, here or on resume
+        sequencesAppended = manifest.sequences(); // what is not committed is produced again, here or on resume
         shardsStarted = manifest.shards().size();
-        return new LoupeException(dir + ": writing shard " + index + " failed (" + e.getMessage() + "). The store is consistent: it holds "
-                + manifest.shards().size() + " committed shards, " + manifest.rows() + " rows (" + manifest.sequences()
-                + " sequences). Free space and run the same command again to resume from there.", e);
+        return new LoupeException(
+                dir + ": writing shard " + index + " failed (" + e.getMessage()
+                        + "). The store is consistent: it holds "
+                        + manifest.shards().size() + " committed shards, " + manifest.rows() + " rows ("
+                        + manifest.sequences()
+                        + " sequences). Free space and run the same command again to resume from there.",
+                e);
     }
 
     /** Runs on the commit thread: completes the shard's files, forces them, renames, writes the manifest. */
@@ -264,19 +281,20 @@ public final class StoreWriter implements AutoCloseable {
         Files.move(s.temp, target, StandardCopyOption.ATOMIC_MOVE);
         force(dir.resolve(SHARDS));
         long rows = (long) s.sequences * context;
-        StoreManifest next = manifest.withShard(new StoreManifest.ShardInfo(s.index, manifest.rows(), rows,
-                manifest.sequences(), s.sequences, files));
+        StoreManifest next = manifest.withShard(
+                new StoreManifest.ShardInfo(s.index, manifest.rows(), rows, manifest.sequences(), s.sequences, files));
         try {
             next.write(dir);
         } catch (LoupeException e) {
-            throw new IOException(e.getMessage(), e);   // the renamed folder is unlisted: removed on resume
+            throw new IOException(e.getMessage(), e); // the renamed folder is unlisted: removed on resume
         }
         manifest = next;
     }
 
     /** A float32 buffer reused across appends of the same size (ones: filled with 1). */
     private INDArray scratch(String name, long rows, long cols, boolean ones) {
-        return scratch.computeIfAbsent(name + " " + rows + "x" + cols,
+        return scratch.computeIfAbsent(
+                name + " " + rows + "x" + cols,
                 k -> ones ? Nd4j.ones(DataType.FLOAT, rows, cols) : Nd4j.create(DataType.FLOAT, rows, cols));
     }
 
@@ -360,9 +378,9 @@ public final class StoreWriter implements AutoCloseable {
 
         void append(StoreManifest.HookInfo h, INDArray a, long rows) throws IOException {
             if (a.length() != rows * h.d())
-                throw new LoupeException("append: hook " + h.name() + " has shape " + java.util.Arrays.toString(a.shape())
-                        + ", expected " + rows + " rows of d = " + h.d());
-            INDArray flat = a.reshape('c', rows, h.d());                       // [rows, d]; a view when a is dense
+                throw new LoupeException("append: hook " + h.name() + " has shape "
+                        + java.util.Arrays.toString(a.shape()) + ", expected " + rows + " rows of d = " + h.d());
+            INDArray flat = a.reshape('c', rows, h.d()); // [rows, d]; a view when a is dense
             accumulateStats(h.name(), flat);
             INDArray stored = flat.dataType() == dtype.nd4j() ? flat : flat.castTo(dtype.nd4j());
             INDArray dense = NativeBytes.viewable(stored) ? stored : stored.dup('c');
@@ -381,15 +399,17 @@ public final class StoreWriter implements AutoCloseable {
          * c-ordered [rows, d] array was 10x slower and made statistics the writer's bottleneck.
          */
         private void accumulateStats(String hook, INDArray flat) {
-            INDArray f = flat.dataType() == DataType.FLOAT && NativeBytes.viewable(flat) ? flat : flat.castTo(DataType.FLOAT).dup('c');
+            INDArray f = flat.dataType() == DataType.FLOAT && NativeBytes.viewable(flat)
+                    ? flat
+                    : flat.castTo(DataType.FLOAT).dup('c');
             long n = f.size(0), d = f.size(1);
-            INDArray ones = scratch("ones", 1, n, true);                       // [1, rows]
-            INDArray sq = scratch("sq " + d, n, d, false);                     // [rows, d]
-            INDArray s = scratch("s " + d, 1, d, false), ss = scratch("ss " + d, 1, d, false);   // [1, d]
+            INDArray ones = scratch("ones", 1, n, true); // [1, rows]
+            INDArray sq = scratch("sq " + d, n, d, false); // [rows, d]
+            INDArray s = scratch("s " + d, 1, d, false), ss = scratch("ss " + d, 1, d, false); // [1, d]
             f.mul(f, sq);
             Nd4j.gemm(ones, f, s, false, false, 1, 0);
             Nd4j.gemm(ones, sq, ss, false, false, 1, 0);
-            INDArray norms = Transforms.sqrt(sq.sum(1), false);                // [rows]
+            INDArray norms = Transforms.sqrt(sq.sum(1), false); // [rows]
             add(sum.get(hook), s.toDoubleVector());
             add(sumSq.get(hook), ss.toDoubleVector());
             normSum.get(hook)[0] += norms.sumNumber().doubleValue();
@@ -442,7 +462,10 @@ public final class StoreWriter implements AutoCloseable {
             try {
                 SafetensorsWriter.write(p, tensors, Map.of("format", StoreManifest.FORMAT));
                 long offset = ShardChecksum.dataOffset(p);
-                return new FileEntry(SHARDS + "/" + shardName + "/" + file + ".safetensors", Files.size(p), offset,
+                return new FileEntry(
+                        SHARDS + "/" + shardName + "/" + file + ".safetensors",
+                        Files.size(p),
+                        offset,
                         ShardChecksum.ofData(p, offset));
             } catch (LoupeException e) {
                 throw new IOException(e.getMessage(), e);

@@ -18,11 +18,12 @@ class ChunkerTest {
     @Test
     void saeLensDefaultsBosStartsEachSequenceAndSeparatesDocuments() {
         // BOS = 1: begin_batch=1, begin_sequence=None, separator=1 (prepend_bos=True, sequence_separator_token="bos")
-        List<int[]> out = chunks(List.of(new int[] {10, 11, 12}, new int[] {20, 21, 22, 23, 24, 25}, new int[] {30}), 5, 1, null, 1);
+        List<int[]> out = chunks(
+                List.of(new int[] {10, 11, 12}, new int[] {20, 21, 22, 23, 24, 25}, new int[] {30}), 5, 1, null, 1);
         assertEquals(3, out.size());
-        assertArrayEquals(new int[] {1, 10, 11, 12, 1}, out.get(0));        // the separator fills the last slot
-        assertArrayEquals(new int[] {1, 20, 21, 22, 23}, out.get(1));       // the document starts over, after a BOS
-        assertArrayEquals(new int[] {1, 24, 25, 1, 30}, out.get(2));        // its rest, a separator, the next document
+        assertArrayEquals(new int[] {1, 10, 11, 12, 1}, out.get(0)); // the separator fills the last slot
+        assertArrayEquals(new int[] {1, 20, 21, 22, 23}, out.get(1)); // the document starts over, after a BOS
+        assertArrayEquals(new int[] {1, 24, 25, 1, 30}, out.get(2)); // its rest, a separator, the next document
     }
 
     @Test
@@ -33,7 +34,7 @@ class ChunkerTest {
         assertEquals(3, out.size());
         assertArrayEquals(new int[] {1, 100, 101, 102}, out.get(0));
         assertArrayEquals(new int[] {1, 103, 104, 105}, out.get(1));
-        assertArrayEquals(new int[] {1, 106, 107, 108}, out.get(2));       // 109, 110 dropped
+        assertArrayEquals(new int[] {1, 106, 107, 108}, out.get(2)); // 109, 110 dropped
     }
 
     @Test
@@ -45,7 +46,8 @@ class ChunkerTest {
 
     @Test
     void noSpecialTokensIsPlainConcatenation() {
-        List<int[]> out = chunks(List.of(new int[] {1, 2, 3}, new int[] {4, 5}, new int[] {6, 7, 8, 9}), 3, null, null, null);
+        List<int[]> out =
+                chunks(List.of(new int[] {1, 2, 3}, new int[] {4, 5}, new int[] {6, 7, 8, 9}), 3, null, null, null);
         assertEquals(3, out.size());
         assertArrayEquals(new int[] {1, 2, 3}, out.get(0));
         assertArrayEquals(new int[] {4, 5, 6}, out.get(1));

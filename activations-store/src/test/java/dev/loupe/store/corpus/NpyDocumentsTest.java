@@ -36,7 +36,8 @@ class NpyDocumentsTest {
             try (NpyDocuments docs = new NpyDocuments(p)) {
                 List<int[]> got = all(docs);
                 assertEquals(3, got.size());
-                for (int r = 0; r < 3; r++) assertArrayEquals(new int[] {(int) ids[r][0], (int) ids[r][1], (int) ids[r][2]}, got.get(r));
+                for (int r = 0; r < 3; r++)
+                    assertArrayEquals(new int[] {(int) ids[r][0], (int) ids[r][1], (int) ids[r][2]}, got.get(r));
                 assertFalse(docs.hasNext());
             }
         }
@@ -44,14 +45,14 @@ class NpyDocumentsTest {
 
     @Test
     void aOneDimensionalFileIsOneDocumentReadInChunks() throws Exception {
-        int n = 5_000_000;                                          // 20 MB: more than one positional read
+        int n = 5_000_000; // 20 MB: more than one positional read
         Path p = tmp.resolve("stream.npy");
         NpyWriter.write(p, Nd4j.arange(n).castTo(DataType.INT));
         try (NpyDocuments docs = new NpyDocuments(p)) {
             int[] doc = docs.next();
             assertEquals(n, doc.length);
             assertEquals(0, doc[0]);
-            assertEquals(4_194_304, doc[4_194_304]);                // first id of the second chunk
+            assertEquals(4_194_304, doc[4_194_304]); // first id of the second chunk
             assertEquals(n - 1, doc[n - 1]);
             assertFalse(docs.hasNext());
         }
@@ -62,19 +63,26 @@ class NpyDocumentsTest {
         Path floats = tmp.resolve("floats.npy");
         NpyWriter.write(floats, Nd4j.createFromArray(new float[] {1, 2}));
         LoupeException e = assertThrows(LoupeException.class, () -> new NpyDocuments(floats));
-        assertTrue(e.getMessage().contains(floats + ": token ids must be int32 or int64, the file holds float"), e.getMessage());
+        assertTrue(
+                e.getMessage().contains(floats + ": token ids must be int32 or int64, the file holds float"),
+                e.getMessage());
 
         Path cube = tmp.resolve("cube.npy");
         NpyWriter.write(cube, Nd4j.zeros(DataType.INT, 2, 2, 2));
         e = assertThrows(LoupeException.class, () -> new NpyDocuments(cube));
-        assertTrue(e.getMessage().contains("1-D (one document) or 2-D") && e.getMessage().contains("[2, 2, 2]"), e.getMessage());
+        assertTrue(
+                e.getMessage().contains("1-D (one document) or 2-D")
+                        && e.getMessage().contains("[2, 2, 2]"),
+                e.getMessage());
 
         Path negative = tmp.resolve("negative.npy");
         NpyWriter.write(negative, Nd4j.createFromArray(new long[][] {{1, 2}, {3, -4}}));
         try (NpyDocuments docs = new NpyDocuments(negative)) {
             docs.next();
             e = assertThrows(LoupeException.class, docs::next);
-            assertTrue(e.getMessage().contains(negative + ": token ids must be in 0..") && e.getMessage().contains("found -4 in document 1 at token 1"),
+            assertTrue(
+                    e.getMessage().contains(negative + ": token ids must be in 0..")
+                            && e.getMessage().contains("found -4 in document 1 at token 1"),
                     e.getMessage());
         } catch (java.io.IOException io) {
             throw new AssertionError(io);

@@ -23,14 +23,19 @@ class ShuffledStreamTest {
 
     /** A store whose row r is (r, r, ..., r): exact in bf16 for r < 256, in f32 for any row here. */
     static Path syntheticStore(Path dir, StoreDType dtype, int sequences, int context, int d, int shardSequences) {
-        StoreManifest spec = StoreManifest.create(new StoreManifest.ModelInfo("synthetic", "-", "-", 0, d, 0),
-                List.of(new StoreManifest.HookInfo("h", d)), dtype, context,
+        StoreManifest spec = StoreManifest.create(
+                new StoreManifest.ModelInfo("synthetic", "-", "-", 0, d, 0),
+                List.of(new StoreManifest.HookInfo("h", d)),
+                dtype,
+                context,
                 new StoreManifest.CorpusInfo(List.of(), null, null, null, null, null, null),
                 new StoreManifest.CreationInfo(1, shardSequences, 0, 0, "test"));
         try (StoreWriter w = StoreWriter.open(dir, spec)) {
             for (int s = 0; s < sequences; s++) {
-                INDArray rows = Nd4j.arange(s * context, (s + 1) * context).castTo(DataType.FLOAT).reshape(context, 1)
-                        .repeat(1, d);                                           // [context, d]
+                INDArray rows = Nd4j.arange(s * context, (s + 1) * context)
+                        .castTo(DataType.FLOAT)
+                        .reshape(context, 1)
+                        .repeat(1, d); // [context, d]
                 w.append(Map.of("h", rows), new int[][] {new int[context]});
             }
             w.finish();
@@ -47,7 +52,7 @@ class ShuffledStreamTest {
             sizes.add((int) b.size(0));
             for (int i = 0; i < b.size(0); i++) {
                 long id = (long) b.getFloat(i, 0);
-                assertEquals(id, (long) b.getFloat(i, d - 1));                   // rows arrive whole
+                assertEquals(id, (long) b.getFloat(i, d - 1)); // rows arrive whole
                 ids.add(id);
             }
         }
@@ -56,14 +61,14 @@ class ShuffledStreamTest {
 
     @Test
     void everyRowOncePerEpochInAShuffledSeededOrderWithABoundedBuffer() {
-        Path dir = syntheticStore(tmp.resolve("s"), StoreDType.F32, 50, 20, 6, 7);     // 1000 rows, 8 shards
+        Path dir = syntheticStore(tmp.resolve("s"), StoreDType.F32, 50, 20, 6, 7); // 1000 rows, 8 shards
         try (ActivationStore store = ActivationStore.open(dir)) {
             assertEquals(1000, store.rows());
             ShuffleConfig cfg = new ShuffleConfig(64, 100, 42, 2, 16);
             List<Integer> sizes = new ArrayList<>();
             List<Long> ids;
             try (ShuffledStream s = store.shuffled("h", cfg)) {
-                assertEquals(100L * 8, s.bufferBytes());                               // 100 row numbers, whatever d
+                assertEquals(100L * 8, s.bufferBytes()); // 100 row numbers, whatever d
                 ids = drain(s, 6, sizes);
             }
             assertEquals(2000, ids.size());
@@ -77,7 +82,7 @@ class ShuffledStreamTest {
                 for (int i = 0; i < 1000; i++) if (Math.abs(epoch.get(i) - i) > 100) displaced++;
                 assertTrue(displaced > 500, "rows move far from their place: " + displaced);
             }
-            assertEquals(List.of(64, 40, 64), sizes.subList(14, 17));      // 1000 = 15*64 + 40: epochs do not mix
+            assertEquals(List.of(64, 40, 64), sizes.subList(14, 17)); // 1000 = 15*64 + 40: epochs do not mix
             assertNotEquals(ids.subList(0, 1000), ids.subList(1000, 2000));
 
             List<Long> again;
@@ -93,10 +98,10 @@ class ShuffledStreamTest {
 
     @Test
     void bf16RowsComeBackAsFloat32AndTheBufferNeverExceedsTheStore() {
-        Path dir = syntheticStore(tmp.resolve("b"), StoreDType.BF16, 10, 20, 4, 3);     // 200 rows < 256: exact in bf16
+        Path dir = syntheticStore(tmp.resolve("b"), StoreDType.BF16, 10, 20, 4, 3); // 200 rows < 256: exact in bf16
         try (ActivationStore store = ActivationStore.open(dir);
-             ShuffledStream s = store.shuffled("h", ShuffleConfig.of(33, 1_000_000, 0))) {
-            assertEquals(200L * 8, s.bufferBytes());                              // capped at the store's 200 rows
+                ShuffledStream s = store.shuffled("h", ShuffleConfig.of(33, 1_000_000, 0))) {
+            assertEquals(200L * 8, s.bufferBytes()); // capped at the store's 200 rows
             List<Long> ids = drain(s, 4, new ArrayList<>());
             ids.sort(null);
             for (int i = 0; i < 200; i++) assertEquals(i, ids.get(i));

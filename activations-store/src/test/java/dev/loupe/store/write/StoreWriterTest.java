@@ -27,14 +27,20 @@ class StoreWriterTest {
     static final int CONTEXT = 4, D = 3;
 
     static StoreManifest spec() {
-        return StoreManifest.create(new StoreManifest.ModelInfo("synthetic", "-", "-", 0, D, 0),
-                List.of(new StoreManifest.HookInfo("h", D)), StoreDType.F32, CONTEXT,
+        return StoreManifest.create(
+                new StoreManifest.ModelInfo("synthetic", "-", "-", 0, D, 0),
+                List.of(new StoreManifest.HookInfo("h", D)),
+                StoreDType.F32,
+                CONTEXT,
                 new StoreManifest.CorpusInfo(List.of(), null, null, null, null, null, null),
                 new StoreManifest.CreationInfo(1, 2, 0, 0, "test"));
     }
 
     static void appendSequence(StoreWriter w, int s) {
-        INDArray rows = Nd4j.arange(s * CONTEXT, (s + 1) * CONTEXT).castTo(DataType.FLOAT).reshape(CONTEXT, 1).repeat(1, D);
+        INDArray rows = Nd4j.arange(s * CONTEXT, (s + 1) * CONTEXT)
+                .castTo(DataType.FLOAT)
+                .reshape(CONTEXT, 1)
+                .repeat(1, D);
         w.append(Map.of("h", rows), new int[][] {new int[CONTEXT]});
     }
 
@@ -43,14 +49,15 @@ class StoreWriterTest {
     void backgroundCommitsKeepShardOrderAndFinishWaitsForThem() {
         Path dir = tmp.resolve("s");
         try (StoreWriter w = StoreWriter.open(dir, spec())) {
-            for (int s = 0; s < 7; s++) appendSequence(w, s);                  // shards of 2 sequences: 3 full + 1 short
+            for (int s = 0; s < 7; s++) appendSequence(w, s); // shards of 2 sequences: 3 full + 1 short
             w.finish();
             assertEquals(0, w.pendingSequences());
         }
         try (ActivationStore store = ActivationStore.open(dir, Verify.FULL, ProgressBar.silent())) {
             assertEquals(4, store.manifest().shards().size());
             assertEquals(7 * CONTEXT, store.rows());
-            for (int r = 0; r < store.rows(); r++) assertEquals(r, store.row("h", r).getFloat(D - 1));
+            for (int r = 0; r < store.rows(); r++)
+                assertEquals(r, store.row("h", r).getFloat(D - 1));
         }
     }
 
@@ -60,26 +67,32 @@ class StoreWriterTest {
         Path dir2 = tmp.resolve("g");
         try (StoreWriter w = StoreWriter.open(dir2, spec())) {
             appendSequence(w, 0);
-            appendSequence(w, 1);                                              // shard 0 commits fine
-            Files.createDirectories(dir2.resolve(StoreWriter.SHARDS).resolve("00001").resolve("in-the-way"));
+            appendSequence(w, 1); // shard 0 commits fine
+            Files.createDirectories(
+                    dir2.resolve(StoreWriter.SHARDS).resolve("00001").resolve("in-the-way"));
             appendSequence(w, 2);
-            appendSequence(w, 3);                                              // shard 1: its rename will fail
+            appendSequence(w, 3); // shard 1: its rename will fail
             LoupeException e = assertThrows(LoupeException.class, w::finish);
-            assertTrue(e.getMessage().contains("writing shard 1 failed (" + dir2.resolve("shards"))
-                    && e.getMessage().contains("00001"), e.getMessage());
-            assertTrue(e.getMessage().contains("it holds 1 committed shards, " + 2 * CONTEXT + " rows (2 sequences)"), e.getMessage());
+            assertTrue(
+                    e.getMessage().contains("writing shard 1 failed (" + dir2.resolve("shards"))
+                            && e.getMessage().contains("00001"),
+                    e.getMessage());
+            assertTrue(
+                    e.getMessage().contains("it holds 1 committed shards, " + 2 * CONTEXT + " rows (2 sequences)"),
+                    e.getMessage());
         }
         try (ActivationStore store = ActivationStore.open(dir2, Verify.FULL, ProgressBar.silent())) {
             assertEquals(2 * CONTEXT, store.rows());
         }
-        try (StoreWriter w = StoreWriter.open(dir2, spec())) {                 // resume: the obstacle is an unlisted folder, removed
+        try (StoreWriter w = StoreWriter.open(dir2, spec())) { // resume: the obstacle is an unlisted folder, removed
             assertEquals(2, w.committedSequences());
             for (int s = 2; s < 5; s++) appendSequence(w, s);
             w.finish();
         }
         try (ActivationStore store = ActivationStore.open(dir2, Verify.FULL, ProgressBar.silent())) {
             assertEquals(5 * CONTEXT, store.rows());
-            for (int r = 0; r < store.rows(); r++) assertEquals(r, store.row("h", r).getFloat(0));
+            for (int r = 0; r < store.rows(); r++)
+                assertEquals(r, store.row("h", r).getFloat(0));
         }
     }
 }

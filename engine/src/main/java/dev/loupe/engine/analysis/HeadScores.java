@@ -6,13 +6,12 @@ import dev.loupe.engine.hooks.ActivationFilter;
 import dev.loupe.engine.model.ForwardResult;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.Tokens;
+import java.util.SplittableRandom;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import tech.tablesaw.api.DoubleColumn;
 import tech.tablesaw.api.IntColumn;
 import tech.tablesaw.api.Table;
-
-import java.util.SplittableRandom;
 
 /**
  * Per-head attention scores that find the classic circuits, defined as in TransformerLens's
@@ -32,18 +31,19 @@ public final class HeadScores {
     /** Caches exactly what the scores read: every layer's attention pattern. */
     public static final ActivationFilter PATTERNS = ActivationFilter.matching(n -> n.endsWith("attn.hook_pattern"));
 
-    private HeadScores() {
-    }
+    private HeadScores() {}
 
     /**
      * {@code batch} sequences {@code [bos, r_1..r_n, r_1..r_n]} with {@code r_i} drawn uniformly from
      * the vocabulary without {@code bos} (TransformerLens's {@code generate_repeated_tokens}).
      */
     public static Tokens repeatedRandomTokens(int batch, int seqLen, int dVocab, int bos, long seed) {
-        if (batch < 1 || seqLen < 1) throw new LoupeException("repeated tokens: batch and seq_len must be >= 1, got "
-                + batch + " and " + seqLen);
+        if (batch < 1 || seqLen < 1)
+            throw new LoupeException(
+                    "repeated tokens: batch and seq_len must be >= 1, got " + batch + " and " + seqLen);
         if (bos < 0 || bos >= dVocab || dVocab < 2)
-            throw new LoupeException("repeated tokens: bos " + bos + " must be a token of a vocabulary of at least 2, got " + dVocab);
+            throw new LoupeException(
+                    "repeated tokens: bos " + bos + " must be a token of a vocabulary of at least 2, got " + dVocab);
         SplittableRandom rng = new SplittableRandom(seed);
         int[][] ids = new int[batch][1 + 2 * seqLen];
         for (int[] row : ids) {
@@ -103,7 +103,8 @@ public final class HeadScores {
      */
     public static Table fromCache(ActivationCache cache, int nLayers, int seqLen) {
         IntColumn layer = IntColumn.create("layer"), head = IntColumn.create("head");
-        DoubleColumn prev = DoubleColumn.create("previous_token"), dup = DoubleColumn.create("duplicate_token"),
+        DoubleColumn prev = DoubleColumn.create("previous_token"),
+                dup = DoubleColumn.create("duplicate_token"),
                 ind = DoubleColumn.create("induction");
         for (int l = 0; l < nLayers; l++) {
             double[] p = previousToken(cache, l).toDoubleVector();
@@ -125,8 +126,11 @@ public final class HeadScores {
         int best = -1;
         for (int r = 0; r < scores.rowCount(); r++) {
             int l = scores.intColumn("layer").get(r);
-            if (l >= fromLayer && l < toLayer
-                    && (best < 0 || scores.doubleColumn(column).get(r) > scores.doubleColumn(column).get(best))) best = r;
+            if (l >= fromLayer
+                    && l < toLayer
+                    && (best < 0
+                            || scores.doubleColumn(column).get(r)
+                                    > scores.doubleColumn(column).get(best))) best = r;
         }
         if (best < 0) throw new LoupeException("head scores: no head in layers " + fromLayer + ".." + (toLayer - 1));
         return best;
@@ -137,11 +141,14 @@ public final class HeadScores {
         // pattern: [batch, head, q_pos, k_pos]
         long B = pattern.size(0), H = pattern.size(1), T = pattern.size(2);
         if (offset < 0 || offset >= T)
-            throw new LoupeException("head scores: diagonal " + (-offset) + " is outside a pattern of " + T + " positions");
+            throw new LoupeException(
+                    "head scores: diagonal " + (-offset) + " is outside a pattern of " + T + " positions");
         // In the flattened [T*T] matrix, (q, q - offset) sits at q*(T+1) - offset for q = offset..T-1.
         INDArray flat = pattern.dup('c').reshape('c', B, H, T * T);
-        INDArray diagonal = flat.get(NDArrayIndex.all(), NDArrayIndex.all(),
-                NDArrayIndex.interval(offset * T, T + 1, T * T));   // [batch, head, T - offset]
+        INDArray diagonal = flat.get(
+                NDArrayIndex.all(),
+                NDArrayIndex.all(),
+                NDArrayIndex.interval(offset * T, T + 1, T * T)); // [batch, head, T - offset]
         return diagonal.mean(0, 2);
     }
 }

@@ -1,13 +1,12 @@
 package dev.loupe.engine.autograd;
 
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Map;
 import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-
-import java.util.ArrayDeque;
-import java.util.HashMap;
-import java.util.Map;
 
 /**
  * Off-heap buffers that finished passes gave back, for the next pass to reuse. ND4J's allocation
@@ -18,13 +17,14 @@ import java.util.Map;
 final class BufferPool {
     /** Bytes a thread's pool may hold: {@code -Dloupe.bufferPoolBytes}, default 1 GiB. */
     static final long MAX_BYTES = Long.getLong("loupe.bufferPoolBytes", 1L << 30);
+
     private static final ThreadLocal<BufferPool> POOL = ThreadLocal.withInitial(BufferPool::new);
 
-    private record Key(DataType type, long length) {
-    }
+    private record Key(DataType type, long length) {}
 
     private final Map<Key, ArrayDeque<DataBuffer>> free = new HashMap<>();
-    private final java.util.Set<DataBuffer> pooled = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    private final java.util.Set<DataBuffer> pooled =
+            java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     private long bytes;
 
     static BufferPool current() {
@@ -49,15 +49,19 @@ final class BufferPool {
 
     /** Takes back the buffer of an array nothing references any more; frees it when the pool is full. */
     void give(INDArray owner) {
-        if (owner.isAttached()) return;          // workspace memory: the workspace frees it
+        if (owner.isAttached()) return; // workspace memory: the workspace frees it
         DataBuffer b = owner.data();
-        if (pooled.contains(b)) return;          // given back twice (a cache and its result share the logits)
+        if (pooled.contains(b)) return; // given back twice (a cache and its result share the logits)
         long size = owner.length() * owner.dataType().width();
-        if (owner.isView() || b.originalDataBuffer() != null || owner.length() != b.length() || bytes + size > MAX_BYTES) {
+        if (owner.isView()
+                || b.originalDataBuffer() != null
+                || owner.length() != b.length()
+                || bytes + size > MAX_BYTES) {
             owner.close();
             return;
         }
-        free.computeIfAbsent(new Key(owner.dataType(), owner.length()), k -> new ArrayDeque<>()).push(b);
+        free.computeIfAbsent(new Key(owner.dataType(), owner.length()), k -> new ArrayDeque<>())
+                .push(b);
         pooled.add(b);
         bytes += size;
     }

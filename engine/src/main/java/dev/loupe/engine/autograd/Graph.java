@@ -1,16 +1,15 @@
 package dev.loupe.engine.autograd;
 
-import org.nd4j.linalg.api.buffer.DataBuffer;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
-
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.nd4j.linalg.api.buffer.DataBuffer;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * The context one forward (and optional backward) pass runs in. It does two jobs:
@@ -138,8 +137,8 @@ public final class Graph implements AutoCloseable {
     public void backward(Tensor output) {
         if (!recording) throw new IllegalStateException("backward() needs a recording graph");
         if (output.data().length() != 1)
-            throw new IllegalArgumentException("backward() needs a scalar output, got shape "
-                    + java.util.Arrays.toString(output.shape()));
+            throw new IllegalArgumentException(
+                    "backward() needs a scalar output, got shape " + java.util.Arrays.toString(output.shape()));
         if (!output.requiresGrad()) return;
         output.accumulateGrad(Nd4j.onesLike(output.data()));
         for (int i = tape.size() - 1; i >= 0; i--) {
@@ -154,7 +153,8 @@ public final class Graph implements AutoCloseable {
         if (closed) return;
         closed = true;
         tape.clear();
-        for (INDArray a : owned) if (!kept.contains(base(a.data()))) BufferPool.current().give(a);
+        for (INDArray a : owned)
+            if (!kept.contains(base(a.data()))) BufferPool.current().give(a);
         owned.clear();
     }
 }

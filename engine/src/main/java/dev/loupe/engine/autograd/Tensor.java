@@ -1,7 +1,8 @@
 package dev.loupe.engine.autograd;
 
+import java.util.Arrays;
+import java.util.function.Consumer;
 import org.nd4j.linalg.api.blas.params.MMulTranspose;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.reduce.Mmul;
 import org.nd4j.linalg.api.ops.impl.reduce3.Dot;
@@ -15,9 +16,6 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.INDArrayIndex;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
-
-import java.util.Arrays;
-import java.util.function.Consumer;
 
 /**
  * A value in a {@link Graph}: an ND4J array plus, when the graph records, how to send a gradient
@@ -33,7 +31,7 @@ public final class Tensor {
     private final INDArray data;
     private final boolean requiresGrad;
     private INDArray grad;
-    private boolean gradOwned;      // grad was made for this tensor alone: later gradients add into it in place
+    private boolean gradOwned; // grad was made for this tensor alone: later gradients add into it in place
     private Consumer<INDArray> backward;
 
     Tensor(Graph graph, INDArray data, boolean requiresGrad) {
@@ -169,7 +167,8 @@ public final class Tensor {
             r = r.sum(dims);
         }
         int[] ones = java.util.stream.IntStream.range(0, target.length)
-                .filter(i -> target[i] == 1 && g.size(i + lead) != 1).toArray();
+                .filter(i -> target[i] == 1 && g.size(i + lead) != 1)
+                .toArray();
         if (ones.length > 0) r = r.sum(true, ones);
         return r.reshape(target);
     }
@@ -181,7 +180,8 @@ public final class Tensor {
             long x = i - (n - a.length) >= 0 ? a[i - (n - a.length)] : 1;
             long y = i - (n - b.length) >= 0 ? b[i - (n - b.length)] : 1;
             if (x != y && x != 1 && y != 1)
-                throw new IllegalArgumentException("shapes " + Arrays.toString(a) + " and " + Arrays.toString(b) + " do not broadcast");
+                throw new IllegalArgumentException(
+                        "shapes " + Arrays.toString(a) + " and " + Arrays.toString(b) + " do not broadcast");
             s[i] = Math.max(x, y);
         }
         return s;
@@ -192,37 +192,54 @@ public final class Tensor {
     public Tensor add(Tensor o) {
         INDArray out = alloc(broadcastShape(shape(), o.shape()));
         Nd4j.exec(new AddOp(data, o.data, out));
-        return result(out, g -> {
-            send(unbroadcast(g));
-            o.send(o.unbroadcast(g));
-        }, this, o);
+        return result(
+                out,
+                g -> {
+                    send(unbroadcast(g));
+                    o.send(o.unbroadcast(g));
+                },
+                this,
+                o);
     }
 
     public Tensor sub(Tensor o) {
         INDArray out = alloc(broadcastShape(shape(), o.shape()));
         Nd4j.exec(new SubOp(data, o.data, out));
-        return result(out, g -> {
-            send(unbroadcast(g));
-            o.send(o.unbroadcast(g.neg()));
-        }, this, o);
+        return result(
+                out,
+                g -> {
+                    send(unbroadcast(g));
+                    o.send(o.unbroadcast(g.neg()));
+                },
+                this,
+                o);
     }
 
     public Tensor mul(Tensor o) {
         INDArray out = alloc(broadcastShape(shape(), o.shape()));
         Nd4j.exec(new MulOp(data, o.data, out));
-        return result(out, g -> {
-            if (requiresGrad) send(unbroadcast(g.mul(o.data)));
-            if (o.requiresGrad) o.send(o.unbroadcast(g.mul(data)));
-        }, this, o);
+        return result(
+                out,
+                g -> {
+                    if (requiresGrad) send(unbroadcast(g.mul(o.data)));
+                    if (o.requiresGrad) o.send(o.unbroadcast(g.mul(data)));
+                },
+                this,
+                o);
     }
 
     public Tensor div(Tensor o) {
         INDArray out = alloc(broadcastShape(shape(), o.shape()));
         Nd4j.exec(new DivOp(data, o.data, out));
-        return result(out, g -> {
-            if (requiresGrad) send(unbroadcast(g.div(o.data)));
-            if (o.requiresGrad) o.send(o.unbroadcast(g.mul(out).div(o.data).negi()));
-        }, this, o);
+        return result(
+                out,
+                g -> {
+                    if (requiresGrad) send(unbroadcast(g.div(o.data)));
+                    if (o.requiresGrad)
+                        o.send(o.unbroadcast(g.mul(out).div(o.data).negi()));
+                },
+                this,
+                o);
     }
 
     public Tensor mul(double s) {
@@ -267,11 +284,14 @@ public final class Tensor {
     public Tensor silu() {
         INDArray sig = Transforms.sigmoid(data, true);
         INDArray out = alloc(shape()).assign(sig).muli(data);
-        return result(out, g -> {
-            // d/dx x*s(x) = s + x*s*(1-s)
-            INDArray d = sig.rsub(1).muli(data).muli(sig).addi(sig);
-            send(g.mul(d));
-        }, this);
+        return result(
+                out,
+                g -> {
+                    // d/dx x*s(x) = s + x*s*(1-s)
+                    INDArray d = sig.rsub(1).muli(data).muli(sig).addi(sig);
+                    send(g.mul(d));
+                },
+                this);
     }
 
     private static final double SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -283,12 +303,18 @@ public final class Tensor {
      */
     public Tensor geluNew() {
         INDArray out = alloc(shape()).assign(data);
-        out.muli(data).muli(-2 * SQRT_2_OVER_PI * 0.044715).addi(-2 * SQRT_2_OVER_PI).muli(data);   // -2u
+        out.muli(data)
+                .muli(-2 * SQRT_2_OVER_PI * 0.044715)
+                .addi(-2 * SQRT_2_OVER_PI)
+                .muli(data); // -2u
         Transforms.exp(out, false);
-        out.addi(1).rdivi(data);                                          // x / (1 + exp(-2u)) = x * sigmoid(2u)
+        out.addi(1).rdivi(data); // x / (1 + exp(-2u)) = x * sigmoid(2u)
         Consumer<INDArray> back = g -> {
             // with s = sigmoid(2u): d/dx = s + x * 2 s (1 - s) du/dx, du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
-            INDArray s = data.mul(data).muli(-2 * SQRT_2_OVER_PI * 0.044715).addi(-2 * SQRT_2_OVER_PI).muli(data);
+            INDArray s = data.mul(data)
+                    .muli(-2 * SQRT_2_OVER_PI * 0.044715)
+                    .addi(-2 * SQRT_2_OVER_PI)
+                    .muli(data);
             Transforms.exp(s, false);
             s.addi(1).rdivi(1);
             INDArray du = data.mul(data).muli(3 * 0.044715).addi(1).muli(2 * SQRT_2_OVER_PI);
@@ -336,9 +362,9 @@ public final class Tensor {
      */
     private INDArray expandLast(INDArray g, double scale) {
         long n = size(rank() - 1);
-        INDArray column = rows(g, 1);                                     // [rows, 1]
+        INDArray column = rows(g, 1); // [rows, 1]
         if (scale != 1) column = column.mul(scale);
-        INDArray out = Nd4j.zeros(data.dataType(), data.length() / n, n);  // [rows, n]
+        INDArray out = Nd4j.zeros(data.dataType(), data.length() / n, n); // [rows, n]
         out.addiColumnVector(column);
         return out.reshape('c', shape());
     }
@@ -355,11 +381,15 @@ public final class Tensor {
         out.muli(out).divi(n).addi(eps);
         Transforms.sqrt(out, false);
         // d scale / dx = x / (n * scale)
-        return result(out, g -> {
-            INDArray x = rows(data, n), dx = Nd4j.createUninitialized(data.dataType(), x.shape());
-            Nd4j.exec(new MulOp(x, rows(g, 1).div(out.reshape('c', g.length(), 1)).divi(n), dx));
-            sendFresh(dx.reshape('c', shape()));
-        }, this);
+        return result(
+                out,
+                g -> {
+                    INDArray x = rows(data, n), dx = Nd4j.createUninitialized(data.dataType(), x.shape());
+                    Nd4j.exec(new MulOp(
+                            x, rows(g, 1).div(out.reshape('c', g.length(), 1)).divi(n), dx));
+                    sendFresh(dx.reshape('c', shape()));
+                },
+                this);
     }
 
     /**
@@ -368,15 +398,18 @@ public final class Tensor {
      */
     public Tensor centerLast() {
         long n = size(rank() - 1);
-        INDArray x = rows(data, n);                                               // [rows, n]
+        INDArray x = rows(data, n); // [rows, n]
         INDArray out = alloc(x.shape());
-        INDArray mean = Nd4j.valueArrayOf(new long[]{n}, 1.0 / n, data.dataType());   // [n]
+        INDArray mean = Nd4j.valueArrayOf(new long[] {n}, 1.0 / n, data.dataType()); // [n]
         Nd4j.exec(new SubOp(x, rowDot(x, mean), out));
-        return result(out.reshape('c', shape()), g -> {
-            INDArray g2 = rows(g, n), dx = Nd4j.createUninitialized(g.dataType(), g2.shape());
-            Nd4j.exec(new SubOp(g2, rowDot(g2, mean), dx));
-            sendFresh(dx.reshape('c', shape()));
-        }, this);
+        return result(
+                out.reshape('c', shape()),
+                g -> {
+                    INDArray g2 = rows(g, n), dx = Nd4j.createUninitialized(g.dataType(), g2.shape());
+                    Nd4j.exec(new SubOp(g2, rowDot(g2, mean), dx));
+                    sendFresh(dx.reshape('c', shape()));
+                },
+                this);
     }
 
     /**
@@ -387,8 +420,8 @@ public final class Tensor {
      */
     public Tensor normalizeLast(Tensor scale, Tensor w, Tensor b) {
         long n = size(rank() - 1);
-        INDArray x = rows(data, n), s = rows(scale.data, 1);                      // [rows, n], [rows, 1]
-        INDArray xHat2 = alloc(x.shape());                                        // x̂, kept for the backward
+        INDArray x = rows(data, n), s = rows(scale.data, 1); // [rows, n], [rows, 1]
+        INDArray xHat2 = alloc(x.shape()); // x̂, kept for the backward
         Nd4j.exec(new DivOp(x, s, xHat2));
         INDArray out2 = xHat2;
         if (w != null || b != null) {
@@ -396,26 +429,40 @@ public final class Tensor {
             if (w != null) Nd4j.exec(new MulOp(xHat2, rows(w.data, n), out2));
             if (b != null) Nd4j.exec(new AddOp(w != null ? out2 : xHat2, rows(b.data, n), out2));
         }
-        return result(out2.reshape('c', shape()), g -> {
-            INDArray g2 = rows(g, n);
-            INDArray gxHat = g2;
-            if (w != null) Nd4j.exec(new MulOp(g2, rows(w.data, n), gxHat = Nd4j.createUninitialized(g.dataType(), g2.shape())));
-            // sum(gx̂ * x̂) over a row is (g * x̂) . w: a GEMV on the product dw needs anyway,
-            // instead of a row-wise dot (186 vs 22 µs for [2048, 128]).
-            INDArray gTimesXHat = w != null && (w.requiresGrad || scale.requiresGrad) ? g2.mul(xHat2) : null;
-            if (scale.requiresGrad) {
-                INDArray dot = w != null ? rowDot(gTimesXHat, w.data.reshape('c', new long[]{n}))
-                        : Nd4j.getExecutioner().exec(new Dot(g2, xHat2, 1)).reshape('c', s.shape());   // [rows, 1]
-                scale.send(dot.divi(s).negi().reshape('c', scale.shape()));
-            }
-            if (w != null && w.requiresGrad) w.send(columnSums(gTimesXHat).reshape(w.shape()));
-            if (b != null && b.requiresGrad) b.send(columnSums(g2).reshape(b.shape()));
-            if (requiresGrad) {
-                INDArray dx = gxHat == g2 ? Nd4j.createUninitialized(g.dataType(), g2.shape()) : gxHat;   // gx̂ is ours to overwrite
-                Nd4j.exec(new DivOp(gxHat, s, dx));
-                sendFresh(dx.reshape('c', shape()));
-            }
-        }, this, scale, w, b);
+        return result(
+                out2.reshape('c', shape()),
+                g -> {
+                    INDArray g2 = rows(g, n);
+                    INDArray gxHat = g2;
+                    if (w != null)
+                        Nd4j.exec(new MulOp(
+                                g2, rows(w.data, n), gxHat = Nd4j.createUninitialized(g.dataType(), g2.shape())));
+                    // sum(gx̂ * x̂) over a row is (g * x̂) . w: a GEMV on the product dw needs anyway,
+                    // instead of a row-wise dot (186 vs 22 µs for [2048, 128]).
+                    INDArray gTimesXHat = w != null && (w.requiresGrad || scale.requiresGrad) ? g2.mul(xHat2) : null;
+                    if (scale.requiresGrad) {
+                        INDArray dot = w != null
+                                ? rowDot(gTimesXHat, w.data.reshape('c', new long[] {n}))
+                                : Nd4j.getExecutioner()
+                                        .exec(new Dot(g2, xHat2, 1))
+                                        .reshape('c', s.shape()); // [rows, 1]
+                        scale.send(dot.divi(s).negi().reshape('c', scale.shape()));
+                    }
+                    if (w != null && w.requiresGrad)
+                        w.send(columnSums(gTimesXHat).reshape(w.shape()));
+                    if (b != null && b.requiresGrad) b.send(columnSums(g2).reshape(b.shape()));
+                    if (requiresGrad) {
+                        INDArray dx = gxHat == g2
+                                ? Nd4j.createUninitialized(g.dataType(), g2.shape())
+                                : gxHat; // gx̂ is ours to overwrite
+                        Nd4j.exec(new DivOp(gxHat, s, dx));
+                        sendFresh(dx.reshape('c', shape()));
+                    }
+                },
+                this,
+                scale,
+                w,
+                b);
     }
 
     /** Sum of all elements, as a scalar tensor. */
@@ -437,14 +484,17 @@ public final class Tensor {
     public Tensor softmaxLast() {
         INDArray out = alloc(shape());
         Nd4j.exec(new SoftMax(data, out, rank() - 1));
-        return result(out, g -> {
-            // dx = y * (g - sum(g * y)) over [rows, n] views: a row-wise dot and two passes
-            long n = size(rank() - 1);
-            INDArray y = rows(out, n), g2 = rows(g, n), dx = Nd4j.createUninitialized(g.dataType(), y.shape());
-            INDArray dot = Nd4j.getExecutioner().exec(new Dot(g2, y, 1)).reshape('c', y.size(0), 1);
-            Nd4j.exec(new SubOp(g2, dot, dx));
-            sendFresh(dx.muli(y).reshape('c', shape()));
-        }, this);
+        return result(
+                out,
+                g -> {
+                    // dx = y * (g - sum(g * y)) over [rows, n] views: a row-wise dot and two passes
+                    long n = size(rank() - 1);
+                    INDArray y = rows(out, n), g2 = rows(g, n), dx = Nd4j.createUninitialized(g.dataType(), y.shape());
+                    INDArray dot = Nd4j.getExecutioner().exec(new Dot(g2, y, 1)).reshape('c', y.size(0), 1);
+                    Nd4j.exec(new SubOp(g2, dot, dx));
+                    sendFresh(dx.muli(y).reshape('c', shape()));
+                },
+                this);
     }
 
     public Tensor logSoftmaxLast() {
@@ -453,11 +503,14 @@ public final class Tensor {
         INDArray shifted = data.sub(max);
         INDArray lse = Transforms.log(Transforms.exp(shifted, true).sum(true, last), false);
         INDArray out = alloc(shape()).assign(shifted.subi(lse));
-        return result(out, g -> {
-            long n = size(last);
-            INDArray g2 = rows(g, n), softmax = Transforms.exp(rows(out, n), true);
-            send(g2.sub(softmax.muliColumnVector(g2.sum(true, 1))).reshape('c', shape()));
-        }, this);
+        return result(
+                out,
+                g -> {
+                    long n = size(last);
+                    INDArray g2 = rows(g, n), softmax = Transforms.exp(rows(out, n), true);
+                    send(g2.sub(softmax.muliColumnVector(g2.sum(true, 1))).reshape('c', shape()));
+                },
+                this);
     }
 
     // ---------------------------------------------------------------- linear algebra
@@ -477,27 +530,32 @@ public final class Tensor {
         if (b != null) out.putiRowVector(b.data.reshape(1, outDim));
         Nd4j.gemm(x2, w.data, out, false, false, 1.0, b != null ? 1.0 : 0.0);
         INDArray shaped = out.reshape(outShape);
-        return result(shaped, g -> {
-            // GEMMs into c-ordered results (the allocating Nd4j.gemm returns 'f' order, which every
-            // later op would copy), and the bias gradient as ones @ G: ND4J's column sum
-            // (sum over dimension 0) measured ~4x slower than the GEMM.
-            INDArray g2 = rows(g, outDim);
-            if (requiresGrad && grad != null && gradOwned) {
-                // x already has a gradient of its own (the query, key and value projections share x):
-                // the GEMM adds into it, which saves an allocation and a pass.
-                Nd4j.gemm(g2, w.data, grad.reshape('c', x2.size(0), in), false, true, 1.0, 1.0);
-            } else if (requiresGrad) {
-                INDArray dx = Nd4j.createUninitialized(g2.dataType(), x2.size(0), in);
-                Nd4j.gemm(g2, w.data, dx, false, true, 1.0, 0.0);
-                sendFresh(dx.reshape(shape()));
-            }
-            if (w.requiresGrad) {
-                INDArray dw = Nd4j.createUninitialized(g2.dataType(), in, outDim);
-                Nd4j.gemm(x2, g2, dw, true, false, 1.0, 0.0);
-                w.send(dw);
-            }
-            if (b != null && b.requiresGrad) b.send(columnSums(g2).reshape(b.shape()));
-        }, this, w, b);
+        return result(
+                shaped,
+                g -> {
+                    // GEMMs into c-ordered results (the allocating Nd4j.gemm returns 'f' order, which every
+                    // later op would copy), and the bias gradient as ones @ G: ND4J's column sum
+                    // (sum over dimension 0) measured ~4x slower than the GEMM.
+                    INDArray g2 = rows(g, outDim);
+                    if (requiresGrad && grad != null && gradOwned) {
+                        // x already has a gradient of its own (the query, key and value projections share x):
+                        // the GEMM adds into it, which saves an allocation and a pass.
+                        Nd4j.gemm(g2, w.data, grad.reshape('c', x2.size(0), in), false, true, 1.0, 1.0);
+                    } else if (requiresGrad) {
+                        INDArray dx = Nd4j.createUninitialized(g2.dataType(), x2.size(0), in);
+                        Nd4j.gemm(g2, w.data, dx, false, true, 1.0, 0.0);
+                        sendFresh(dx.reshape(shape()));
+                    }
+                    if (w.requiresGrad) {
+                        INDArray dw = Nd4j.createUninitialized(g2.dataType(), in, outDim);
+                        Nd4j.gemm(x2, g2, dw, true, false, 1.0, 0.0);
+                        w.send(dw);
+                    }
+                    if (b != null && b.requiresGrad) b.send(columnSums(g2).reshape(b.shape()));
+                },
+                this,
+                w,
+                b);
     }
 
     /**
@@ -537,22 +595,50 @@ public final class Tensor {
         long[] outShape = shape().clone();
         outShape[r - 1] = n;
         INDArray out = alloc(outShape);
-        Nd4j.exec(new Mmul(data, o.data, out, alpha, 0, MMulTranspose.builder().transposeB(transposeOther).build()));
-        return result(out, g -> {
-            if (requiresGrad)   // dA = alpha G B^T (or alpha G B)
-                send(Nd4j.exec(new Mmul(g, o.data, Nd4j.create(data.dataType(), shape()), alpha, 0,
-                        MMulTranspose.builder().transposeB(!transposeOther).build()))[0]);
-            if (o.requiresGrad) {
-                INDArray d = transposeOther
-                        // B is [n, k]: dB = alpha G^T A
-                        ? Nd4j.exec(new Mmul(g, data, Nd4j.create(data.dataType(), o.shape()), alpha, 0,
-                                MMulTranspose.builder().transposeA(true).build()))[0]
-                        // B is [k, n]: dB = alpha A^T G
-                        : Nd4j.exec(new Mmul(data, g, Nd4j.create(data.dataType(), o.shape()), alpha, 0,
-                                MMulTranspose.builder().transposeA(true).build()))[0];
-                o.send(d);
-            }
-        }, this, o);
+        Nd4j.exec(new Mmul(
+                data,
+                o.data,
+                out,
+                alpha,
+                0,
+                MMulTranspose.builder().transposeB(transposeOther).build()));
+        return result(
+                out,
+                g -> {
+                    if (requiresGrad) // dA = alpha G B^T (or alpha G B)
+                    send(
+                                Nd4j.exec(new Mmul(
+                                        g,
+                                        o.data,
+                                        Nd4j.create(data.dataType(), shape()),
+                                        alpha,
+                                        0,
+                                        MMulTranspose.builder()
+                                                .transposeB(!transposeOther)
+                                                .build()))[0]);
+                    if (o.requiresGrad) {
+                        INDArray d = transposeOther
+                                // B is [n, k]: dB = alpha G^T A
+                                ? Nd4j.exec(new Mmul(
+                                        g,
+                                        data,
+                                        Nd4j.create(data.dataType(), o.shape()),
+                                        alpha,
+                                        0,
+                                        MMulTranspose.builder().transposeA(true).build()))[0]
+                                // B is [k, n]: dB = alpha A^T G
+                                : Nd4j.exec(new Mmul(
+                                        data,
+                                        g,
+                                        Nd4j.create(data.dataType(), o.shape()),
+                                        alpha,
+                                        0,
+                                        MMulTranspose.builder().transposeA(true).build()))[0];
+                        o.send(d);
+                    }
+                },
+                this,
+                o);
     }
 
     // ---------------------------------------------------------------- attention
@@ -564,49 +650,79 @@ public final class Tensor {
      * backward (permuting four arrays per layer and back cost ~8% of a training step).
      */
 
-    private static final int[] HEADS_FIRST = {0, 2, 1, 3};          // [B, T, H, d] <-> [B, H, T, d]
+    private static final int[] HEADS_FIRST = {0, 2, 1, 3}; // [B, T, H, d] <-> [B, H, T, d]
 
     /**
      * Attention scores for every head: this (queries [B, T, H, d]) dot k ([B, S, H, d]) over d,
      * times alpha, plus {@code addend} (the mask, broadcast; may be null): [B, H, T, S].
      */
     public Tensor attentionScores(Tensor k, double alpha, INDArray addend) {
-        INDArray qh = data.permute(HEADS_FIRST), kh = k.data.permute(HEADS_FIRST);          // [B, H, T, d], [B, H, S, d]
-        INDArray out = alloc(qh.size(0), qh.size(1), qh.size(2), kh.size(2));               // [B, H, T, S]
-        Nd4j.exec(new Mmul(qh, kh, out, alpha, 0, MMulTranspose.builder().transposeB(true).build()));
+        INDArray qh = data.permute(HEADS_FIRST), kh = k.data.permute(HEADS_FIRST); // [B, H, T, d], [B, H, S, d]
+        INDArray out = alloc(qh.size(0), qh.size(1), qh.size(2), kh.size(2)); // [B, H, T, S]
+        Nd4j.exec(new Mmul(
+                qh, kh, out, alpha, 0, MMulTranspose.builder().transposeB(true).build()));
         if (addend != null) Nd4j.exec(new AddOp(out, addend, out));
-        return result(out, g -> {
-            if (requiresGrad) {                                                              // dq = alpha G k
-                INDArray dq = Nd4j.createUninitialized(data.dataType(), shape());
-                Nd4j.exec(new Mmul(g, kh, dq.permute(HEADS_FIRST), alpha, 0, MMulTranspose.builder().build()));
-                sendFresh(dq);
-            }
-            if (k.requiresGrad) {                                                            // dk = alpha G^T q
-                INDArray dk = Nd4j.createUninitialized(k.data.dataType(), k.shape());
-                Nd4j.exec(new Mmul(g, qh, dk.permute(HEADS_FIRST), alpha, 0, MMulTranspose.builder().transposeA(true).build()));
-                k.sendFresh(dk);
-            }
-        }, this, k);
+        return result(
+                out,
+                g -> {
+                    if (requiresGrad) { // dq = alpha G k
+                        INDArray dq = Nd4j.createUninitialized(data.dataType(), shape());
+                        Nd4j.exec(new Mmul(
+                                g,
+                                kh,
+                                dq.permute(HEADS_FIRST),
+                                alpha,
+                                0,
+                                MMulTranspose.builder().build()));
+                        sendFresh(dq);
+                    }
+                    if (k.requiresGrad) { // dk = alpha G^T q
+                        INDArray dk = Nd4j.createUninitialized(k.data.dataType(), k.shape());
+                        Nd4j.exec(new Mmul(
+                                g,
+                                qh,
+                                dk.permute(HEADS_FIRST),
+                                alpha,
+                                0,
+                                MMulTranspose.builder().transposeA(true).build()));
+                        k.sendFresh(dk);
+                    }
+                },
+                this,
+                k);
     }
 
     /** The attention output of every head: this (the pattern [B, H, T, S]) times v ([B, S, H, d]), as z [B, T, H, d]. */
     public Tensor attend(Tensor v) {
-        INDArray vh = v.data.permute(HEADS_FIRST);                                          // [B, H, S, d]
-        INDArray z = alloc(size(0), size(2), size(1), vh.size(3));                          // [B, T, H, d]
-        Nd4j.exec(new Mmul(data, vh, z.permute(HEADS_FIRST), MMulTranspose.builder().build()));
-        return result(z, g -> {
-            INDArray gh = g.permute(HEADS_FIRST);                                            // [B, H, T, d]
-            if (requiresGrad) {                                                              // dpattern = G v^T
-                INDArray dp = Nd4j.createUninitialized(data.dataType(), shape());
-                Nd4j.exec(new Mmul(gh, vh, dp, MMulTranspose.builder().transposeB(true).build()));
-                sendFresh(dp);
-            }
-            if (v.requiresGrad) {                                                            // dv = pattern^T G
-                INDArray dv = Nd4j.createUninitialized(v.data.dataType(), v.shape());
-                Nd4j.exec(new Mmul(data, gh, dv.permute(HEADS_FIRST), MMulTranspose.builder().transposeA(true).build()));
-                v.sendFresh(dv);
-            }
-        }, this, v);
+        INDArray vh = v.data.permute(HEADS_FIRST); // [B, H, S, d]
+        INDArray z = alloc(size(0), size(2), size(1), vh.size(3)); // [B, T, H, d]
+        Nd4j.exec(new Mmul(
+                data, vh, z.permute(HEADS_FIRST), MMulTranspose.builder().build()));
+        return result(
+                z,
+                g -> {
+                    INDArray gh = g.permute(HEADS_FIRST); // [B, H, T, d]
+                    if (requiresGrad) { // dpattern = G v^T
+                        INDArray dp = Nd4j.createUninitialized(data.dataType(), shape());
+                        Nd4j.exec(new Mmul(
+                                gh,
+                                vh,
+                                dp,
+                                MMulTranspose.builder().transposeB(true).build()));
+                        sendFresh(dp);
+                    }
+                    if (v.requiresGrad) { // dv = pattern^T G
+                        INDArray dv = Nd4j.createUninitialized(v.data.dataType(), v.shape());
+                        Nd4j.exec(new Mmul(
+                                data,
+                                gh,
+                                dv.permute(HEADS_FIRST),
+                                MMulTranspose.builder().transposeA(true).build()));
+                        v.sendFresh(dv);
+                    }
+                },
+                this,
+                v);
     }
 
     // ---------------------------------------------------------------- shape
@@ -645,11 +761,14 @@ public final class Tensor {
         long[] s = shape().clone();
         s[dim] = to - from;
         INDArray out = alloc(s).assign(data.get(idx));
-        return result(out, g -> {
-            INDArray full = Nd4j.zeros(data.dataType(), shape());
-            full.get(idx).assign(g);
-            send(full);
-        }, this);
+        return result(
+                out,
+                g -> {
+                    INDArray full = Nd4j.zeros(data.dataType(), shape());
+                    full.get(idx).assign(g);
+                    send(full);
+                },
+                this);
     }
 
     /** Sum over one dimension, which disappears. */
@@ -680,14 +799,20 @@ public final class Tensor {
         long off = 0;
         for (int i = 0; i < parts.length; i++) {
             offsets[i] = off;
-            out.get(parts[i].lastIndex(NDArrayIndex.interval(off, off + parts[i].size(last)))).assign(parts[i].data);
+            out.get(parts[i].lastIndex(NDArrayIndex.interval(off, off + parts[i].size(last))))
+                    .assign(parts[i].data);
             off += parts[i].size(last);
         }
-        return result(out, g -> {
-            for (int i = 0; i < parts.length; i++)
-                if (parts[i].requiresGrad)
-                    parts[i].send(g.get(parts[i].lastIndex(NDArrayIndex.interval(offsets[i], offsets[i] + parts[i].size(last)))).dup());
-        }, parts);
+        return result(
+                out,
+                g -> {
+                    for (int i = 0; i < parts.length; i++)
+                        if (parts[i].requiresGrad)
+                            parts[i].send(g.get(parts[i].lastIndex(
+                                            NDArrayIndex.interval(offsets[i], offsets[i] + parts[i].size(last))))
+                                    .dup());
+                },
+                parts);
     }
 
     /**
@@ -712,15 +837,18 @@ public final class Tensor {
             withOne[dim] = 1;
             out.get(dst).assign(slice.reshape(withOne).broadcast(bshape));
         }
-        return result(out, g -> {
-            INDArray d = Nd4j.create(data.dataType(), shape());
-            for (long i = 0; i < n; i++) {
-                src[dim] = NDArrayIndex.point(i);
-                dst[dim] = NDArrayIndex.interval(i * times, (i + 1) * times);
-                d.get(src).assign(g.get(dst).sum(dim));
-            }
-            send(d);
-        }, this);
+        return result(
+                out,
+                g -> {
+                    INDArray d = Nd4j.create(data.dataType(), shape());
+                    for (long i = 0; i < n; i++) {
+                        src[dim] = NDArrayIndex.point(i);
+                        dst[dim] = NDArrayIndex.interval(i * times, (i + 1) * times);
+                        d.get(src).assign(g.get(dst).sum(dim));
+                    }
+                    send(d);
+                },
+                this);
     }
 
     /** The transpose of a matrix, as a view. */
@@ -740,23 +868,35 @@ public final class Tensor {
 
     /** Rows of a [n, d] table picked by index (an embedding lookup): result [ids.length, d]. */
     public Tensor gatherRows(long[] ids) {
-        INDArray out = Nd4j.pullRows(data, 1, Arrays.stream(ids).mapToInt(i -> (int) i).toArray());
+        INDArray out =
+                Nd4j.pullRows(data, 1, Arrays.stream(ids).mapToInt(i -> (int) i).toArray());
         graph.own(out);
-        return result(out, g -> {
-            INDArray d = Nd4j.zeros(data.dataType(), shape());
-            int period = repeatPeriod(ids);
-            if (period > 0) {
-                // The positions of unpadded sequences, 0..p-1 once per sequence: row i's gradient is a sum
-                // over sequences, one GEMM with ones (ND4J's scatter-add measured ~3 ms for 4096 rows).
-                long n = size(1), sequences = ids.length / period;
-                INDArray sums = Nd4j.createUninitialized(data.dataType(), 1, period * n);
-                Nd4j.gemm(Nd4j.ones(data.dataType(), 1, sequences), rows(g, period * n), sums, false, false, 1.0, 0.0);
-                d.get(NDArrayIndex.interval(0, period), NDArrayIndex.all()).assign(sums.reshape('c', period, n));
-            } else {
-                scatterAddRows(d, Nd4j.createFromArray(ids), g);
-            }
-            send(d);
-        }, this);
+        return result(
+                out,
+                g -> {
+                    INDArray d = Nd4j.zeros(data.dataType(), shape());
+                    int period = repeatPeriod(ids);
+                    if (period > 0) {
+                        // The positions of unpadded sequences, 0..p-1 once per sequence: row i's gradient is a sum
+                        // over sequences, one GEMM with ones (ND4J's scatter-add measured ~3 ms for 4096 rows).
+                        long n = size(1), sequences = ids.length / period;
+                        INDArray sums = Nd4j.createUninitialized(data.dataType(), 1, period * n);
+                        Nd4j.gemm(
+                                Nd4j.ones(data.dataType(), 1, sequences),
+                                rows(g, period * n),
+                                sums,
+                                false,
+                                false,
+                                1.0,
+                                0.0);
+                        d.get(NDArrayIndex.interval(0, period), NDArrayIndex.all())
+                                .assign(sums.reshape('c', period, n));
+                    } else {
+                        scatterAddRows(d, Nd4j.createFromArray(ids), g);
+                    }
+                    send(d);
+                },
+                this);
     }
 
     /** p when ids are 0, 1, ..., p - 1 repeated a whole number of times, else 0. */
@@ -794,11 +934,12 @@ public final class Tensor {
             throw new IllegalArgumentException("crossEntropyLast: " + target.length + " targets and " + weight.length
                     + " weights for " + rowCount + " rows");
         int[] at = flatIndices("crossEntropyLast", target, n);
-        INDArray x = rows(data, n);                                           // [rows, n]
-        INDArray softmax = Nd4j.createUninitialized(x.dataType(), x.shape());  // one ND4J kernel: ~half the time of max, exp, sum
+        INDArray x = rows(data, n); // [rows, n]
+        INDArray softmax =
+                Nd4j.createUninitialized(x.dataType(), x.shape()); // one ND4J kernel: ~half the time of max, exp, sum
         Nd4j.exec(new SoftMax(x, softmax, 1));
         INDArray w = Nd4j.createFromArray(weight).castTo(data.dataType()).reshape('c', rowCount, 1);
-        INDArray picked = gatherFlat(softmax, at);                           // [rows, 1], p(target)
+        INDArray picked = gatherFlat(softmax, at); // [rows, 1], p(target)
         INDArray loss;
         if (picked.minNumber().doubleValue() > 1e-30) {
             loss = Transforms.log(picked, false).negi().muli(w);
@@ -807,16 +948,25 @@ public final class Tensor {
             INDArray max = x.max(true, 1), shifted = Nd4j.createUninitialized(x.dataType(), x.shape());
             Nd4j.exec(new SubOp(x, max, shifted));
             INDArray sumExp = Transforms.exp(shifted, false).sum(true, 1);
-            loss = Transforms.log(sumExp, false).addi(max).subi(gatherFlat(x, at)).muli(w);
+            loss = Transforms.log(sumExp, false)
+                    .addi(max)
+                    .subi(gatherFlat(x, at))
+                    .muli(w);
         }
         long[] outShape = Arrays.copyOf(shape(), rank() - 1);
-        return result(loss.reshape('c', outShape), g -> {
-            INDArray coef = rows(g, 1).mul(w);                                // [rows, 1]
-            INDArray d = softmax;                                             // softmax * coef, in place
-            Nd4j.exec(new MulOp(softmax, coef, d));
-            scatterAddRows(d.reshape('c', d.length(), 1), Nd4j.createFromArray(at), coef.neg());   // - onehot * coef (a view of d)
-            send(d.reshape('c', shape()));
-        }, this);
+        return result(
+                loss.reshape('c', outShape),
+                g -> {
+                    INDArray coef = rows(g, 1).mul(w); // [rows, 1]
+                    INDArray d = softmax; // softmax * coef, in place
+                    Nd4j.exec(new MulOp(softmax, coef, d));
+                    scatterAddRows(
+                            d.reshape('c', d.length(), 1),
+                            Nd4j.createFromArray(at),
+                            coef.neg()); // - onehot * coef (a view of d)
+                    send(d.reshape('c', shape()));
+                },
+                this);
     }
 
     /** Flat index r * n + index[r] of each row's picked element, checked ({@code op} names the caller in errors). */
@@ -844,11 +994,17 @@ public final class Tensor {
         int[] at = flatIndices("pickLast", index, n);
         long[] outShape = Arrays.copyOf(shape(), rank() - 1);
         INDArray out = gatherFlat(data, at).reshape('c', outShape);
-        return result(out, g -> {
-            // The gradient lands on the picked elements only: one scatter into zeros.
-            INDArray d = scatterAddRows(Nd4j.zeros(data.dataType(), rows * n, 1), Nd4j.createFromArray(at), rows(g, 1));   // [rows * n, 1]
-            send(d.reshape('c', shape()));
-        }, this);
+        return result(
+                out,
+                g -> {
+                    // The gradient lands on the picked elements only: one scatter into zeros.
+                    INDArray d = scatterAddRows(
+                            Nd4j.zeros(data.dataType(), rows * n, 1),
+                            Nd4j.createFromArray(at),
+                            rows(g, 1)); // [rows * n, 1]
+                    send(d.reshape('c', shape()));
+                },
+                this);
     }
 
     @Override

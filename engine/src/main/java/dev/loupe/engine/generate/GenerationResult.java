@@ -1,7 +1,6 @@
 package dev.loupe.engine.generate;
 
 import dev.loupe.engine.model.Tokens;
-
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -71,7 +70,10 @@ public final class GenerationResult {
     public String toString() {
         StringBuilder s = new StringBuilder("GenerationResult[");
         for (int b = 0; b < batch(); b++)
-            s.append(b == 0 ? "" : ", ").append(Arrays.toString(generated[b])).append(' ').append(reasons[b]);
+            s.append(b == 0 ? "" : ", ")
+                    .append(Arrays.toString(generated[b]))
+                    .append(' ')
+                    .append(reasons[b]);
         return s.append(']').toString();
     }
 }

@@ -8,13 +8,12 @@ import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.KvCache;
 import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.model.Tokens;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.NDArrayIndex;
-
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.IntStream;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * Autoregressive text generation, TransformerLens's {@code model.generate}:
@@ -40,8 +39,7 @@ import java.util.stream.IntStream;
  * {@link SamplingConfig#maxNewTokens()} steps.
  */
 public final class Generator {
-    private Generator() {
-    }
+    private Generator() {}
 
     /** Generates without per-generation hooks or a listener. */
     public static GenerationResult generate(HookedTransformer model, Tokens prompt, SamplingConfig cfg) {
@@ -49,8 +47,8 @@ public final class Generator {
     }
 
     /** Generates, calling {@code onToken} as each token is produced. */
-    public static GenerationResult generate(HookedTransformer model, Tokens prompt, SamplingConfig cfg,
-                                            TokenListener onToken) {
+    public static GenerationResult generate(
+            HookedTransformer model, Tokens prompt, SamplingConfig cfg, TokenListener onToken) {
         return generate(model, prompt, cfg, List.of(), onToken);
     }
 
@@ -62,8 +60,8 @@ public final class Generator {
      * @throws LoupeException before any work if the prompt's length plus {@code maxNewTokens} exceeds
      *                        n_ctx, or a stop token is outside the vocabulary
      */
-    public static GenerationResult generate(HookedTransformer model, Tokens prompt, SamplingConfig cfg,
-                                            List<Hook> hooks, TokenListener onToken) {
+    public static GenerationResult generate(
+            HookedTransformer model, Tokens prompt, SamplingConfig cfg, List<Hook> hooks, TokenListener onToken) {
         if (model == null) throw new LoupeException("generate: model is null");
         if (prompt == null) throw new LoupeException("generate: prompt is null");
         if (cfg == null) throw new LoupeException("generate: sampling config is null");
@@ -72,11 +70,13 @@ public final class Generator {
         ModelConfig mc = model.config();
         // The padded prompt and every generated position must fit: the cache holds padding too.
         if ((long) prompt.length() + cfg.maxNewTokens() > mc.nCtx())
-            throw new LoupeException("generate: prompt length " + prompt.length() + " + maxNewTokens "
-                    + cfg.maxNewTokens() + " = " + (prompt.length() + cfg.maxNewTokens()) + " exceeds n_ctx = " + mc.nCtx());
+            throw new LoupeException(
+                    "generate: prompt length " + prompt.length() + " + maxNewTokens " + cfg.maxNewTokens() + " = "
+                            + (prompt.length() + cfg.maxNewTokens()) + " exceeds n_ctx = " + mc.nCtx());
         for (int t : cfg.stopTokens())
             if (t >= mc.dVocab())
-                throw new LoupeException("generate: stop token " + t + " is outside the vocabulary 0.." + (mc.dVocab() - 1));
+                throw new LoupeException(
+                        "generate: stop token " + t + " is outside the vocabulary 0.." + (mc.dVocab() - 1));
         return new Run(model, prompt, cfg, List.copyOf(hooks), onToken).run();
     }
 
@@ -88,7 +88,7 @@ public final class Generator {
         private final List<Hook> hooks;
         private final TokenListener onToken;
         private final int B;
-        private final int[][] generated;          // [batch][maxNewTokens]; the first count[b] are used
+        private final int[][] generated; // [batch][maxNewTokens]; the first count[b] are used
         private final int[] count;
         private final boolean[] active;
         private final FinishReason[] reasons;
@@ -121,7 +121,7 @@ public final class Generator {
         private void loop() {
             Sampler sampler = new Sampler(cfg, B);
             KvCache kv = cfg.useKvCache() ? new KvCache(model.config().nLayers()) : null;
-            INDArray logits = lastLogits(forward(prompt, kv), lastRealPositions());        // [B, V]
+            INDArray logits = lastLogits(forward(prompt, kv), lastRealPositions()); // [B, V]
             for (int step = 0; ; step++) {
                 int[] next = sampler.next(logits, active, step);
                 for (int b = 0; b < B; b++) {
@@ -141,7 +141,9 @@ public final class Generator {
         }
 
         private INDArray forward(Tokens tokens, KvCache kv) {
-            return model.forward(ForwardRequest.of(tokens).kvCache(kv).hooks(hooks).build()).logits();
+            return model.forward(
+                            ForwardRequest.of(tokens).kvCache(kv).hooks(hooks).build())
+                    .logits();
         }
 
         /** [B, 1]: each row's newest token (a finished row's stop token, whose outputs are ignored). */
@@ -186,7 +188,10 @@ public final class Generator {
         }
 
         private int[] realTokens(int b) {
-            return IntStream.range(0, prompt.length()).filter(p -> prompt.isToken(b, p)).map(p -> prompt.ids()[b][p]).toArray();
+            return IntStream.range(0, prompt.length())
+                    .filter(p -> prompt.isToken(b, p))
+                    .map(p -> prompt.ids()[b][p])
+                    .toArray();
         }
 
         private boolean anyActive() {

@@ -1,14 +1,13 @@
 package dev.loupe.engine.generate;
 
 import dev.loupe.engine.LoupeException;
+import java.util.Arrays;
+import java.util.SplittableRandom;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
-
-import java.util.Arrays;
-import java.util.SplittableRandom;
 
 /**
  * Turns one step's logits [batch, d_vocab] into one token per sequence, as a {@link SamplingConfig}
@@ -71,15 +70,19 @@ final class Sampler {
         long vocab = logits.size(1);
         INDArray x = logits.castTo(DataType.DOUBLE).dup().divi(cfg.temperature());
         if (cfg.topK() > 0 && cfg.topK() < vocab) {
-            INDArray kth = Nd4j.sort(x.dup(), 1, false).getColumn(cfg.topK() - 1, true);   // [batch, 1]
+            INDArray kth = Nd4j.sort(x.dup(), 1, false).getColumn(cfg.topK() - 1, true); // [batch, 1]
             x.addi(keepMask(x.subColumnVector(kth).gte(0)));
         }
         INDArray probs = softmax(x);
         if (cfg.topP() < 1) {
-            INDArray sorted = Nd4j.sort(probs.dup(), 1, false);                    // descending
+            INDArray sorted = Nd4j.sort(probs.dup(), 1, false); // descending
             // Sorted token i is kept when the mass before it is < p, i.e. up to and including the
             // first token whose cumulative mass reaches p: count(cum < p) + 1 tokens.
-            double[] below = sorted.cumsum(1).lt(cfg.topP()).castTo(DataType.DOUBLE).sum(1).toDoubleVector();
+            double[] below = sorted.cumsum(1)
+                    .lt(cfg.topP())
+                    .castTo(DataType.DOUBLE)
+                    .sum(1)
+                    .toDoubleVector();
             INDArray threshold = Nd4j.createUninitialized(DataType.DOUBLE, probs.size(0), 1);
             for (int b = 0; b < below.length; b++) {
                 long kept = Math.min(vocab, (long) below[b] + 1);
@@ -110,7 +113,8 @@ final class Sampler {
         int best = 0;
         for (int i = 0; i < row.length; i++) {
             if (Double.isNaN(row[i]))
-                throw new LoupeException("generate: step " + step + ", sequence " + b + ": logit of token " + i + " is NaN");
+                throw new LoupeException(
+                        "generate: step " + step + ", sequence " + b + ": logit of token " + i + " is NaN");
             if (row[i] > row[best]) best = i;
         }
         return best;

@@ -1,7 +1,6 @@
 package dev.loupe.engine.generate;
 
 import dev.loupe.engine.LoupeException;
-
 import java.util.Set;
 
 /**
@@ -24,14 +23,21 @@ import java.util.Set;
  *                     values; false recomputes the whole sequence each step (slower; the reference
  *                     the cached path is tested against)
  */
-public record SamplingConfig(double temperature, int topK, double topP, long seed, int maxNewTokens,
-                             Set<Integer> stopTokens, boolean useKvCache) {
+public record SamplingConfig(
+        double temperature,
+        int topK,
+        double topP,
+        long seed,
+        int maxNewTokens,
+        Set<Integer> stopTokens,
+        boolean useKvCache) {
 
     public SamplingConfig {
         if (!(temperature >= 0) || Double.isInfinite(temperature))
             throw new LoupeException("sampling: temperature must be finite and >= 0 (0 = greedy), got " + temperature);
         if (topK < 0) throw new LoupeException("sampling: topK must be >= 0 (0 = off), got " + topK);
-        if (!(topP > 0 && topP <= 1)) throw new LoupeException("sampling: topP must be in (0, 1] (1 = off), got " + topP);
+        if (!(topP > 0 && topP <= 1))
+            throw new LoupeException("sampling: topP must be in (0, 1] (1 = off), got " + topP);
         if (maxNewTokens < 0) throw new LoupeException("sampling: maxNewTokens must be >= 0, got " + maxNewTokens);
         if (stopTokens == null) stopTokens = Set.of();
         for (Integer t : stopTokens)
@@ -54,8 +60,14 @@ public record SamplingConfig(double temperature, int topK, double topP, long see
     }
 
     public Builder toBuilder() {
-        return new Builder().temperature(temperature).topK(topK).topP(topP).seed(seed).maxNewTokens(maxNewTokens)
-                .stopTokens(stopTokens).useKvCache(useKvCache);
+        return new Builder()
+                .temperature(temperature)
+                .topK(topK)
+                .topP(topP)
+                .seed(seed)
+                .maxNewTokens(maxNewTokens)
+                .stopTokens(stopTokens)
+                .useKvCache(useKvCache);
     }
 
     public static final class Builder {
@@ -67,17 +79,45 @@ public record SamplingConfig(double temperature, int topK, double topP, long see
         private Set<Integer> stopTokens = Set.of();
         private boolean useKvCache = true;
 
-        public Builder temperature(double v) { temperature = v; return this; }
-        public Builder topK(int v) { topK = v; return this; }
-        public Builder topP(double v) { topP = v; return this; }
-        public Builder seed(long v) { seed = v; return this; }
-        public Builder maxNewTokens(int v) { maxNewTokens = v; return this; }
-        public Builder stopTokens(Set<Integer> v) { stopTokens = v; return this; }
+        public Builder temperature(double v) {
+            temperature = v;
+            return this;
+        }
+
+        public Builder topK(int v) {
+            topK = v;
+            return this;
+        }
+
+        public Builder topP(double v) {
+            topP = v;
+            return this;
+        }
+
+        public Builder seed(long v) {
+            seed = v;
+            return this;
+        }
+
+        public Builder maxNewTokens(int v) {
+            maxNewTokens = v;
+            return this;
+        }
+
+        public Builder stopTokens(Set<Integer> v) {
+            stopTokens = v;
+            return this;
+        }
+
         public Builder stopTokens(int... ids) {
             stopTokens = java.util.Arrays.stream(ids).boxed().collect(java.util.stream.Collectors.toSet());
             return this;
         }
-        public Builder useKvCache(boolean v) { useKvCache = v; return this; }
+
+        public Builder useKvCache(boolean v) {
+            useKvCache = v;
+            return this;
+        }
 
         /** @throws LoupeException naming the first argument out of range */
         public SamplingConfig build() {

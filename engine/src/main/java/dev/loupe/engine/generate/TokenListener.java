@@ -15,6 +15,6 @@ public interface TokenListener {
     void onToken(int batchIndex, int token, int step);
 
     static TokenListener none() {
-        return (b, t, s) -> { };
+        return (b, t, s) -> {};
     }
 }

@@ -1,12 +1,6 @@
 package dev.loupe.engine.hooks;
 
 import dev.loupe.engine.LoupeException;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
-import tech.tablesaw.api.LongColumn;
-import tech.tablesaw.api.StringColumn;
-import tech.tablesaw.api.Table;
-
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -14,6 +8,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import tech.tablesaw.api.LongColumn;
+import tech.tablesaw.api.StringColumn;
+import tech.tablesaw.api.Table;
 
 /**
  * Activations of one run, by hook name, as TransformerLens's {@code ActivationCache}. Gradients of
@@ -89,18 +88,22 @@ public final class ActivationCache implements AutoCloseable {
             String n = HookNames.actName(shortName, l);
             INDArray a = entries.get(n);
             if (a == null) {
-                if (hasLayerAbove(l)) throw new LoupeException("cannot stack '" + shortName + "': '" + n + "' was not cached");
+                if (hasLayerAbove(l))
+                    throw new LoupeException("cannot stack '" + shortName + "': '" + n + "' was not cached");
                 break;
             }
             parts.add(a);
         }
-        if (parts.isEmpty()) throw HookNames.unknown("activation in cache", HookNames.actName(shortName, 0), entries.keySet());
-        INDArray[] expanded = parts.stream().map(p -> {
-            long[] s = new long[p.rank() + 1];
-            s[0] = 1;
-            System.arraycopy(p.shape(), 0, s, 1, p.rank());
-            return p.reshape(s);
-        }).toArray(INDArray[]::new);
+        if (parts.isEmpty())
+            throw HookNames.unknown("activation in cache", HookNames.actName(shortName, 0), entries.keySet());
+        INDArray[] expanded = parts.stream()
+                .map(p -> {
+                    long[] s = new long[p.rank() + 1];
+                    s[0] = 1;
+                    System.arraycopy(p.shape(), 0, s, 1, p.rank());
+                    return p.reshape(s);
+                })
+                .toArray(INDArray[]::new);
         return Nd4j.concat(0, expanded);
     }
 
@@ -110,12 +113,16 @@ public final class ActivationCache implements AutoCloseable {
 
     /** Bytes held by all cached arrays. */
     public long bytes() {
-        return entries.values().stream().mapToLong(a -> a.length() * a.dataType().width()).sum();
+        return entries.values().stream()
+                .mapToLong(a -> a.length() * a.dataType().width())
+                .sum();
     }
 
     /** One row per entry: name, shape, dtype and bytes. */
     public Table summary() {
-        StringColumn name = StringColumn.create("name"), shape = StringColumn.create("shape"), dtype = StringColumn.create("dtype");
+        StringColumn name = StringColumn.create("name"),
+                shape = StringColumn.create("shape"),
+                dtype = StringColumn.create("dtype");
         LongColumn bytes = LongColumn.create("bytes");
         entries.forEach((n, a) -> {
             name.append(n);

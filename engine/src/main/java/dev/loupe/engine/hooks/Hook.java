@@ -10,8 +10,8 @@ import java.util.function.Predicate;
  * @param description the exact name, or a description of the predicate (used in errors)
  * @param exactName   true when the hook names one point, which must then exist
  */
-public record Hook(String description, boolean exactName, Predicate<String> selector,
-                   ForwardHook forward, BackwardHook backward) {
+public record Hook(
+        String description, boolean exactName, Predicate<String> selector, ForwardHook forward, BackwardHook backward) {
 
     public static Hook forward(String name, ForwardHook fn) {
         return new Hook(name, true, name::equals, fn, null);

@@ -3,7 +3,6 @@ package dev.loupe.engine.hooks;
 import dev.loupe.engine.ClosestNames;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.model.ModelConfig;
-
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -14,14 +13,29 @@ import java.util.regex.Pattern;
 
 /** Hook names as TransformerLens spells them, and the lookup helpers around them. */
 public final class HookNames {
-    private HookNames() {
-    }
+    private HookNames() {}
 
     private static final Map<String, String> LAYER_TYPE_ALIAS =
             Map.of("a", "attn", "m", "mlp", "b", "", "block", "", "blocks", "", "attention", "attn");
-    private static final Map<String, String> ACT_NAME_ALIAS = Map.of("attn", "pattern", "attn_logits", "attn_scores",
-            "key", "k", "query", "q", "value", "v", "mlp_pre", "pre", "mlp_mid", "mid", "mlp_post", "post");
-    private static final Set<String> ATTN = Set.of("k", "v", "q", "z", "rot_k", "rot_q", "result", "pattern", "attn_scores");
+    private static final Map<String, String> ACT_NAME_ALIAS = Map.of(
+            "attn",
+            "pattern",
+            "attn_logits",
+            "attn_scores",
+            "key",
+            "k",
+            "query",
+            "q",
+            "value",
+            "v",
+            "mlp_pre",
+            "pre",
+            "mlp_mid",
+            "mid",
+            "mlp_post",
+            "post");
+    private static final Set<String> ATTN =
+            Set.of("k", "v", "q", "z", "rot_k", "rot_q", "result", "pattern", "attn_scores");
     private static final Set<String> MLP = Set.of("pre", "post", "mid", "pre_linear");
     private static final Pattern SHORT = Pattern.compile("([a-z_]+?)(\\d+)([a-z]*\\d?)");
     private static final Pattern BLOCK = Pattern.compile("blocks\\.(\\d+)\\..*");
@@ -53,7 +67,8 @@ public final class HookNames {
         if (layer >= 0) full.append("blocks.").append(layer).append('.');
         if (ATTN.contains(name)) layerType = "attn";
         else if (MLP.contains(name)) layerType = "mlp";
-        else if (layerType != null && LAYER_TYPE_ALIAS.containsKey(layerType)) layerType = LAYER_TYPE_ALIAS.get(layerType);
+        else if (layerType != null && LAYER_TYPE_ALIAS.containsKey(layerType))
+            layerType = LAYER_TYPE_ALIAS.get(layerType);
         if (layerType != null && !layerType.isEmpty()) full.append(layerType).append('.');
         full.append("hook_").append(name);
         if ((name.equals("scale") || name.equals("normalized")) && layer < 0) return "ln_final." + full;

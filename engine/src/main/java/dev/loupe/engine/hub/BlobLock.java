@@ -34,7 +34,8 @@ final class BlobLock implements AutoCloseable {
     }
 
     static BlobLock acquire(Path lockFile) {
-        ReentrantLock threadLock = IN_PROCESS.computeIfAbsent(lockFile.toAbsolutePath().normalize(), p -> new ReentrantLock());
+        ReentrantLock threadLock =
+                IN_PROCESS.computeIfAbsent(lockFile.toAbsolutePath().normalize(), p -> new ReentrantLock());
         threadLock.lock();
         FileChannel channel = null;
         boolean ok = false;

@@ -9,16 +9,13 @@ public interface DownloadProgress {
     /** Shows nothing. */
     DownloadProgress NONE = new DownloadProgress() {
         @Override
-        public void started(String filename, long totalBytes, long resumedFrom) {
-        }
+        public void started(String filename, long totalBytes, long resumedFrom) {}
 
         @Override
-        public void advanced(long bytesSoFar) {
-        }
+        public void advanced(long bytesSoFar) {}
 
         @Override
-        public void finished(boolean complete) {
-        }
+        public void finished(boolean complete) {}
     };
 
     /**

@@ -67,7 +67,8 @@ public final class HubCache {
     /** {@code <root>/models--org--name/snapshots/<commit>}, whether or not it exists. */
     public Path snapshotDir(String repoId, String commit) {
         if (!RepoRef.isCommitHash(commit)) {
-            throw new LoupeException("snapshot of '" + repoId + "': expected a 40-hex commit hash, got '" + commit + "'");
+            throw new LoupeException(
+                    "snapshot of '" + repoId + "': expected a 40-hex commit hash, got '" + commit + "'");
         }
         return repoDir(repoId).resolve("snapshots").resolve(commit);
     }
@@ -107,7 +108,8 @@ public final class HubCache {
     }
 
     public Optional<Path> snapshot(RepoRef ref) {
-        return missing(ref) == null ? commitHash(ref.repoId(), ref.revision()).map(c -> snapshotDir(ref.repoId(), c))
+        return missing(ref) == null
+                ? commitHash(ref.repoId(), ref.revision()).map(c -> snapshotDir(ref.repoId(), c))
                 : Optional.empty();
     }
 
@@ -134,8 +136,8 @@ public final class HubCache {
         try {
             shards = RepoFiles.shards(dir.resolve(RepoFiles.WEIGHTS_INDEX));
         } catch (LoupeException e) {
-            throw new LoupeException(e.getMessage() + " (a damaged cache entry: delete " + dir
-                    + " to download the snapshot again)", e);
+            throw new LoupeException(
+                    e.getMessage() + " (a damaged cache entry: delete " + dir + " to download the snapshot again)", e);
         }
         for (String shard : shards) {
             if (!isFile(dir, shard)) {
@@ -161,7 +163,8 @@ public final class HubCache {
 
     /** Records that {@code revision} points at {@code commit}; no-op for a commit-hash revision. */
     void writeRef(RepoRef ref, String commit) {
-        if (ref.isPinned() || commit.equals(commitHash(ref.repoId(), ref.revision()).orElse(null))) {
+        if (ref.isPinned()
+                || commit.equals(commitHash(ref.repoId(), ref.revision()).orElse(null))) {
             return;
         }
         Path refFile = refFile(ref);
@@ -182,7 +185,9 @@ public final class HubCache {
 
     /** {@code <root>/.locks/models--org--name/<etag>.lock}, as huggingface_hub names it. */
     Path lockFile(String repoId, String etag) {
-        return root.resolve(".locks").resolve(RepoRef.of(repoId).cacheFolderName()).resolve(etag + ".lock");
+        return root.resolve(".locks")
+                .resolve(RepoRef.of(repoId).cacheFolderName())
+                .resolve(etag + ".lock");
     }
 
     Path noExistMarker(String repoId, String commit, String filename) {
@@ -226,7 +231,8 @@ public final class HubCache {
             Files.copy(blob, temp, StandardCopyOption.REPLACE_EXISTING);
             Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
-            throw new LoupeException(target + ": could not place " + filename + " in the snapshot (from " + blob + "): " + e, e);
+            throw new LoupeException(
+                    target + ": could not place " + filename + " in the snapshot (from " + blob + "): " + e, e);
         } finally {
             try {
                 Files.deleteIfExists(temp);

@@ -65,7 +65,8 @@ import java.util.regex.Pattern;
 public final class HubClient {
 
     private static final int MAX_REDIRECTS = 10;
-    private static final String USER_AGENT = "loupe-engine/0.1; java/" + Runtime.version().feature();
+    private static final String USER_AGENT =
+            "loupe-engine/0.1; java/" + Runtime.version().feature();
     private static final Pattern CONTENT_RANGE = Pattern.compile("bytes (\\d+)-(\\d+)/(\\d+|\\*)");
     private static final Pattern SAFE_ETAG = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._\\-]{0,199}");
 
@@ -193,8 +194,8 @@ public final class HubClient {
 
     /** The resolve URL of a file: {@code {endpoint}/{repo}/resolve/{revision}/{filename}}. */
     public URI resolveUrl(RepoRef ref, String filename) {
-        return URI.create(settings.endpoint() + "/" + ref.repoId() + "/resolve/"
-                + percentEncode(ref.revision(), false) + "/" + percentEncode(filename, true));
+        return URI.create(settings.endpoint() + "/" + ref.repoId() + "/resolve/" + percentEncode(ref.revision(), false)
+                + "/" + percentEncode(filename, true));
     }
 
     /**
@@ -237,8 +238,12 @@ public final class HubClient {
                     .method("HEAD", HttpRequest.BodyPublishers.noBody())
                     .header("Accept-Encoding", "identity")
                     .build();
-            HttpResponse<Void> response = send(request, HttpResponse.BodyHandlers.discarding(), current,
-                    settings.metadataTimeout(), "HF_HUB_ETAG_TIMEOUT");
+            HttpResponse<Void> response = send(
+                    request,
+                    HttpResponse.BodyHandlers.discarding(),
+                    current,
+                    settings.metadataTimeout(),
+                    "HF_HUB_ETAG_TIMEOUT");
             int status = response.statusCode();
             if (isRedirect(status)) {
                 String location = response.headers().firstValue("Location").orElse(null);
@@ -270,15 +275,20 @@ public final class HubClient {
                     + "; is HF_ENDPOINT (" + settings.endpoint() + ") a Hugging Face Hub?");
         }
         commit = commit.strip().toLowerCase(Locale.ROOT);
-        String etag = response.headers().firstValue("X-Linked-Etag")
-                .or(() -> response.headers().firstValue("ETag")).map(HubClient::normalizeEtag).orElse(null);
+        String etag = response.headers()
+                .firstValue("X-Linked-Etag")
+                .or(() -> response.headers().firstValue("ETag"))
+                .map(HubClient::normalizeEtag)
+                .orElse(null);
         if (etag == null || !SAFE_ETAG.matcher(etag).matches() || etag.endsWith(".incomplete")) {
             throw new LoupeException("the server sent no usable ETag (X-Linked-Etag or ETag) for " + what
                     + (etag == null ? "" : ", it sent '" + printable(etag) + "'")
                     + "; the cache names files by ETag, so it cannot be stored");
         }
-        String sizeText = response.headers().firstValue("X-Linked-Size")
-                .or(() -> response.headers().firstValue("Content-Length")).orElse(null);
+        String sizeText = response.headers()
+                .firstValue("X-Linked-Size")
+                .or(() -> response.headers().firstValue("Content-Length"))
+                .orElse(null);
         long size = -1;
         try {
             size = sizeText == null ? -1 : Long.parseLong(sizeText.strip());
@@ -325,8 +335,9 @@ public final class HubClient {
             MessageDigest sha = meta.isSha256() ? sha256() : null;
             long have = fill(partial, url, pinned, filename, meta, sha);
             if (have != meta.size()) {
-                throw new LoupeException("download of '" + filename + "' of '" + repo + "' from " + url + " ended after "
-                        + have + " of " + meta.size() + " bytes; retry: the download resumes from " + partial);
+                throw new LoupeException(
+                        "download of '" + filename + "' of '" + repo + "' from " + url + " ended after " + have + " of "
+                                + meta.size() + " bytes; retry: the download resumes from " + partial);
             }
             if (sha != null) {
                 String actual = HexFormat.of().formatHex(sha.digest());
@@ -403,8 +414,14 @@ public final class HubClient {
     }
 
     /** Streams a response body into {@code partial} from position {@code from}; returns the new length. */
-    private long receive(HttpResponse<InputStream> response, Path partial, long from, long size, URI url,
-            String filename, MessageDigest sha) {
+    private long receive(
+            HttpResponse<InputStream> response,
+            Path partial,
+            long from,
+            long size,
+            URI url,
+            String filename,
+            MessageDigest sha) {
         long have = from;
         progress.started(filename, size, from);
         boolean complete = false;
@@ -425,8 +442,9 @@ public final class HubClient {
                 watchdog.touch();
                 if (have + n > size) {
                     deleteIfExists(partial);
-                    throw new LoupeException("the server at " + url + " sent more than the " + size
-                            + " bytes it announced for '" + filename + "'; the download was deleted, retry to start over");
+                    throw new LoupeException(
+                            "the server at " + url + " sent more than the " + size + " bytes it announced for '"
+                                    + filename + "'; the download was deleted, retry to start over");
                 }
                 write(out, partial, buffer, n);
                 if (sha != null) {
@@ -446,34 +464,52 @@ public final class HubClient {
         return have;
     }
 
-    private LoupeException networkFailure(URI url, URI servedBy, String filename, Path partial, long have, long size,
-            boolean stalled, IOException e) {
+    private LoupeException networkFailure(
+            URI url,
+            URI servedBy,
+            String filename,
+            Path partial,
+            long have,
+            long size,
+            boolean stalled,
+            IOException e) {
         String what = stalled
                 ? "no data arrived for " + seconds(settings.downloadTimeout()) + " (HF_HUB_DOWNLOAD_TIMEOUT)"
                 : "the connection failed (" + e + ")";
         // The host only: a CDN URL's query is a signature, not for logs.
-        String via = sameOrigin(url, servedBy) ? "" : " (served by " + servedBy.getScheme() + "://" + servedBy.getHost()
-                + (servedBy.getPort() >= 0 ? ":" + servedBy.getPort() : "") + ")";
-        return new LoupeException("download of '" + filename + "' from " + url + via + " stopped after " + have + " of "
-                + size + " bytes: " + what + ". This can be retried: the next attempt resumes from byte " + have
-                + " (kept in " + partial + ").", e);
+        String via = sameOrigin(url, servedBy)
+                ? ""
+                : " (served by " + servedBy.getScheme() + "://" + servedBy.getHost()
+                        + (servedBy.getPort() >= 0 ? ":" + servedBy.getPort() : "") + ")";
+        return new LoupeException(
+                "download of '" + filename + "' from " + url + via + " stopped after " + have + " of "
+                        + size + " bytes: " + what + ". This can be retried: the next attempt resumes from byte " + have
+                        + " (kept in " + partial + ").",
+                e);
     }
 
     /** GET with an optional range, following redirects; the token goes only to the endpoint's origin. */
     private HttpResponse<InputStream> get(RepoRef ref, String filename, URI url, long from) {
         URI current = url;
         for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
-            HttpRequest.Builder b = request(current, settings.downloadTimeout()).GET().header("Accept-Encoding", "identity");
+            HttpRequest.Builder b =
+                    request(current, settings.downloadTimeout()).GET().header("Accept-Encoding", "identity");
             if (from > 0) {
                 b.header("Range", "bytes=" + from + "-");
             }
-            HttpResponse<InputStream> response = send(b.build(), HttpResponse.BodyHandlers.ofInputStream(), current,
-                    settings.downloadTimeout(), "HF_HUB_DOWNLOAD_TIMEOUT");
+            HttpResponse<InputStream> response = send(
+                    b.build(),
+                    HttpResponse.BodyHandlers.ofInputStream(),
+                    current,
+                    settings.downloadTimeout(),
+                    "HF_HUB_DOWNLOAD_TIMEOUT");
             int status = response.statusCode();
             if (isRedirect(status)) {
                 closeQuietly(response.body());
-                String location = response.headers().firstValue("Location").orElseThrow(() -> new LoupeException(
-                        "the server at " + url + " redirected (HTTP " + status + ") without a Location header"));
+                String location = response.headers()
+                        .firstValue("Location")
+                        .orElseThrow(() -> new LoupeException("the server at " + url + " redirected (HTTP " + status
+                                + ") without a Location header"));
                 current = resolveLocation(current, location);
                 continue;
             }
@@ -494,18 +530,26 @@ public final class HubClient {
         return b;
     }
 
-    private <T> HttpResponse<T> send(HttpRequest request, HttpResponse.BodyHandler<T> handler, URI url,
-            Duration timeout, String timeoutVariable) {
+    private <T> HttpResponse<T> send(
+            HttpRequest request,
+            HttpResponse.BodyHandler<T> handler,
+            URI url,
+            Duration timeout,
+            String timeoutVariable) {
         try {
             return http.send(request, handler);
         } catch (HttpTimeoutException e) {
-            throw new LoupeException("no answer from " + url + " within " + seconds(timeout) + " (" + timeoutVariable
-                    + "). Check the network and HF_ENDPOINT; this can be retried, and a partial download resumes"
-                    + " where it stopped.", e);
+            throw new LoupeException(
+                    "no answer from " + url + " within " + seconds(timeout) + " (" + timeoutVariable
+                            + "). Check the network and HF_ENDPOINT; this can be retried, and a partial download resumes"
+                            + " where it stopped.",
+                    e);
         } catch (IOException e) {
-            throw new LoupeException("could not reach " + url + ": " + e + ". Check the network and HF_ENDPOINT"
-                    + " (or set HF_HUB_OFFLINE=1 to use only the cache); this can be retried, and a partial download"
-                    + " resumes where it stopped.", e);
+            throw new LoupeException(
+                    "could not reach " + url + ": " + e + ". Check the network and HF_ENDPOINT"
+                            + " (or set HF_HUB_OFFLINE=1 to use only the cache); this can be retried, and a partial download"
+                            + " resumes where it stopped.",
+                    e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new LoupeException("interrupted while fetching " + url, e);
@@ -517,19 +561,24 @@ public final class HubClient {
     private LoupeException notFound(RepoRef ref, String filename) {
         return new LoupeException("file '" + filename + "' not found in repository '" + ref.repoId()
                 + "' at revision '" + ref.revision() + "' (HTTP 404 from " + resolveUrl(ref, filename)
-                + "). Check the repo id and revision" + (filename.equals(RepoFiles.CONFIG)
-                ? "; Loupe needs a transformers model repository with a config.json." : "."));
+                + "). Check the repo id and revision"
+                + (filename.equals(RepoFiles.CONFIG)
+                        ? "; Loupe needs a transformers model repository with a config.json."
+                        : "."));
     }
 
     private LoupeException httpError(RepoRef ref, String filename, URI url, HttpResponse<?> response) {
         int status = response.statusCode();
         String code = errorCode(response);
-        String serverSays = response.headers().firstValue("X-Error-Message")
-                .map(m -> ", server says: " + printable(m)).orElse("");
+        String serverSays = response.headers()
+                .firstValue("X-Error-Message")
+                .map(m -> ", server says: " + printable(m))
+                .orElse("");
         String http = " (HTTP " + status + " from " + url + serverSays + ")";
         String file = "'" + filename + "' of repository '" + ref.repoId() + "' at revision '" + ref.revision() + "'";
         String tokenState = settings.token().isPresent()
-                ? "a token from " + settings.tokenSource() + " was sent, but it was refused or cannot read this repository"
+                ? "a token from " + settings.tokenSource()
+                        + " was sent, but it was refused or cannot read this repository"
                 : "no token was sent";
         switch (code) {
             case "RepoNotFound":
@@ -537,7 +586,8 @@ public final class HubClient {
                         + ". Check the repo id; if the repository is private or gated, set HF_TOKEN to an access token"
                         + " that can read it (" + tokenState + ").");
             case "GatedRepo":
-                return new LoupeException("repository '" + ref.repoId() + "' is gated" + http + ". Accept its conditions at "
+                return new LoupeException("repository '" + ref.repoId() + "' is gated" + http
+                        + ". Accept its conditions at "
                         + settings.endpoint() + "/" + ref.repoId() + ", then set HF_TOKEN to an access token of that"
                         + " account (" + tokenState + ").");
             case "RevisionNotFound":
@@ -596,7 +646,8 @@ public final class HubClient {
         try {
             next = base.resolve(new URI(location.strip()));
         } catch (URISyntaxException | IllegalArgumentException e) {
-            throw new LoupeException("the server at " + base + " redirected to an invalid URL '" + printable(location) + "'", e);
+            throw new LoupeException(
+                    "the server at " + base + " redirected to an invalid URL '" + printable(location) + "'", e);
         }
         String scheme = next.getScheme() == null ? "" : next.getScheme().toLowerCase(Locale.ROOT);
         if (!(scheme.equals("http") || scheme.equals("https")) || next.getHost() == null) {
@@ -609,7 +660,8 @@ public final class HubClient {
     /** Same scheme, host and port (default ports made explicit): where a credential may go. */
     static boolean sameOrigin(URI a, URI b) {
         return a.getScheme().equalsIgnoreCase(b.getScheme())
-                && a.getHost() != null && a.getHost().equalsIgnoreCase(b.getHost())
+                && a.getHost() != null
+                && a.getHost().equalsIgnoreCase(b.getHost())
                 && port(a) == port(b);
     }
 
@@ -625,11 +677,18 @@ public final class HubClient {
         StringBuilder sb = new StringBuilder();
         for (byte b : s.getBytes(StandardCharsets.UTF_8)) {
             int c = b & 0xff;
-            if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
-                    || c == '-' || c == '.' || c == '_' || c == '~' || (keepSlash && c == '/')) {
+            if ((c >= 'A' && c <= 'Z')
+                    || (c >= 'a' && c <= 'z')
+                    || (c >= '0' && c <= '9')
+                    || c == '-'
+                    || c == '.'
+                    || c == '_'
+                    || c == '~'
+                    || (keepSlash && c == '/')) {
                 sb.append((char) c);
             } else {
-                sb.append('%').append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
+                sb.append('%')
+                        .append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
                         .append(Character.toUpperCase(Character.forDigit(c & 15, 16)));
             }
         }

@@ -130,7 +130,11 @@ public record HubSettings(
             }
         }
 
-        return new HubSettings(cache, endpoint, token, tokenSource,
+        return new HubSettings(
+                cache,
+                endpoint,
+                token,
+                tokenSource,
                 flag(env, "HF_HUB_OFFLINE"),
                 !flag(env, "HF_HUB_DISABLE_PROGRESS_BARS"),
                 seconds(env, "HF_HUB_ETAG_TIMEOUT"),
@@ -139,22 +143,25 @@ public record HubSettings(
 
     /** Settings for {@code endpoint} and {@code cacheRoot} with no token, online, no progress bars. */
     public static HubSettings of(Path cacheRoot, URI endpoint) {
-        return new HubSettings(cacheRoot, endpoint, Optional.empty(), "none", false, false,
-                DEFAULT_TIMEOUT, DEFAULT_TIMEOUT);
+        return new HubSettings(
+                cacheRoot, endpoint, Optional.empty(), "none", false, false, DEFAULT_TIMEOUT, DEFAULT_TIMEOUT);
     }
 
     public HubSettings withOffline(boolean value) {
-        return new HubSettings(cacheRoot, endpoint, token, tokenSource, value, progressBars, metadataTimeout, downloadTimeout);
+        return new HubSettings(
+                cacheRoot, endpoint, token, tokenSource, value, progressBars, metadataTimeout, downloadTimeout);
     }
 
     public HubSettings withProgressBars(boolean value) {
-        return new HubSettings(cacheRoot, endpoint, token, tokenSource, offline, value, metadataTimeout, downloadTimeout);
+        return new HubSettings(
+                cacheRoot, endpoint, token, tokenSource, offline, value, metadataTimeout, downloadTimeout);
     }
 
     /** These settings with {@code value} as token (null for none). */
     public HubSettings withToken(String value) {
         Optional<String> t = value == null || value.isBlank() ? Optional.empty() : Optional.of(value.strip());
-        return new HubSettings(cacheRoot, endpoint, t, "settings", offline, progressBars, metadataTimeout, downloadTimeout);
+        return new HubSettings(
+                cacheRoot, endpoint, t, "settings", offline, progressBars, metadataTimeout, downloadTimeout);
     }
 
     public HubSettings withTimeouts(Duration metadata, Duration download) {
@@ -228,8 +235,11 @@ public record HubSettings(
             throw new LoupeException(name + ": '" + text + "' is not a valid URL: " + e.getMessage(), e);
         }
         String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
-        if (!(scheme.equals("http") || scheme.equals("https")) || uri.getHost() == null
-                || uri.getRawQuery() != null || uri.getRawFragment() != null || uri.getRawUserInfo() != null) {
+        if (!(scheme.equals("http") || scheme.equals("https"))
+                || uri.getHost() == null
+                || uri.getRawQuery() != null
+                || uri.getRawFragment() != null
+                || uri.getRawUserInfo() != null) {
             throw new LoupeException(name + ": expected an http(s) URL like https://huggingface.co"
                     + " (no user info, query or fragment), got '" + text + "'");
         }

@@ -15,8 +15,7 @@ import java.util.Objects;
  */
 public final class Pretrained {
 
-    private Pretrained() {
-    }
+    private Pretrained() {}
 
     /** {@link #resolve(String, Map)} with the process environment. */
     public static Path resolve(String nameOrPath) {
@@ -71,8 +70,13 @@ public final class Pretrained {
 
     /** Spellings that can only be meant as paths: absolute, relative to '.', '~' or with a separator a repo id cannot have. */
     private static boolean looksLikePath(String s) {
-        return s.startsWith("/") || s.startsWith(".") || s.startsWith("~") || s.contains("\\")
-                || s.indexOf('/') != s.lastIndexOf('/') || s.endsWith(".safetensors") || s.endsWith(".json")
+        return s.startsWith("/")
+                || s.startsWith(".")
+                || s.startsWith("~")
+                || s.contains("\\")
+                || s.indexOf('/') != s.lastIndexOf('/')
+                || s.endsWith(".safetensors")
+                || s.endsWith(".json")
                 || (s.length() >= 2 && s.charAt(1) == ':' && Character.isLetter(s.charAt(0)));
     }
 }

@@ -22,12 +22,12 @@ final class RepoFiles {
     static final String WEIGHTS = "model.safetensors";
     static final String WEIGHTS_INDEX = "model.safetensors.index.json";
     /** Fetched when the repository has them; a 404 means "this repository has none". */
-    static final List<String> TOKENIZER = List.of("tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json");
+    static final List<String> TOKENIZER =
+            List.of("tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json");
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private RepoFiles() {
-    }
+    private RepoFiles() {}
 
     /**
      * Checks that {@code filename} is a relative path of non-empty, non-dot segments separated by

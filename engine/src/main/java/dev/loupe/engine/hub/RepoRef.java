@@ -19,6 +19,7 @@ public record RepoRef(String repoId, String revision) {
 
     /** One name part: word characters, '-' and '.', starting and ending with a word character. */
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_](?:[A-Za-z0-9_.\\-]{0,94}[A-Za-z0-9_])?");
+
     private static final Pattern COMMIT = Pattern.compile("[0-9a-f]{40}");
 
     /**

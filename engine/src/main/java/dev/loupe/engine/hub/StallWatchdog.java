@@ -30,16 +30,20 @@ final class StallWatchdog implements AutoCloseable {
     StallWatchdog(Closeable stream, Duration limit) {
         long limitNanos = limit.toNanos();
         long periodMillis = Math.max(10, limit.toMillis() / 4);
-        task = TIMER.scheduleAtFixedRate(() -> {
-            if (!fired && System.nanoTime() - lastProgress.get() > limitNanos) {
-                fired = true;
-                try {
-                    stream.close();
-                } catch (IOException | RuntimeException e) {
-                    // the reader fails either way
-                }
-            }
-        }, periodMillis, periodMillis, TimeUnit.MILLISECONDS);
+        task = TIMER.scheduleAtFixedRate(
+                () -> {
+                    if (!fired && System.nanoTime() - lastProgress.get() > limitNanos) {
+                        fired = true;
+                        try {
+                            stream.close();
+                        } catch (IOException | RuntimeException e) {
+                            // the reader fails either way
+                        }
+                    }
+                },
+                periodMillis,
+                periodMillis,
+                TimeUnit.MILLISECONDS);
     }
 
     /** Data moved: restart the clock. */

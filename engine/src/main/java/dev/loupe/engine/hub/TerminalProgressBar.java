@@ -2,7 +2,6 @@ package dev.loupe.engine.hub;
 
 import dev.loupe.engine.progress.ProgressBar;
 import dev.loupe.engine.progress.RedrawnLine;
-
 import java.io.PrintStream;
 import java.util.Locale;
 import java.util.function.LongSupplier;
@@ -39,7 +38,9 @@ public final class TerminalProgressBar implements DownloadProgress {
 
     @Override
     public void started(String filename, long totalBytes, long resumed) {
-        name = filename.length() <= NAME_WIDTH ? filename : "..." + filename.substring(filename.length() - NAME_WIDTH + 3);
+        name = filename.length() <= NAME_WIDTH
+                ? filename
+                : "..." + filename.substring(filename.length() - NAME_WIDTH + 3);
         total = totalBytes;
         resumedFrom = resumed;
         current = resumed;
@@ -74,8 +75,13 @@ public final class TerminalProgressBar implements DownloadProgress {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format(Locale.ROOT, "%-" + NAME_WIDTH + "s [", name));
         sb.append("#".repeat(filled)).append(".".repeat(BAR_WIDTH - filled)).append("] ");
-        sb.append(String.format(Locale.ROOT, "%3d%%  %s/%s MB  %.1f MB/s  ETA %s",
-                (int) Math.floor(fraction * 100), mb(current), mb(total), rate / 1e6,
+        sb.append(String.format(
+                Locale.ROOT,
+                "%3d%%  %s/%s MB  %.1f MB/s  ETA %s",
+                (int) Math.floor(fraction * 100),
+                mb(current),
+                mb(total),
+                rate / 1e6,
                 ProgressBar.eta(rate, total - current)));
         return sb.toString();
     }

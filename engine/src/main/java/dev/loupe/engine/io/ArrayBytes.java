@@ -30,8 +30,7 @@ final class ArrayBytes {
     /** 1 GiB: a multiple of every element size, and well below the 2 GiB ByteBuffer limit. */
     static final int WINDOW = 1 << 30;
 
-    private ArrayBytes() {
-    }
+    private ArrayBytes() {}
 
     /** Fills {@code dst} (all of its remaining bytes) with file bytes starting at {@code byteOffset}. */
     @FunctionalInterface
@@ -107,12 +106,16 @@ final class ArrayBytes {
     }
 
     private static boolean isDenseCOrder(INDArray a) {
-        return a.ordering() == 'c' && Shape.hasDefaultStridesForShape(a) && a.data().length() >= a.length();
+        return a.ordering() == 'c'
+                && Shape.hasDefaultStridesForShape(a)
+                && a.data().length() >= a.length();
     }
 
     /** A ByteBuffer over {@code length} bytes of native memory at {@code address}. */
     private static ByteBuffer nativeBytes(long address, int length) {
-        return new BytePointer(new PagedPointer(address)).capacity(length).asByteBuffer()
+        return new BytePointer(new PagedPointer(address))
+                .capacity(length)
+                .asByteBuffer()
                 .order(ByteOrder.LITTLE_ENDIAN);
     }
 }

@@ -32,8 +32,7 @@ public final class AtomicFileWriter {
         void writeTo(FileChannel channel) throws IOException;
     }
 
-    private AtomicFileWriter() {
-    }
+    private AtomicFileWriter() {}
 
     /**
      * Atomically replaces (or creates) {@code target} with what {@code content} writes.

@@ -11,8 +11,6 @@ import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.model.Weights;
-import org.nd4j.linalg.api.ndarray.INDArray;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -21,6 +19,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.stream.Collectors;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Loupe's own checkpoint: a folder with {@code config.json} (the {@link ModelConfig}, snake_case
@@ -40,8 +39,7 @@ public final class Checkpoint {
             .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
             .enable(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES);
 
-    private Checkpoint() {
-    }
+    private Checkpoint() {}
 
     /** True when the folder holds a Loupe checkpoint (as opposed to, say, a Hugging Face folder). */
     public static boolean isCheckpoint(Path dir) {
@@ -77,7 +75,10 @@ public final class Checkpoint {
         try {
             root = JSON.readTree(Files.readString(file, StandardCharsets.UTF_8));
         } catch (IOException e) {
-            throw new LoupeException(file + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""), e);
+            throw new LoupeException(
+                    file + ": not valid JSON: "
+                            + e.getMessage().lines().findFirst().orElse(""),
+                    e);
         }
         if (!FORMAT.equals(root.path("format").asText()))
             throw new LoupeException(file + ": \"format\" must be \"" + FORMAT + "\"");
@@ -87,17 +88,25 @@ public final class Checkpoint {
                     + " is not supported (expected " + VERSION + ")");
         JsonNode config = root.path("config");
         if (!config.isObject())
-            throw new LoupeException(file + ": \"config\" must be an object, found " + (config.isMissingNode() ? "nothing" : config));
+            throw new LoupeException(
+                    file + ": \"config\" must be an object, found " + (config.isMissingNode() ? "nothing" : config));
         addKeysNewerThanTheFile((ObjectNode) config);
         try {
             return JSON.treeToValue(config, ModelConfig.class);
         } catch (IOException e) {
             Throwable cause = e.getCause() instanceof LoupeException le ? le : e;
             // Jackson's messages for a wrongly typed value name the Java type, not the key: add the key.
-            String at = e instanceof JsonMappingException m && !m.getPath().isEmpty() ? " at \"" + m.getPath().stream()
-                    .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
-                    .collect(Collectors.joining(".")) + "\"" : "";
-            throw new LoupeException(file + ": invalid config" + at + ": " + cause.getMessage().lines().findFirst().orElse(""), e);
+            String at = e instanceof JsonMappingException m && !m.getPath().isEmpty()
+                    ? " at \""
+                            + m.getPath().stream()
+                                    .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
+                                    .collect(Collectors.joining("."))
+                            + "\""
+                    : "";
+            throw new LoupeException(
+                    file + ": invalid config" + at + ": "
+                            + cause.getMessage().lines().findFirst().orElse(""),
+                    e);
         }
     }
 
@@ -109,7 +118,8 @@ public final class Checkpoint {
         if (!c.has("use_normalization_before_and_after")) c.put("use_normalization_before_and_after", false);
         if (!c.has("rope_scaling")) c.putNull("rope_scaling");
         if (!c.has("embed_scale")) c.put("embed_scale", 1.0);
-        if (!c.has("attn_scale") && c.path("d_head").canConvertToInt()) c.put("attn_scale", Math.sqrt(c.path("d_head").asInt()));
+        if (!c.has("attn_scale") && c.path("d_head").canConvertToInt())
+            c.put("attn_scale", Math.sqrt(c.path("d_head").asInt()));
         if (!c.has("attn_scores_soft_cap")) c.put("attn_scores_soft_cap", 0.0);
         if (!c.has("output_logits_soft_cap")) c.put("output_logits_soft_cap", 0.0);
         if (!c.has("window_size")) c.put("window_size", 0);
@@ -132,10 +142,12 @@ public final class Checkpoint {
                 INDArray stored = reader.read(name);
                 long[] want = Weights.transformerLensShape(name, expected.get(name), cfg);
                 if (!java.util.Arrays.equals(stored.shape(), want))
-                    throw new LoupeException(file + ": tensor '" + name + "' has shape " + java.util.Arrays.toString(stored.shape())
-                            + ", expected " + java.util.Arrays.toString(want));
+                    throw new LoupeException(
+                            file + ": tensor '" + name + "' has shape " + java.util.Arrays.toString(stored.shape())
+                                    + ", expected " + java.util.Arrays.toString(want));
                 if (stored.dataType() != Weights.dataType(cfg))
-                    throw new LoupeException(file + ": tensor '" + name + "' is " + stored.dataType() + ", config says " + cfg.dtype());
+                    throw new LoupeException(
+                            file + ": tensor '" + name + "' is " + stored.dataType() + ", config says " + cfg.dtype());
                 tensors.put(name, Weights.fromTransformerLensLayout(name, stored, cfg));
             }
         }

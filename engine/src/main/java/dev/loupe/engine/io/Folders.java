@@ -8,8 +8,7 @@ import java.util.stream.Stream;
 
 /** File-tree chores shared by the writers of folders (checkpoints, temporary extractions). */
 public final class Folders {
-    private Folders() {
-    }
+    private Folders() {}
 
     /** Deletes a file or a folder and everything in it, as far as it can; a missing path is fine. */
     public static void deleteTree(Path path) {

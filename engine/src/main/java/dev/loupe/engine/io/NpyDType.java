@@ -32,7 +32,9 @@ enum NpyDType {
     static Optional<NpyDType> fromDescr(String descr) {
         for (NpyDType t : values()) {
             if (t.descr.equals(descr)
-                    || (t.nd4j.width() == 1 && descr.length() == 3 && "<>=|".indexOf(descr.charAt(0)) >= 0
+                    || (t.nd4j.width() == 1
+                            && descr.length() == 3
+                            && "<>=|".indexOf(descr.charAt(0)) >= 0
                             && descr.substring(1).equals(t.descr.substring(1)))) {
                 return Optional.of(t);
             }

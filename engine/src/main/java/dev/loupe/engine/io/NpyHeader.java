@@ -41,7 +41,8 @@ record NpyHeader(NpyDType dtype, boolean fortranOrder, long[] shape) {
         for (long d : shape) {
             dims.append(d).append(", ");
         }
-        String shapeText = shape.length == 1 ? "(" + shape[0] + ",)"
+        String shapeText = shape.length == 1
+                ? "(" + shape[0] + ",)"
                 : "(" + (dims.length() == 0 ? "" : dims.substring(0, dims.length() - 2)) + ")";
         String dict = "{'descr': '" + dtype.descr + "', 'fortran_order': " + (fortranOrder ? "True" : "False")
                 + ", 'shape': " + shapeText + ", }";
@@ -138,9 +139,10 @@ record NpyHeader(NpyDType dtype, boolean fortranOrder, long[] shape) {
                 throw error("header dict must contain 'descr', 'fortran_order' and 'shape'");
             }
             String d = descr;
-            NpyDType dtype = NpyDType.fromDescr(d).orElseThrow(() -> new LoupeException(file
-                    + ": unsupported dtype '" + d + "'; supported: " + NpyDType.supportedDescrs()
-                    + " (little-endian only)"));
+            NpyDType dtype = NpyDType.fromDescr(d)
+                    .orElseThrow(() -> new LoupeException(file
+                            + ": unsupported dtype '" + d + "'; supported: " + NpyDType.supportedDescrs()
+                            + " (little-endian only)"));
             return new NpyHeader(dtype, fortran, shape);
         }
 
@@ -241,14 +243,16 @@ record NpyHeader(NpyDType dtype, boolean fortranOrder, long[] shape) {
 
         private LoupeException error(String what) {
             String excerpt = s.length() > 120 ? s.substring(0, 117) + "..." : s;
-            return new LoupeException(file + ": malformed .npy header at character " + pos + ": " + what
-                    + "; header: " + excerpt.strip());
+            return new LoupeException(file + ": malformed .npy header at character " + pos + ": " + what + "; header: "
+                    + excerpt.strip());
         }
     }
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof NpyHeader h && dtype == h.dtype && fortranOrder == h.fortranOrder
+        return o instanceof NpyHeader h
+                && dtype == h.dtype
+                && fortranOrder == h.fortranOrder
                 && Arrays.equals(shape, h.shape);
     }
 

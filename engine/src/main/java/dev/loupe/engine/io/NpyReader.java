@@ -29,10 +29,10 @@ public final class NpyReader {
 
     /** Headers are a few hundred bytes; this bounds what a hostile file can make us allocate. */
     private static final int MAX_HEADER_BYTES = 1 << 20;
+
     private static final int MAX_ND4J_RANK = 32;
 
-    private NpyReader() {
-    }
+    private NpyReader() {}
 
     public static INDArray read(Path file) {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
@@ -46,8 +46,7 @@ public final class NpyReader {
      * Where a valid {@code .npy} file's array is: its shape, dtype, order and the byte offset of its data
      * (the data size checked against the shape), for readers that stream the data instead of loading it.
      */
-    public record Layout(long[] shape, DataType dtype, boolean fortranOrder, long dataOffset) {
-    }
+    public record Layout(long[] shape, DataType dtype, boolean fortranOrder, long dataOffset) {}
 
     /** The layout of a {@code .npy} file, validated as {@link #read} validates it, without reading the data. */
     public static Layout layout(Path file) {
@@ -62,8 +61,8 @@ public final class NpyReader {
         Layout layout = layout(file, ch);
         long dataStart = layout.dataOffset();
         char order = layout.fortranOrder() ? 'f' : 'c';
-        INDArray array = ArrayBytes.read(layout.dtype(), layout.shape(), order,
-                (dst, offset) -> readFully(ch, dst, dataStart + offset, file));
+        INDArray array = ArrayBytes.read(
+                layout.dtype(), layout.shape(), order, (dst, offset) -> readFully(ch, dst, dataStart + offset, file));
         if (order == 'c') {
             return array;
         }
@@ -85,8 +84,8 @@ public final class NpyReader {
         int major = start.get(6) & 0xFF;
         int minor = start.get(7) & 0xFF;
         if (major < 1 || major > 3 || minor != 0) {
-            throw new LoupeException(file + ": unsupported .npy format version " + major + "." + minor
-                    + "; supported: 1.0, 2.0, 3.0");
+            throw new LoupeException(
+                    file + ": unsupported .npy format version " + major + "." + minor + "; supported: 1.0, 2.0, 3.0");
         }
         if (major > 1 && size < 12) {
             throw new LoupeException(file + ": file ends inside the .npy preamble");
@@ -94,8 +93,8 @@ public final class NpyReader {
         long headerLength = major == 1 ? start.getShort(8) & 0xFFFF : start.getInt(8) & 0xFFFFFFFFL;
         long headerStart = major == 1 ? 10 : 12;
         if (headerLength > MAX_HEADER_BYTES || headerStart + headerLength > size) {
-            throw new LoupeException(file + ": header length " + headerLength + " runs past the end of the"
-                    + " file (" + size + " bytes) or over the " + MAX_HEADER_BYTES + "-byte limit");
+            throw new LoupeException(file + ": header length " + headerLength + " runs past the end of the" + " file ("
+                    + size + " bytes) or over the " + MAX_HEADER_BYTES + "-byte limit");
         }
         ByteBuffer headerBytes = ByteBuffer.allocate((int) headerLength);
         readFully(ch, headerBytes, headerStart, file);
@@ -106,8 +105,8 @@ public final class NpyReader {
 
         long[] shape = header.shape();
         if (shape.length > MAX_ND4J_RANK) {
-            throw new LoupeException(file + ": array has rank " + shape.length + "; ND4J supports at most "
-                    + MAX_ND4J_RANK);
+            throw new LoupeException(
+                    file + ": array has rank " + shape.length + "; ND4J supports at most " + MAX_ND4J_RANK);
         }
         long dataStart = headerStart + headerLength;
         long expected;
@@ -136,8 +135,11 @@ public final class NpyReader {
 
     private static String decode(ByteBuffer bytes, Charset charset, Path file) {
         try {
-            return charset.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(bytes).toString();
+            return charset.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(bytes)
+                    .toString();
         } catch (CharacterCodingException e) {
             throw new LoupeException(file + ": .npy header is not valid " + charset + " (" + e + ")", e);
         }

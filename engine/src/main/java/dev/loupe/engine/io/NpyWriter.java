@@ -14,16 +14,16 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  */
 public final class NpyWriter {
 
-    private NpyWriter() {
-    }
+    private NpyWriter() {}
 
     /**
      * The {@code .npy} preamble (magic, version, header) for a c-ordered array of this type and
      * shape, for writers that stream the data themselves.
      */
     public static byte[] preamble(DataType type, long[] shape) {
-        NpyDType dtype = NpyDType.of(type).orElseThrow(() -> new LoupeException("cannot store ND4J type " + type
-                + " in .npy; supported: " + NpyDType.supportedNd4jTypes()));
+        NpyDType dtype = NpyDType.of(type)
+                .orElseThrow(() -> new LoupeException(
+                        "cannot store ND4J type " + type + " in .npy; supported: " + NpyDType.supportedNd4jTypes()));
         return new NpyHeader(dtype, false, shape).encode();
     }
 
@@ -36,9 +36,10 @@ public final class NpyWriter {
         if (array == null) {
             throw new LoupeException(file + ": array to write is null");
         }
-        NpyDType dtype = NpyDType.of(array.dataType()).orElseThrow(() -> new LoupeException(file
-                + ": cannot store ND4J type " + array.dataType() + " in .npy; supported: "
-                + NpyDType.supportedNd4jTypes()));
+        NpyDType dtype = NpyDType.of(array.dataType())
+                .orElseThrow(() -> new LoupeException(file
+                        + ": cannot store ND4J type " + array.dataType() + " in .npy; supported: "
+                        + NpyDType.supportedNd4jTypes()));
         byte[] preamble = new NpyHeader(dtype, false, array.shape()).encode();
         AtomicFileWriter.write(file, ch -> {
             ByteBuffer b = ByteBuffer.wrap(preamble);

@@ -37,6 +37,7 @@ final class SafetensorsHeader {
 
     /** The reference implementation refuses headers above this size; so do we. */
     static final long MAX_HEADER_BYTES = 100_000_000L;
+
     static final String METADATA_KEY = "__metadata__";
 
     private static final ObjectMapper JSON = JsonMapper.builder(JsonFactory.builder()
@@ -95,15 +96,15 @@ final class SafetensorsHeader {
         try {
             return JSON.readTree(text);
         } catch (JsonProcessingException e) {
-            throw new LoupeException(file + ": header is not valid JSON: " + e.getOriginalMessage()
-                    + locationOf(e), e);
+            throw new LoupeException(file + ": header is not valid JSON: " + e.getOriginalMessage() + locationOf(e), e);
         }
     }
 
     private String decodeUtf8(byte[] json) {
         ByteBuffer in = ByteBuffer.wrap(json);
         CharBuffer out = CharBuffer.allocate(json.length);
-        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+        CharsetDecoder decoder = StandardCharsets.UTF_8
+                .newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT)
                 .onUnmappableCharacter(CodingErrorAction.REPORT);
         CoderResult result = decoder.decode(in, out, true);
@@ -126,8 +127,8 @@ final class SafetensorsHeader {
         for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
             if (!e.getValue().isTextual()) {
-                throw new LoupeException(file + ": \"" + METADATA_KEY + "\" value for key "
-                        + quote(e.getKey()) + " must be a string, found " + describe(e.getValue()));
+                throw new LoupeException(file + ": \"" + METADATA_KEY + "\" value for key " + quote(e.getKey())
+                        + " must be a string, found " + describe(e.getValue()));
             }
             metadata.put(e.getKey(), e.getValue().textValue());
         }
@@ -135,21 +136,25 @@ final class SafetensorsHeader {
 
     private TensorInfo parseEntry(String name, JsonNode node, long dataLength) {
         if (!node.isObject()) {
-            throw tensorError(name, "header entry must be an object with \"dtype\", \"shape\" and"
-                    + " \"data_offsets\", found " + describe(node));
+            throw tensorError(
+                    name,
+                    "header entry must be an object with \"dtype\", \"shape\" and" + " \"data_offsets\", found "
+                            + describe(node));
         }
         JsonNode dtypeNode = required(name, node, "dtype");
         if (!dtypeNode.isTextual()) {
             throw tensorError(name, "\"dtype\" must be a string, found " + describe(dtypeNode));
         }
         SafetensorsDType dtype = SafetensorsDType.fromName(dtypeNode.textValue())
-                .orElseThrow(() -> tensorError(name, "unsupported dtype " + quote(dtypeNode.textValue())
-                        + "; supported: " + SafetensorsDType.supportedNames()));
+                .orElseThrow(() -> tensorError(
+                        name,
+                        "unsupported dtype " + quote(dtypeNode.textValue()) + "; supported: "
+                                + SafetensorsDType.supportedNames()));
 
         JsonNode shapeNode = required(name, node, "shape");
         if (!shapeNode.isArray()) {
-            throw tensorError(name, "\"shape\" must be an array of non-negative integers, found "
-                    + describe(shapeNode));
+            throw tensorError(
+                    name, "\"shape\" must be an array of non-negative integers, found " + describe(shapeNode));
         }
         long[] shape = new long[shapeNode.size()];
         for (int i = 0; i < shape.length; i++) {
@@ -159,14 +164,18 @@ final class SafetensorsHeader {
         try {
             expectedBytes = Shapes.byteLength(shape, dtype.size());
         } catch (ArithmeticException e) {
-            throw tensorError(name, "shape " + Arrays.toString(shape) + " of " + dtype
-                    + " is too large: its size or strides would exceed 2^63 bytes");
+            throw tensorError(
+                    name,
+                    "shape " + Arrays.toString(shape) + " of " + dtype
+                            + " is too large: its size or strides would exceed 2^63 bytes");
         }
 
         JsonNode offsetsNode = required(name, node, "data_offsets");
         if (!offsetsNode.isArray() || offsetsNode.size() != 2) {
-            throw tensorError(name, "\"data_offsets\" must be [begin, end], two non-negative"
-                    + " integers, found " + describe(offsetsNode));
+            throw tensorError(
+                    name,
+                    "\"data_offsets\" must be [begin, end], two non-negative" + " integers, found "
+                            + describe(offsetsNode));
         }
         long begin = nonNegativeLong(name, "data_offsets[0]", offsetsNode.get(0));
         long end = nonNegativeLong(name, "data_offsets[1]", offsetsNode.get(1));
@@ -174,13 +183,17 @@ final class SafetensorsHeader {
             throw tensorError(name, "data_offsets [" + begin + ", " + end + "] must have begin <= end");
         }
         if (end > dataLength) {
-            throw tensorError(name, "data_offsets [" + begin + ", " + end + "] end beyond the data"
-                    + " section, which has only " + dataLength + " bytes (file truncated?)");
+            throw tensorError(
+                    name,
+                    "data_offsets [" + begin + ", " + end + "] end beyond the data" + " section, which has only "
+                            + dataLength + " bytes (file truncated?)");
         }
         if (end - begin != expectedBytes) {
-            throw tensorError(name, "data_offsets [" + begin + ", " + end + "] span " + (end - begin)
-                    + " bytes but dtype " + dtype + " with shape " + Arrays.toString(shape)
-                    + " needs " + expectedBytes + " bytes");
+            throw tensorError(
+                    name,
+                    "data_offsets [" + begin + ", " + end + "] span " + (end - begin)
+                            + " bytes but dtype " + dtype + " with shape " + Arrays.toString(shape)
+                            + " needs " + expectedBytes + " bytes");
         }
         return new TensorInfo(name, dtype, shape, begin, end);
     }
@@ -193,14 +206,18 @@ final class SafetensorsHeader {
         TensorInfo previous = null;
         for (TensorInfo t : byOffset) {
             if (t.begin() < covered) {
-                throw tensorError(t.name(), "data_offsets [" + t.begin() + ", " + t.end()
-                        + "] overlap tensor " + quote(previous.name()) + " at [" + previous.begin()
-                        + ", " + previous.end() + "]; tensors must not share bytes");
+                throw tensorError(
+                        t.name(),
+                        "data_offsets [" + t.begin() + ", " + t.end()
+                                + "] overlap tensor " + quote(previous.name()) + " at [" + previous.begin()
+                                + ", " + previous.end() + "]; tensors must not share bytes");
             }
             if (t.begin() > covered) {
-                throw tensorError(t.name(), "data_offsets [" + t.begin() + ", " + t.end()
-                        + "] leave bytes [" + covered + ", " + t.begin() + ") of the data section"
-                        + " unused; the format requires tensors to be packed without holes");
+                throw tensorError(
+                        t.name(),
+                        "data_offsets [" + t.begin() + ", " + t.end()
+                                + "] leave bytes [" + covered + ", " + t.begin() + ") of the data section"
+                                + " unused; the format requires tensors to be packed without holes");
             }
             covered = t.end();
             previous = t;
@@ -222,8 +239,7 @@ final class SafetensorsHeader {
 
     private long nonNegativeLong(String name, String what, JsonNode v) {
         if (v == null || !v.isIntegralNumber() || !v.canConvertToLong() || v.longValue() < 0) {
-            throw tensorError(name, what + " must be a non-negative integer below 2^63, found "
-                    + describe(v));
+            throw tensorError(name, what + " must be a non-negative integer below 2^63, found " + describe(v));
         }
         return v.longValue();
     }
@@ -253,6 +269,8 @@ final class SafetensorsHeader {
     }
 
     private static String locationOf(JsonProcessingException e) {
-        return e.getLocation() == null ? "" : " (at character " + e.getLocation().getCharOffset() + ")";
+        return e.getLocation() == null
+                ? ""
+                : " (at character " + e.getLocation().getCharOffset() + ")";
     }
 }

@@ -78,7 +78,8 @@ public final class SafetensorsReader implements AutoCloseable {
                 throw new LoupeException(file + ": file has " + size + " bytes; a safetensors file"
                         + " starts with an 8-byte header length");
             }
-            long headerLength = readFully(ch, 0, 8, file).order(ByteOrder.LITTLE_ENDIAN).getLong();
+            long headerLength =
+                    readFully(ch, 0, 8, file).order(ByteOrder.LITTLE_ENDIAN).getLong();
             if (headerLength < 0 || headerLength > SafetensorsHeader.MAX_HEADER_BYTES) {
                 throw new LoupeException(file + ": header length " + Long.toUnsignedString(headerLength)
                         + " is over the " + SafetensorsHeader.MAX_HEADER_BYTES + "-byte limit"
@@ -121,8 +122,12 @@ public final class SafetensorsReader implements AutoCloseable {
         TensorInfo info = header.tensors().get(name);
         if (info == null) {
             throw new LoupeException(file + ": no tensor named " + SafetensorsHeader.quote(name)
-                    + "; closest names: " + (header.tensors().isEmpty() ? "(the file has no tensors)" : ClosestNames.closest(name, header.tensors().keySet(), 3)
-                            .stream().map(SafetensorsHeader::quote).collect(java.util.stream.Collectors.joining(", ")))
+                    + "; closest names: "
+                    + (header.tensors().isEmpty()
+                            ? "(the file has no tensors)"
+                            : ClosestNames.closest(name, header.tensors().keySet(), 3).stream()
+                                    .map(SafetensorsHeader::quote)
+                                    .collect(java.util.stream.Collectors.joining(", ")))
                     + " (" + header.tensors().size() + " tensors in the file)");
         }
         return info;
@@ -143,15 +148,13 @@ public final class SafetensorsReader implements AutoCloseable {
         TensorInfo t = info(name);
         ensureOpen();
         if (t.rank() > MAX_ND4J_RANK) {
-            throw new LoupeException(file + ": tensor " + SafetensorsHeader.quote(name) + " has rank "
-                    + t.rank() + "; ND4J supports at most rank " + MAX_ND4J_RANK);
+            throw new LoupeException(file + ": tensor " + SafetensorsHeader.quote(name) + " has rank " + t.rank()
+                    + "; ND4J supports at most rank " + MAX_ND4J_RANK);
         }
         try {
-            return ArrayBytes.read(t.dtype().nd4j(), t.shape(), 'c',
-                    (dst, offset) -> copyFromMapping(t, dst, offset));
+            return ArrayBytes.read(t.dtype().nd4j(), t.shape(), 'c', (dst, offset) -> copyFromMapping(t, dst, offset));
         } catch (IOException e) {
-            throw new LoupeException(file + ": cannot read tensor " + SafetensorsHeader.quote(name)
-                    + ": " + e, e);
+            throw new LoupeException(file + ": cannot read tensor " + SafetensorsHeader.quote(name) + ": " + e, e);
         }
     }
 
@@ -186,9 +189,11 @@ public final class SafetensorsReader implements AutoCloseable {
             Unmapper.unmap(src);
         } catch (InternalError e) {
             // The JVM turns SIGBUS on a mapped page (file truncated underneath us) into InternalError.
-            throw new LoupeException(file + ": tensor " + SafetensorsHeader.quote(t.name())
-                    + " could not be read from bytes [" + position + ", " + (position + dst.capacity())
-                    + ") — was the file truncated or rewritten while open? (" + e.getMessage() + ")", e);
+            throw new LoupeException(
+                    file + ": tensor " + SafetensorsHeader.quote(t.name())
+                            + " could not be read from bytes [" + position + ", " + (position + dst.capacity())
+                            + ") — was the file truncated or rewritten while open? (" + e.getMessage() + ")",
+                    e);
         }
     }
 

@@ -33,8 +33,7 @@ public final class SafetensorsWriter {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private SafetensorsWriter() {
-    }
+    private SafetensorsWriter() {}
 
     /**
      * Writes {@code tensors} (name → array; FLOAT, DOUBLE, HALF, BFLOAT16, LONG, INT, SHORT, BYTE,
@@ -47,7 +46,8 @@ public final class SafetensorsWriter {
         List<Map.Entry<String, INDArray>> entries = new ArrayList<>(tensors.entrySet());
         byte[] header = header(file, entries, metadata == null ? Map.of() : metadata);
         AtomicFileWriter.write(file, ch -> {
-            ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length);
+            ByteBuffer prefix =
+                    ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length);
             writeFully(ch, prefix.flip());
             writeFully(ch, ByteBuffer.wrap(header));
             for (Map.Entry<String, INDArray> e : entries) {

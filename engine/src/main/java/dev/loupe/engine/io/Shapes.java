@@ -3,8 +3,7 @@ package dev.loupe.engine.io;
 /** Overflow-checked size arithmetic for shapes read from untrusted files. */
 final class Shapes {
 
-    private Shapes() {
-    }
+    private Shapes() {}
 
     /**
      * Bytes needed by a dense array of {@code shape} with {@code elementSize}-byte elements.

@@ -13,8 +13,7 @@ import java.nio.MappedByteBuffer;
 final class Unmapper {
     private static final sun.misc.Unsafe UNSAFE = find();
 
-    private Unmapper() {
-    }
+    private Unmapper() {}
 
     private static sun.misc.Unsafe find() {
         try {

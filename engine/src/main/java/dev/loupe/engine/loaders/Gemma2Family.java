@@ -6,7 +6,6 @@ import dev.loupe.engine.model.ModelConfig.Normalization;
 import dev.loupe.engine.model.ModelConfig.Positional;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
-
 /**
  * {@code model_type "gemma2"}. Its quirks and where they land in Loupe:
  * <ul>
@@ -31,21 +30,32 @@ final class Gemma2Family implements HfFamily {
         int d = c.positiveInt("hidden_size"), heads = c.positiveInt("num_attention_heads");
         int layers = c.layerCount("num_hidden_layers"), kvHeads = c.positiveInt("num_key_value_heads");
         if (heads % kvHeads != 0)
-            throw c.invalid("num_attention_heads", "(" + heads + ") must be a multiple of num_key_value_heads (" + kvHeads + ")");
+            throw c.invalid(
+                    "num_attention_heads",
+                    "(" + heads + ") must be a multiple of num_key_value_heads (" + kvHeads + ")");
         double queryScalar = c.optionalDouble("query_pre_attn_scalar", 256);
         if (!(queryScalar > 0)) throw c.invalid("query_pre_attn_scalar", "must be > 0, found " + queryScalar);
         String actKey = c.has("hidden_activation") ? "hidden_activation" : "hidden_act";
         boolean bias = c.optionalBool("attention_bias", false);
-        ModelConfig.Builder b = ModelConfig.builder().dModel(d).nLayers(layers).nHeads(heads).nKvHeads(kvHeads)
-                .dHead(c.positiveInt("head_dim")).dMlp(c.positiveInt("intermediate_size")).dVocab(c.positiveInt("vocab_size"))
+        ModelConfig.Builder b = ModelConfig.builder()
+                .dModel(d)
+                .nLayers(layers)
+                .nHeads(heads)
+                .nKvHeads(kvHeads)
+                .dHead(c.positiveInt("head_dim"))
+                .dMlp(c.positiveInt("intermediate_size"))
+                .dVocab(c.positiveInt("vocab_size"))
                 .nCtx(c.optionalInt("max_position_embeddings", 8192))
-                .normalization(Normalization.RMS_NORM).normEps(c.optionalEps("rms_norm_eps", 1e-6))
+                .normalization(Normalization.RMS_NORM)
+                .normEps(c.optionalEps("rms_norm_eps", 1e-6))
                 .useNormalizationBeforeAndAfter(true)
-                .positional(Positional.ROTARY).rotaryBase(HfCommon.ropeTheta(c, "rope_theta", 10000))
+                .positional(Positional.ROTARY)
+                .rotaryBase(HfCommon.ropeTheta(c, "rope_theta", 10000))
                 .activation(HfCommon.activation(c, actKey, "gelu_pytorch_tanh", true))
                 .tiedEmbeddings(c.optionalBool("tie_word_embeddings", true))
                 .biases(new Biases(bias, bias, false, false, false))
-                .embedScale(Math.sqrt(d)).attnScale(Math.sqrt(queryScalar))
+                .embedScale(Math.sqrt(d))
+                .attnScale(Math.sqrt(queryScalar))
                 .attnScoresSoftCap(HfCommon.softCap(c, "attn_logit_softcapping", 50))
                 .outputLogitsSoftCap(HfCommon.softCap(c, "final_logit_softcapping", 30));
         if (HfCommon.ropeScaling(c) != null) throw c.invalid("rope_scaling", "is not supported for gemma2");

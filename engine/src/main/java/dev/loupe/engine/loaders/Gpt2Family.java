@@ -7,7 +7,6 @@ import dev.loupe.engine.model.ModelConfig.Positional;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
-
 /**
  * {@code model_type "gpt2"} ({@code GPT2LMHeadModel} / {@code GPT2Model}). GPT-2's {@code Conv1D}
  * stores weights as [in, out], which is already Loupe's x @ W layout; {@code c_attn} fuses
@@ -21,11 +20,18 @@ final class Gpt2Family implements HfFamily {
         if (d % heads != 0) throw c.invalid("n_embd", "(" + d + ") must be a multiple of n_head (" + heads + ")");
         if (c.optionalBool("scale_attn_by_inverse_layer_idx", false))
             throw c.invalid("scale_attn_by_inverse_layer_idx", "is true, which Loupe does not support");
-        return ModelConfig.builder().dModel(d).nLayers(c.layerCount("n_layer")).nHeads(heads).dHead(d / heads)
-                .dMlp(c.has("n_inner") ? c.positiveInt("n_inner") : 4 * d).dVocab(c.positiveInt("vocab_size"))
+        return ModelConfig.builder()
+                .dModel(d)
+                .nLayers(c.layerCount("n_layer"))
+                .nHeads(heads)
+                .dHead(d / heads)
+                .dMlp(c.has("n_inner") ? c.positiveInt("n_inner") : 4 * d)
+                .dVocab(c.positiveInt("vocab_size"))
                 .nCtx(c.positiveInt("n_positions"))
-                .normalization(Normalization.LAYER_NORM).normEps(c.optionalEps("layer_norm_epsilon", 1e-5))
-                .positional(Positional.LEARNED).activation(HfCommon.activation(c, "activation_function", "gelu_new", false))
+                .normalization(Normalization.LAYER_NORM)
+                .normEps(c.optionalEps("layer_norm_epsilon", 1e-5))
+                .positional(Positional.LEARNED)
+                .activation(HfCommon.activation(c, "activation_function", "gelu_new", false))
                 .tiedEmbeddings(c.optionalBool("tie_word_embeddings", true))
                 .biases(new Biases(true, true, true, true, false))
                 .attnScale(c.optionalBool("scale_attn_weights", true) ? -1 : 1)
@@ -42,12 +48,17 @@ final class Gpt2Family implements HfFamily {
             String h = p + "h." + l + ".", b = "blocks." + l + ".";
             w.copy(h + "ln_1.weight", b + "ln1.w", d);
             w.copy(h + "ln_1.bias", b + "ln1.b", d);
-            INDArray qkv = w.read(h + "attn.c_attn.weight", d, 3 * d);             // [d, 3d] = [W_Q | W_K | W_V]
+            INDArray qkv = w.read(h + "attn.c_attn.weight", d, 3 * d); // [d, 3d] = [W_Q | W_K | W_V]
             INDArray qkvBias = w.read(h + "attn.c_attn.bias", 3 * d);
             String[] parts = {"Q", "K", "V"};
             for (int i = 0; i < 3; i++) {
-                w.put(b + "attn.W_" + parts[i], qkv.get(NDArrayIndex.all(), NDArrayIndex.interval(i * d, (i + 1) * d)).dup('c'));
-                w.put(b + "attn.b_" + parts[i], qkvBias.get(NDArrayIndex.interval(i * d, (i + 1) * d)).dup('c'));
+                w.put(
+                        b + "attn.W_" + parts[i],
+                        qkv.get(NDArrayIndex.all(), NDArrayIndex.interval(i * d, (i + 1) * d))
+                                .dup('c'));
+                w.put(
+                        b + "attn.b_" + parts[i],
+                        qkvBias.get(NDArrayIndex.interval(i * d, (i + 1) * d)).dup('c'));
             }
             HfWeights.free(qkv);
             HfWeights.free(qkvBias);

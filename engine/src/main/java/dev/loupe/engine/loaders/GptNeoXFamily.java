@@ -7,7 +7,6 @@ import dev.loupe.engine.model.ModelConfig.Positional;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
-
 /**
  * {@code model_type "gpt_neox"} (Pythia, GPT-NeoX-20B). The fused {@code query_key_value} projection
  * is interleaved per head: its output is [heads, 3, head_size] ({@code GPTNeoXAttention} views it so
@@ -27,11 +26,18 @@ final class GptNeoXFamily implements HfFamily {
         if (!(pct > 0 && pct <= 1)) throw c.invalid(pctKey, "must be in (0, 1], found " + pct);
         if (HfCommon.ropeScaling(c) != null) throw c.invalid("rope_scaling", "is not supported for gpt_neox");
         boolean bias = c.optionalBool("attention_bias", true);
-        return ModelConfig.builder().dModel(d).nLayers(c.layerCount("num_hidden_layers")).nHeads(heads).dHead(headSize)
-                .dMlp(c.positiveInt("intermediate_size")).dVocab(c.positiveInt("vocab_size"))
+        return ModelConfig.builder()
+                .dModel(d)
+                .nLayers(c.layerCount("num_hidden_layers"))
+                .nHeads(heads)
+                .dHead(headSize)
+                .dMlp(c.positiveInt("intermediate_size"))
+                .dVocab(c.positiveInt("vocab_size"))
                 .nCtx(c.positiveInt("max_position_embeddings"))
-                .normalization(Normalization.LAYER_NORM).normEps(c.optionalEps("layer_norm_eps", 1e-5))
-                .positional(Positional.ROTARY).rotaryDim((int) (headSize * pct))
+                .normalization(Normalization.LAYER_NORM)
+                .normEps(c.optionalEps("layer_norm_eps", 1e-5))
+                .positional(Positional.ROTARY)
+                .rotaryDim((int) (headSize * pct))
                 .rotaryBase(HfCommon.ropeTheta(c, c.has("rotary_emb_base") ? "rotary_emb_base" : "rope_theta", 10000))
                 .activation(HfCommon.activation(c, "hidden_act", "gelu", false))
                 .parallelAttnMlp(c.optionalBool("use_parallel_residual", true))
@@ -58,12 +64,17 @@ final class GptNeoXFamily implements HfFamily {
             INDArray qkvBias = storedB == null ? null : storedB.reshape('c', H, 3, hs);
             String[] parts = {"Q", "K", "V"};
             for (int i = 0; i < 3; i++) {
-                INDArray rows = qkv.get(NDArrayIndex.all(), NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all())
-                        .dup('c').reshape('c', H * hs, d);                           // [H * hs, d]
-                w.put(b + "attn.W_" + parts[i], HfWeights.transposed(rows));         // [d, H * hs]
+                INDArray rows = qkv.get(
+                                NDArrayIndex.all(), NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all())
+                        .dup('c')
+                        .reshape('c', H * hs, d); // [H * hs, d]
+                w.put(b + "attn.W_" + parts[i], HfWeights.transposed(rows)); // [d, H * hs]
                 if (qkvBias != null)
-                    w.put(b + "attn.b_" + parts[i], qkvBias.get(NDArrayIndex.all(), NDArrayIndex.point(i), NDArrayIndex.all())
-                            .dup('c').reshape(new long[]{H * hs}));
+                    w.put(
+                            b + "attn.b_" + parts[i],
+                            qkvBias.get(NDArrayIndex.all(), NDArrayIndex.point(i), NDArrayIndex.all())
+                                    .dup('c')
+                                    .reshape(new long[] {H * hs}));
             }
             HfWeights.free(storedW);
             if (storedB != null) HfWeights.free(storedB);

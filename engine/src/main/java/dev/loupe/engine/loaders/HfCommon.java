@@ -3,7 +3,6 @@ package dev.loupe.engine.loaders;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.loupe.engine.model.ModelConfig.Activation;
 import dev.loupe.engine.model.ModelConfig.RopeScaling;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -11,23 +10,42 @@ import java.util.function.IntPredicate;
 
 /** Config keys that several Hugging Face families spell the same way. */
 final class HfCommon {
-    private HfCommon() {
-    }
+    private HfCommon() {}
 
     /** Hugging Face {@code ACT2FN} names of the non-gated MLPs Loupe computes. */
-    private static final Map<String, Activation> PLAIN = Map.of("gelu", Activation.GELU, "gelu_new", Activation.GELU_NEW,
-            "gelu_pytorch_tanh", Activation.GELU_NEW, "gelu_fast", Activation.GELU_NEW, "relu", Activation.RELU);
+    private static final Map<String, Activation> PLAIN = Map.of(
+            "gelu",
+            Activation.GELU,
+            "gelu_new",
+            Activation.GELU_NEW,
+            "gelu_pytorch_tanh",
+            Activation.GELU_NEW,
+            "gelu_fast",
+            Activation.GELU_NEW,
+            "relu",
+            Activation.RELU);
     /** ... and of the gate's nonlinearity in gated MLPs. */
-    private static final Map<String, Activation> GATED = Map.of("silu", Activation.SILU_GATED, "swish", Activation.SILU_GATED,
-            "gelu_pytorch_tanh", Activation.GELU_GATED, "gelu_new", Activation.GELU_GATED, "gelu_fast", Activation.GELU_GATED);
+    private static final Map<String, Activation> GATED = Map.of(
+            "silu",
+            Activation.SILU_GATED,
+            "swish",
+            Activation.SILU_GATED,
+            "gelu_pytorch_tanh",
+            Activation.GELU_GATED,
+            "gelu_new",
+            Activation.GELU_GATED,
+            "gelu_fast",
+            Activation.GELU_GATED);
 
     static Activation activation(HfConfig c, String key, String dflt, boolean gated) {
         String name = c.optionalString(key, dflt);
         Map<String, Activation> known = gated ? GATED : PLAIN;
         Activation a = known.get(name);
         if (a == null)
-            throw c.invalid(key, "is \"" + name + "\"; Loupe computes " + (gated ? "gated MLPs with " : "") + "one of "
-                    + new java.util.TreeSet<>(known.keySet()));
+            throw c.invalid(
+                    key,
+                    "is \"" + name + "\"; Loupe computes " + (gated ? "gated MLPs with " : "") + "one of "
+                            + new java.util.TreeSet<>(known.keySet()));
         return a;
     }
 
@@ -35,8 +53,10 @@ final class HfCommon {
     static int headDim(HfConfig c, String headDimKey, String dModelKey, int dModel, String headsKey, int heads) {
         if (c.has(headDimKey)) return c.positiveInt(headDimKey);
         if (dModel % heads != 0)
-            throw c.invalid(dModelKey, "(" + dModel + ") must be a multiple of " + headsKey + " (" + heads + ") when "
-                    + headDimKey + " is not given");
+            throw c.invalid(
+                    dModelKey,
+                    "(" + dModel + ") must be a multiple of " + headsKey + " (" + heads + ") when " + headDimKey
+                            + " is not given");
         return dModel / heads;
     }
 
@@ -68,16 +88,23 @@ final class HfCommon {
         if (name.equals("default")) return null;
         if (!name.equals("llama3"))
             throw c.invalid(key, "has rope_type \"" + name + "\"; Loupe supports \"default\" and \"llama3\"");
-        return new RopeScaling(c.nestedDouble(key, s, "factor"), c.nestedDouble(key, s, "low_freq_factor"),
-                c.nestedDouble(key, s, "high_freq_factor"), c.nestedInt(key, s, "original_max_position_embeddings"));
+        return new RopeScaling(
+                c.nestedDouble(key, s, "factor"),
+                c.nestedDouble(key, s, "low_freq_factor"),
+                c.nestedDouble(key, s, "high_freq_factor"),
+                c.nestedInt(key, s, "original_max_position_embeddings"));
     }
 
     /**
      * Makes the local layers (see {@link #localLayers}) attend within {@code window}; a null window
      * or no local layer leaves every layer global.
      */
-    static void applyWindow(dev.loupe.engine.model.ModelConfig.Builder b, HfConfig c, int nLayers, Integer window,
-                            IntPredicate localByDefault) {
+    static void applyWindow(
+            dev.loupe.engine.model.ModelConfig.Builder b,
+            HfConfig c,
+            int nLayers,
+            Integer window,
+            IntPredicate localByDefault) {
         if (window == null) return;
         List<Integer> local = localLayers(c, nLayers, localByDefault);
         if (!local.isEmpty()) b.windowSize(window).localAttnLayers(local);
@@ -92,13 +119,16 @@ final class HfCommon {
         List<Integer> local = new ArrayList<>();
         if (types != null) {
             if (types.size() != nLayers)
-                throw c.invalid("layer_types", "has " + types.size() + " entries, expected one per layer (" + nLayers + ")");
+                throw c.invalid(
+                        "layer_types", "has " + types.size() + " entries, expected one per layer (" + nLayers + ")");
             for (int l = 0; l < nLayers; l++) {
                 String t = types.get(l).asText("");
                 if (t.equals("sliding_attention")) local.add(l);
                 else if (!t.equals("full_attention"))
-                    throw c.invalid("layer_types", "entry " + l + " is " + types.get(l)
-                            + "; expected \"sliding_attention\" or \"full_attention\"");
+                    throw c.invalid(
+                            "layer_types",
+                            "entry " + l + " is " + types.get(l)
+                                    + "; expected \"sliding_attention\" or \"full_attention\"");
             }
             return local;
         }

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.loupe.engine.LoupeException;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,7 +15,9 @@ import java.nio.file.Path;
  * ones take the default the family's {@code transformers} config class uses.
  */
 final class HfConfig {
-    private static final JsonMapper JSON = JsonMapper.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
+    private static final JsonMapper JSON = JsonMapper.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .build();
 
     static final int MAX_LAYERS = 100_000;
 
@@ -73,7 +74,8 @@ final class HfConfig {
     /** The number of layers: also bounded, so that a corrupt value fails here rather than as OutOfMemoryError. */
     int layerCount(String key) {
         int v = positiveInt(key);
-        if (v > MAX_LAYERS) throw invalid(key, "is " + v + "; more than " + MAX_LAYERS + " layers is not a plausible model");
+        if (v > MAX_LAYERS)
+            throw invalid(key, "is " + v + "; more than " + MAX_LAYERS + " layers is not a plausible model");
         return v;
     }
 

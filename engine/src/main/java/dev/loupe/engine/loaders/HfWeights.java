@@ -3,14 +3,13 @@ package dev.loupe.engine.loaders;
 import dev.loupe.engine.ClosestNames;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.io.TensorInfo;
-import org.nd4j.linalg.api.ndarray.INDArray;
-
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Moves the tensors of a Hugging Face checkpoint into Loupe's names and compute layout, one tensor
@@ -21,8 +20,8 @@ import java.util.Set;
  */
 final class HfWeights {
     /** Buffers some checkpoints carry that are not parameters (causal masks, cached rotary tables). */
-    private static final List<String> BUFFER_SUFFIXES = List.of(".attn.bias", ".attn.masked_bias", ".attention.bias",
-            ".attention.masked_bias", ".rotary_emb.inv_freq");
+    private static final List<String> BUFFER_SUFFIXES = List.of(
+            ".attn.bias", ".attn.masked_bias", ".attention.bias", ".attention.masked_bias", ".rotary_emb.inv_freq");
 
     private final SafetensorsFolder src;
     private final String modelType;
@@ -53,8 +52,9 @@ final class HfWeights {
         if (!src.contains(name)) throw missing(name);
         TensorInfo info = src.info(name);
         if (!Arrays.equals(info.shape(), shape))
-            throw new LoupeException(src.fileOf(name) + ": tensor \"" + name + "\" has shape " + Arrays.toString(info.shape())
-                    + ", expected " + Arrays.toString(shape) + " for the model described by config.json");
+            throw new LoupeException(
+                    src.fileOf(name) + ": tensor \"" + name + "\" has shape " + Arrays.toString(info.shape())
+                            + ", expected " + Arrays.toString(shape) + " for the model described by config.json");
         used.add(name);
         return src.readFloat(name);
     }
@@ -93,8 +93,8 @@ final class HfWeights {
         for (String name : src.names()) {
             if (used.contains(name) || ignored.contains(name)) continue;
             if (BUFFER_SUFFIXES.stream().anyMatch(name::endsWith)) continue;
-            throw new LoupeException(src.fileOf(name) + ": unexpected tensor \"" + name + "\" for model_type " + modelType
-                    + " with this config.json (is config.json from the same model?)");
+            throw new LoupeException(src.fileOf(name) + ": unexpected tensor \"" + name + "\" for model_type "
+                    + modelType + " with this config.json (is config.json from the same model?)");
         }
     }
 

@@ -13,9 +13,6 @@ import dev.loupe.engine.model.ModelConfig.Biases;
 import dev.loupe.engine.model.ModelConfig.Normalization;
 import dev.loupe.engine.model.ModelConfig.Positional;
 import dev.loupe.engine.model.Weights;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -24,6 +21,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Writes a Llama-architecture model as a Hugging Face {@code llama} folder that
@@ -44,8 +43,7 @@ public final class HuggingFaceLlamaWriter {
     public static final String CONFIG = "config.json", WEIGHTS = "model.safetensors";
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
-    private HuggingFaceLlamaWriter() {
-    }
+    private HuggingFaceLlamaWriter() {}
 
     /** Writes {@code model} into {@code dir} (created if needed), each file atomically, in float32. */
     public static void write(HookedTransformer model, Path dir) {
@@ -124,7 +122,8 @@ public final class HuggingFaceLlamaWriter {
             t.put(hf + "mlp.down_proj.weight", f32(w.get(b + "mlp.W_out").transpose()));
         }
         t.put("model.norm.weight", f32(w.get("ln_final.w")));
-        if (!c.tiedEmbeddings()) t.put("lm_head.weight", f32(w.get("unembed.W_U").transpose()));
+        if (!c.tiedEmbeddings())
+            t.put("lm_head.weight", f32(w.get("unembed.W_U").transpose()));
         return t;
     }
 
@@ -136,15 +135,18 @@ public final class HuggingFaceLlamaWriter {
     /** @throws LoupeException listing every property a Hugging Face Llama cannot express */
     static void requireLlama(ModelConfig c) {
         List<String> wrong = new ArrayList<>();
-        if (c.normalization() != Normalization.RMS_NORM) wrong.add("normalization is " + c.normalization() + ", not RMS_NORM");
+        if (c.normalization() != Normalization.RMS_NORM)
+            wrong.add("normalization is " + c.normalization() + ", not RMS_NORM");
         if (c.positional() != Positional.ROTARY) wrong.add("positional is " + c.positional() + ", not ROTARY");
-        else if (c.rotaryDim() != c.dHead()) wrong.add("rotary_dim " + c.rotaryDim() + " is not the whole head (" + c.dHead() + ")");
+        else if (c.rotaryDim() != c.dHead())
+            wrong.add("rotary_dim " + c.rotaryDim() + " is not the whole head (" + c.dHead() + ")");
         if (c.activation() != Activation.SILU_GATED) wrong.add("activation is " + c.activation() + ", not SILU_GATED");
         if (c.attnOnly()) wrong.add("the blocks have no MLP");
         if (c.parallelAttnMlp()) wrong.add("attention and MLP run in parallel");
         Biases b = c.biases();
-        if (b.qkv() != b.attnOut()) wrong.add("attention biases must be all on or all off (Llama's attention_bias), got qkv="
-                + b.qkv() + ", out=" + b.attnOut());
+        if (b.qkv() != b.attnOut())
+            wrong.add("attention biases must be all on or all off (Llama's attention_bias), got qkv=" + b.qkv()
+                    + ", out=" + b.attnOut());
         if (b.mlpIn() || b.mlpOut()) wrong.add("the MLP has biases");
         if (b.unembed()) wrong.add("the unembedding has a bias");
         if (!wrong.isEmpty())

@@ -4,7 +4,6 @@ import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.model.Weights;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -42,8 +41,7 @@ public final class HuggingFaceModel {
         FAMILIES.put("gemma2", new Gemma2Family());
     }
 
-    private HuggingFaceModel() {
-    }
+    private HuggingFaceModel() {}
 
     public static List<String> supportedModelTypes() {
         return List.copyOf(FAMILIES.keySet());
@@ -94,8 +92,8 @@ public final class HuggingFaceModel {
                     + String.join(", ", FAMILIES.keySet()));
         HfFamily f = FAMILIES.get(type);
         if (f == null)
-            throw new LoupeException(c.file() + ": model_type \"" + type + "\" is not supported; supported model types: "
-                    + String.join(", ", FAMILIES.keySet()));
+            throw new LoupeException(c.file() + ": model_type \"" + type
+                    + "\" is not supported; supported model types: " + String.join(", ", FAMILIES.keySet()));
         return f;
     }
 }

@@ -4,13 +4,6 @@ import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.model.Weights;
-import org.bytedeco.javacpp.BytePointer;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.concurrency.AffinityManager;
-import org.nd4j.linalg.api.memory.pointers.PagedPointer;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
-
 import java.io.IOException;
 import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
@@ -20,6 +13,12 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.bytedeco.javacpp.BytePointer;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.concurrency.AffinityManager;
+import org.nd4j.linalg.api.memory.pointers.PagedPointer;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Loads a legacy llama2.c checkpoint ({@code .bin}, as written by llama2.c's {@code export.py
@@ -57,8 +56,7 @@ public final class Llama2cCheckpoint {
     /** 1 GiB reads: a ByteBuffer is int-indexed, tensors may be larger. */
     private static final int WINDOW = 1 << 30;
 
-    private Llama2cCheckpoint() {
-    }
+    private Llama2cCheckpoint() {}
 
     /**
      * Loads {@code file} as a float32 model.
@@ -111,9 +109,10 @@ public final class Llama2cCheckpoint {
      */
     static INDArray interleavedToHalves(INDArray w, int heads, int dHead) {
         long in = w.size(1);
-        return w.reshape('c', heads, dHead / 2, 2, in)      // [h, i, p, in]: row h*dHead + 2i + p
-                .permute(3, 0, 2, 1)                       // [in, h, p, i]: column h*dHead + p*dHead/2 + i
-                .dup('c').reshape('c', in, (long) heads * dHead);
+        return w.reshape('c', heads, dHead / 2, 2, in) // [h, i, p, in]: row h*dHead + 2i + p
+                .permute(3, 0, 2, 1) // [in, h, p, i]: column h*dHead + p*dHead/2 + i
+                .dup('c')
+                .reshape('c', in, (long) heads * dHead);
     }
 
     /** Reads the tensors in file order, keeping a running byte offset. */
@@ -135,27 +134,28 @@ public final class Llama2cCheckpoint {
             int L = h.nLayers(), D = h.dim(), F = h.hiddenDim(), V = h.vocabSize();
             int q = h.nHeads() * h.headSize(), kv = h.kvDim();
             Map<String, INDArray> m = new LinkedHashMap<>();
-            m.put("embed.W_E", next(V, D));                                            // [V, D]
+            m.put("embed.W_E", next(V, D)); // [V, D]
             perLayer(m, "ln1.w", w -> w, D);
-            perLayer(m, "attn.W_Q", w -> rope(w, h.nHeads()), q, D);                   // -> [D, q]
-            perLayer(m, "attn.W_K", w -> rope(w, h.nKvHeads()), kv, D);                // -> [D, kv]
-            perLayer(m, "attn.W_V", Reader::transposed, kv, D);                        // -> [D, kv]
-            perLayer(m, "attn.W_O", Reader::transposed, D, q);                         // -> [q, D]
+            perLayer(m, "attn.W_Q", w -> rope(w, h.nHeads()), q, D); // -> [D, q]
+            perLayer(m, "attn.W_K", w -> rope(w, h.nKvHeads()), kv, D); // -> [D, kv]
+            perLayer(m, "attn.W_V", Reader::transposed, kv, D); // -> [D, kv]
+            perLayer(m, "attn.W_O", Reader::transposed, D, q); // -> [q, D]
             perLayer(m, "ln2.w", w -> w, D);
-            perLayer(m, "mlp.W_gate", Reader::transposed, F, D);                       // w1 -> [D, F]
-            perLayer(m, "mlp.W_out", Reader::transposed, D, F);                        // w2 -> [F, D]
-            perLayer(m, "mlp.W_in", Reader::transposed, F, D);                         // w3 -> [D, F]
+            perLayer(m, "mlp.W_gate", Reader::transposed, F, D); // w1 -> [D, F]
+            perLayer(m, "mlp.W_out", Reader::transposed, D, F); // w2 -> [F, D]
+            perLayer(m, "mlp.W_in", Reader::transposed, F, D); // w3 -> [D, F]
             m.put("ln_final.w", next(D));
-            offset += 4L * h.seqLen() * h.headSize();                                  // freq_cis_real, freq_cis_imag
-            if (!h.sharedClassifier()) m.put("unembed.W_U", transposed(next(V, D)));   // wcls [V, D] -> [D, V]
+            offset += 4L * h.seqLen() * h.headSize(); // freq_cis_real, freq_cis_imag
+            if (!h.sharedClassifier()) m.put("unembed.W_U", transposed(next(V, D))); // wcls [V, D] -> [D, V]
             if (offset != h.fileBytes())
-                throw new IllegalStateException("read " + offset + " of " + h.fileBytes() + " bytes");   // a bug here
+                throw new IllegalStateException("read " + offset + " of " + h.fileBytes() + " bytes"); // a bug here
             return m;
         }
 
         /** Reads {@code [n_layers, shape]} one layer at a time, storing each as blocks.{l}.{name}. */
-        private void perLayer(Map<String, INDArray> m, String name, java.util.function.UnaryOperator<INDArray> toLoupe,
-                              long... shape) throws IOException {
+        private void perLayer(
+                Map<String, INDArray> m, String name, java.util.function.UnaryOperator<INDArray> toLoupe, long... shape)
+                throws IOException {
             for (int l = 0; l < h.nLayers(); l++) m.put("blocks." + l + "." + name, toLoupe.apply(next(shape)));
         }
 
@@ -186,16 +186,19 @@ public final class Llama2cCheckpoint {
             try {
                 for (long done = 0; done < total; done += WINDOW) {
                     int n = (int) Math.min(WINDOW, total - done);
-                    ByteBuffer dst = new BytePointer(new PagedPointer(base + done)).capacity(n).asByteBuffer()
+                    ByteBuffer dst = new BytePointer(new PagedPointer(base + done))
+                            .capacity(n)
+                            .asByteBuffer()
                             .order(ByteOrder.LITTLE_ENDIAN);
                     while (dst.hasRemaining()) {
                         long at = offset + done + dst.position();
                         if (ch.read(dst, at) < 0)
-                            throw new LoupeException(file + ": file ended at byte " + at + " (modified while reading?)");
+                            throw new LoupeException(
+                                    file + ": file ended at byte " + at + " (modified while reading?)");
                     }
                 }
             } finally {
-                Reference.reachabilityFence(out);   // the windows are raw addresses into out's memory
+                Reference.reachabilityFence(out); // the windows are raw addresses into out's memory
             }
             Nd4j.getAffinityManager().tagLocation(out, AffinityManager.Location.HOST);
             offset += total;

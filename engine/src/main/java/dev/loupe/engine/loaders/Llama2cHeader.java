@@ -6,7 +6,6 @@ import dev.loupe.engine.model.ModelConfig.Activation;
 import dev.loupe.engine.model.ModelConfig.Biases;
 import dev.loupe.engine.model.ModelConfig.Normalization;
 import dev.loupe.engine.model.ModelConfig.Positional;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -23,8 +22,15 @@ import java.nio.file.Path;
  * file holds exactly the bytes it implies, so that no tensor is allocated for a file that cannot
  * fill it (a corrupt header must not make the loader ask for terabytes).
  */
-public record Llama2cHeader(int dim, int hiddenDim, int nLayers, int nHeads, int nKvHeads, int vocabSize,
-                            int seqLen, boolean sharedClassifier) {
+public record Llama2cHeader(
+        int dim,
+        int hiddenDim,
+        int nLayers,
+        int nHeads,
+        int nKvHeads,
+        int vocabSize,
+        int seqLen,
+        boolean sharedClassifier) {
 
     /** Bytes of the header: seven int32s. */
     public static final int BYTES = 7 * 4;
@@ -34,9 +40,18 @@ public record Llama2cHeader(int dim, int hiddenDim, int nLayers, int nHeads, int
 
     /** @throws LoupeException for dimensions no checkpoint can have ({@link #read} names the file first) */
     public Llama2cHeader {
-        if (dim <= 0 || hiddenDim <= 0 || nLayers <= 0 || nHeads <= 0 || nKvHeads <= 0 || vocabSize <= 0 || seqLen <= 0
-                || dim % nHeads != 0 || (dim / nHeads) % 2 != 0 || nHeads % nKvHeads != 0)
-            throw new LoupeException("llama2.c header: inconsistent dimensions (dim " + dim + ", hidden_dim " + hiddenDim
+        if (dim <= 0
+                || hiddenDim <= 0
+                || nLayers <= 0
+                || nHeads <= 0
+                || nKvHeads <= 0
+                || vocabSize <= 0
+                || seqLen <= 0
+                || dim % nHeads != 0
+                || (dim / nHeads) % 2 != 0
+                || nHeads % nKvHeads != 0)
+            throw new LoupeException("llama2.c header: inconsistent dimensions (dim " + dim + ", hidden_dim "
+                    + hiddenDim
                     + ", n_layers " + nLayers + ", n_heads " + nHeads + ", n_kv_heads " + nKvHeads + ", vocab_size "
                     + vocabSize + ", seq_len " + seqLen + ")");
     }
@@ -59,12 +74,12 @@ public record Llama2cHeader(int dim, int hiddenDim, int nLayers, int nHeads, int
      */
     long floatCount(boolean shared) {
         long d = dim, h = hiddenDim, L = nLayers, v = vocabSize, kv = kvDim(), q = (long) nHeads * headSize();
-        long perLayer = Math.addExact(Math.addExact(2 * d, Math.multiplyExact(d, 2 * q + 2 * kv)),
-                Math.multiplyExact(3 * d, h));
+        long perLayer = Math.addExact(
+                Math.addExact(2 * d, Math.multiplyExact(d, 2 * q + 2 * kv)), Math.multiplyExact(3 * d, h));
         long total = Math.multiplyExact(v, d);
         total = Math.addExact(total, Math.multiplyExact(L, perLayer));
         total = Math.addExact(total, d);
-        total = Math.addExact(total, Math.multiplyExact((long) seqLen, headSize()));   // freq_cis_real + imag
+        total = Math.addExact(total, Math.multiplyExact((long) seqLen, headSize())); // freq_cis_real + imag
         if (!shared) total = Math.addExact(total, Math.multiplyExact(v, d));
         return total;
     }
@@ -85,12 +100,23 @@ public record Llama2cHeader(int dim, int hiddenDim, int nLayers, int nHeads, int
      */
     public ModelConfig toModelConfig() {
         return ModelConfig.builder()
-                .dModel(dim).nLayers(nLayers).nHeads(nHeads).nKvHeads(nKvHeads).dHead(headSize())
-                .dMlp(hiddenDim).dVocab(vocabSize).nCtx(seqLen)
-                .normalization(Normalization.RMS_NORM).normEps(1e-5)
-                .positional(Positional.ROTARY).rotaryDim(headSize()).rotaryBase(10000)
-                .activation(Activation.SILU_GATED).biases(Biases.none())
-                .tiedEmbeddings(sharedClassifier).dtype("float32")
+                .dModel(dim)
+                .nLayers(nLayers)
+                .nHeads(nHeads)
+                .nKvHeads(nKvHeads)
+                .dHead(headSize())
+                .dMlp(hiddenDim)
+                .dVocab(vocabSize)
+                .nCtx(seqLen)
+                .normalization(Normalization.RMS_NORM)
+                .normEps(1e-5)
+                .positional(Positional.ROTARY)
+                .rotaryDim(headSize())
+                .rotaryBase(10000)
+                .activation(Activation.SILU_GATED)
+                .biases(Biases.none())
+                .tiedEmbeddings(sharedClassifier)
+                .dtype("float32")
                 .build();
     }
 
@@ -139,8 +165,8 @@ public record Llama2cHeader(int dim, int hiddenDim, int nLayers, int nHeads, int
         try {
             expected = h.fileBytes();
         } catch (ArithmeticException e) {
-            throw new LoupeException(file + ": the header (" + describe(v) + ") describes more than 2^63 bytes of"
-                    + " weights");
+            throw new LoupeException(
+                    file + ": the header (" + describe(v) + ") describes more than 2^63 bytes of" + " weights");
         }
         if (size != expected) {
             String hint = size < expected ? " (truncated?)" : " (extra bytes at the end?)";

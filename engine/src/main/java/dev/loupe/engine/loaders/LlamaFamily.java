@@ -5,7 +5,6 @@ import dev.loupe.engine.model.ModelConfig.Biases;
 import dev.loupe.engine.model.ModelConfig.Normalization;
 import dev.loupe.engine.model.ModelConfig.Positional;
 
-
 /**
  * {@code model_type "llama"}, {@code "mistral"} and {@code "qwen2"}: pre-RMSNorm blocks, rotary,
  * grouped-query attention, SwiGLU ({@code gate_proj} = W_gate, {@code up_proj} = W_in,
@@ -20,7 +19,11 @@ import dev.loupe.engine.model.ModelConfig.Positional;
  * </ul>
  */
 final class LlamaFamily implements HfFamily {
-    enum Variant { LLAMA, MISTRAL, QWEN2 }
+    enum Variant {
+        LLAMA,
+        MISTRAL,
+        QWEN2
+    }
 
     private final Variant variant;
 
@@ -34,33 +37,48 @@ final class LlamaFamily implements HfFamily {
         int layers = c.layerCount("num_hidden_layers");
         int kvHeads = c.has("num_key_value_heads") ? c.positiveInt("num_key_value_heads") : heads;
         if (heads % kvHeads != 0)
-            throw c.invalid("num_attention_heads", "(" + heads + ") must be a multiple of num_key_value_heads (" + kvHeads + ")");
+            throw c.invalid(
+                    "num_attention_heads",
+                    "(" + heads + ") must be a multiple of num_key_value_heads (" + kvHeads + ")");
         int headDim = HfCommon.headDim(c, "head_dim", "hidden_size", d, "num_attention_heads", heads);
         double partial = c.optionalDouble("partial_rotary_factor", 1.0);
-        if (!(partial > 0 && partial <= 1)) throw c.invalid("partial_rotary_factor", "must be in (0, 1], found " + partial);
+        if (!(partial > 0 && partial <= 1))
+            throw c.invalid("partial_rotary_factor", "must be in (0, 1], found " + partial);
         if (c.optionalBool("mlp_bias", false))
             throw c.invalid("mlp_bias", "is true, which Loupe does not support (its gated MLP has no bias on W_gate)");
-        Biases biases = switch (variant) {
-            case LLAMA -> {
-                boolean b = c.optionalBool("attention_bias", false);
-                yield new Biases(b, b, false, false, false);
-            }
-            case MISTRAL -> Biases.none();
-            case QWEN2 -> new Biases(true, false, false, false, false);
-        };
-        ModelConfig.Builder b = ModelConfig.builder().dModel(d).nLayers(layers).nHeads(heads).nKvHeads(kvHeads)
-                .dHead(headDim).dMlp(c.positiveInt("intermediate_size")).dVocab(c.positiveInt("vocab_size"))
+        Biases biases =
+                switch (variant) {
+                    case LLAMA -> {
+                        boolean b = c.optionalBool("attention_bias", false);
+                        yield new Biases(b, b, false, false, false);
+                    }
+                    case MISTRAL -> Biases.none();
+                    case QWEN2 -> new Biases(true, false, false, false, false);
+                };
+        ModelConfig.Builder b = ModelConfig.builder()
+                .dModel(d)
+                .nLayers(layers)
+                .nHeads(heads)
+                .nKvHeads(kvHeads)
+                .dHead(headDim)
+                .dMlp(c.positiveInt("intermediate_size"))
+                .dVocab(c.positiveInt("vocab_size"))
                 .nCtx(c.positiveInt("max_position_embeddings"))
-                .normalization(Normalization.RMS_NORM).normEps(c.optionalEps("rms_norm_eps", 1e-6))
-                .positional(Positional.ROTARY).rotaryDim((int) (headDim * partial))
-                .rotaryBase(HfCommon.ropeTheta(c, "rope_theta", 10000)).ropeScaling(HfCommon.ropeScaling(c))
+                .normalization(Normalization.RMS_NORM)
+                .normEps(c.optionalEps("rms_norm_eps", 1e-6))
+                .positional(Positional.ROTARY)
+                .rotaryDim((int) (headDim * partial))
+                .rotaryBase(HfCommon.ropeTheta(c, "rope_theta", 10000))
+                .ropeScaling(HfCommon.ropeScaling(c))
                 .activation(HfCommon.activation(c, "hidden_act", "silu", true))
-                .tiedEmbeddings(c.optionalBool("tie_word_embeddings", false)).biases(biases);
-        Integer window = switch (variant) {
-            case LLAMA -> null;
-            case MISTRAL -> HfCommon.slidingWindow(c, 4096);
-            case QWEN2 -> c.optionalBool("use_sliding_window", false) ? HfCommon.slidingWindow(c, 4096) : null;
-        };
+                .tiedEmbeddings(c.optionalBool("tie_word_embeddings", false))
+                .biases(biases);
+        Integer window =
+                switch (variant) {
+                    case LLAMA -> null;
+                    case MISTRAL -> HfCommon.slidingWindow(c, 4096);
+                    case QWEN2 -> c.optionalBool("use_sliding_window", false) ? HfCommon.slidingWindow(c, 4096) : null;
+                };
         int firstLocal = variant == Variant.QWEN2 && window != null ? c.optionalInt("max_window_layers", 28) : 0;
         HfCommon.applyWindow(b, c, layers, window, l -> l >= firstLocal);
         return b.build();

@@ -1,12 +1,11 @@
 package dev.loupe.engine.loaders;
 
 import dev.loupe.engine.LoupeException;
-import dev.loupe.engine.io.Checkpoint;
-import dev.loupe.engine.zoo.Zoo;
 import dev.loupe.engine.hub.Pretrained;
+import dev.loupe.engine.io.Checkpoint;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.ModelConfig;
-
+import dev.loupe.engine.zoo.Zoo;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -17,8 +16,7 @@ import java.nio.file.Path;
  * model id resolved through the local cache (downloading what is missing).
  */
 public final class ModelLoader {
-    private ModelLoader() {
-    }
+    private ModelLoader() {}
 
     public static HookedTransformer load(String pathOrId) {
         if (pathOrId == null || pathOrId.isBlank()) throw new LoupeException("model path is empty");

@@ -8,8 +8,6 @@ import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.io.SafetensorsDType;
 import dev.loupe.engine.io.SafetensorsReader;
 import dev.loupe.engine.io.TensorInfo;
-import org.nd4j.linalg.api.ndarray.INDArray;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * The weights of a Hugging Face model folder: {@code model.safetensors}, or the shards that
@@ -28,7 +27,9 @@ import java.util.Set;
  */
 final class SafetensorsFolder implements AutoCloseable {
     static final String SINGLE = "model.safetensors", INDEX = "model.safetensors.index.json";
-    private static final JsonMapper JSON = JsonMapper.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
+    private static final JsonMapper JSON = JsonMapper.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .build();
 
     private final Path dir;
     private final List<SafetensorsReader> readers = new ArrayList<>();
@@ -44,7 +45,8 @@ final class SafetensorsFolder implements AutoCloseable {
             Path index = dir.resolve(INDEX), single = dir.resolve(SINGLE);
             if (Files.isRegularFile(index)) f.openShards(index);
             else if (Files.isRegularFile(single)) f.add(SafetensorsReader.open(single));
-            else throw new LoupeException(dir + ": no " + SINGLE + " or " + INDEX + " (Loupe reads safetensors weights; "
+            else
+                throw new LoupeException(dir + ": no " + SINGLE + " or " + INDEX + " (Loupe reads safetensors weights; "
                         + "pytorch_model.bin is not supported: convert it with the safetensors library)");
             return f;
         } catch (RuntimeException | Error e) {
@@ -64,28 +66,36 @@ final class SafetensorsFolder implements AutoCloseable {
         }
         JsonNode map = root == null ? null : root.get("weight_map");
         if (map == null || !map.isObject() || map.isEmpty())
-            throw new LoupeException(index + ": \"weight_map\" must be a non-empty object mapping tensor names to shard files");
+            throw new LoupeException(
+                    index + ": \"weight_map\" must be a non-empty object mapping tensor names to shard files");
         Map<String, String> shardOf = new LinkedHashMap<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = map.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
             if (!e.getValue().isTextual())
-                throw new LoupeException(index + ": weight_map[\"" + e.getKey() + "\"] must be a file name, found " + e.getValue());
+                throw new LoupeException(
+                        index + ": weight_map[\"" + e.getKey() + "\"] must be a file name, found " + e.getValue());
             shardOf.put(e.getKey(), e.getValue().asText());
         }
         Map<String, SafetensorsReader> shards = new LinkedHashMap<>();
         for (String shard : new java.util.LinkedHashSet<>(shardOf.values())) {
-            if (shard.isEmpty() || shard.equals(".") || shard.equals("..") || shard.contains("/") || shard.contains("\\"))
+            if (shard.isEmpty()
+                    || shard.equals(".")
+                    || shard.equals("..")
+                    || shard.contains("/")
+                    || shard.contains("\\"))
                 throw new LoupeException(index + ": shard \"" + shard + "\" must be a file name in the same folder");
             Path file = dir.resolve(shard);
             if (!Files.isRegularFile(file))
-                throw new LoupeException(index + ": shard \"" + shard + "\" is listed in weight_map but " + file + " does not exist");
+                throw new LoupeException(
+                        index + ": shard \"" + shard + "\" is listed in weight_map but " + file + " does not exist");
             SafetensorsReader r = SafetensorsReader.open(file);
             add(r);
             shards.put(shard, r);
         }
         shardOf.forEach((tensor, shard) -> {
             if (!shards.get(shard).contains(tensor))
-                throw new LoupeException(index + ": weight_map puts \"" + tensor + "\" in " + shard + ", which has no such tensor");
+                throw new LoupeException(
+                        index + ": weight_map puts \"" + tensor + "\" in " + shard + ", which has no such tensor");
         });
     }
 
@@ -94,8 +104,8 @@ final class SafetensorsFolder implements AutoCloseable {
         for (String name : r.names()) {
             SafetensorsReader before = byTensor.putIfAbsent(name, r);
             if (before != null)
-                throw new LoupeException(dir + ": tensor \"" + name + "\" is in both " + before.file().getFileName()
-                        + " and " + r.file().getFileName());
+                throw new LoupeException(dir + ": tensor \"" + name + "\" is in both "
+                        + before.file().getFileName() + " and " + r.file().getFileName());
         }
     }
 
@@ -121,8 +131,12 @@ final class SafetensorsFolder implements AutoCloseable {
     INDArray readFloat(String name) {
         SafetensorsReader r = reader(name);
         SafetensorsDType t = r.info(name).dtype();
-        if (t != SafetensorsDType.F32 && t != SafetensorsDType.F16 && t != SafetensorsDType.BF16 && t != SafetensorsDType.F64)
-            throw new LoupeException(r.file() + ": tensor \"" + name + "\" is " + t + "; weights must be F32, F16, BF16 or F64");
+        if (t != SafetensorsDType.F32
+                && t != SafetensorsDType.F16
+                && t != SafetensorsDType.BF16
+                && t != SafetensorsDType.F64)
+            throw new LoupeException(
+                    r.file() + ": tensor \"" + name + "\" is " + t + "; weights must be F32, F16, BF16 or F64");
         return r.readFloat(name);
     }
 

@@ -9,16 +9,15 @@ import dev.loupe.engine.hooks.HookNames;
 import dev.loupe.engine.hooks.HookPoint;
 import dev.loupe.engine.model.ModelConfig.Normalization;
 import dev.loupe.engine.model.ModelConfig.Positional;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.ops.transforms.Transforms;
-
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * One pass through the Transformer, written top to bottom like the math. Shapes in comments use
@@ -33,14 +32,15 @@ final class ForwardPass {
     private final Graph graph;
     private final ActivationCache cache = new ActivationCache();
     private final Map<String, Tensor> params = new HashMap<>();
-    private final Map<String, Tensor> hooked = new LinkedHashMap<>();   // every hook point's tensor, when differentiating
+    private final Map<String, Tensor> hooked = new LinkedHashMap<>(); // every hook point's tensor, when differentiating
     private final Map<String, INDArray> gradients = new LinkedHashMap<>();
-    private final java.util.Set<INDArray> userSeen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    private final java.util.Set<INDArray> userSeen =
+            java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     private final Tokens tokens;
     private final int B, T;
-    private INDArray mask;          // [B, 1, T, S] additive: 0 where attention is allowed, -inf elsewhere
-    private INDArray localMask;     // the same for local (sliding window) layers; null when there are none
-    private INDArray cos, sin;      // [B, T, 1, rotary_dim]
+    private INDArray mask; // [B, 1, T, S] additive: 0 where attention is allowed, -inf elsewhere
+    private INDArray localMask; // the same for local (sliding window) layers; null when there are none
+    private INDArray cos, sin; // [B, T, 1, rotary_dim]
 
     ForwardPass(ModelConfig cfg, Weights weights, List<Hook> hooks, ForwardRequest req) {
         this.cfg = cfg;
@@ -69,7 +69,9 @@ final class ForwardPass {
             buildMaskAndPositions();
             int start = req.startAtLayer();
             int stop = req.stopAtLayer() < 0 ? cfg.nLayers() : req.stopAtLayer();
-            Tensor resid = req.startResidual() != null ? graph.constant(req.startResidual().castTo(dtype())) : embed();   // [B, T, D]
+            Tensor resid = req.startResidual() != null
+                    ? graph.constant(req.startResidual().castTo(dtype()))
+                    : embed(); // [B, T, D]
             for (int l = start; l < stop; l++) {
                 resid = block(l, resid);
                 graph.releaseScratch(resid);
@@ -91,8 +93,13 @@ final class ForwardPass {
             if (residual != null) graph.keep(residual.data());
             INDArray out = logits != null ? logits.data() : residual.data();
             INDArray outOwner = graph.ownerOf(out);
-            return new ForwardResult(logits == null ? null : logits.data(), residual == null ? null : residual.data(),
-                    cache, objective, weightGrads, outOwner == null || userSeen.contains(outOwner) ? null : outOwner);
+            return new ForwardResult(
+                    logits == null ? null : logits.data(),
+                    residual == null ? null : residual.data(),
+                    cache,
+                    objective,
+                    weightGrads,
+                    outOwner == null || userSeen.contains(outOwner) ? null : outOwner);
         }
     }
 
@@ -103,7 +110,9 @@ final class ForwardPass {
         Tensor rows = param("embed.W_E").gatherRows(lookupIds()).reshape(B, T, cfg.dModel());
         Tensor embed = hook("hook_embed", cfg.embedScale() == 1 ? rows : rows.mul(cfg.embedScale()));
         if (cfg.positional() != Positional.LEARNED) return embed;
-        Tensor pos = hook("hook_pos_embed", param("pos_embed.W_pos").gatherRows(positions()).reshape(B, T, cfg.dModel()));
+        Tensor pos = hook(
+                "hook_pos_embed",
+                param("pos_embed.W_pos").gatherRows(positions()).reshape(B, T, cfg.dModel()));
         return embed.add(pos);
     }
 
@@ -113,8 +122,7 @@ final class ForwardPass {
      */
     private long[] lookupIds() {
         long[] ids = tokens.flat();
-        for (int i = 0; i < ids.length; i++)
-            if (ids[i] < 0 || ids[i] >= cfg.dVocab()) ids[i] = 0;
+        for (int i = 0; i < ids.length; i++) if (ids[i] < 0 || ids[i] >= cfg.dVocab()) ids[i] = 0;
         return ids;
     }
 
@@ -126,14 +134,17 @@ final class ForwardPass {
     private Tensor block(int l, Tensor resid) {
         String b = "blocks." + l + ".";
         Tensor residPre = hook(b + "hook_resid_pre", resid);
-        Tensor attnOut = hook(b + "hook_attn_out", normalizeOutput(b + "ln1_post", attention(l, normalize(b + "ln1", residPre))));
+        Tensor attnOut = hook(
+                b + "hook_attn_out", normalizeOutput(b + "ln1_post", attention(l, normalize(b + "ln1", residPre))));
         if (cfg.attnOnly()) return hook(b + "hook_resid_post", residPre.add(attnOut));
         if (cfg.parallelAttnMlp()) {
-            Tensor mlpOut = hook(b + "hook_mlp_out", normalizeOutput(b + "ln2_post", mlp(l, normalize(b + "ln2", residPre))));
+            Tensor mlpOut =
+                    hook(b + "hook_mlp_out", normalizeOutput(b + "ln2_post", mlp(l, normalize(b + "ln2", residPre))));
             return hook(b + "hook_resid_post", residPre.add(attnOut).add(mlpOut));
         }
         Tensor residMid = hook(b + "hook_resid_mid", residPre.add(attnOut));
-        Tensor mlpOut = hook(b + "hook_mlp_out", normalizeOutput(b + "ln2_post", mlp(l, normalize(b + "ln2", residMid))));
+        Tensor mlpOut =
+                hook(b + "hook_mlp_out", normalizeOutput(b + "ln2_post", mlp(l, normalize(b + "ln2", residMid))));
         return hook(b + "hook_resid_post", residMid.add(mlpOut));
     }
 
@@ -149,19 +160,23 @@ final class ForwardPass {
     /** LayerNorm / RMSNorm, with TransformerLens's hooks: scale [B, T, 1] and normalized [B, T, D]. */
     private Tensor normalize(String prefix, Tensor x, Normalization n) {
         if (n == Normalization.NONE) return x;
-        if (n.centers()) x = x.centerLast();                                       // x - mean(x)
-        Tensor scale = hook(prefix + ".hook_scale", x.rmsLast(cfg.normEps()));      // sqrt(mean(x^2) + eps)
-        Tensor normalized = n.hasWeights() ? x.normalizeLast(scale, param(prefix + ".w"), optional(prefix + ".b"))
-                : x.normalizeLast(scale, null, null);                                // x / scale * w + b
+        if (n.centers()) x = x.centerLast(); // x - mean(x)
+        Tensor scale = hook(prefix + ".hook_scale", x.rmsLast(cfg.normEps())); // sqrt(mean(x^2) + eps)
+        Tensor normalized = n.hasWeights()
+                ? x.normalizeLast(scale, param(prefix + ".w"), optional(prefix + ".b"))
+                : x.normalizeLast(scale, null, null); // x / scale * w + b
         return hook(prefix + ".hook_normalized", normalized);
     }
 
     private Tensor attention(int l, Tensor x) {
         String a = "blocks." + l + ".attn.";
         int H = cfg.nHeads(), K = cfg.nKvHeads(), d = cfg.dHead();
-        Tensor q = hook(a + "hook_q", x.linear(param(a + "W_Q"), optional(a + "b_Q")).reshape(B, T, H, d));
-        Tensor k = hook(a + "hook_k", x.linear(param(a + "W_K"), optional(a + "b_K")).reshape(B, T, K, d));
-        Tensor v = hook(a + "hook_v", x.linear(param(a + "W_V"), optional(a + "b_V")).reshape(B, T, K, d));
+        Tensor q = hook(
+                a + "hook_q", x.linear(param(a + "W_Q"), optional(a + "b_Q")).reshape(B, T, H, d));
+        Tensor k = hook(
+                a + "hook_k", x.linear(param(a + "W_K"), optional(a + "b_K")).reshape(B, T, K, d));
+        Tensor v = hook(
+                a + "hook_v", x.linear(param(a + "W_V"), optional(a + "b_V")).reshape(B, T, K, d));
         if (cfg.positional() == Positional.ROTARY) {
             q = hook(a + "hook_rot_q", rotary(q));
             k = hook(a + "hook_rot_k", rotary(k));
@@ -169,23 +184,31 @@ final class ForwardPass {
         if (req.kvCache() != null) {
             KvCache kv = req.kvCache();
             if (kv.length() > 0) {
-                k = graph.constant(Nd4j.concat(1, kv.keys(l), k.data()));     // [B, S, K, d]
+                k = graph.constant(Nd4j.concat(1, kv.keys(l), k.data())); // [B, S, K, d]
                 v = graph.constant(Nd4j.concat(1, kv.values(l), v.data()));
             }
-            kv.append(l, k.data().get(org.nd4j.linalg.indexing.NDArrayIndex.all(),
-                    org.nd4j.linalg.indexing.NDArrayIndex.interval(k.size(1) - T, k.size(1))), v.data().get(
-                    org.nd4j.linalg.indexing.NDArrayIndex.all(), org.nd4j.linalg.indexing.NDArrayIndex.interval(v.size(1) - T, v.size(1))));
+            kv.append(
+                    l,
+                    k.data()
+                            .get(
+                                    org.nd4j.linalg.indexing.NDArrayIndex.all(),
+                                    org.nd4j.linalg.indexing.NDArrayIndex.interval(k.size(1) - T, k.size(1))),
+                    v.data()
+                            .get(
+                                    org.nd4j.linalg.indexing.NDArrayIndex.all(),
+                                    org.nd4j.linalg.indexing.NDArrayIndex.interval(v.size(1) - T, v.size(1))));
         }
-        Tensor kAll = k.repeatInterleave(2, cfg.nKvGroups());                       // [B, S, H, d]: each key/value head
-        Tensor vAll = v.repeatInterleave(2, cfg.nKvGroups());                       // serves its group of query heads
-        Tensor scores = hook(a + "hook_attn_scores", scores(q, kAll, cfg.isLocalAttn(l) ? localMask : mask));   // [B, H, T, S]
+        Tensor kAll = k.repeatInterleave(2, cfg.nKvGroups()); // [B, S, H, d]: each key/value head
+        Tensor vAll = v.repeatInterleave(2, cfg.nKvGroups()); // serves its group of query heads
+        Tensor scores =
+                hook(a + "hook_attn_scores", scores(q, kAll, cfg.isLocalAttn(l) ? localMask : mask)); // [B, H, T, S]
         Tensor pattern = hook(a + "hook_pattern", scores.softmaxLast());
-        Tensor z = hook(a + "hook_z", pattern.attend(vAll));                        // [B, T, H, d]
+        Tensor z = hook(a + "hook_z", pattern.attend(vAll)); // [B, T, H, d]
         String result = a + "hook_result";
         if (cfg.useAttnResult()) {
             // Each head's write into the residual stream: z_h W_O[h].
-            Tensor wO = param(a + "W_O").reshape(H, d, cfg.dModel());              // [H, d, D]
-            Tensor perHead = z.reshape(B * T, H, d).permute(1, 0, 2).bmm(wO, false, 1);   // [H, B*T, D]
+            Tensor wO = param(a + "W_O").reshape(H, d, cfg.dModel()); // [H, d, D]
+            Tensor perHead = z.reshape(B * T, H, d).permute(1, 0, 2).bmm(wO, false, 1); // [H, B*T, D]
             Tensor res = hook(result, perHead.permute(1, 0, 2).reshape(B, T, H, cfg.dModel()));
             Tensor out = res.sum(2);
             Tensor bO = optional(a + "b_O");
@@ -202,7 +225,7 @@ final class ForwardPass {
     }
 
     /** Rotate-half rotary embedding (GPT-NeoX / Hugging Face layout) on the first rotary_dim dims. */
-    private Tensor rotary(Tensor x) {                                               // [B, T, heads, d]
+    private Tensor rotary(Tensor x) { // [B, T, heads, d]
         int r = cfg.rotaryDim(), d = cfg.dHead();
         Tensor rot = r == d ? x : x.sliceLast(0, r);
         Tensor half1 = rot.sliceLast(0, r / 2), half2 = rot.sliceLast(r / 2, r);
@@ -250,12 +273,12 @@ final class ForwardPass {
     private void validate() {
         int past = req.kvCache() == null ? 0 : req.kvCache().length();
         if (past + T > cfg.nCtx())
-            throw new LoupeException("sequence of " + (past + T) + " positions" + (past > 0 ? " (" + past + " cached)" : "")
-                    + " is longer than n_ctx = " + cfg.nCtx());
+            throw new LoupeException("sequence of " + (past + T) + " positions"
+                    + (past > 0 ? " (" + past + " cached)" : "") + " is longer than n_ctx = " + cfg.nCtx());
         if (tokens != null) {
             if (tokens.batch() != B || tokens.length() != T)
-                throw new LoupeException("tokens are [" + tokens.batch() + ", " + tokens.length() + "] but the residual is ["
-                        + B + ", " + T + "]");
+                throw new LoupeException("tokens are [" + tokens.batch() + ", " + tokens.length()
+                        + "] but the residual is [" + B + ", " + T + "]");
             for (int b = 0; b < B; b++)
                 for (int p = 0; p < T; p++) {
                     int id = tokens.ids()[b][p];
@@ -264,14 +287,15 @@ final class ForwardPass {
                                 + (cfg.dVocab() - 1));
                 }
         }
-        if (req.stopAtLayer() > cfg.nLayers() || req.startAtLayer() < 0 || req.startAtLayer() > cfg.nLayers()
+        if (req.stopAtLayer() > cfg.nLayers()
+                || req.startAtLayer() < 0
+                || req.startAtLayer() > cfg.nLayers()
                 || (req.stopAtLayer() >= 0 && req.stopAtLayer() < req.startAtLayer()))
             throw new LoupeException("layer range: startAtLayer=" + req.startAtLayer() + ", stopAtLayer="
                     + req.stopAtLayer() + " for a model of " + cfg.nLayers() + " layers");
         List<String> names = HookNames.all(cfg);
         if (req.cache() instanceof dev.loupe.engine.hooks.ActivationFilter.Names wanted)
-            for (String n : wanted.names())
-                if (!names.contains(n)) throw HookNames.unknownHook(n, names);
+            for (String n : wanted.names()) if (!names.contains(n)) throw HookNames.unknownHook(n, names);
         for (Hook h : hooks)
             if (h.exactName() && !names.contains(h.description())) throw HookNames.unknownHook(h.description(), names);
         if (req.objective() != null && req.kvCache() != null)
@@ -282,9 +306,11 @@ final class ForwardPass {
                 throw new LoupeException("a KV-cached pass must run every layer (startAtLayer=" + req.startAtLayer()
                         + ", stopAtLayer=" + req.stopAtLayer() + ")");
             if (req.kvCache().layers() != cfg.nLayers())
-                throw new LoupeException("the KV cache has " + req.kvCache().layers() + " layers, the model " + cfg.nLayers());
+                throw new LoupeException(
+                        "the KV cache has " + req.kvCache().layers() + " layers, the model " + cfg.nLayers());
             if (req.kvCache().batch() >= 0 && req.kvCache().batch() != B)
-                throw new LoupeException("the KV cache holds " + req.kvCache().batch() + " sequences but the tokens have " + B);
+                throw new LoupeException(
+                        "the KV cache holds " + req.kvCache().batch() + " sequences but the tokens have " + B);
         }
     }
 
@@ -316,7 +342,7 @@ final class ForwardPass {
     private INDArray attentionMask(int window) {
         KvCache kv = req.kvCache();
         int past = kv == null ? 0 : kv.length(), S = past + T;
-        INDArray causal = Nd4j.createFromArray(band(T, S, past, window));                  // [T, S]
+        INDArray causal = Nd4j.createFromArray(band(T, S, past, window)); // [T, S]
         INDArray allowed;
         if (tokens != null && (tokens.padded() || (kv != null && kv.pastMask() != null))) {
             float[][] keyOk = new float[B][S];
@@ -330,7 +356,7 @@ final class ForwardPass {
         } else {
             allowed = causal.reshape(1, 1, T, S);
         }
-        return Transforms.log(allowed, false).castTo(dtype());                        // log 1 = 0, log 0 = -inf
+        return Transforms.log(allowed, false).castTo(dtype()); // log 1 = 0, log 0 = -inf
     }
 
     /** [T, S] with 1 where t + offset - window < s <= t + offset (query t sits at key position t + offset). */
@@ -345,8 +371,8 @@ final class ForwardPass {
         int r = cfg.rotaryDim();
         INDArray pos = Nd4j.createFromArray(positions()).castTo(DataType.DOUBLE).reshape(B * T, 1);
         INDArray invFreq = Nd4j.createFromArray(rotaryFrequencies(cfg)).reshape(1, r / 2);
-        INDArray angles = pos.mmul(invFreq);                                         // [B*T, r/2]
-        INDArray full = Nd4j.concat(1, angles, angles);                               // [B*T, r]
+        INDArray angles = pos.mmul(invFreq); // [B*T, r/2]
+        INDArray full = Nd4j.concat(1, angles, angles); // [B*T, r]
         cos = Transforms.cos(full, true).castTo(dtype()).reshape(B, T, 1, r);
         sin = Transforms.sin(full, true).castTo(dtype()).reshape(B, T, 1, r);
     }
@@ -365,12 +391,12 @@ final class ForwardPass {
         double highFreqWavelength = s.originalContextLength() / s.highFreqFactor();
         for (int i = 0; i < f.length; i++) {
             double wavelength = 2 * Math.PI / f[i];
-            if (wavelength > lowFreqWavelength) f[i] /= s.factor();                 // long waves: interpolate positions
-            else if (wavelength >= highFreqWavelength) {                            // between: blend the two
+            if (wavelength > lowFreqWavelength) f[i] /= s.factor(); // long waves: interpolate positions
+            else if (wavelength >= highFreqWavelength) { // between: blend the two
                 double smooth = (s.originalContextLength() / wavelength - s.lowFreqFactor())
                         / (s.highFreqFactor() - s.lowFreqFactor());
                 f[i] = (1 - smooth) * f[i] / s.factor() + smooth * f[i];
-            }                                                                       // short waves stay
+            } // short waves stay
         }
         return f;
     }
@@ -395,7 +421,9 @@ final class ForwardPass {
         if (graph.isRecording()) {
             boolean cached = req.cache().test(name);
             HookPoint p = point != null ? point : new HookPoint(name, HookNames.layerOf(name));
-            List<Hook> backward = hooks.stream().filter(h -> h.backward() != null && h.appliesTo(name)).toList();
+            List<Hook> backward = hooks.stream()
+                    .filter(h -> h.backward() != null && h.appliesTo(name))
+                    .toList();
             if (cached || !backward.isEmpty()) {
                 x = x.withGradientHook(g -> {
                     if (cached) gradients.put(name, g);
@@ -427,7 +455,8 @@ final class ForwardPass {
             throw new LoupeException("hook '" + name + "' returned shape " + Arrays.toString(now.shape())
                     + ", expected " + Arrays.toString(was.shape()));
         if (was.dataType() != now.dataType())
-            throw new LoupeException("hook '" + name + "' returned dtype " + now.dataType() + ", expected " + was.dataType());
+            throw new LoupeException(
+                    "hook '" + name + "' returned dtype " + now.dataType() + ", expected " + was.dataType());
     }
 
     // ------------------------------------------------------------------ parameters and gradients
@@ -448,7 +477,9 @@ final class ForwardPass {
         Map<String, INDArray> out = new LinkedHashMap<>();
         for (String name : weights.names()) {
             Tensor p = params.get(name);
-            INDArray g = p == null || p.grad() == null ? Nd4j.zeros(weights.get(name).dataType(), weights.get(name).shape()) : p.grad();
+            INDArray g = p == null || p.grad() == null
+                    ? Nd4j.zeros(weights.get(name).dataType(), weights.get(name).shape())
+                    : p.grad();
             out.put(name, Weights.toTransformerLensLayout(name, g, cfg));
         }
         return out;

@@ -2,9 +2,8 @@ package dev.loupe.engine.model;
 
 import dev.loupe.engine.hooks.ActivationFilter;
 import dev.loupe.engine.hooks.Hook;
-import org.nd4j.linalg.api.ndarray.INDArray;
-
 import java.util.List;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Everything one forward pass can be asked to do. The verbs on {@link HookedTransformer}
@@ -19,8 +18,15 @@ import java.util.List;
  * @param objective        when set, differentiate it: gradients for weights, and {@code <name>_grad} in the cache for cached names
  * @param kvCache          when set, tokens are new positions after those in the cache (which is extended)
  */
-public record ForwardRequest(Tokens tokens, ActivationFilter cache, List<Hook> hooks, int stopAtLayer,
-                             int startAtLayer, INDArray startResidual, Objective objective, KvCache kvCache) {
+public record ForwardRequest(
+        Tokens tokens,
+        ActivationFilter cache,
+        List<Hook> hooks,
+        int stopAtLayer,
+        int startAtLayer,
+        INDArray startResidual,
+        Objective objective,
+        KvCache kvCache) {
 
     public static Builder of(Tokens tokens) {
         return new Builder().tokens(tokens);
@@ -35,17 +41,50 @@ public record ForwardRequest(Tokens tokens, ActivationFilter cache, List<Hook> h
         private Objective objective;
         private KvCache kvCache;
 
-        public Builder tokens(Tokens t) { tokens = t; return this; }
-        public Builder cache(ActivationFilter f) { cache = f; return this; }
-        public Builder hooks(List<Hook> h) { hooks = List.copyOf(h); return this; }
-        public Builder hooks(Hook... h) { hooks = List.of(h); return this; }
-        public Builder stopAtLayer(int l) { stopAtLayer = l; return this; }
-        public Builder startAtLayer(int l, INDArray residual) { startAtLayer = l; startResidual = residual; return this; }
-        public Builder gradientsOf(Objective o) { objective = o; return this; }
-        public Builder kvCache(KvCache c) { kvCache = c; return this; }
+        public Builder tokens(Tokens t) {
+            tokens = t;
+            return this;
+        }
+
+        public Builder cache(ActivationFilter f) {
+            cache = f;
+            return this;
+        }
+
+        public Builder hooks(List<Hook> h) {
+            hooks = List.copyOf(h);
+            return this;
+        }
+
+        public Builder hooks(Hook... h) {
+            hooks = List.of(h);
+            return this;
+        }
+
+        public Builder stopAtLayer(int l) {
+            stopAtLayer = l;
+            return this;
+        }
+
+        public Builder startAtLayer(int l, INDArray residual) {
+            startAtLayer = l;
+            startResidual = residual;
+            return this;
+        }
+
+        public Builder gradientsOf(Objective o) {
+            objective = o;
+            return this;
+        }
+
+        public Builder kvCache(KvCache c) {
+            kvCache = c;
+            return this;
+        }
 
         public ForwardRequest build() {
-            return new ForwardRequest(tokens, cache, hooks, stopAtLayer, startAtLayer, startResidual, objective, kvCache);
+            return new ForwardRequest(
+                    tokens, cache, hooks, stopAtLayer, startAtLayer, startResidual, objective, kvCache);
         }
     }
 }

@@ -1,9 +1,8 @@
 package dev.loupe.engine.model;
 
 import dev.loupe.engine.hooks.ActivationCache;
-import org.nd4j.linalg.api.ndarray.INDArray;
-
 import java.util.Map;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * What a forward pass returns.
@@ -15,8 +14,14 @@ import java.util.Map;
  * @param weightGrads    gradient of the objective for every weight, TransformerLens names and shapes; empty without an objective
  * @param outputOwner    the array holding the logits' (or residual's) memory when this result may free it, else null
  */
-public record ForwardResult(INDArray logits, INDArray residual, ActivationCache cache, double objective,
-                            Map<String, INDArray> weightGrads, INDArray outputOwner) implements AutoCloseable {
+public record ForwardResult(
+        INDArray logits,
+        INDArray residual,
+        ActivationCache cache,
+        double objective,
+        Map<String, INDArray> weightGrads,
+        INDArray outputOwner)
+        implements AutoCloseable {
 
     /**
      * Frees the logits (or residual) and the cached activations now rather than at garbage

@@ -1,14 +1,12 @@
 package dev.loupe.engine.model;
 
-import dev.loupe.engine.hooks.ActivationCache;
 import dev.loupe.engine.hooks.ActivationFilter;
 import dev.loupe.engine.hooks.Hook;
 import dev.loupe.engine.hooks.HookNames;
-import org.nd4j.linalg.api.ndarray.INDArray;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * A Transformer whose every activation has a TransformerLens name and can be cached, replaced or
@@ -85,7 +83,8 @@ public final class HookedTransformer {
      * ({@link ForwardResult#weightGrads}) and, for every cached name, {@code <name>_grad} in the cache.
      */
     public ForwardResult runWithCache(Tokens tokens, ActivationFilter filter, Objective objective) {
-        return forward(ForwardRequest.of(tokens).cache(filter).gradientsOf(objective).build());
+        return forward(
+                ForwardRequest.of(tokens).cache(filter).gradientsOf(objective).build());
     }
 
     /** Logits with hooks active for this pass only. */
@@ -153,5 +152,4 @@ public final class HookedTransformer {
         return "HookedTransformer(" + config.nLayers() + " layers, d_model " + config.dModel() + ", "
                 + config.parameterCount() + " parameters)";
     }
-
 }

@@ -9,10 +9,10 @@ import org.nd4j.linalg.factory.Nd4j;
  * positions were padding and how many real tokens each sequence has seen (its next position).
  */
 public final class KvCache {
-    private final INDArray[] keys, values;   // per layer: [batch, past, kv_heads, d_head]
-    private final INDArray[] stagedKeys, stagedValues;   // past + the pass in progress; kept by advance()
-    private int[][] pastMask;                // [batch][past]: 1 = token
-    private int[] nextPosition;              // [batch]
+    private final INDArray[] keys, values; // per layer: [batch, past, kv_heads, d_head]
+    private final INDArray[] stagedKeys, stagedValues; // past + the pass in progress; kept by advance()
+    private int[][] pastMask; // [batch][past]: 1 = token
+    private int[] nextPosition; // [batch]
 
     public KvCache(int nLayers) {
         keys = new INDArray[nLayers];

@@ -4,8 +4,7 @@ import dev.loupe.engine.autograd.Tensor;
 
 /** Differentiable losses over model outputs. */
 public final class Losses {
-    private Losses() {
-    }
+    private Losses() {}
 
     /** Marks a position that has no target in {@link #crossEntropy}. */
     public static final int IGNORE = -1;
@@ -24,7 +23,8 @@ public final class Losses {
         int[][] targets = new int[B][T];
         for (int b = 0; b < B; b++)
             for (int p = 0; p < T; p++)
-                targets[b][p] = p + 1 < T && tokens.isToken(b, p) && tokens.isToken(b, p + 1) ? tokens.ids()[b][p + 1] : IGNORE;
+                targets[b][p] =
+                        p + 1 < T && tokens.isToken(b, p) && tokens.isToken(b, p + 1) ? tokens.ids()[b][p + 1] : IGNORE;
         return targets;
     }
 
@@ -47,8 +47,7 @@ public final class Losses {
     /** How many positions have a target (are not {@link #IGNORE}). */
     public static long countTargets(int[][] targets) {
         long counted = 0;
-        for (int[] row : targets)
-            for (int t : row) if (t != IGNORE) counted++;
+        for (int[] row : targets) for (int t : row) if (t != IGNORE) counted++;
         return counted;
     }
 
@@ -72,7 +71,8 @@ public final class Losses {
                 int t = targets[b][p];
                 if (t == IGNORE) continue;
                 if (t < 0 || t >= V)
-                    throw new IllegalArgumentException("target " + t + " at [" + b + ", " + p + "] is outside the vocabulary of " + V);
+                    throw new IllegalArgumentException(
+                            "target " + t + " at [" + b + ", " + p + "] is outside the vocabulary of " + V);
                 picked[b * T + p] = t;
                 weight[b * T + p] = 1;
             }

@@ -1,7 +1,6 @@
 package dev.loupe.engine.model;
 
 import dev.loupe.engine.LoupeException;
-
 import java.util.List;
 
 /**
@@ -44,12 +43,34 @@ import java.util.List;
  * @param dtype          "float32" or "float64" (float64 is for gradient checks)
  */
 public record ModelConfig(
-        int dModel, int nLayers, int nHeads, int nKvHeads, int dHead, int dMlp, int dVocab, int nCtx,
-        Normalization normalization, double normEps, boolean useNormalizationBeforeAndAfter,
-        Positional positional, int rotaryDim, double rotaryBase, RopeScaling ropeScaling,
-        Activation activation, boolean attnOnly, boolean parallelAttnMlp, boolean tiedEmbeddings,
-        Biases biases, double embedScale, double attnScale, double attnScoresSoftCap, double outputLogitsSoftCap,
-        int windowSize, List<Integer> localAttnLayers, boolean useAttnResult, String dtype) {
+        int dModel,
+        int nLayers,
+        int nHeads,
+        int nKvHeads,
+        int dHead,
+        int dMlp,
+        int dVocab,
+        int nCtx,
+        Normalization normalization,
+        double normEps,
+        boolean useNormalizationBeforeAndAfter,
+        Positional positional,
+        int rotaryDim,
+        double rotaryBase,
+        RopeScaling ropeScaling,
+        Activation activation,
+        boolean attnOnly,
+        boolean parallelAttnMlp,
+        boolean tiedEmbeddings,
+        Biases biases,
+        double embedScale,
+        double attnScale,
+        double attnScoresSoftCap,
+        double outputLogitsSoftCap,
+        int windowSize,
+        List<Integer> localAttnLayers,
+        boolean useAttnResult,
+        String dtype) {
 
     public enum Normalization {
         /** (x - mean) / sqrt(var + eps) * w + b */
@@ -71,7 +92,11 @@ public record ModelConfig(
         }
     }
 
-    public enum Positional { LEARNED, ROTARY, NONE }
+    public enum Positional {
+        LEARNED,
+        ROTARY,
+        NONE
+    }
 
     public enum Activation {
         /** GPT-2's tanh approximation of GELU. */
@@ -121,14 +146,15 @@ public record ModelConfig(
                 throw new LoupeException("model config: rope_scaling needs 0 < low_freq_factor < high_freq_factor, got "
                         + lowFreqFactor + " and " + highFreqFactor);
             if (originalContextLength <= 0)
-                throw new LoupeException("model config: rope_scaling original_context_length must be > 0, got "
-                        + originalContextLength);
+                throw new LoupeException(
+                        "model config: rope_scaling original_context_length must be > 0, got " + originalContextLength);
         }
     }
 
     public ModelConfig {
         if (normalization == null || positional == null || activation == null || biases == null || dtype == null)
-            throw new LoupeException("model config: normalization, positional, activation, biases and dtype must all be set");
+            throw new LoupeException(
+                    "model config: normalization, positional, activation, biases and dtype must all be set");
         if (localAttnLayers == null) localAttnLayers = List.of();
         if (localAttnLayers.stream().anyMatch(java.util.Objects::isNull))
             throw new LoupeException("model config: local_attn_layers must be layer indices, got " + localAttnLayers);
@@ -142,10 +168,12 @@ public record ModelConfig(
         positive("n_ctx", nCtx);
         if (!attnOnly) positive("d_mlp", dMlp);
         if (nHeads % nKvHeads != 0)
-            throw new LoupeException("model config: n_heads (" + nHeads + ") must be a multiple of n_kv_heads (" + nKvHeads + ")");
+            throw new LoupeException(
+                    "model config: n_heads (" + nHeads + ") must be a multiple of n_kv_heads (" + nKvHeads + ")");
         if (positional == Positional.ROTARY) {
             if (rotaryDim <= 0 || rotaryDim > dHead || rotaryDim % 2 != 0)
-                throw new LoupeException("model config: rotary_dim must be even and in 1.." + dHead + ", got " + rotaryDim);
+                throw new LoupeException(
+                        "model config: rotary_dim must be even and in 1.." + dHead + ", got " + rotaryDim);
             if (!(rotaryBase > 0)) throw new LoupeException("model config: rotary_base must be > 0, got " + rotaryBase);
         }
         if (normalization != Normalization.NONE && !(normEps >= 0))
@@ -154,7 +182,8 @@ public record ModelConfig(
             throw new LoupeException("model config: dtype must be float32 or float64, got '" + dtype + "'");
         if (attnOnly && parallelAttnMlp)
             throw new LoupeException("model config: an attention-only model cannot have parallel attention and MLP");
-        if (useNormalizationBeforeAndAfter && normalization != Normalization.RMS_NORM
+        if (useNormalizationBeforeAndAfter
+                && normalization != Normalization.RMS_NORM
                 && normalization != Normalization.RMS_NORM_PRE)
             throw new LoupeException("model config: norms after each sublayer (use_normalization_before_and_after) "
                     + "need RMS_NORM or RMS_NORM_PRE, got " + normalization);
@@ -163,12 +192,15 @@ public record ModelConfig(
         finitePositive("embed_scale", embedScale);
         finitePositive("attn_scale", attnScale);
         if (!(attnScoresSoftCap >= 0) || Double.isInfinite(attnScoresSoftCap))
-            throw new LoupeException("model config: attn_scores_soft_cap must be >= 0 (0 = off), got " + attnScoresSoftCap);
+            throw new LoupeException(
+                    "model config: attn_scores_soft_cap must be >= 0 (0 = off), got " + attnScoresSoftCap);
         if (!(outputLogitsSoftCap >= 0) || Double.isInfinite(outputLogitsSoftCap))
-            throw new LoupeException("model config: output_logits_soft_cap must be >= 0 (0 = off), got " + outputLogitsSoftCap);
+            throw new LoupeException(
+                    "model config: output_logits_soft_cap must be >= 0 (0 = off), got " + outputLogitsSoftCap);
         if (windowSize < 0) throw new LoupeException("model config: window_size must be >= 0, got " + windowSize);
         if (windowSize > 0 && localAttnLayers.isEmpty())
-            throw new LoupeException("model config: window_size is " + windowSize + " but no layer is local (local_attn_layers is empty)");
+            throw new LoupeException("model config: window_size is " + windowSize
+                    + " but no layer is local (local_attn_layers is empty)");
         if (windowSize == 0 && !localAttnLayers.isEmpty())
             throw new LoupeException("model config: local_attn_layers " + localAttnLayers + " need window_size > 0");
         for (int i = 0; i < localAttnLayers.size(); i++) {
@@ -201,10 +233,14 @@ public record ModelConfig(
     public long parameterCount() {
         long d = dModel, qDim = (long) nHeads * dHead, kvDim = (long) nKvHeads * dHead;
         long norm = normalization == Normalization.LAYER_NORM ? 2 * d : normalization == Normalization.RMS_NORM ? d : 0;
-        long attn = d * qDim + 2 * d * kvDim + qDim * d
-                + (biases.qkv() ? qDim + 2 * kvDim : 0) + (biases.attnOut() ? d : 0);
-        long mlp = attnOnly ? 0 : (activation.gated() ? 3 : 2) * d * dMlp
-                + (biases.mlpIn() ? dMlp : 0) + (biases.mlpOut() ? d : 0);
+        long attn = d * qDim
+                + 2 * d * kvDim
+                + qDim * d
+                + (biases.qkv() ? qDim + 2 * kvDim : 0)
+                + (biases.attnOut() ? d : 0);
+        long mlp = attnOnly
+                ? 0
+                : (activation.gated() ? 3 : 2) * d * dMlp + (biases.mlpIn() ? dMlp : 0) + (biases.mlpOut() ? d : 0);
         long postNorms = useNormalizationBeforeAndAfter ? d : 0;
         long perLayer = attn + mlp + (norm + postNorms) * (attnOnly ? 1 : 2);
         long embed = (long) dVocab * d + (positional == Positional.LEARNED ? (long) nCtx * d : 0);
@@ -221,22 +257,53 @@ public record ModelConfig(
      * "the default", so a builder that changes dHead also changes the scale.
      */
     public Builder toBuilder() {
-        return new Builder().dModel(dModel).nLayers(nLayers).nHeads(nHeads).nKvHeads(nKvHeads).dHead(dHead)
-                .dMlp(dMlp).dVocab(dVocab).nCtx(nCtx).normalization(normalization).normEps(normEps)
+        return new Builder()
+                .dModel(dModel)
+                .nLayers(nLayers)
+                .nHeads(nHeads)
+                .nKvHeads(nKvHeads)
+                .dHead(dHead)
+                .dMlp(dMlp)
+                .dVocab(dVocab)
+                .nCtx(nCtx)
+                .normalization(normalization)
+                .normEps(normEps)
                 .useNormalizationBeforeAndAfter(useNormalizationBeforeAndAfter)
-                .positional(positional).rotaryDim(rotaryDim).rotaryBase(rotaryBase).ropeScaling(ropeScaling)
-                .activation(activation).attnOnly(attnOnly).parallelAttnMlp(parallelAttnMlp)
-                .tiedEmbeddings(tiedEmbeddings).biases(biases).embedScale(embedScale)
-                .attnScale(attnScale == Math.sqrt(dHead) ? -1 : attnScale).attnScoresSoftCap(attnScoresSoftCap)
-                .outputLogitsSoftCap(outputLogitsSoftCap).windowSize(windowSize).localAttnLayers(localAttnLayers)
-                .useAttnResult(useAttnResult).dtype(dtype);
+                .positional(positional)
+                .rotaryDim(rotaryDim)
+                .rotaryBase(rotaryBase)
+                .ropeScaling(ropeScaling)
+                .activation(activation)
+                .attnOnly(attnOnly)
+                .parallelAttnMlp(parallelAttnMlp)
+                .tiedEmbeddings(tiedEmbeddings)
+                .biases(biases)
+                .embedScale(embedScale)
+                .attnScale(attnScale == Math.sqrt(dHead) ? -1 : attnScale)
+                .attnScoresSoftCap(attnScoresSoftCap)
+                .outputLogitsSoftCap(outputLogitsSoftCap)
+                .windowSize(windowSize)
+                .localAttnLayers(localAttnLayers)
+                .useAttnResult(useAttnResult)
+                .dtype(dtype);
     }
 
     /** GPT-2 small's shape (124M parameters), as TransformerLens loads it. */
     public static ModelConfig gpt2Small() {
-        return builder().dModel(768).nLayers(12).nHeads(12).dHead(64).dMlp(3072).dVocab(50257).nCtx(1024)
-                .normalization(Normalization.LAYER_NORM).normEps(1e-5).positional(Positional.LEARNED)
-                .activation(Activation.GELU_NEW).biases(Biases.all()).build();
+        return builder()
+                .dModel(768)
+                .nLayers(12)
+                .nHeads(12)
+                .dHead(64)
+                .dMlp(3072)
+                .dVocab(50257)
+                .nCtx(1024)
+                .normalization(Normalization.LAYER_NORM)
+                .normEps(1e-5)
+                .positional(Positional.LEARNED)
+                .activation(Activation.GELU_NEW)
+                .biases(Biases.all())
+                .build();
     }
 
     /** Builder with TransformerLens-like defaults: LayerNorm, learned positions, GELU (tanh), all biases. */
@@ -256,41 +323,150 @@ public record ModelConfig(
         private int windowSize;
         private List<Integer> localAttnLayers = List.of();
 
-        public Builder dModel(int v) { dModel = v; return this; }
-        public Builder nLayers(int v) { nLayers = v; return this; }
-        public Builder nHeads(int v) { nHeads = v; return this; }
+        public Builder dModel(int v) {
+            dModel = v;
+            return this;
+        }
+
+        public Builder nLayers(int v) {
+            nLayers = v;
+            return this;
+        }
+
+        public Builder nHeads(int v) {
+            nHeads = v;
+            return this;
+        }
         /** Defaults to nHeads (no grouped-query attention). */
-        public Builder nKvHeads(int v) { nKvHeads = v; return this; }
+        public Builder nKvHeads(int v) {
+            nKvHeads = v;
+            return this;
+        }
         /** Defaults to dModel / nHeads. */
-        public Builder dHead(int v) { dHead = v; return this; }
+        public Builder dHead(int v) {
+            dHead = v;
+            return this;
+        }
         /** Defaults to 4 * dModel. */
-        public Builder dMlp(int v) { dMlp = v; return this; }
-        public Builder dVocab(int v) { dVocab = v; return this; }
-        public Builder nCtx(int v) { nCtx = v; return this; }
-        public Builder normalization(Normalization v) { normalization = v; return this; }
-        public Builder normEps(double v) { normEps = v; return this; }
-        public Builder positional(Positional v) { positional = v; return this; }
+        public Builder dMlp(int v) {
+            dMlp = v;
+            return this;
+        }
+
+        public Builder dVocab(int v) {
+            dVocab = v;
+            return this;
+        }
+
+        public Builder nCtx(int v) {
+            nCtx = v;
+            return this;
+        }
+
+        public Builder normalization(Normalization v) {
+            normalization = v;
+            return this;
+        }
+
+        public Builder normEps(double v) {
+            normEps = v;
+            return this;
+        }
+
+        public Builder positional(Positional v) {
+            positional = v;
+            return this;
+        }
         /** Defaults to dHead (full rotary). */
-        public Builder rotaryDim(int v) { rotaryDim = v; return this; }
-        public Builder rotaryBase(double v) { rotaryBase = v; return this; }
-        public Builder activation(Activation v) { activation = v; return this; }
-        public Builder attnOnly(boolean v) { attnOnly = v; return this; }
-        public Builder parallelAttnMlp(boolean v) { parallelAttnMlp = v; return this; }
-        public Builder tiedEmbeddings(boolean v) { tiedEmbeddings = v; return this; }
-        public Builder biases(Biases v) { biases = v; return this; }
-        public Builder useAttnResult(boolean v) { useAttnResult = v; return this; }
-        public Builder dtype(String v) { dtype = v; return this; }
-        public Builder useNormalizationBeforeAndAfter(boolean v) { useNormalizationBeforeAndAfter = v; return this; }
+        public Builder rotaryDim(int v) {
+            rotaryDim = v;
+            return this;
+        }
+
+        public Builder rotaryBase(double v) {
+            rotaryBase = v;
+            return this;
+        }
+
+        public Builder activation(Activation v) {
+            activation = v;
+            return this;
+        }
+
+        public Builder attnOnly(boolean v) {
+            attnOnly = v;
+            return this;
+        }
+
+        public Builder parallelAttnMlp(boolean v) {
+            parallelAttnMlp = v;
+            return this;
+        }
+
+        public Builder tiedEmbeddings(boolean v) {
+            tiedEmbeddings = v;
+            return this;
+        }
+
+        public Builder biases(Biases v) {
+            biases = v;
+            return this;
+        }
+
+        public Builder useAttnResult(boolean v) {
+            useAttnResult = v;
+            return this;
+        }
+
+        public Builder dtype(String v) {
+            dtype = v;
+            return this;
+        }
+
+        public Builder useNormalizationBeforeAndAfter(boolean v) {
+            useNormalizationBeforeAndAfter = v;
+            return this;
+        }
         /** Null for none. */
-        public Builder ropeScaling(RopeScaling v) { ropeScaling = v; return this; }
-        public Builder embedScale(double v) { embedScale = v; return this; }
+        public Builder ropeScaling(RopeScaling v) {
+            ropeScaling = v;
+            return this;
+        }
+
+        public Builder embedScale(double v) {
+            embedScale = v;
+            return this;
+        }
         /** Defaults to sqrt(dHead); a value <= 0 also means the default. */
-        public Builder attnScale(double v) { attnScale = v; return this; }
-        public Builder attnScoresSoftCap(double v) { attnScoresSoftCap = v; return this; }
-        public Builder outputLogitsSoftCap(double v) { outputLogitsSoftCap = v; return this; }
-        public Builder windowSize(int v) { windowSize = v; return this; }
-        public Builder localAttnLayers(List<Integer> v) { localAttnLayers = v; return this; }
-        public Builder localAttnLayers(int... layers) { localAttnLayers = java.util.Arrays.stream(layers).boxed().toList(); return this; }
+        public Builder attnScale(double v) {
+            attnScale = v;
+            return this;
+        }
+
+        public Builder attnScoresSoftCap(double v) {
+            attnScoresSoftCap = v;
+            return this;
+        }
+
+        public Builder outputLogitsSoftCap(double v) {
+            outputLogitsSoftCap = v;
+            return this;
+        }
+
+        public Builder windowSize(int v) {
+            windowSize = v;
+            return this;
+        }
+
+        public Builder localAttnLayers(List<Integer> v) {
+            localAttnLayers = v;
+            return this;
+        }
+
+        public Builder localAttnLayers(int... layers) {
+            localAttnLayers = java.util.Arrays.stream(layers).boxed().toList();
+            return this;
+        }
 
         public ModelConfig build() {
             int heads = nHeads;
@@ -298,10 +474,35 @@ public record ModelConfig(
             int rot = positional == Positional.ROTARY ? (rotaryDim > 0 ? rotaryDim : head) : 0;
             int mlp = attnOnly ? 0 : (dMlp > 0 ? dMlp : 4 * dModel);
             double scale = attnScale > 0 || Double.isNaN(attnScale) ? attnScale : Math.sqrt(head);
-            return new ModelConfig(dModel, nLayers, heads, nKvHeads > 0 ? nKvHeads : heads, head, mlp, dVocab, nCtx,
-                    normalization, normEps, useNormalizationBeforeAndAfter, positional, rot, rotaryBase, ropeScaling,
-                    activation, attnOnly, parallelAttnMlp, tiedEmbeddings, biases, embedScale, scale, attnScoresSoftCap,
-                    outputLogitsSoftCap, windowSize, localAttnLayers, useAttnResult, dtype);
+            return new ModelConfig(
+                    dModel,
+                    nLayers,
+                    heads,
+                    nKvHeads > 0 ? nKvHeads : heads,
+                    head,
+                    mlp,
+                    dVocab,
+                    nCtx,
+                    normalization,
+                    normEps,
+                    useNormalizationBeforeAndAfter,
+                    positional,
+                    rot,
+                    rotaryBase,
+                    ropeScaling,
+                    activation,
+                    attnOnly,
+                    parallelAttnMlp,
+                    tiedEmbeddings,
+                    biases,
+                    embedScale,
+                    scale,
+                    attnScoresSoftCap,
+                    outputLogitsSoftCap,
+                    windowSize,
+                    localAttnLayers,
+                    useAttnResult,
+                    dtype);
         }
     }
 }

@@ -1,7 +1,6 @@
 package dev.loupe.engine.model;
 
 import dev.loupe.engine.LoupeException;
-
 import java.util.List;
 
 /**
@@ -13,7 +12,10 @@ import java.util.List;
  */
 public record Tokens(int[][] ids, int[][] mask) {
 
-    public enum Side { LEFT, RIGHT }
+    public enum Side {
+        LEFT,
+        RIGHT
+    }
 
     public Tokens {
         if (ids == null || ids.length == 0) throw new LoupeException("tokens: empty batch");
@@ -24,9 +26,12 @@ public record Tokens(int[][] ids, int[][] mask) {
                 throw new LoupeException("tokens: sequence " + b + " has " + ids[b].length + " tokens, sequence 0 has "
                         + len + " (pad with Tokens.padded)");
         if (mask != null) {
-            if (mask.length != ids.length) throw new LoupeException("tokens: mask has " + mask.length + " rows for " + ids.length + " sequences");
+            if (mask.length != ids.length)
+                throw new LoupeException("tokens: mask has " + mask.length + " rows for " + ids.length + " sequences");
             for (int b = 0; b < mask.length; b++) {
-                if (mask[b].length != len) throw new LoupeException("tokens: mask row " + b + " has length " + mask[b].length + ", expected " + len);
+                if (mask[b].length != len)
+                    throw new LoupeException(
+                            "tokens: mask row " + b + " has length " + mask[b].length + ", expected " + len);
                 boolean any = false;
                 for (int m : mask[b]) {
                     if (m != 0 && m != 1) throw new LoupeException("tokens: mask values must be 0 or 1, got " + m);
@@ -78,14 +83,15 @@ public record Tokens(int[][] ids, int[][] mask) {
     public Tokens rows(int from, int to) {
         if (from < 0 || to > batch() || from >= to)
             throw new IllegalArgumentException("rows [" + from + ", " + to + ") of a batch of " + batch());
-        return new Tokens(java.util.Arrays.copyOfRange(ids, from, to), mask == null ? null : java.util.Arrays.copyOfRange(mask, from, to));
+        return new Tokens(
+                java.util.Arrays.copyOfRange(ids, from, to),
+                mask == null ? null : java.util.Arrays.copyOfRange(mask, from, to));
     }
 
     /** Flattened ids, row-major [batch * pos]. */
     public long[] flat() {
         long[] f = new long[batch() * length()];
-        for (int b = 0; b < batch(); b++)
-            for (int p = 0; p < length(); p++) f[b * length() + p] = ids[b][p];
+        for (int b = 0; b < batch(); b++) for (int p = 0; p < length(); p++) f[b * length() + p] = ids[b][p];
         return f;
     }
 }

@@ -2,16 +2,15 @@ package dev.loupe.engine.model;
 
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.hooks.HookNames;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
-
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * A model's parameters, by TransformerLens name, held in the layout the forward pass multiplies
@@ -57,42 +56,42 @@ public final class Weights {
     public static Map<String, long[]> expectedShapes(ModelConfig c) {
         Map<String, long[]> s = new LinkedHashMap<>();
         long d = c.dModel(), q = (long) c.nHeads() * c.dHead(), kv = (long) c.nKvHeads() * c.dHead();
-        s.put("embed.W_E", new long[]{c.dVocab(), d});
-        if (c.positional() == ModelConfig.Positional.LEARNED) s.put("pos_embed.W_pos", new long[]{c.nCtx(), d});
+        s.put("embed.W_E", new long[] {c.dVocab(), d});
+        if (c.positional() == ModelConfig.Positional.LEARNED) s.put("pos_embed.W_pos", new long[] {c.nCtx(), d});
         for (int l = 0; l < c.nLayers(); l++) {
             String b = "blocks." + l + ".";
             norm(s, b + "ln1", c);
-            s.put(b + "attn.W_Q", new long[]{d, q});
-            s.put(b + "attn.W_K", new long[]{d, kv});
-            s.put(b + "attn.W_V", new long[]{d, kv});
+            s.put(b + "attn.W_Q", new long[] {d, q});
+            s.put(b + "attn.W_K", new long[] {d, kv});
+            s.put(b + "attn.W_V", new long[] {d, kv});
             if (c.biases().qkv()) {
-                s.put(b + "attn.b_Q", new long[]{q});
-                s.put(b + "attn.b_K", new long[]{kv});
-                s.put(b + "attn.b_V", new long[]{kv});
+                s.put(b + "attn.b_Q", new long[] {q});
+                s.put(b + "attn.b_K", new long[] {kv});
+                s.put(b + "attn.b_V", new long[] {kv});
             }
-            s.put(b + "attn.W_O", new long[]{q, d});
-            if (c.biases().attnOut()) s.put(b + "attn.b_O", new long[]{d});
-            if (c.useNormalizationBeforeAndAfter()) s.put(b + "ln1_post.w", new long[]{d});
+            s.put(b + "attn.W_O", new long[] {q, d});
+            if (c.biases().attnOut()) s.put(b + "attn.b_O", new long[] {d});
+            if (c.useNormalizationBeforeAndAfter()) s.put(b + "ln1_post.w", new long[] {d});
             if (!c.attnOnly()) {
                 norm(s, b + "ln2", c);
-                if (c.activation().gated()) s.put(b + "mlp.W_gate", new long[]{d, c.dMlp()});
-                s.put(b + "mlp.W_in", new long[]{d, c.dMlp()});
-                if (c.biases().mlpIn()) s.put(b + "mlp.b_in", new long[]{c.dMlp()});
-                s.put(b + "mlp.W_out", new long[]{c.dMlp(), d});
-                if (c.biases().mlpOut()) s.put(b + "mlp.b_out", new long[]{d});
-                if (c.useNormalizationBeforeAndAfter()) s.put(b + "ln2_post.w", new long[]{d});
+                if (c.activation().gated()) s.put(b + "mlp.W_gate", new long[] {d, c.dMlp()});
+                s.put(b + "mlp.W_in", new long[] {d, c.dMlp()});
+                if (c.biases().mlpIn()) s.put(b + "mlp.b_in", new long[] {c.dMlp()});
+                s.put(b + "mlp.W_out", new long[] {c.dMlp(), d});
+                if (c.biases().mlpOut()) s.put(b + "mlp.b_out", new long[] {d});
+                if (c.useNormalizationBeforeAndAfter()) s.put(b + "ln2_post.w", new long[] {d});
             }
         }
         norm(s, "ln_final", c);
-        if (!c.tiedEmbeddings()) s.put("unembed.W_U", new long[]{d, c.dVocab()});
-        if (c.biases().unembed()) s.put("unembed.b_U", new long[]{c.dVocab()});
+        if (!c.tiedEmbeddings()) s.put("unembed.W_U", new long[] {d, c.dVocab()});
+        if (c.biases().unembed()) s.put("unembed.b_U", new long[] {c.dVocab()});
         return s;
     }
 
     private static void norm(Map<String, long[]> s, String prefix, ModelConfig c) {
         if (!c.normalization().hasWeights()) return;
-        s.put(prefix + ".w", new long[]{c.dModel()});
-        if (c.normalization() == ModelConfig.Normalization.LAYER_NORM) s.put(prefix + ".b", new long[]{c.dModel()});
+        s.put(prefix + ".w", new long[] {c.dModel()});
+        if (c.normalization() == ModelConfig.Normalization.LAYER_NORM) s.put(prefix + ".b", new long[] {c.dModel()});
     }
 
     /** Checks names, shapes and dtype against the config; the error names the tensor. */
@@ -105,10 +104,12 @@ public final class Weights {
                 throw new LoupeException(source + ": missing weight '" + e.getKey() + "' (expected shape "
                         + Arrays.toString(e.getValue()) + ")");
             if (!Arrays.equals(a.shape(), e.getValue()))
-                throw new LoupeException(source + ": weight '" + e.getKey() + "' has shape " + Arrays.toString(a.shape())
-                        + ", expected " + Arrays.toString(e.getValue()) + " for this config");
+                throw new LoupeException(
+                        source + ": weight '" + e.getKey() + "' has shape " + Arrays.toString(a.shape()) + ", expected "
+                                + Arrays.toString(e.getValue()) + " for this config");
             if (a.dataType() != want)
-                throw new LoupeException(source + ": weight '" + e.getKey() + "' is " + a.dataType() + ", expected " + want);
+                throw new LoupeException(
+                        source + ": weight '" + e.getKey() + "' is " + a.dataType() + ", expected " + want);
         }
         for (String n : tensors.keySet())
             if (!expected.containsKey(n))
@@ -168,7 +169,7 @@ public final class Weights {
         for (int i = 0; i < n; i++) {
             double z;
             if (i % 2 == 0) {
-                radius = StrictMath.sqrt(-2 * StrictMath.log(1 - rng.nextDouble()));   // 1 - u in (0, 1]
+                radius = StrictMath.sqrt(-2 * StrictMath.log(1 - rng.nextDouble())); // 1 - u in (0, 1]
                 angle = 2 * StrictMath.PI * rng.nextDouble();
                 z = radius * StrictMath.cos(angle);
             } else {
@@ -206,9 +207,9 @@ public final class Weights {
         String leaf = name.substring(name.lastIndexOf('.') + 1);
         long dh = c.dHead();
         return switch (leaf) {
-            case "W_Q", "W_K", "W_V" -> new long[]{shape[1] / dh, shape[0], dh};
-            case "b_Q", "b_K", "b_V" -> new long[]{shape[0] / dh, dh};
-            case "W_O" -> new long[]{shape[0] / dh, dh, shape[1]};
+            case "W_Q", "W_K", "W_V" -> new long[] {shape[1] / dh, shape[0], dh};
+            case "b_Q", "b_K", "b_V" -> new long[] {shape[0] / dh, dh};
+            case "W_O" -> new long[] {shape[0] / dh, dh, shape[1]};
             default -> shape;
         };
     }
@@ -218,7 +219,7 @@ public final class Weights {
         String leaf = name.substring(name.lastIndexOf('.') + 1);
         return switch (leaf) {
             case "W_Q", "W_K", "W_V" -> a.permute(1, 0, 2).dup('c').reshape('c', a.size(1), a.size(0) * a.size(2));
-            case "b_Q", "b_K", "b_V" -> a.reshape('c', new long[]{a.length()});
+            case "b_Q", "b_K", "b_V" -> a.reshape('c', new long[] {a.length()});
             case "W_O" -> a.reshape('c', a.size(0) * a.size(1), a.size(2));
             default -> a;
         };

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loupe.engine.LoupeException;
-
 import java.util.List;
 import java.util.UUID;
 
@@ -24,7 +23,9 @@ public final class Figure {
     private int height = 450;
 
     private Figure() {
-        layout.set("margin", JSON.createObjectNode().put("l", 60).put("r", 30).put("t", 50).put("b", 50));
+        layout.set(
+                "margin",
+                JSON.createObjectNode().put("l", 60).put("r", 30).put("t", 50).put("b", 50));
     }
 
     // ---- constructors ------------------------------------------------------------------------
@@ -131,7 +132,9 @@ public final class Figure {
 
     /** Plotly colorscale name of every heatmap ("Viridis", "Blues", "RdBu", ...). */
     public Figure colorscale(String name) {
-        for (var t : data) if ("heatmap".equals(t.path("type").asText())) ((ObjectNode) t).put("colorscale", name).put("reversescale", false);
+        for (var t : data)
+            if ("heatmap".equals(t.path("type").asText()))
+                ((ObjectNode) t).put("colorscale", name).put("reversescale", false);
         return this;
     }
 
@@ -161,9 +164,12 @@ public final class Figure {
     @Override
     public String toString() {
         StringBuilder s = new StringBuilder("Figure(");
-        for (int i = 0; i < data.size(); i++) s.append(i == 0 ? "" : ", ").append(data.get(i).path("type").asText());
+        for (int i = 0; i < data.size(); i++)
+            s.append(i == 0 ? "" : ", ").append(data.get(i).path("type").asText());
         String title = layout.path("title").path("text").asText("");
-        return s.append(title.isEmpty() ? "" : ", \"" + title + "\"").append(")").toString();
+        return s.append(title.isEmpty() ? "" : ", \"" + title + "\"")
+                .append(")")
+                .toString();
     }
 
     // ---- shared with the other views ---------------------------------------------------------------
@@ -214,7 +220,8 @@ public final class Figure {
     public static ArrayNode vector(double[] v) {
         ArrayNode a = JSON.createArrayNode();
         for (double d : v) {
-            if (Double.isFinite(d)) a.add(d); else a.addNull(); // JSON has no NaN: Plotly leaves a gap
+            if (Double.isFinite(d)) a.add(d);
+            else a.addNull(); // JSON has no NaN: Plotly leaves a gap
         }
         return a;
     }
@@ -235,7 +242,8 @@ public final class Figure {
         if (z.length == 0 || z[0].length == 0) throw new LoupeException(what + ": empty matrix");
         for (int i = 1; i < z.length; i++) {
             if (z[i].length != z[0].length) {
-                throw new LoupeException(what + ": row " + i + " has " + z[i].length + " values, row 0 has " + z[0].length);
+                throw new LoupeException(
+                        what + ": row " + i + " has " + z[i].length + " values, row 0 has " + z[0].length);
             }
         }
     }

@@ -1,7 +1,6 @@
 package dev.loupe.engine.plot;
 
 import dev.loupe.engine.LoupeException;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -29,8 +28,9 @@ public final class PlotlyJs {
         Properties p = new Properties();
         String file = "/META-INF/maven/org.webjars.npm/plotly.js-dist/pom.properties";
         try (InputStream in = PlotlyJs.class.getResourceAsStream(file)) {
-            if (in == null) throw new LoupeException("plotly.js is missing from the classpath (no " + file
-                    + "): the org.webjars.npm:plotly.js-dist jar is missing; rebuild with mvn install");
+            if (in == null)
+                throw new LoupeException("plotly.js is missing from the classpath (no " + file
+                        + "): the org.webjars.npm:plotly.js-dist jar is missing; rebuild with mvn install");
             p.load(in);
         } catch (IOException e) {
             throw new LoupeException("cannot read " + file + ": " + e.getMessage(), e);

@@ -11,18 +11,27 @@ public final class TableHtml {
 
     public static String of(Table table) {
         StringBuilder h = new StringBuilder("<div class=\"loupe-table\">\n<table>\n<thead><tr>");
-        for (String col : table.columnNames()) h.append("<th>").append(escape(col)).append("</th>");
+        for (String col : table.columnNames())
+            h.append("<th>").append(escape(col)).append("</th>");
         h.append("</tr></thead>\n<tbody>\n");
         int rows = table.rowCount();
         int head = rows <= MAX_ROWS ? rows : MAX_ROWS / 2;
         for (int r = 0; r < head; r++) row(h, table, r);
         if (rows > MAX_ROWS) {
-            h.append("<tr><td colspan=\"").append(table.columnCount()).append("\">… ")
-                    .append(rows - MAX_ROWS).append(" more rows …</td></tr>\n");
+            h.append("<tr><td colspan=\"")
+                    .append(table.columnCount())
+                    .append("\">… ")
+                    .append(rows - MAX_ROWS)
+                    .append(" more rows …</td></tr>\n");
             for (int r = rows - MAX_ROWS / 2; r < rows; r++) row(h, table, r);
         }
-        h.append("</tbody>\n</table>\n<p style=\"font-size:smaller\">").append(escape(table.name() == null ? "" : table.name()))
-                .append(" (").append(rows).append(" rows × ").append(table.columnCount()).append(" columns)</p>\n</div>\n");
+        h.append("</tbody>\n</table>\n<p style=\"font-size:smaller\">")
+                .append(escape(table.name() == null ? "" : table.name()))
+                .append(" (")
+                .append(rows)
+                .append(" rows × ")
+                .append(table.columnCount())
+                .append(" columns)</p>\n</div>\n");
         return h.toString();
     }
 

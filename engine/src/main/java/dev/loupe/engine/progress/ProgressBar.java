@@ -91,9 +91,19 @@ public final class ProgressBar implements AutoCloseable {
         if (total > 0) {
             double fraction = Math.min(1.0, (double) current / total);
             int filled = (int) Math.floor(fraction * BAR_WIDTH);
-            sb.append('[').append("#".repeat(filled)).append(".".repeat(BAR_WIDTH - filled)).append("] ");
-            sb.append(String.format(Locale.ROOT, "%3d%%  %d/%d %s  %s %s/s  ETA %s",
-                    (int) Math.floor(fraction * 100), current, total, unit, rateText(rate), unit,
+            sb.append('[')
+                    .append("#".repeat(filled))
+                    .append(".".repeat(BAR_WIDTH - filled))
+                    .append("] ");
+            sb.append(String.format(
+                    Locale.ROOT,
+                    "%3d%%  %d/%d %s  %s %s/s  ETA %s",
+                    (int) Math.floor(fraction * 100),
+                    current,
+                    total,
+                    unit,
+                    rateText(rate),
+                    unit,
                     eta(rate, total - current)));
         } else {
             sb.append(String.format(Locale.ROOT, "%d %s  %s %s/s", current, unit, rateText(rate), unit));

@@ -10,8 +10,14 @@ package dev.loupe.engine.tokenizer;
  * @param singleWord only matched when not inside a word
  * @param normalized matched in the normalized text (else in the raw text)
  */
-public record AddedToken(int id, String content, boolean special, boolean lstrip, boolean rstrip,
-                         boolean singleWord, boolean normalized) {
+public record AddedToken(
+        int id,
+        String content,
+        boolean special,
+        boolean lstrip,
+        boolean rstrip,
+        boolean singleWord,
+        boolean normalized) {
 
     /** A special token matched in the raw text, as control tokens usually are. */
     public static AddedToken special(int id, String content) {

@@ -23,8 +23,7 @@ final class AddedVocabulary {
         }
     }
 
-    private record Candidate(String pattern, AddedToken token) {
-    }
+    private record Candidate(String pattern, AddedToken token) {}
 
     private final Map<Character, List<Candidate>> raw = new HashMap<>();
     private final Map<Character, List<Candidate>> normalized = new HashMap<>();
@@ -35,7 +34,8 @@ final class AddedVocabulary {
             if (t.content().isEmpty()) continue;
             String pattern = t.normalized() ? normalizer.apply(t.content()) : t.content();
             if (pattern.isEmpty()) continue;
-            (t.normalized() ? normalized : raw).computeIfAbsent(pattern.charAt(0), k -> new ArrayList<>())
+            (t.normalized() ? normalized : raw)
+                    .computeIfAbsent(pattern.charAt(0), k -> new ArrayList<>())
                     .add(new Candidate(pattern, t));
         }
         Comparator<Candidate> longestFirst = Comparator.comparingInt((Candidate c) -> -c.pattern.length());
@@ -77,11 +77,13 @@ final class AddedVocabulary {
             AddedToken t = hit.token;
             if (start < startOffset) continue; // inside what a previous rstrip swallowed
             if (t.special() && !allowSpecial) continue;
-            if (t.singleWord() && (start > 0 && isWordChar(text.codePointBefore(start))
-                    || stop < text.length() && isWordChar(text.codePointAt(stop)))) continue;
+            if (t.singleWord()
+                    && (start > 0 && isWordChar(text.codePointBefore(start))
+                            || stop < text.length() && isWordChar(text.codePointAt(stop)))) continue;
             if (t.lstrip()) {
                 int s = start;
-                while (s > 0 && Chars.isWhiteSpace(text.codePointBefore(s))) s -= Character.charCount(text.codePointBefore(s));
+                while (s > 0 && Chars.isWhiteSpace(text.codePointBefore(s)))
+                    s -= Character.charCount(text.codePointBefore(s));
                 start = Math.max(s, startOffset);
             }
             if (t.rstrip()) {

@@ -1,7 +1,6 @@
 package dev.loupe.engine.tokenizer;
 
 import dev.loupe.engine.LoupeException;
-
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
@@ -27,8 +26,13 @@ public final class Bpe {
     public static final int MAX_ID = (1 << 22) - 1;
 
     /** How a model treats characters it does not know and which merges it may skip. */
-    public record Options(String unkToken, boolean fuseUnk, boolean byteFallback, boolean ignoreMerges,
-                          String continuingSubwordPrefix, String endOfWordSuffix) {
+    public record Options(
+            String unkToken,
+            boolean fuseUnk,
+            boolean byteFallback,
+            boolean ignoreMerges,
+            String continuingSubwordPrefix,
+            String endOfWordSuffix) {
         public static final Options BYTE_LEVEL = new Options(null, false, false, false, null, null);
     }
 
@@ -36,6 +40,7 @@ public final class Bpe {
     private final String[] idToToken;
     /** (left id, right id) packed as left << 32 | right → rank << 32 | merged id. */
     private final Map<Long, Long> merges;
+
     private final Options options;
     private final int unkId;
     private final int[] byteFallbackIds;
@@ -52,17 +57,20 @@ public final class Bpe {
         this.options = options;
         int max = -1;
         for (int id : vocab.values()) {
-            if (id < 0 || id > MAX_ID) throw new LoupeException(source + ": token id " + id + " is out of range (0.." + MAX_ID + ")");
+            if (id < 0 || id > MAX_ID)
+                throw new LoupeException(source + ": token id " + id + " is out of range (0.." + MAX_ID + ")");
             max = Math.max(max, id);
         }
         idToToken = new String[max + 1];
         for (Map.Entry<String, Integer> e : vocab.entrySet()) {
             if (idToToken[e.getValue()] != null)
-                throw new LoupeException(source + ": id " + e.getValue() + " is given to both '" + idToToken[e.getValue()]
-                        + "' and '" + e.getKey() + "'");
+                throw new LoupeException(source + ": id " + e.getValue() + " is given to both '"
+                        + idToToken[e.getValue()] + "' and '" + e.getKey() + "'");
             idToToken[e.getValue()] = e.getKey();
         }
-        int prefixLen = options.continuingSubwordPrefix() == null ? 0 : options.continuingSubwordPrefix().length();
+        int prefixLen = options.continuingSubwordPrefix() == null
+                ? 0
+                : options.continuingSubwordPrefix().length();
         this.merges = new HashMap<>(merges.size() * 2);
         for (int rank = 0; rank < merges.size(); rank++) {
             String[] m = merges.get(rank);
@@ -70,16 +78,19 @@ public final class Bpe {
             if (a == null || b == null)
                 throw new LoupeException(source + ": merge " + (rank + 1) + " '" + m[0] + " " + m[1] + "': '"
                         + (a == null ? m[0] : m[1]) + "' is not in the vocabulary");
-            String right = prefixLen > 0 && m[1].startsWith(options.continuingSubwordPrefix()) ? m[1].substring(prefixLen) : m[1];
+            String right = prefixLen > 0 && m[1].startsWith(options.continuingSubwordPrefix())
+                    ? m[1].substring(prefixLen)
+                    : m[1];
             Integer merged = vocab.get(m[0] + right);
             if (merged == null)
-                throw new LoupeException(source + ": merge " + (rank + 1) + " '" + m[0] + " " + m[1] + "': the merged token '"
-                        + m[0] + right + "' is not in the vocabulary");
+                throw new LoupeException(source + ": merge " + (rank + 1) + " '" + m[0] + " " + m[1]
+                        + "': the merged token '" + m[0] + right + "' is not in the vocabulary");
             this.merges.put(pairKey(a, b), (long) rank << 32 | merged);
         }
         if (options.unkToken() != null) {
             Integer u = vocab.get(options.unkToken());
-            if (u == null) throw new LoupeException(source + ": unk_token '" + options.unkToken() + "' is not in the vocabulary");
+            if (u == null)
+                throw new LoupeException(source + ": unk_token '" + options.unkToken() + "' is not in the vocabulary");
             unkId = u;
         } else {
             unkId = -1;
@@ -168,8 +179,7 @@ public final class Bpe {
         }
     }
 
-    private record Merge(int pos, int rank, int newId) {
-    }
+    private record Merge(int pos, int rank, int newId) {}
 
     private int[] mergeWord(String w) {
         Word word = new Word(w.length());
@@ -226,7 +236,8 @@ public final class Bpe {
 
     /** HF's {@code Word::merge_all} without dropout: a min-queue on (rank, position). */
     private void mergeAll(Word w) {
-        PriorityQueue<Merge> queue = new PriorityQueue<>(Math.max(1, w.n),
+        PriorityQueue<Merge> queue = new PriorityQueue<>(
+                Math.max(1, w.n),
                 (x, y) -> x.rank != y.rank ? Integer.compare(x.rank, y.rank) : Integer.compare(x.pos, y.pos));
         for (int i = 0; i + 1 < w.n; i++) {
             Long m = merges.get(pairKey(w.id[i], w.id[i + 1]));

@@ -23,8 +23,7 @@ public final class ByteLevelAlphabet {
         }
     }
 
-    private ByteLevelAlphabet() {
-    }
+    private ByteLevelAlphabet() {}
 
     public static char charOf(int b) {
         return BYTE_TO_CHAR[b & 0xFF];

@@ -1,7 +1,6 @@
 package dev.loupe.engine.tokenizer;
 
 import dev.loupe.engine.LoupeException;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,8 +19,7 @@ public final class Gpt2Files {
     public static final String VOCAB = "vocab.json", MERGES = "merges.txt";
     static final String END_OF_TEXT = "<|endoftext|>";
 
-    private Gpt2Files() {
-    }
+    private Gpt2Files() {}
 
     public static HfTokenizer load(Path vocabJson, Path mergesTxt) {
         JsonFile json = JsonFile.read(vocabJson);
@@ -31,9 +29,17 @@ public final class Gpt2Files {
         List<AddedToken> added = new ArrayList<>();
         Integer eot = vocab.get(END_OF_TEXT);
         if (eot != null) added.add(AddedToken.special(eot, END_OF_TEXT));
-        SpecialTokens specials = TokenizerConfig.resolve(vocabJson.toAbsolutePath().getParent(), vocab::get, -1);
-        return new HfTokenizer(vocabJson.toString(), "byte-level BPE", null,
-                new PreTokenizer.ByteLevel(false, true), bpe, new Decoder.ByteLevel(), added, specials);
+        SpecialTokens specials =
+                TokenizerConfig.resolve(vocabJson.toAbsolutePath().getParent(), vocab::get, -1);
+        return new HfTokenizer(
+                vocabJson.toString(),
+                "byte-level BPE",
+                null,
+                new PreTokenizer.ByteLevel(false, true),
+                bpe,
+                new Decoder.ByteLevel(),
+                added,
+                specials);
     }
 
     static List<String[]> readMerges(Path file) {
@@ -51,8 +57,9 @@ public final class Gpt2Files {
             if (line.startsWith("#version") || line.isEmpty()) continue;
             String[] parts = line.split(" ", -1);
             if (parts.length != 2 || parts[0].isEmpty() || parts[1].isEmpty())
-                throw new LoupeException(file + ": line " + (i + 1) + " must be two tokens separated by one space, got \""
-                        + (line.length() > 60 ? line.substring(0, 57) + "..." : line) + "\"");
+                throw new LoupeException(
+                        file + ": line " + (i + 1) + " must be two tokens separated by one space, got \""
+                                + (line.length() > 60 ? line.substring(0, 57) + "..." : line) + "\"");
             merges.add(parts);
         }
         return merges;

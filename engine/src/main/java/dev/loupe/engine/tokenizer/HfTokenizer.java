@@ -1,7 +1,6 @@
 package dev.loupe.engine.tokenizer;
 
 import dev.loupe.engine.LoupeException;
-
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -35,8 +34,15 @@ public final class HfTokenizer implements Tokenizer {
      * @param preTokenizer null for none (the whole normalized text is one word)
      * @param decoder      null for none (tokens joined with spaces, as HF does)
      */
-    HfTokenizer(String source, String kind, Normalizer normalizer, PreTokenizer preTokenizer, Bpe model,
-                Decoder decoder, List<AddedToken> addedTokens, SpecialTokens specials) {
+    HfTokenizer(
+            String source,
+            String kind,
+            Normalizer normalizer,
+            PreTokenizer preTokenizer,
+            Bpe model,
+            Decoder decoder,
+            List<AddedToken> addedTokens,
+            SpecialTokens specials) {
         this.source = source;
         this.kind = kind;
         this.normalizer = normalizer == null ? Normalizer.NONE : normalizer;
@@ -78,7 +84,8 @@ public final class HfTokenizer implements Tokenizer {
         if (text == null) throw new LoupeException("encode: text is null");
         Utf8.requireUnicode(text);
         IntList out = new IntList(text.length() / 3 + 4);
-        List<AddedVocabulary.Segment> segments = added.hasRaw() ? added.split(text, false, allowSpecial)
+        List<AddedVocabulary.Segment> segments = added.hasRaw()
+                ? added.split(text, false, allowSpecial)
                 : List.of(new AddedVocabulary.Segment(text, -1, 0));
         for (AddedVocabulary.Segment seg : segments) {
             if (seg.isToken()) {
@@ -87,7 +94,8 @@ public final class HfTokenizer implements Tokenizer {
             }
             if (seg.text().isEmpty()) continue;
             String norm = normalizer.apply(seg.text());
-            List<AddedVocabulary.Segment> inner = added.hasNormalized() ? added.split(norm, true, allowSpecial)
+            List<AddedVocabulary.Segment> inner = added.hasNormalized()
+                    ? added.split(norm, true, allowSpecial)
                     : List.of(new AddedVocabulary.Segment(norm, -1, 0));
             for (AddedVocabulary.Segment s : inner) {
                 if (s.isToken()) {
@@ -96,7 +104,8 @@ public final class HfTokenizer implements Tokenizer {
                 }
                 if (s.text().isEmpty()) continue;
                 PreTokenizer.Piece piece = new PreTokenizer.Piece(s.text(), seg.start() == 0 && s.start() == 0);
-                List<PreTokenizer.Piece> words = preTokenizer == null ? List.of(piece) : preTokenizer.apply(List.of(piece));
+                List<PreTokenizer.Piece> words =
+                        preTokenizer == null ? List.of(piece) : preTokenizer.apply(List.of(piece));
                 for (PreTokenizer.Piece w : words) out.addAll(model.tokenize(w.text()));
             }
         }
@@ -122,7 +131,8 @@ public final class HfTokenizer implements Tokenizer {
     private String modelToken(int id) {
         String s = model.token(id);
         if (s == null)
-            throw new LoupeException("token id " + id + " is not in the vocabulary of " + source + " (ids 0.." + (vocabSize - 1) + ")");
+            throw new LoupeException(
+                    "token id " + id + " is not in the vocabulary of " + source + " (ids 0.." + (vocabSize - 1) + ")");
         return s;
     }
 

@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loupe.engine.LoupeException;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -51,7 +50,8 @@ final class JsonFile {
         } catch (IOException e) {
             throw new LoupeException("cannot read " + file + ": " + e.getMessage(), e);
         }
-        if (root == null || root.isMissingNode()) throw new LoupeException(file + ": empty file, expected a JSON object");
+        if (root == null || root.isMissingNode())
+            throw new LoupeException(file + ": empty file, expected a JSON object");
         return new JsonFile(file.toString(), root);
     }
 
@@ -60,7 +60,9 @@ final class JsonFile {
     }
 
     private static String kind(JsonNode n) {
-        return n == null ? "missing" : n.isNull() ? "null" : n.getNodeType().name().toLowerCase();
+        return n == null
+                ? "missing"
+                : n.isNull() ? "null" : n.getNodeType().name().toLowerCase();
     }
 
     ObjectNode object(JsonNode n, String path) {
@@ -108,7 +110,8 @@ final class JsonFile {
     /** A single character (one code point) string. */
     int character(JsonNode n, String path) {
         String s = string(n, path);
-        if (s.isEmpty() || s.codePointCount(0, s.length()) != 1 || Character.isSurrogate(s.charAt(0))) throw error(path, "must be one character, got \"" + s + "\"");
+        if (s.isEmpty() || s.codePointCount(0, s.length()) != 1 || Character.isSurrogate(s.charAt(0)))
+            throw error(path, "must be one character, got \"" + s + "\"");
         return s.codePointAt(0);
     }
 }

@@ -1,7 +1,6 @@
 package dev.loupe.engine.tokenizer;
 
 import dev.loupe.engine.LoupeException;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -40,6 +39,7 @@ public final class Llama2cTokenizer implements Tokenizer {
     private final String source;
     /** Each piece as a Latin-1 string: one char per byte, so byte strings hash and concatenate as strings. */
     private final String[] pieces;
+
     private final float[] scores;
     private final Map<String, Integer> lookup;
     private final int maxTokenLength;
@@ -80,10 +80,12 @@ public final class Llama2cTokenizer implements Tokenizer {
             throw new LoupeException("cannot read " + file + ": " + e.getMessage(), e);
         }
         ByteBuffer buf = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN);
-        if (data.length < 4) throw new LoupeException(file + ": too short for a llama2.c tokenizer.bin (" + data.length + " bytes)");
+        if (data.length < 4)
+            throw new LoupeException(file + ": too short for a llama2.c tokenizer.bin (" + data.length + " bytes)");
         int maxLen = buf.getInt();
         if (maxLen <= 0 || maxLen > 1 << 16)
-            throw new LoupeException(file + ": max_token_length is " + maxLen + ", expected 1..65536 (is this a llama2.c tokenizer.bin?)");
+            throw new LoupeException(file + ": max_token_length is " + maxLen
+                    + ", expected 1..65536 (is this a llama2.c tokenizer.bin?)");
         List<String> pieces = new ArrayList<>();
         List<Float> scores = new ArrayList<>();
         while (vocabSize < 0 ? buf.hasRemaining() : pieces.size() < vocabSize) {
@@ -94,8 +96,8 @@ public final class Llama2cTokenizer implements Tokenizer {
             float score = buf.getFloat();
             int len = buf.getInt();
             if (len < 0 || len > maxLen)
-                throw new LoupeException(file + ": token " + pieces.size() + " at byte offset " + at + " has length " + len
-                        + ", expected 0.." + maxLen + " (max_token_length)");
+                throw new LoupeException(file + ": token " + pieces.size() + " at byte offset " + at + " has length "
+                        + len + ", expected 0.." + maxLen + " (max_token_length)");
             if (buf.remaining() < len)
                 throw new LoupeException(file + ": token " + pieces.size() + " at byte offset " + at + " needs " + len
                         + " bytes, " + buf.remaining() + " left");
@@ -105,8 +107,9 @@ public final class Llama2cTokenizer implements Tokenizer {
             scores.add(score);
         }
         if (pieces.size() < FIRST_BYTE_TOKEN + 256)
-            throw new LoupeException(file + ": has " + pieces.size() + " tokens; a llama2.c tokenizer needs at least 259 "
-                    + "(<unk>, <s>, </s> and the 256 byte tokens)");
+            throw new LoupeException(
+                    file + ": has " + pieces.size() + " tokens; a llama2.c tokenizer needs at least 259 "
+                            + "(<unk>, <s>, </s> and the 256 byte tokens)");
         float[] s = new float[scores.size()];
         for (int i = 0; i < s.length; i++) s[i] = scores.get(i);
         return new Llama2cTokenizer(file.toString(), pieces.toArray(new String[0]), s, maxLen);
@@ -134,8 +137,8 @@ public final class Llama2cTokenizer implements Tokenizer {
     private int[] encode(String text, boolean allowSpecial, boolean bos) {
         if (text == null) throw new LoupeException("encode: text is null");
         Utf8.requireUnicode(text);
-        List<AddedVocabulary.Segment> segments = allowSpecial ? specials.split(text, false, true)
-                : List.of(new AddedVocabulary.Segment(text, -1, 0));
+        List<AddedVocabulary.Segment> segments =
+                allowSpecial ? specials.split(text, false, true) : List.of(new AddedVocabulary.Segment(text, -1, 0));
         if (segments.size() == 1 && !segments.get(0).isToken()) return runC(text, bos);
         IntList out = new IntList(text.length() + 2);
         if (bos) out.add(BOS);
@@ -153,7 +156,8 @@ public final class Llama2cTokenizer implements Tokenizer {
         if (bos) tokens.add(BOS);
         if (!bytes.isEmpty()) {
             Integer dummy = lookup.get(" ");
-            if (dummy == null) throw new LoupeException(source + ": has no \" \" token for SentencePiece's dummy prefix");
+            if (dummy == null)
+                throw new LoupeException(source + ": has no \" \" token for SentencePiece's dummy prefix");
             tokens.add(dummy);
         }
         // one UTF-8 character at a time (at most 4 bytes, as run.c), else its bytes
@@ -168,8 +172,7 @@ public final class Llama2cTokenizer implements Tokenizer {
         return merge(tokens.toArray());
     }
 
-    private record Pair(float score, int left, int right, int mergedId, int leftGen, int rightGen) {
-    }
+    private record Pair(float score, int left, int right, int mergedId, int leftGen, int rightGen) {}
 
     /** Highest-scoring adjacent pair first, leftmost among equals, until no pair is in the vocabulary. */
     private int[] merge(int[] ids) {
@@ -181,13 +184,17 @@ public final class Llama2cTokenizer implements Tokenizer {
             prev[i] = i - 1;
             alive[i] = true;
         }
-        PriorityQueue<Pair> queue = new PriorityQueue<>(Math.max(1, n),
+        PriorityQueue<Pair> queue = new PriorityQueue<>(
+                Math.max(1, n),
                 (a, b) -> a.score != b.score ? Float.compare(b.score, a.score) : Integer.compare(a.left, b.left));
         for (int i = 0; i + 1 < n; i++) offer(queue, ids, gen, i, i + 1);
         while (!queue.isEmpty()) {
             Pair p = queue.poll();
-            if (!alive[p.left] || !alive[p.right] || next[p.left] != p.right
-                    || gen[p.left] != p.leftGen || gen[p.right] != p.rightGen) continue;
+            if (!alive[p.left]
+                    || !alive[p.right]
+                    || next[p.left] != p.right
+                    || gen[p.left] != p.leftGen
+                    || gen[p.right] != p.rightGen) continue;
             ids[p.left] = p.mergedId;
             gen[p.left]++;
             alive[p.right] = false;
@@ -217,11 +224,12 @@ public final class Llama2cTokenizer implements Tokenizer {
 
     private void checkId(int id) {
         if (id < 0 || id >= pieces.length)
-            throw new LoupeException("token id " + id + " is not in the vocabulary of " + source + " (ids 0.." + (pieces.length - 1) + ")");
+            throw new LoupeException("token id " + id + " is not in the vocabulary of " + source + " (ids 0.."
+                    + (pieces.length - 1) + ")");
     }
 
-    private static final Decoder DECODER = new Decoder.Sequence(List.of(
-            new Decoder.ByteFallback(), new Decoder.Fuse(), new Decoder.Strip(' ', 1, 0)));
+    private static final Decoder DECODER =
+            new Decoder.Sequence(List.of(new Decoder.ByteFallback(), new Decoder.Fuse(), new Decoder.Strip(' ', 1, 0)));
 
     /**
      * As Hugging Face's Llama tokenizer decodes: byte tokens assembled into UTF-8, the dummy-prefix

@@ -61,8 +61,11 @@ interface Normalizer {
         @Override
         public String apply(String text) {
             int s = 0, e = text.length();
-            if (left) while (s < e && Chars.isWhiteSpace(text.codePointAt(s))) s += Character.charCount(text.codePointAt(s));
-            if (right) while (e > s && Chars.isWhiteSpace(text.codePointBefore(e))) e -= Character.charCount(text.codePointBefore(e));
+            if (left)
+                while (s < e && Chars.isWhiteSpace(text.codePointAt(s))) s += Character.charCount(text.codePointAt(s));
+            if (right)
+                while (e > s && Chars.isWhiteSpace(text.codePointBefore(e)))
+                    e -= Character.charCount(text.codePointBefore(e));
             return text.substring(s, e);
         }
     }

@@ -15,8 +15,7 @@ interface PreTokenizer {
      * A word. {@code atStart}: it begins at offset 0 of the text being encoded (what Metaspace's
      * {@code prepend_scheme: "first"} looks at).
      */
-    record Piece(String text, boolean atStart) {
-    }
+    record Piece(String text, boolean atStart) {}
 
     /** The words of one piece. */
     List<Piece> split(Piece piece);
@@ -73,7 +72,11 @@ interface PreTokenizer {
         }
     }
 
-    enum PrependScheme { ALWAYS, FIRST, NEVER }
+    enum PrependScheme {
+        ALWAYS,
+        FIRST,
+        NEVER
+    }
 
     /** {@code Metaspace}: spaces become {@code replacement} (▁), a prefix is added, words start at ▁. */
     record Metaspace(int replacement, PrependScheme scheme, boolean splitWords) implements PreTokenizer {
@@ -81,15 +84,19 @@ interface PreTokenizer {
         public List<Piece> split(Piece piece) {
             String rep = new String(Character.toChars(replacement));
             String text = piece.text().replace(" ", rep);
-            boolean prepend = switch (scheme) {
-                case ALWAYS -> !text.startsWith(rep);
-                case FIRST -> !text.startsWith(rep) && piece.atStart();
-                case NEVER -> false;
-            };
+            boolean prepend =
+                    switch (scheme) {
+                        case ALWAYS -> !text.startsWith(rep);
+                        case FIRST -> !text.startsWith(rep) && piece.atStart();
+                        case NEVER -> false;
+                    };
             if (prepend) text = rep + text;
             if (!splitWords) return List.of(new Piece(text, piece.atStart()));
-            return pieces(piece, text, Splitter.split(Splitter.charMatches(cp -> cp == replacement, text),
-                    Splitter.Behavior.MERGED_WITH_NEXT));
+            return pieces(
+                    piece,
+                    text,
+                    Splitter.split(
+                            Splitter.charMatches(cp -> cp == replacement, text), Splitter.Behavior.MERGED_WITH_NEXT));
         }
     }
 
@@ -97,8 +104,12 @@ interface PreTokenizer {
     record Digits(boolean individual) implements PreTokenizer {
         @Override
         public List<Piece> split(Piece piece) {
-            return pieces(piece, piece.text(), Splitter.split(Splitter.charMatches(Chars::isNumeric, piece.text()),
-                    individual ? Splitter.Behavior.ISOLATED : Splitter.Behavior.CONTIGUOUS));
+            return pieces(
+                    piece,
+                    piece.text(),
+                    Splitter.split(
+                            Splitter.charMatches(Chars::isNumeric, piece.text()),
+                            individual ? Splitter.Behavior.ISOLATED : Splitter.Behavior.CONTIGUOUS));
         }
     }
 

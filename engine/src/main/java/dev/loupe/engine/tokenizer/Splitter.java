@@ -20,14 +20,18 @@ import java.util.regex.Pattern;
  */
 final class Splitter {
 
-    enum Behavior { REMOVED, ISOLATED, MERGED_WITH_PREVIOUS, MERGED_WITH_NEXT, CONTIGUOUS }
+    enum Behavior {
+        REMOVED,
+        ISOLATED,
+        MERGED_WITH_PREVIOUS,
+        MERGED_WITH_NEXT,
+        CONTIGUOUS
+    }
 
     /** A piece of the split text: chars [start, end). */
-    record Span(int start, int end) {
-    }
+    record Span(int start, int end) {}
 
-    private Splitter() {
-    }
+    private Splitter() {}
 
     /** [start, end, isMatch] triples covering the text: regex matches and the gaps between them. */
     static List<int[]> regexMatches(Pattern pattern, String text) {

@@ -2,7 +2,6 @@ package dev.loupe.engine.tokenizer;
 
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.model.Tokens;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalInt;

@@ -2,7 +2,6 @@ package dev.loupe.engine.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -26,8 +25,7 @@ final class TokenizerConfig {
     private static final List<String> BOS_NAMES = List.of("<|begin_of_text|>", "<s>", "<bos>", "<|startoftext|>");
     private static final List<String> EOS_NAMES = List.of("<|end_of_text|>", "</s>", "<eos>", "<|endoftext|>");
 
-    private TokenizerConfig() {
-    }
+    private TokenizerConfig() {}
 
     /**
      * @param dir         the folder holding the tokenizer files (may be null)

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loupe.engine.LoupeException;
-
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -24,11 +23,11 @@ import java.util.regex.PatternSyntaxException;
  */
 public final class TokenizerJson {
     static final List<String> MODELS = List.of("BPE");
-    static final List<String> NORMALIZERS = List.of("Sequence", "Prepend", "Replace", "NFC", "NFD", "NFKC", "NFKD",
-            "Lowercase", "Strip");
+    static final List<String> NORMALIZERS =
+            List.of("Sequence", "Prepend", "Replace", "NFC", "NFD", "NFKC", "NFKD", "Lowercase", "Strip");
     static final List<String> PRE_TOKENIZERS = List.of("Sequence", "ByteLevel", "Split", "Metaspace", "Digits");
-    static final List<String> DECODERS = List.of("Sequence", "ByteLevel", "Metaspace", "Replace", "ByteFallback",
-            "Fuse", "Strip");
+    static final List<String> DECODERS =
+            List.of("Sequence", "ByteLevel", "Metaspace", "Replace", "ByteFallback", "Fuse", "Strip");
 
     private final JsonFile json;
     private boolean byteLevel, sentencePiece;
@@ -39,7 +38,8 @@ public final class TokenizerJson {
 
     /** Loads {@code file}; special-token roles also come from a sibling tokenizer_config.json. */
     public static HfTokenizer load(Path file) {
-        return new TokenizerJson(JsonFile.read(file)).build(file.toAbsolutePath().getParent());
+        return new TokenizerJson(JsonFile.read(file))
+                .build(file.toAbsolutePath().getParent());
     }
 
     private HfTokenizer build(Path dir) {
@@ -53,17 +53,22 @@ public final class TokenizerJson {
         Map<String, Integer> addedIds = new HashMap<>();
         for (AddedToken t : added) addedIds.putIfAbsent(t.content(), t.id());
         int templateBos = templateBos(root.get("post_processor"), 0);
-        SpecialTokens specials = TokenizerConfig.resolve(dir, s -> {
-            Integer id = addedIds.get(s);
-            return id != null ? id : bpe.id(s);
-        }, templateBos);
+        SpecialTokens specials = TokenizerConfig.resolve(
+                dir,
+                s -> {
+                    Integer id = addedIds.get(s);
+                    return id != null ? id : bpe.id(s);
+                },
+                templateBos);
         String kind = byteLevel ? "byte-level BPE" : sentencePiece ? "SentencePiece BPE" : "BPE";
         return new HfTokenizer(json.name, kind, normalizer, pre, bpe, decoder, added, specials);
     }
 
     private LoupeException unsupported(String path, String what, String type, List<String> supported) {
-        return json.error(path, "has type '" + type + "', which Loupe does not support (supported " + what + " types: "
-                + String.join(", ", supported) + ")");
+        return json.error(
+                path,
+                "has type '" + type + "', which Loupe does not support (supported " + what + " types: "
+                        + String.join(", ", supported) + ")");
     }
 
     private String type(ObjectNode o, String path) {
@@ -75,7 +80,8 @@ public final class TokenizerJson {
     private Bpe bpe(ObjectNode model) {
         String type = json.optString(model, "type", "model");
         if (type == null) {
-            if (!model.has("merges")) throw json.error("model", "has no \"type\" (supported model types: " + String.join(", ", MODELS) + ")");
+            if (!model.has("merges"))
+                throw json.error("model", "has no \"type\" (supported model types: " + String.join(", ", MODELS) + ")");
             type = "BPE";
         }
         if (!type.equals("BPE")) throw unsupported("model", "model", type, MODELS);
@@ -83,9 +89,11 @@ public final class TokenizerJson {
         if (dropout != null && !dropout.isNull()) {
             if (!dropout.isNumber()) throw json.error("model.dropout", "must be a number or null");
             if (dropout.doubleValue() != 0.0)
-                throw json.error("model.dropout", "is " + dropout.asText() + ": BPE dropout (random merges) is not supported");
+                throw json.error(
+                        "model.dropout", "is " + dropout.asText() + ": BPE dropout (random merges) is not supported");
         }
-        Map<String, Integer> vocab = vocab(json.object(json.required(model, "vocab", "model"), "model.vocab"), json, "model.vocab");
+        Map<String, Integer> vocab =
+                vocab(json.object(json.required(model, "vocab", "model"), "model.vocab"), json, "model.vocab");
         ArrayNode mergesNode = json.array(json.required(model, "merges", "model"), "model.merges");
         List<String[]> merges = new ArrayList<>(mergesNode.size());
         for (int i = 0; i < mergesNode.size(); i++) {
@@ -94,7 +102,8 @@ public final class TokenizerJson {
             if (m.isTextual()) {
                 String s = m.textValue();
                 int sp = s.indexOf(' ');
-                if (sp <= 0 || sp == s.length() - 1) throw json.error(path, "must be two tokens separated by a space, got \"" + s + "\"");
+                if (sp <= 0 || sp == s.length() - 1)
+                    throw json.error(path, "must be two tokens separated by a space, got \"" + s + "\"");
                 merges.add(new String[] {s.substring(0, sp), s.substring(sp + 1)});
             } else if (m.isArray() && m.size() == 2) {
                 merges.add(new String[] {json.string(m.get(0), path + "[0]"), json.string(m.get(1), path + "[1]")});
@@ -104,8 +113,10 @@ public final class TokenizerJson {
         }
         boolean byteFallback = json.optBool(model, "byte_fallback", false, "model");
         sentencePiece |= byteFallback;
-        Bpe.Options options = new Bpe.Options(json.optString(model, "unk_token", "model"),
-                json.optBool(model, "fuse_unk", false, "model"), byteFallback,
+        Bpe.Options options = new Bpe.Options(
+                json.optString(model, "unk_token", "model"),
+                json.optBool(model, "fuse_unk", false, "model"),
+                byteFallback,
                 json.optBool(model, "ignore_merges", false, "model"),
                 json.optString(model, "continuing_subword_prefix", "model"),
                 json.optString(model, "end_of_word_suffix", "model"));
@@ -117,7 +128,9 @@ public final class TokenizerJson {
         Map<String, Integer> vocab = new HashMap<>(node.size() * 2);
         for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
-            vocab.put(e.getKey(), file.integer(e.getValue(), path + "[\"" + abbreviate(e.getKey()) + "\"]", 0, Bpe.MAX_ID));
+            vocab.put(
+                    e.getKey(),
+                    file.integer(e.getValue(), path + "[\"" + abbreviate(e.getKey()) + "\"]", 0, Bpe.MAX_ID));
         }
         if (vocab.isEmpty()) throw file.error(path, "is empty");
         return vocab;
@@ -139,8 +152,13 @@ public final class TokenizerJson {
             int id = json.integer(json.required(t, "id", path), path + ".id", 0, Bpe.MAX_ID);
             String content = json.string(json.required(t, "content", path), path + ".content");
             boolean special = json.optBool(t, "special", false, path);
-            out.add(new AddedToken(id, content, special, json.optBool(t, "lstrip", false, path),
-                    json.optBool(t, "rstrip", false, path), json.optBool(t, "single_word", false, path),
+            out.add(new AddedToken(
+                    id,
+                    content,
+                    special,
+                    json.optBool(t, "lstrip", false, path),
+                    json.optBool(t, "rstrip", false, path),
+                    json.optBool(t, "single_word", false, path),
                     json.optBool(t, "normalized", !special, path)));
         }
         return out;
@@ -162,7 +180,11 @@ public final class TokenizerJson {
         if (!first.isTextual()) return -1;
         JsonNode ids = pp.path("special_tokens").path(first.textValue()).path("ids");
         JsonNode id = ids.path(0);
-        if (!ids.isArray() || ids.size() != 1 || !id.isIntegralNumber() || !id.canConvertToInt() || id.intValue() < 0
+        if (!ids.isArray()
+                || ids.size() != 1
+                || !id.isIntegralNumber()
+                || !id.canConvertToInt()
+                || id.intValue() < 0
                 || id.intValue() > Bpe.MAX_ID) return -1;
         return id.intValue();
     }
@@ -210,7 +232,8 @@ public final class TokenizerJson {
                 return new Normalizer.Lowercase();
             }
             case "Strip" -> {
-                return new Normalizer.Strip(json.optBool(o, "strip_left", false, path), json.optBool(o, "strip_right", false, path));
+                return new Normalizer.Strip(
+                        json.optBool(o, "strip_left", false, path), json.optBool(o, "strip_right", false, path));
             }
             default -> throw unsupported(path, "normalizer", type, NORMALIZERS);
         }
@@ -225,8 +248,10 @@ public final class TokenizerJson {
             try {
                 return PreTokenizer.compile(regex);
             } catch (PatternSyntaxException e) {
-                throw json.error(path + ".Regex", "is not a regular expression Java can compile: "
-                        + e.getDescription() + " (pattern \"" + abbreviate(regex) + "\")");
+                throw json.error(
+                        path + ".Regex",
+                        "is not a regular expression Java can compile: " + e.getDescription() + " (pattern \""
+                                + abbreviate(regex) + "\")");
             } catch (StackOverflowError e) {
                 throw json.error(path + ".Regex", "is nested too deeply to compile");
             }
@@ -252,18 +277,22 @@ public final class TokenizerJson {
             }
             case "ByteLevel" -> {
                 byteLevel = true;
-                return new PreTokenizer.ByteLevel(json.optBool(o, "add_prefix_space", true, path),
-                        json.optBool(o, "use_regex", true, path));
+                return new PreTokenizer.ByteLevel(
+                        json.optBool(o, "add_prefix_space", true, path), json.optBool(o, "use_regex", true, path));
             }
             case "Split" -> {
                 Pattern p = pattern(json.required(o, "pattern", path), path + ".pattern");
-                return new PreTokenizer.Split(p, behavior(json.required(o, "behavior", path), path + ".behavior"),
+                return new PreTokenizer.Split(
+                        p,
+                        behavior(json.required(o, "behavior", path), path + ".behavior"),
                         json.optBool(o, "invert", false, path));
             }
             case "Metaspace" -> {
                 sentencePiece = true;
-                return new PreTokenizer.Metaspace(json.character(json.required(o, "replacement", path), path + ".replacement"),
-                        prependScheme(o, path), json.optBool(o, "split", true, path));
+                return new PreTokenizer.Metaspace(
+                        json.character(json.required(o, "replacement", path), path + ".replacement"),
+                        prependScheme(o, path),
+                        json.optBool(o, "split", true, path));
             }
             case "Digits" -> {
                 return new PreTokenizer.Digits(json.optBool(o, "individual_digits", false, path));
@@ -280,8 +309,10 @@ public final class TokenizerJson {
             case "MergedWithPrevious" -> Splitter.Behavior.MERGED_WITH_PREVIOUS;
             case "MergedWithNext" -> Splitter.Behavior.MERGED_WITH_NEXT;
             case "Contiguous" -> Splitter.Behavior.CONTIGUOUS;
-            default -> throw json.error(path, "'" + b + "' is not a split behaviour (Removed, Isolated, "
-                    + "MergedWithPrevious, MergedWithNext, Contiguous)");
+            default -> throw json.error(
+                    path,
+                    "'" + b + "' is not a split behaviour (Removed, Isolated, "
+                            + "MergedWithPrevious, MergedWithNext, Contiguous)");
         };
     }
 
@@ -289,12 +320,15 @@ public final class TokenizerJson {
     private PreTokenizer.PrependScheme prependScheme(ObjectNode o, String path) {
         String scheme = json.optString(o, "prepend_scheme", path);
         if (scheme == null)
-            return json.optBool(o, "add_prefix_space", true, path) ? PreTokenizer.PrependScheme.ALWAYS : PreTokenizer.PrependScheme.NEVER;
+            return json.optBool(o, "add_prefix_space", true, path)
+                    ? PreTokenizer.PrependScheme.ALWAYS
+                    : PreTokenizer.PrependScheme.NEVER;
         return switch (scheme) {
             case "always" -> PreTokenizer.PrependScheme.ALWAYS;
             case "first" -> PreTokenizer.PrependScheme.FIRST;
             case "never" -> PreTokenizer.PrependScheme.NEVER;
-            default -> throw json.error(path + ".prepend_scheme", "'" + scheme + "' is not one of always, first, never");
+            default -> throw json.error(
+                    path + ".prepend_scheme", "'" + scheme + "' is not one of always, first, never");
         };
     }
 
@@ -318,11 +352,13 @@ public final class TokenizerJson {
                 return new Decoder.ByteLevel();
             }
             case "Metaspace" -> {
-                return new Decoder.Metaspace(json.character(json.required(o, "replacement", path), path + ".replacement"),
+                return new Decoder.Metaspace(
+                        json.character(json.required(o, "replacement", path), path + ".replacement"),
                         prependScheme(o, path) != PreTokenizer.PrependScheme.NEVER);
             }
             case "Replace" -> {
-                return new Decoder.Replace(pattern(json.required(o, "pattern", path), path + ".pattern"),
+                return new Decoder.Replace(
+                        pattern(json.required(o, "pattern", path), path + ".pattern"),
                         json.string(json.required(o, "content", path), path + ".content"));
             }
             case "ByteFallback" -> {
@@ -332,7 +368,8 @@ public final class TokenizerJson {
                 return new Decoder.Fuse();
             }
             case "Strip" -> {
-                return new Decoder.Strip(json.character(json.required(o, "content", path), path + ".content"),
+                return new Decoder.Strip(
+                        json.character(json.required(o, "content", path), path + ".content"),
                         json.integer(json.required(o, "start", path), path + ".start", 0, Integer.MAX_VALUE),
                         json.integer(json.required(o, "stop", path), path + ".stop", 0, Integer.MAX_VALUE));
             }

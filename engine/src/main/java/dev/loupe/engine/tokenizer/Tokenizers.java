@@ -1,7 +1,6 @@
 package dev.loupe.engine.tokenizer;
 
 import dev.loupe.engine.LoupeException;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -9,8 +8,7 @@ import java.nio.file.Path;
 public final class Tokenizers {
     public static final String TOKENIZER_JSON = "tokenizer.json", TOKENIZER_BIN = "tokenizer.bin";
 
-    private Tokenizers() {
-    }
+    private Tokenizers() {}
 
     /**
      * Loads from a folder — its {@code tokenizer.json} if present, else {@code vocab.json} +
@@ -28,8 +26,8 @@ public final class Tokenizers {
             if (Files.isRegularFile(vocab) && Files.isRegularFile(merges)) return Gpt2Files.load(vocab, merges);
             Path bin = path.resolve(TOKENIZER_BIN);
             if (Files.isRegularFile(bin)) return Llama2cTokenizer.load(bin);
-            throw new LoupeException(path + ": no tokenizer found (looked for " + TOKENIZER_JSON + ", " + Gpt2Files.VOCAB
-                    + " + " + Gpt2Files.MERGES + ", " + TOKENIZER_BIN + ")");
+            throw new LoupeException(path + ": no tokenizer found (looked for " + TOKENIZER_JSON + ", "
+                    + Gpt2Files.VOCAB + " + " + Gpt2Files.MERGES + ", " + TOKENIZER_BIN + ")");
         }
         if (!Files.isRegularFile(path)) throw new LoupeException(path + ": no such file or folder");
         String name = path.getFileName().toString();
@@ -42,20 +40,24 @@ public final class Tokenizers {
             if (name.equals(TOKENIZER_JSON) || isTokenizerJson(path)) return TokenizerJson.load(path);
             return Gpt2Files.load(path, sibling(path, Gpt2Files.MERGES));
         }
-        throw new LoupeException(path + ": not a tokenizer file I know (expected tokenizer.json, vocab.json, merges.txt "
-                + "or a llama2.c tokenizer .bin)");
+        throw new LoupeException(
+                path + ": not a tokenizer file I know (expected tokenizer.json, vocab.json, merges.txt "
+                        + "or a llama2.c tokenizer .bin)");
     }
 
     private static Path sibling(Path file, String name) {
         Path dir = file.toAbsolutePath().getParent();
         Path s = dir.resolve(name);
-        if (!Files.isRegularFile(s)) throw new LoupeException(file + ": needs " + name + " beside it, and " + s + " does not exist");
+        if (!Files.isRegularFile(s))
+            throw new LoupeException(file + ": needs " + name + " beside it, and " + s + " does not exist");
         return s;
     }
 
     /** A tokenizer.json is an object with a "model"; a vocab.json maps tokens to ids. */
     private static boolean isTokenizerJson(Path file) {
         JsonFile json = JsonFile.read(file);
-        return json.root.isObject() && json.root.get("model") != null && json.root.get("model").isObject();
+        return json.root.isObject()
+                && json.root.get("model") != null
+                && json.root.get("model").isObject();
     }
 }

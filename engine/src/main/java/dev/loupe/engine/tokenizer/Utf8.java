@@ -1,7 +1,6 @@
 package dev.loupe.engine.tokenizer;
 
 import dev.loupe.engine.LoupeException;
-
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -14,8 +13,7 @@ import java.nio.charset.StandardCharsets;
 public final class Utf8 {
     public static final char REPLACEMENT = '\uFFFD';
 
-    private Utf8() {
-    }
+    private Utf8() {}
 
     /** The UTF-8 bytes of {@code text}; an unpaired surrogate (not a Unicode string) is an error. */
     public static byte[] encode(String text) {
@@ -32,8 +30,9 @@ public final class Utf8 {
                 i++;
                 continue;
             }
-            throw new LoupeException("text has an unpaired surrogate U+" + Integer.toHexString(c).toUpperCase()
-                    + " at char index " + i + " (not valid Unicode, cannot be encoded as UTF-8)");
+            throw new LoupeException(
+                    "text has an unpaired surrogate U+" + Integer.toHexString(c).toUpperCase() + " at char index " + i
+                            + " (not valid Unicode, cannot be encoded as UTF-8)");
         }
     }
 

@@ -2,14 +2,13 @@ package dev.loupe.engine.train;
 
 import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.model.Weights;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.updaters.AdamUpdater;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
-
-import java.util.LinkedHashMap;
-import java.util.Map;
 
 /**
  * AdamW as PyTorch's {@code torch.optim.AdamW} computes it, over every parameter of a model at once.
@@ -20,11 +19,11 @@ import java.util.Map;
  */
 public final class AdamW {
     private final ModelConfig config;
-    private final Map<String, long[]> spans = new LinkedHashMap<>();   // name -> {offset, length} in the flat buffers
-    private final INDArray params;      // [n]
-    private final INDArray grads;       // [n]
-    private final INDArray m, v;        // [n] first and second moments
-    private final INDArray decayedParams;   // the front of params: the weights that decay; null if none
+    private final Map<String, long[]> spans = new LinkedHashMap<>(); // name -> {offset, length} in the flat buffers
+    private final INDArray params; // [n]
+    private final INDArray grads; // [n]
+    private final INDArray m, v; // [n] first and second moments
+    private final INDArray decayedParams; // the front of params: the weights that decay; null if none
     private final Weights weights;
     private int step;
 
@@ -41,11 +40,11 @@ public final class AdamW {
         // Matrices and embeddings (the weights that decay) first, so that weight decay is one
         // multiply of the front of the buffer: a 0/1 mask over all of it took three ops.
         long offset = 0, decaying = 0;
-        for (boolean decays : new boolean[]{true, false})
+        for (boolean decays : new boolean[] {true, false})
             for (String name : source.names()) {
                 long len = source.get(name).length();
                 if ((source.get(name).rank() >= 2) != decays) continue;
-                spans.put(name, new long[]{offset, len});
+                spans.put(name, new long[] {offset, len});
                 offset += len;
                 if (decays) decaying = offset;
             }
@@ -53,7 +52,7 @@ public final class AdamW {
         Map<String, INDArray> views = new LinkedHashMap<>();
         for (String name : source.names()) {
             INDArray w = source.get(name), region = region(params, name);
-            region.assign(w.reshape('c', new long[]{w.length()}));
+            region.assign(w.reshape('c', new long[] {w.length()}));
             views.put(name, region.reshape('c', w.shape()));
         }
         weights = new Weights(views);
@@ -87,7 +86,8 @@ public final class AdamW {
         for (String name : spans.keySet()) {
             INDArray g = weightGrads.get(name);
             if (g == null) throw new IllegalStateException("no gradient for weight " + name);
-            INDArray target = Weights.toTransformerLensLayout(name, region(grads, name).reshape('c', weights.get(name).shape()), config);
+            INDArray target = Weights.toTransformerLensLayout(
+                    name, region(grads, name).reshape('c', weights.get(name).shape()), config);
             if (shard == 0) target.assign(g);
             else target.addi(g);
         }
@@ -109,7 +109,7 @@ public final class AdamW {
         // ops took 3% of a training step.)
         double bc2 = 1 - Math.pow(c.beta2(), step);
         Nd4j.exec(new AdamUpdater(grads, v, m, lr, c.beta1(), c.beta2(), c.eps() * Math.sqrt(bc2), step - 1));
-        params.subi(grads);                                                 // grads are spent after this
+        params.subi(grads); // grads are spent after this
     }
 
     /** The optimizer state to checkpoint: first and second moments per weight (compute layout, flat). */
@@ -125,12 +125,13 @@ public final class AdamW {
     /** Restores {@link #state()} and the step count from a checkpoint. */
     public void restore(Map<String, INDArray> state, int steps) {
         for (String name : spans.keySet()) {
-            for (String moment : new String[]{"m", "v"}) {
+            for (String moment : new String[] {"m", "v"}) {
                 INDArray saved = state.get(moment + "." + name);
                 long len = spans.get(name)[1];
                 if (saved == null || saved.length() != len)
-                    throw new IllegalArgumentException("optimizer state lacks " + moment + "." + name + " of " + len + " values");
-                region(moment.equals("m") ? m : v, name).assign(saved.reshape('c', new long[]{len}));
+                    throw new IllegalArgumentException(
+                            "optimizer state lacks " + moment + "." + name + " of " + len + " values");
+                region(moment.equals("m") ? m : v, name).assign(saved.reshape('c', new long[] {len}));
             }
         }
         step = steps;

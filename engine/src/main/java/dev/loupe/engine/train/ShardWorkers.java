@@ -1,10 +1,6 @@
 package dev.loupe.engine.train;
 
 import dev.loupe.engine.autograd.Graph;
-import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.nativeblas.NativeOps;
-import org.nd4j.nativeblas.NativeOpsHolder;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -12,6 +8,9 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.nativeblas.NativeOps;
+import org.nd4j.nativeblas.NativeOpsHolder;
 
 /**
  * Computes the shards of a training batch at the same time: shard 0 on the calling thread, the
@@ -26,7 +25,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class ShardWorkers implements AutoCloseable {
     private final int shards;
-    private final ExecutorService workers;      // null with one shard
+    private final ExecutorService workers; // null with one shard
     private final int blasThreads, ompThreads;
 
     ShardWorkers(int shards) {
@@ -40,19 +39,23 @@ final class ShardWorkers implements AutoCloseable {
             nativeOps().setOmpNumThreads(1);
         }
         AtomicInteger n = new AtomicInteger(1);
-        this.workers = shards == 1 ? null : Executors.newFixedThreadPool(shards - 1, task -> {
-            Thread t = new Thread(() -> {
-                nativeOps().setOmpNumThreads(1);           // this thread's OpenMP setting
-                try {
-                    task.run();
-                } finally {                     // this thread's step memory dies with it
-                    Nd4j.getWorkspaceManager().destroyAllWorkspacesForCurrentThread();
-                    Graph.freeRecycledMemory();
-                }
-            }, "loupe-train-shard-" + n.getAndIncrement());
-            t.setDaemon(true);
-            return t;
-        });
+        this.workers = shards == 1
+                ? null
+                : Executors.newFixedThreadPool(shards - 1, task -> {
+                    Thread t = new Thread(
+                            () -> {
+                                nativeOps().setOmpNumThreads(1); // this thread's OpenMP setting
+                                try {
+                                    task.run();
+                                } finally { // this thread's step memory dies with it
+                                    Nd4j.getWorkspaceManager().destroyAllWorkspacesForCurrentThread();
+                                    Graph.freeRecycledMemory();
+                                }
+                            },
+                            "loupe-train-shard-" + n.getAndIncrement());
+                    t.setDaemon(true);
+                    return t;
+                });
     }
 
     private static NativeOps nativeOps() {
@@ -79,7 +82,7 @@ final class ShardWorkers implements AutoCloseable {
      * failure after all have ended.
      */
     <T> List<T> run(ShardTask<T> task) {
-        if (workers == null) return List.of(task.run(0, () -> { }));
+        if (workers == null) return List.of(task.run(0, () -> {}));
         boolean[] ended = new boolean[shards];
         List<Future<T>> others = new ArrayList<>();
         for (int k = 1; k < shards; k++) {
@@ -97,7 +100,8 @@ final class ShardWorkers implements AutoCloseable {
             try {
                 results.add(f.get());
             } catch (ExecutionException e) {
-                if (failure == null) failure = e.getCause() instanceof RuntimeException r ? r : new RuntimeException(e.getCause());
+                if (failure == null)
+                    failure = e.getCause() instanceof RuntimeException r ? r : new RuntimeException(e.getCause());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 if (failure == null) failure = new IllegalStateException("interrupted while training shards ran", e);
@@ -118,7 +122,8 @@ final class ShardWorkers implements AutoCloseable {
                                 ended.wait();
                             } catch (InterruptedException e) {
                                 Thread.currentThread().interrupt();
-                                throw new IllegalStateException("interrupted while shard " + k + " waited for shard " + j, e);
+                                throw new IllegalStateException(
+                                        "interrupted while shard " + k + " waited for shard " + j, e);
                             }
                         }
                 }

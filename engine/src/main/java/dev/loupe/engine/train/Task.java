@@ -2,7 +2,6 @@ package dev.loupe.engine.train;
 
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.ModelConfig;
-
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -35,6 +34,5 @@ public interface Task {
     }
 
     /** Throws a {@link dev.loupe.engine.LoupeException} when this task cannot train that model with that batch size. */
-    default void validate(ModelConfig model, int batchSize) {
-    }
+    default void validate(ModelConfig model, int batchSize) {}
 }

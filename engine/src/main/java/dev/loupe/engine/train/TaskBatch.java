@@ -2,7 +2,6 @@ package dev.loupe.engine.train;
 
 import dev.loupe.engine.model.Losses;
 import dev.loupe.engine.model.Tokens;
-
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -23,7 +22,8 @@ public record TaskBatch(Tokens tokens, int[][] targets) {
     /** This batch cut into {@code shards} consecutive groups of sequences, as even in size as they can be. */
     public List<TaskBatch> split(int shards) {
         int n = tokens.batch();
-        if (shards < 1 || shards > n) throw new IllegalArgumentException("cannot split a batch of " + n + " into " + shards + " shards");
+        if (shards < 1 || shards > n)
+            throw new IllegalArgumentException("cannot split a batch of " + n + " into " + shards + " shards");
         List<TaskBatch> parts = new ArrayList<>();
         for (int k = 0; k < shards; k++) {
             int from = (int) ((long) n * k / shards), to = (int) ((long) n * (k + 1) / shards);

@@ -9,14 +9,6 @@ import dev.loupe.engine.model.Losses;
 import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.model.Weights;
 import dev.loupe.engine.progress.ProgressBar;
-import org.nd4j.linalg.api.memory.MemoryWorkspace;
-import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
-import org.nd4j.linalg.api.memory.enums.AllocationPolicy;
-import org.nd4j.linalg.api.memory.enums.LearningPolicy;
-import org.nd4j.linalg.api.memory.enums.ResetPolicy;
-import org.nd4j.linalg.api.memory.enums.SpillPolicy;
-import org.nd4j.linalg.factory.Nd4j;
-
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -25,6 +17,13 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.SplittableRandom;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
+import org.nd4j.linalg.api.memory.enums.AllocationPolicy;
+import org.nd4j.linalg.api.memory.enums.LearningPolicy;
+import org.nd4j.linalg.api.memory.enums.ResetPolicy;
+import org.nd4j.linalg.api.memory.enums.SpillPolicy;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Trains a model on a {@link Task} with AdamW on the engine's gradients.
@@ -39,14 +38,18 @@ import java.util.SplittableRandom;
  */
 public final class Trainer {
     private static final WorkspaceConfiguration STEP_MEMORY = WorkspaceConfiguration.builder()
-            .policyLearning(LearningPolicy.FIRST_LOOP).policyAllocation(AllocationPolicy.OVERALLOCATE)
-            .overallocationLimit(0.2).policyReset(ResetPolicy.BLOCK_LEFT).policySpill(SpillPolicy.REALLOCATE).build();
+            .policyLearning(LearningPolicy.FIRST_LOOP)
+            .policyAllocation(AllocationPolicy.OVERALLOCATE)
+            .overallocationLimit(0.2)
+            .policyReset(ResetPolicy.BLOCK_LEFT)
+            .policySpill(SpillPolicy.REALLOCATE)
+            .build();
     private final Task task;
     private final TrainingConfig config;
     private Path out;
     private boolean progress = true;
     private int stopAfter = -1;
-    private StepListener listener = (step, row) -> { };
+    private StepListener listener = (step, row) -> {};
     private int shards = Runtime.getRuntime().availableProcessors();
 
     /** Told after every step: for live plots in a notebook, or timing. */
@@ -105,7 +108,8 @@ public final class Trainer {
      * resumes from the output folder.
      */
     public TrainingRun train(ModelConfig modelConfig) {
-        return train(new HookedTransformer(modelConfig, Weights.forTraining(modelConfig, config.seed(), config.initRange())));
+        return train(new HookedTransformer(
+                modelConfig, Weights.forTraining(modelConfig, config.seed(), config.initRange())));
     }
 
     /** Trains {@code initial}'s weights (copied; {@code initial} itself is not changed), or resumes from the output folder. */
@@ -121,13 +125,17 @@ public final class Trainer {
             TrainingCheckpoint.State state = TrainingCheckpoint.readState(dir);
             ModelConfig saved = Checkpoint.readConfig(dir);
             if (!saved.equals(modelConfig))
-                throw new LoupeException(dir + ": this checkpoint is of another model config; resume with the same model or"
+                throw new LoupeException(dir
+                        + ": this checkpoint is of another model config; resume with the same model or"
                         + " use another --out folder.\n  checkpoint: " + saved + "\n  requested:  " + modelConfig);
             if (!state.config().equals(config))
-                throw new LoupeException(dir + ": this checkpoint was trained with another training config; resume with the"
-                        + " same settings or use another --out folder.\n  checkpoint: " + state.config() + "\n  requested:  " + config);
+                throw new LoupeException(
+                        dir + ": this checkpoint was trained with another training config; resume with the"
+                                + " same settings or use another --out folder.\n  checkpoint: " + state.config()
+                                + "\n  requested:  " + config);
             if (!state.task().equals(task.name()))
-                throw new LoupeException(dir + ": this checkpoint was trained on task '" + state.task() + "', not '" + task.name() + "'");
+                throw new LoupeException(dir + ": this checkpoint was trained on task '" + state.task() + "', not '"
+                        + task.name() + "'");
             optimizer = new AdamW(modelConfig, Checkpoint.load(dir).weights());
             TrainingCheckpoint.loadOptimizer(dir, optimizer, state.step());
             start = state.step();
@@ -138,15 +146,23 @@ public final class Trainer {
         HookedTransformer model = new HookedTransformer(modelConfig, optimizer.weights());
         int end = stopAfter >= 0 ? Math.min(stopAfter, config.steps()) : config.steps();
         Path lastGood = resumeFrom.orElse(null);
-        try (ProgressBar bar = progress ? ProgressBar.onStderr("train " + task.name(), start, config.steps(), "steps")
-                : ProgressBar.silent(); ShardWorkers workers = new ShardWorkers(parts)) {
+        try (ProgressBar bar = progress
+                        ? ProgressBar.onStderr("train " + task.name(), start, config.steps(), "steps")
+                        : ProgressBar.silent();
+                ShardWorkers workers = new ShardWorkers(parts)) {
             for (int step = start; step < end; step++) {
                 Map<String, Double> row = step(model, optimizer, workers, step, lastGood);
                 boolean last = step + 1 == config.steps();
-                if (last || (config.evalEvery() > 0 && (step + 1) % config.evalEvery() == 0)) row.putAll(task.evaluate(model));
+                if (last || (config.evalEvery() > 0 && (step + 1) % config.evalEvery() == 0))
+                    row.putAll(task.evaluate(model));
                 history.add(row);
-                if (out != null && (step + 1 == end || (config.checkpointEvery() > 0 && (step + 1) % config.checkpointEvery() == 0)))
-                    lastGood = TrainingCheckpoint.save(out, model, optimizer,
+                if (out != null
+                        && (step + 1 == end
+                                || (config.checkpointEvery() > 0 && (step + 1) % config.checkpointEvery() == 0)))
+                    lastGood = TrainingCheckpoint.save(
+                            out,
+                            model,
+                            optimizer,
                             new TrainingCheckpoint.State(step + 1, task.name(), config, history));
                 bar.update(step + 1, String.format(Locale.ROOT, "loss %.4f", row.get("loss")));
                 listener.stepDone(step + 1, row);
@@ -161,11 +177,13 @@ public final class Trainer {
     }
 
     /** One optimizer step; returns its row of the history (step, lr, loss, grad_norm). */
-    private Map<String, Double> step(HookedTransformer model, AdamW optimizer, ShardWorkers workers, int step, Path lastGood) {
+    private Map<String, Double> step(
+            HookedTransformer model, AdamW optimizer, ShardWorkers workers, int step, Path lastGood) {
         TaskBatch batch = task.batch(config.batchSize(), new SplittableRandom(batchSeed(config.seed(), step)));
         if (batch.tokens().length() > model.config().nCtx())
-            throw new LoupeException("task '" + task.name() + "' made sequences of " + batch.tokens().length()
-                    + " tokens; the model's n_ctx is " + model.config().nCtx());
+            throw new LoupeException("task '" + task.name() + "' made sequences of "
+                    + batch.tokens().length() + " tokens; the model's n_ctx is "
+                    + model.config().nCtx());
         checkBatch(batch, model.config().dVocab(), step);
         long positions = Losses.countTargets(batch.targets());
         List<TaskBatch> shardBatches = batch.split(workers.shards());
@@ -173,13 +191,15 @@ public final class Trainer {
         List<Double> losses = workers.run((k, turn) -> {
             TaskBatch shard = shardBatches.get(k);
             ForwardRequest request = ForwardRequest.of(shard.tokens())
-                    .gradientsOf(o -> Losses.crossEntropy(o.logits(), shard.targets(), positions)).build();
+                    .gradientsOf(o -> Losses.crossEntropy(o.logits(), shard.targets(), positions))
+                    .build();
             // Every array of the step lives in a workspace that is reset for the next step. ND4J frees
             // other off-heap memory only when the garbage collector runs, and a training loop's garbage
             // then piles up until JavaCPP forces collections: steps measured several times slower.
-            try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(STEP_MEMORY, "loupe-train-step");
-                 ForwardResult r = model.forward(request)) {
-                turn.await();                           // the shards add up their gradients in shard order
+            try (MemoryWorkspace ws =
+                            Nd4j.getWorkspaceManager().getAndActivateWorkspace(STEP_MEMORY, "loupe-train-step");
+                    ForwardResult r = model.forward(request)) {
+                turn.await(); // the shards add up their gradients in shard order
                 optimizer.addGradients(k, r.weightGrads());
                 return r.objective();
             }
@@ -208,25 +228,30 @@ public final class Trainer {
         int[][] ids = batch.tokens().ids(), targets = batch.targets();
         int n = batch.tokens().batch(), len = batch.tokens().length();
         String where = "task '" + task.name() + "', batch of step " + (step + 1) + ": ";
-        if (targets.length != n) throw new LoupeException(where + targets.length + " rows of targets for " + n + " sequences");
+        if (targets.length != n)
+            throw new LoupeException(where + targets.length + " rows of targets for " + n + " sequences");
         for (int b = 0; b < n; b++) {
             if (targets[b].length != len)
-                throw new LoupeException(where + "target row " + b + " has " + targets[b].length + " positions, the sequences " + len);
+                throw new LoupeException(
+                        where + "target row " + b + " has " + targets[b].length + " positions, the sequences " + len);
             for (int p = 0; p < len; p++) {
                 if (batch.tokens().isToken(b, p) && (ids[b][p] < 0 || ids[b][p] >= vocab))
-                    throw new LoupeException(where + "token id " + ids[b][p] + " at [" + b + ", " + p + "] is outside the vocabulary of " + vocab);
+                    throw new LoupeException(where + "token id " + ids[b][p] + " at [" + b + ", " + p
+                            + "] is outside the vocabulary of " + vocab);
                 int t = targets[b][p];
                 if (t != Losses.IGNORE && (t < 0 || t >= vocab))
-                    throw new LoupeException(where + "target " + t + " at [" + b + ", " + p + "] is outside the vocabulary of " + vocab
-                            + " (use Losses.IGNORE for positions without a target)");
+                    throw new LoupeException(
+                            where + "target " + t + " at [" + b + ", " + p + "] is outside the vocabulary of " + vocab
+                                    + " (use Losses.IGNORE for positions without a target)");
             }
         }
     }
 
     private LoupeException diverged(String what, int step, Path lastGood) {
         return new LoupeException("training diverged: " + what + " at step " + (step + 1) + " (task '" + task.name()
-                + "'); the weights were not updated. " + (lastGood != null ? "The last good checkpoint is " + lastGood
-                : "No checkpoint was saved yet") + ". Try a lower learning rate or stronger gradient clipping.");
+                + "'); the weights were not updated. "
+                + (lastGood != null ? "The last good checkpoint is " + lastGood : "No checkpoint was saved yet")
+                + ". Try a lower learning rate or stronger gradient clipping.");
     }
 
     /** A well-mixed seed per (run seed, step) (SplitMix64's finaliser), so batches don't depend on order of generation. */

@@ -13,8 +13,6 @@ import dev.loupe.engine.io.Folders;
 import dev.loupe.engine.io.SafetensorsReader;
 import dev.loupe.engine.io.SafetensorsWriter;
 import dev.loupe.engine.model.HookedTransformer;
-import org.nd4j.linalg.api.ndarray.INDArray;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -29,6 +27,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * A training run's resumable state in {@code <out>/checkpoints/step-NNNNNNN/}: the model (a Loupe
@@ -41,7 +40,9 @@ import java.util.stream.Stream;
  * the latest valid one. The two newest are kept.
  */
 public final class TrainingCheckpoint {
-    static final String DIR = "checkpoints", OPTIMIZER = "optimizer.safetensors", TRAINING = "training.json",
+    static final String DIR = "checkpoints",
+            OPTIMIZER = "optimizer.safetensors",
+            TRAINING = "training.json",
             FORMAT = "loupe-training";
     static final int VERSION = 1, KEEP = 2;
     private static final Pattern STEP_DIR = Pattern.compile("step-(\\d+)");
@@ -51,17 +52,16 @@ public final class TrainingCheckpoint {
             .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
 
     /** What a checkpoint holds besides the weights and moments. */
-    public record State(int step, String task, TrainingConfig config, List<Map<String, Double>> history) {
-    }
+    public record State(int step, String task, TrainingConfig config, List<Map<String, Double>> history) {}
 
-    private TrainingCheckpoint() {
-    }
+    private TrainingCheckpoint() {}
 
     /** Writes step {@code state.step()}'s checkpoint under {@code out}; returns its folder. */
     public static Path save(Path out, HookedTransformer model, AdamW optimizer, State state) {
         Path root = out.resolve(DIR);
         Path done = root.resolve(String.format("step-%07d", state.step()));
-        Path temp = root.resolve("." + done.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
+        Path temp = root.resolve("." + done.getFileName() + "."
+                + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
         try {
             Files.createDirectories(root);
             Checkpoint.save(model, temp);
@@ -80,9 +80,13 @@ public final class TrainingCheckpoint {
             AtomicFileWriter.syncDirectory(root);
         } catch (IOException | RuntimeException e) {
             Folders.deleteTree(temp);
-            String previous = latest(out).map(p -> "; the previous checkpoint " + p + " is intact").orElse("");
-            throw new LoupeException("could not save the checkpoint of step " + state.step() + " in " + root + ": "
-                    + e.getMessage() + previous, e);
+            String previous = latest(out)
+                    .map(p -> "; the previous checkpoint " + p + " is intact")
+                    .orElse("");
+            throw new LoupeException(
+                    "could not save the checkpoint of step " + state.step() + " in " + root + ": " + e.getMessage()
+                            + previous,
+                    e);
         }
         prune(root);
         return done;
@@ -100,13 +104,17 @@ public final class TrainingCheckpoint {
         Path file = dir.resolve(TRAINING);
         try {
             JsonNode json = JSON.readTree(file.toFile());
-            if (!FORMAT.equals(json.path("format").asText()) || json.path("version").asInt() != VERSION)
+            if (!FORMAT.equals(json.path("format").asText())
+                    || json.path("version").asInt() != VERSION)
                 throw new LoupeException(file + ": not a " + FORMAT + " version " + VERSION + " file");
             TrainingConfig config = JSON.treeToValue(json.path("training_config"), TrainingConfig.class);
             List<Map<String, Double>> history = new ArrayList<>();
             for (JsonNode row : json.path("history")) {
                 Map<String, Double> r = new LinkedHashMap<>();
-                row.fields().forEachRemaining(f -> r.put(f.getKey(), f.getValue().isNumber() ? f.getValue().asDouble() : Double.NaN));
+                row.fields()
+                        .forEachRemaining(f -> r.put(
+                                f.getKey(),
+                                f.getValue().isNumber() ? f.getValue().asDouble() : Double.NaN));
                 history.add(r);
             }
             return new State(json.path("step").asInt(), json.path("task").asText(), config, history);

@@ -2,14 +2,13 @@ package dev.loupe.engine.train;
 
 import dev.loupe.engine.io.AtomicFileWriter;
 import dev.loupe.engine.model.HookedTransformer;
-import tech.tablesaw.api.DoubleColumn;
-import tech.tablesaw.api.Table;
-
 import java.nio.file.Path;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import tech.tablesaw.api.DoubleColumn;
+import tech.tablesaw.api.Table;
 
 /**
  * A finished (or stopped) training run: the trained model and one history row per step (step, lr,
@@ -23,7 +22,9 @@ public record TrainingRun(HookedTransformer model, String task, TrainingConfig c
         rows.forEach(r -> columns.addAll(r.keySet()));
         Table t = Table.create("training history");
         for (String c : columns) {
-            double[] values = rows.stream().mapToDouble(r -> r.getOrDefault(c, Double.NaN)).toArray();
+            double[] values = rows.stream()
+                    .mapToDouble(r -> r.getOrDefault(c, Double.NaN))
+                    .toArray();
             t.addColumns(DoubleColumn.create(c, values));
         }
         return t;

@@ -7,11 +7,10 @@ import dev.loupe.engine.model.ModelConfig.Biases;
 import dev.loupe.engine.model.ModelConfig.Normalization;
 import dev.loupe.engine.model.ModelConfig.Positional;
 import dev.loupe.engine.model.Weights;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
-
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * TransformerLens's weight processing ({@code HookedTransformer.process_weights_}): rewrites of the
@@ -32,8 +31,7 @@ import java.util.Map;
  */
 public final class WeightProcessing {
 
-    private WeightProcessing() {
-    }
+    private WeightProcessing() {}
 
     /**
      * Which steps {@link #process} runs, in TransformerLens's order. TransformerLens's defaults
@@ -45,7 +43,8 @@ public final class WeightProcessing {
      * @param centerUnembed        {@link #centerUnembed}
      * @param foldValueBiases      {@link #foldValueBiases}
      */
-    public record Options(boolean foldLn, boolean centerWritingWeights, boolean centerUnembed, boolean foldValueBiases) {
+    public record Options(
+            boolean foldLn, boolean centerWritingWeights, boolean centerUnembed, boolean foldValueBiases) {
         /** Every step on, as TransformerLens's {@code from_pretrained} does. */
         public static Options defaults() {
             return new Options(true, true, true, true);
@@ -222,9 +221,8 @@ public final class WeightProcessing {
         HookedTransformer build() {
             Map<String, long[]> expected = Weights.expectedShapes(cfg);
             Map<String, INDArray> ordered = new LinkedHashMap<>();
-            for (String n : expected.keySet()) ordered.put(n, t.get(n));   // validate() names anything missing
-            for (var e : t.entrySet())
-                if (!expected.containsKey(e.getKey())) ordered.put(e.getKey(), e.getValue());
+            for (String n : expected.keySet()) ordered.put(n, t.get(n)); // validate() names anything missing
+            for (var e : t.entrySet()) if (!expected.containsKey(e.getKey())) ordered.put(e.getKey(), e.getValue());
             return new HookedTransformer(cfg, new Weights(ordered));
         }
     }
@@ -251,25 +249,27 @@ public final class WeightProcessing {
         }
         boolean needUnembed = ln && nonZero(w.get("ln_final.b"));
         Biases bs = c.biases();
-        w.biases(new Biases(bs.qkv() || needQkv, bs.attnOut(), bs.mlpIn() || needMlpIn, bs.mlpOut(),
-                bs.unembed() || needUnembed));
+        w.biases(new Biases(
+                bs.qkv() || needQkv, bs.attnOut(), bs.mlpIn() || needMlpIn, bs.mlpOut(), bs.unembed() || needUnembed));
 
         for (int l = 0; l < c.nLayers(); l++) {
             String b = "blocks." + l + ".";
             INDArray lnW = w.t.remove(b + "ln1.w"), lnB = ln ? w.t.remove(b + "ln1.b") : null;
-            for (String p : new String[]{"Q", "K", "V"})
+            for (String p : new String[] {"Q", "K", "V"})
                 fold(w, b + "attn.W_" + p, b + "attn.b_" + p, lnW, lnB, center);
             if (c.attnOnly()) continue;
             lnW = w.t.remove(b + "ln2.w");
             lnB = ln ? w.t.remove(b + "ln2.b") : null;
             fold(w, b + "mlp.W_in", b + "mlp.b_in", lnW, lnB, center);
-            if (c.activation().gated()) fold(w, b + "mlp.W_gate", null, lnW, null, center);   // ln2.b is zero (checked)
+            if (c.activation().gated()) fold(w, b + "mlp.W_gate", null, lnW, null, center); // ln2.b is zero (checked)
         }
         w.untie();
         INDArray lnW = w.t.remove("ln_final.w"), lnB = ln ? w.t.remove("ln_final.b") : null;
         fold(w, "unembed.W_U", "unembed.b_U", lnW, lnB, center);
 
-        w.cfg = w.cfg.toBuilder().normalization(ln ? Normalization.LAYER_NORM_PRE : Normalization.RMS_NORM_PRE).build();
+        w.cfg = w.cfg.toBuilder()
+                .normalization(ln ? Normalization.LAYER_NORM_PRE : Normalization.RMS_NORM_PRE)
+                .build();
     }
 
     /** Folds a normalization's (w, b) into a reader W [d_model, n] and its bias [n] (when it has one). */
@@ -277,14 +277,14 @@ public final class WeightProcessing {
         INDArray W = w.get(weight);
         long d = W.size(0);
         INDArray bW = bias == null ? null : w.find(bias);
-        if (lnB != null && bW != null) bW.addi(lnB.reshape(1, d).mmul(W).reshape(bW.shape()));   // b += b_ln @ W
-        W.muliColumnVector(lnW.reshape(d, 1));                                                  // W = w[:, None] * W
-        if (center) W.subiRowVector(W.mean(0));                                                 // mean over d_model
+        if (lnB != null && bW != null) bW.addi(lnB.reshape(1, d).mmul(W).reshape(bW.shape())); // b += b_ln @ W
+        W.muliColumnVector(lnW.reshape(d, 1)); // W = w[:, None] * W
+        if (center) W.subiRowVector(W.mean(0)); // mean over d_model
     }
 
     private static void centerWritingWeights(Work w) {
         ModelConfig c = w.cfg;
-        w.untie();   // the unembedding reads through ln_final's affine part, which need not be centred yet
+        w.untie(); // the unembedding reads through ln_final's affine part, which need not be centred yet
         centerRows(w.get("embed.W_E"));
         if (c.positional() == Positional.LEARNED) centerRows(w.get("pos_embed.W_pos"));
         for (int l = 0; l < c.nLayers(); l++) {
@@ -299,7 +299,7 @@ public final class WeightProcessing {
 
     private static void centerUnembed(Work w) {
         w.untie();
-        centerRows(w.get("unembed.W_U"));   // [d_model, d_vocab]: mean over the vocabulary
+        centerRows(w.get("unembed.W_U")); // [d_model, d_vocab]: mean over the vocabulary
         centerVector(w.find("unembed.b_U"));
     }
 

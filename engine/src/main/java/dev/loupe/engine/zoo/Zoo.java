@@ -4,10 +4,6 @@ import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.io.Checkpoint;
 import dev.loupe.engine.io.Folders;
 import dev.loupe.engine.model.HookedTransformer;
-import tech.tablesaw.api.ColumnType;
-import tech.tablesaw.api.Table;
-import tech.tablesaw.io.csv.CsvReadOptions;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.StringReader;
@@ -16,6 +12,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import tech.tablesaw.api.ColumnType;
+import tech.tablesaw.api.Table;
+import tech.tablesaw.io.csv.CsvReadOptions;
 
 /**
  * The models shipped inside Loupe (no download, no internet): small transformers trained by Loupe
@@ -29,10 +28,10 @@ import java.util.List;
  */
 public final class Zoo {
     public static final List<String> NAMES = List.of("attn-only-2l", "modadd-1l");
-    private static final List<String> FILES = List.of(Checkpoint.CONFIG, Checkpoint.WEIGHTS, ModelCard.FILE, "history.csv");
+    private static final List<String> FILES =
+            List.of(Checkpoint.CONFIG, Checkpoint.WEIGHTS, ModelCard.FILE, "history.csv");
 
-    private Zoo() {
-    }
+    private Zoo() {}
 
     /** Loads an embedded model by name. */
     public static HookedTransformer load(String name) {
@@ -55,14 +54,19 @@ public final class Zoo {
      */
     public static Table history(String name) {
         CsvReadOptions options = CsvReadOptions.builder(new StringReader(text(name, "history.csv")))
-                .tableName(name + " training history").columnTypesToDetect(List.of(ColumnType.DOUBLE)).build();
+                .tableName(name + " training history")
+                .columnTypesToDetect(List.of(ColumnType.DOUBLE))
+                .build();
         return Table.read().usingOptions(options);
     }
 
     /** The recipe the embedded model was trained with. */
     public static ZooRecipe recipe(String name) {
         check(name);
-        return ZooRecipe.all().stream().filter(r -> r.model().equals(name)).findFirst().orElseThrow();
+        return ZooRecipe.all().stream()
+                .filter(r -> r.model().equals(name))
+                .findFirst()
+                .orElseThrow();
     }
 
     private static void check(String name) {
@@ -82,7 +86,8 @@ public final class Zoo {
     private static InputStream open(String name, String file) {
         String resource = "/dev/loupe/zoo/" + name + "/" + file;
         InputStream in = Zoo.class.getResourceAsStream(resource);
-        if (in == null) throw new LoupeException("the embedded model " + name + " lacks " + resource + " (a broken build?)");
+        if (in == null)
+            throw new LoupeException("the embedded model " + name + " lacks " + resource + " (a broken build?)");
         return in;
     }
 

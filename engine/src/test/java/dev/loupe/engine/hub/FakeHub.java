@@ -45,8 +45,7 @@ import java.util.regex.Pattern;
 final class FakeHub implements AutoCloseable {
 
     /** One request as the server saw it. */
-    record Request(String server, String method, String path, String range, String authorization) {
-    }
+    record Request(String server, String method, String path, String range, String authorization) {}
 
     /** A repository with one commit; branches name that commit. */
     static final class Repo {
@@ -78,23 +77,17 @@ final class FakeHub implements AutoCloseable {
         }
     }
 
-    private interface Fault {
-    }
+    private interface Fault {}
 
-    private record CutOff(long afterBytes) implements Fault {
-    }
+    private record CutOff(long afterBytes) implements Fault {}
 
-    private record Corrupt() implements Fault {
-    }
+    private record Corrupt() implements Fault {}
 
-    private record Stall(long afterBytes, long millis) implements Fault {
-    }
+    private record Stall(long afterBytes, long millis) implements Fault {}
 
-    private record IgnoreRange() implements Fault {
-    }
+    private record IgnoreRange() implements Fault {}
 
-    private record Status(int code, String errorCode) {
-    }
+    private record Status(int code, String errorCode) {}
 
     private static final Pattern RANGE = Pattern.compile("bytes=(\\d+)-");
 
@@ -207,8 +200,12 @@ final class FakeHub implements AutoCloseable {
     private void record(String server, HttpExchange ex) {
         Headers h = ex.getRequestHeaders();
         synchronized (this) {
-            requests.add(new Request(server, ex.getRequestMethod(), ex.getRequestURI().getRawPath(),
-                    h.getFirst("Range"), h.getFirst("Authorization")));
+            requests.add(new Request(
+                    server,
+                    ex.getRequestMethod(),
+                    ex.getRequestURI().getRawPath(),
+                    h.getFirst("Range"),
+                    h.getFirst("Authorization")));
         }
     }
 
@@ -268,7 +265,8 @@ final class FakeHub implements AutoCloseable {
             if (repo.lfs.contains(file)) {
                 String sha = sha256(content);
                 byte[] pointer = ("version https://git-lfs.github.com/spec/v1\noid sha256:" + sha + "\nsize "
-                        + content.length + "\n").getBytes(StandardCharsets.UTF_8);
+                                + content.length + "\n")
+                        .getBytes(StandardCharsets.UTF_8);
                 out.set("ETag", "\"" + gitBlobSha1(pointer) + "\"");
                 out.set("X-Linked-Etag", "\"" + sha + "\"");
                 out.set("X-Linked-Size", Long.toString(content.length));
@@ -338,8 +336,8 @@ final class FakeHub implements AutoCloseable {
             }
             from = (int) start;
             status = 206;
-            ex.getResponseHeaders().set("Content-Range",
-                    "bytes " + from + "-" + (content.length - 1) + "/" + content.length);
+            ex.getResponseHeaders()
+                    .set("Content-Range", "bytes " + from + "-" + (content.length - 1) + "/" + content.length);
         }
         byte[] body = Arrays.copyOfRange(content, from, content.length);
         if (fault instanceof Corrupt) {

@@ -37,7 +37,8 @@ class HubCacheTest {
         Files.writeString(repo.resolve("blobs").resolve(etag), content);
         Path link = snap.resolve(filename);
         Files.createDirectories(link.getParent());
-        Files.createSymbolicLink(link, link.getParent().relativize(repo.resolve("blobs").resolve(etag)));
+        Files.createSymbolicLink(
+                link, link.getParent().relativize(repo.resolve("blobs").resolve(etag)));
     }
 
     @Test
@@ -53,7 +54,8 @@ class HubCacheTest {
         assertEquals(Optional.empty(), cache.snapshot("EleutherAI/pythia-70m", "other-branch"));
 
         Files.delete(repo.resolve("blobs").resolve("b".repeat(64)));
-        assertEquals(Optional.empty(), cache.snapshot("EleutherAI/pythia-70m", "main"), "a dangling link is not a file");
+        assertEquals(
+                Optional.empty(), cache.snapshot("EleutherAI/pythia-70m", "main"), "a dangling link is not a file");
     }
 
     @Test
@@ -68,7 +70,8 @@ class HubCacheTest {
     void aShardedSnapshotNeedsEveryShard() throws IOException {
         Files.writeString(repo.resolve("refs/main"), COMMIT);
         Files.writeString(snap.resolve("config.json"), "{}");
-        Files.writeString(snap.resolve("model.safetensors.index.json"),
+        Files.writeString(
+                snap.resolve("model.safetensors.index.json"),
                 "{\"weight_map\": {\"a\": \"s1.safetensors\", \"b\": \"sub/s2.safetensors\"}}");
         blobAndLink("s1.safetensors", "c".repeat(64), "1");
         assertTrue(cache.missing(RepoRef.of("EleutherAI/pythia-70m")).contains("sub/s2.safetensors"));
@@ -81,12 +84,14 @@ class HubCacheTest {
         Files.writeString(repo.resolve("refs/main"), "not a commit");
         Files.writeString(snap.resolve("config.json"), "{}");
         Files.writeString(snap.resolve("model.safetensors"), "w");
-        assertEquals(Optional.empty(), cache.snapshot("EleutherAI/pythia-70m", "main"), "a garbled ref counts as missing");
+        assertEquals(
+                Optional.empty(), cache.snapshot("EleutherAI/pythia-70m", "main"), "a garbled ref counts as missing");
 
         Files.writeString(repo.resolve("refs/main"), COMMIT);
         Files.delete(snap.resolve("model.safetensors"));
         Files.writeString(snap.resolve("model.safetensors.index.json"), "{\"weight_map\": [1]}");
-        assertLoupe(() -> cache.snapshot("EleutherAI/pythia-70m", "main"), "model.safetensors.index.json", "weight_map");
+        assertLoupe(
+                () -> cache.snapshot("EleutherAI/pythia-70m", "main"), "model.safetensors.index.json", "weight_map");
         Files.writeString(snap.resolve("model.safetensors.index.json"), "{\"weight_map\": {\"a\": \"/etc/passwd\"}}");
         assertLoupe(() -> cache.snapshot("EleutherAI/pythia-70m", "main"), "/etc/passwd", "not allowed");
         Files.writeString(snap.resolve("model.safetensors.index.json"), "{\"weight_map\": {\"a\": 3}}");
@@ -98,7 +103,8 @@ class HubCacheTest {
     @Test
     void layoutNamesFollowHuggingfaceHub() {
         assertEquals(tmp.resolve("hub/models--gpt2"), cache.repoDir("gpt2"));
-        assertEquals(tmp.resolve("hub/models--EleutherAI--pythia-70m/snapshots/" + COMMIT),
+        assertEquals(
+                tmp.resolve("hub/models--EleutherAI--pythia-70m/snapshots/" + COMMIT),
                 cache.snapshotDir("EleutherAI/pythia-70m", COMMIT));
         assertEquals(tmp.resolve("hub/models--gpt2/refs/refs/pr/1"), cache.refFile(new RepoRef("gpt2", "refs/pr/1")));
         assertEquals(tmp.resolve("hub/.locks/models--gpt2/abc.lock"), cache.lockFile("gpt2", "abc"));

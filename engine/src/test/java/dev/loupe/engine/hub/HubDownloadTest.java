@@ -99,7 +99,8 @@ class HubDownloadTest {
         Path config = snapshot.resolve("config.json");
         assertTrue(Files.isSymbolicLink(config), "snapshot files are symlinks into blobs/");
         String configEtag = FakeHub.gitBlobSha1(CONFIG.getBytes(StandardCharsets.UTF_8));
-        assertEquals(Path.of("../../blobs/" + configEtag), Files.readSymbolicLink(config), "relative, like huggingface_hub");
+        assertEquals(
+                Path.of("../../blobs/" + configEtag), Files.readSymbolicLink(config), "relative, like huggingface_hub");
         assertEquals(CONFIG, Files.readString(config));
 
         Path model = snapshot.resolve("model.safetensors");
@@ -118,15 +119,27 @@ class HubDownloadTest {
             assertTrue(Files.exists(dir.resolve(".no_exist").resolve(COMMIT).resolve(absent)), absent + " marker");
         }
         assertFalse(Files.exists(dir.resolve(".no_exist").resolve(COMMIT).resolve("model.safetensors")));
-        assertEquals(List.of(configEtag, FakeHub.gitBlobSha1(HubTestSupport.TOKENIZER.getBytes(StandardCharsets.UTF_8)),
-                weightsSha).stream().sorted().collect(Collectors.toList()), blobNames(), "no .incomplete left");
+        assertEquals(
+                List.of(
+                                configEtag,
+                                FakeHub.gitBlobSha1(HubTestSupport.TOKENIZER.getBytes(StandardCharsets.UTF_8)),
+                                weightsSha)
+                        .stream()
+                        .sorted()
+                        .collect(Collectors.toList()),
+                blobNames(),
+                "no .incomplete left");
         assertTrue(Files.isDirectory(tmp.resolve("hf/hub/.locks/models--org--tiny")));
 
         // LFS content came from the CDN origin; after the first file every request named the commit.
         List<FakeHub.Request> requests = hub.requests();
-        assertTrue(requests.get(0).path().contains("/resolve/main/config.json"), requests.get(0).toString());
-        assertTrue(requests.stream().skip(1).filter(r -> r.server().equals("hub"))
-                .allMatch(r -> r.path().contains("/resolve/" + COMMIT + "/")), requests.toString());
+        assertTrue(
+                requests.get(0).path().contains("/resolve/main/config.json"),
+                requests.get(0).toString());
+        assertTrue(
+                requests.stream().skip(1).filter(r -> r.server().equals("hub")).allMatch(r -> r.path()
+                        .contains("/resolve/" + COMMIT + "/")),
+                requests.toString());
         assertEquals(1, requests.stream().filter(r -> r.server().equals("cdn")).count());
         assertEquals(Optional.of(snapshot), new HubCache(tmp.resolve("hf/hub")).snapshot("org/tiny", "main"));
     }
@@ -146,9 +159,13 @@ class HubDownloadTest {
     void aCutOffDownloadLeavesOnlyAPartialFileAndTheNextCallResumesIt() throws IOException {
         long cut = 5000;
         hub.cutOffNext("model.safetensors", cut);
-        LoupeException e = assertLoupe(() -> Pretrained.resolve("org/tiny", env()),
-                "model.safetensors", hub.endpoint() + "/org/tiny/resolve/" + COMMIT + "/model.safetensors",
-                "served by " + hub.cdnBase() + ")", "retried", "resume");
+        LoupeException e = assertLoupe(
+                () -> Pretrained.resolve("org/tiny", env()),
+                "model.safetensors",
+                hub.endpoint() + "/org/tiny/resolve/" + COMMIT + "/model.safetensors",
+                "served by " + hub.cdnBase() + ")",
+                "retried",
+                "resume");
 
         Path incomplete = repoDir().resolve("blobs").resolve(weightsSha + ".incomplete");
         assertEquals(cut, Files.size(incomplete), "the bytes that arrived are kept");
@@ -162,10 +179,14 @@ class HubDownloadTest {
         int before = hub.requestCount();
         Path snapshot = Pretrained.resolve("org/tiny", env());
         List<FakeHub.Request> resumed = hub.requests().subList(before, hub.requestCount());
-        List<FakeHub.Request> cdnGets = resumed.stream().filter(r -> r.server().equals("cdn")).collect(Collectors.toList());
+        List<FakeHub.Request> cdnGets =
+                resumed.stream().filter(r -> r.server().equals("cdn")).collect(Collectors.toList());
         assertEquals(1, cdnGets.size(), resumed.toString());
         assertEquals("bytes=" + cut + "-", cdnGets.get(0).range(), "resumed from the partial length");
-        assertTrue(resumed.stream().noneMatch(r -> r.path().endsWith("/config.json") && r.method().equals("GET")),
+        assertTrue(
+                resumed.stream()
+                        .noneMatch(r ->
+                                r.path().endsWith("/config.json") && r.method().equals("GET")),
                 "files already in the snapshot are not fetched again: " + resumed);
         assertArrayEquals(weights, Files.readAllBytes(snapshot.resolve("model.safetensors")));
         assertFalse(Files.exists(incomplete));
@@ -182,8 +203,10 @@ class HubDownloadTest {
         assertLoupe(() -> Pretrained.resolve("org/tiny", env()), "resumes from byte 7000");
         Path snapshot = Pretrained.resolve("org/tiny", env());
         assertArrayEquals(weights, Files.readAllBytes(snapshot.resolve("model.safetensors")));
-        List<String> ranges = hub.requests().stream().filter(r -> r.server().equals("cdn"))
-                .map(r -> String.valueOf(r.range())).collect(Collectors.toList());
+        List<String> ranges = hub.requests().stream()
+                .filter(r -> r.server().equals("cdn"))
+                .map(r -> String.valueOf(r.range()))
+                .collect(Collectors.toList());
         assertEquals(List.of("null", "null", "bytes=3000-", "bytes=7000-"), ranges);
     }
 
@@ -192,7 +215,8 @@ class HubDownloadTest {
         hub.corruptNext("model.safetensors");
         assertLoupe(() -> Pretrained.resolve("org/tiny", env()), "model.safetensors", "SHA-256", weightsSha, "deleted");
         assertFalse(Files.exists(repoDir().resolve("blobs").resolve(weightsSha)));
-        assertFalse(Files.exists(repoDir().resolve("blobs").resolve(weightsSha + ".incomplete")),
+        assertFalse(
+                Files.exists(repoDir().resolve("blobs").resolve(weightsSha + ".incomplete")),
                 "bad bytes are not kept for a resume");
         assertFalse(Files.exists(repoDir().resolve("snapshots").resolve(COMMIT).resolve("model.safetensors")));
 
@@ -206,7 +230,9 @@ class HubDownloadTest {
         assertLoupe(() -> Pretrained.resolve("org/tiny", env()), "resume");
         hub.corruptNext("model.safetensors");
         assertLoupe(() -> Pretrained.resolve("org/tiny", env()), "SHA-256");
-        assertEquals(List.of(), blobNames().stream().filter(n -> n.startsWith(weightsSha)).collect(Collectors.toList()));
+        assertEquals(
+                List.of(),
+                blobNames().stream().filter(n -> n.startsWith(weightsSha)).collect(Collectors.toList()));
         Pretrained.resolve("org/tiny", env());
         assertTrue(blobNames().contains(weightsSha));
     }
@@ -226,7 +252,11 @@ class HubDownloadTest {
         Files.write(repoDir().resolve("blobs").resolve(weightsSha + ".incomplete"), new byte[weights.length + 10]);
         Path snapshot = Pretrained.resolve("org/tiny", env());
         assertArrayEquals(weights, Files.readAllBytes(snapshot.resolve("model.safetensors")));
-        assertNull(hub.requests().stream().filter(r -> r.server().equals("cdn")).findFirst().get().range());
+        assertNull(hub.requests().stream()
+                .filter(r -> r.server().equals("cdn"))
+                .findFirst()
+                .get()
+                .range());
     }
 
     @Test
@@ -236,7 +266,8 @@ class HubDownloadTest {
         Files.write(repoDir().resolve("blobs").resolve(weightsSha + ".incomplete"), weights);
         Path snapshot = Pretrained.resolve("org/tiny", env());
         assertArrayEquals(weights, Files.readAllBytes(snapshot.resolve("model.safetensors")));
-        assertEquals(0, hub.requests().stream().filter(r -> r.server().equals("cdn")).count());
+        assertEquals(
+                0, hub.requests().stream().filter(r -> r.server().equals("cdn")).count());
     }
 
     @Test
@@ -246,8 +277,11 @@ class HubDownloadTest {
         assertLoupe(() -> Pretrained.resolve("org/tiny", env()), "resume");
         hub.stallNext("model.safetensors", 4096, 20_000);
         long t0 = System.nanoTime();
-        assertLoupe(() -> Pretrained.resolve("org/tiny", env("HF_HUB_DOWNLOAD_TIMEOUT", "1")),
-                "no data arrived", "HF_HUB_DOWNLOAD_TIMEOUT", "resumes from byte 4096");
+        assertLoupe(
+                () -> Pretrained.resolve("org/tiny", env("HF_HUB_DOWNLOAD_TIMEOUT", "1")),
+                "no data arrived",
+                "HF_HUB_DOWNLOAD_TIMEOUT",
+                "resumes from byte 4096");
         double seconds = (System.nanoTime() - t0) / 1e9;
         assertTrue(seconds < 10, "gave up after the stall timeout, not the server's 20 s: " + seconds);
         Path snapshot = Pretrained.resolve("org/tiny", env());
@@ -257,8 +291,12 @@ class HubDownloadTest {
 
     @Test
     void offlineModeUsesTheCacheOnly() {
-        LoupeException missing = assertLoupe(() -> Pretrained.resolve("org/tiny", env("HF_HUB_OFFLINE", "1")),
-                "offline", "HF_HUB_OFFLINE", "'org/tiny'", repoDir().toString());
+        LoupeException missing = assertLoupe(
+                () -> Pretrained.resolve("org/tiny", env("HF_HUB_OFFLINE", "1")),
+                "offline",
+                "HF_HUB_OFFLINE",
+                "'org/tiny'",
+                repoDir().toString());
         assertEquals(0, hub.requestCount(), missing.getMessage());
 
         Path online = Pretrained.resolve("org/tiny", env());
@@ -266,11 +304,17 @@ class HubDownloadTest {
         for (String on : List.of("1", "true", "YES", "on")) {
             assertEquals(online, Pretrained.resolve("org/tiny", env("HF_HUB_OFFLINE", on)));
         }
-        assertEquals(online, client("HF_HUB_OFFLINE", "1").downloadFile(RepoRef.of("org/tiny"), "config.json").getParent());
+        assertEquals(
+                online,
+                client("HF_HUB_OFFLINE", "1")
+                        .downloadFile(RepoRef.of("org/tiny"), "config.json")
+                        .getParent());
         assertEquals(count, hub.requestCount());
         assertLoupe(() -> Pretrained.resolve("org/tiny@v2", env("HF_HUB_OFFLINE", "1")), "'v2'", "refs");
-        assertLoupe(() -> client("HF_HUB_OFFLINE", "1").downloadFile(RepoRef.of("org/tiny"), "vocab.json"),
-                "offline", "vocab.json");
+        assertLoupe(
+                () -> client("HF_HUB_OFFLINE", "1").downloadFile(RepoRef.of("org/tiny"), "vocab.json"),
+                "offline",
+                "vocab.json");
         assertEquals(count, hub.requestCount());
     }
 
@@ -279,10 +323,14 @@ class HubDownloadTest {
         hub.failAll(401, null);
         assertLoupe(() -> Pretrained.resolve("org/tiny", env()), "401", "HF_TOKEN", "config.json", "no token was sent");
         hub.failAll(403, null);
-        assertLoupe(() -> Pretrained.resolve("org/tiny", env("HF_TOKEN", TOKEN)), "403", "HF_TOKEN",
+        assertLoupe(
+                () -> Pretrained.resolve("org/tiny", env("HF_TOKEN", TOKEN)),
+                "403",
+                "HF_TOKEN",
                 "was sent, but it was refused");
         hub.failAll(401, "RepoNotFound");
-        assertLoupe(() -> Pretrained.resolve("org/tiny", env()), "repository 'org/tiny' not found", "private", "HF_TOKEN");
+        assertLoupe(
+                () -> Pretrained.resolve("org/tiny", env()), "repository 'org/tiny' not found", "private", "HF_TOKEN");
         hub.failAll(403, "GatedRepo");
         assertLoupe(() -> Pretrained.resolve("org/tiny", env()), "gated", "HF_TOKEN", hub.endpoint() + "/org/tiny");
     }
@@ -297,7 +345,10 @@ class HubDownloadTest {
         hub.failFile("config.json", 0, null);
 
         hub.add(new FakeHub.Repo("org/noweights", COMMIT).file("config.json", "{}".getBytes(StandardCharsets.UTF_8)));
-        assertLoupe(() -> Pretrained.resolve("org/noweights", env()), "model.safetensors", "model.safetensors.index.json",
+        assertLoupe(
+                () -> Pretrained.resolve("org/noweights", env()),
+                "model.safetensors",
+                "model.safetensors.index.json",
                 "'org/noweights'");
 
         FakeHub.Repo gone = new FakeHub.Repo("org/gone", COMMIT)
@@ -307,8 +358,10 @@ class HubDownloadTest {
         hub.failFile("tokenizer.json", 500, null);
         assertLoupe(() -> Pretrained.resolve("org/gone", env()), "server error", "tokenizer.json", "500", "retry");
         hub.failFile("tokenizer.json", 0, null);
-        assertLoupe(() -> client().downloadFile(RepoRef.of("org/gone"), "special_tokens_map.json"),
-                "file 'special_tokens_map.json' not found", "'org/gone'");
+        assertLoupe(
+                () -> client().downloadFile(RepoRef.of("org/gone"), "special_tokens_map.json"),
+                "file 'special_tokens_map.json' not found",
+                "'org/gone'");
     }
 
     @Test
@@ -320,7 +373,9 @@ class HubDownloadTest {
                 .file("config.json", CONFIG.getBytes(StandardCharsets.UTF_8))
                 .file("model.safetensors.index.json", index.getBytes(StandardCharsets.UTF_8))
                 .lfsFile("model-00001-of-00002.safetensors", shard1));
-        assertLoupe(() -> Pretrained.resolve("org/sharded", env()), "'model-00002-of-00002.safetensors' not found",
+        assertLoupe(
+                () -> Pretrained.resolve("org/sharded", env()),
+                "'model-00002-of-00002.safetensors' not found",
                 "'org/sharded'");
     }
 
@@ -382,8 +437,8 @@ class HubDownloadTest {
             failures.add(assertLoupe(() -> Pretrained.resolve("org/other", env("HF_TOKEN", TOKEN))));
         }
         hub.failAll(0, null);
-        failures.add(assertLoupe(() -> client("HF_TOKEN", TOKEN, "HF_ENDPOINT", "http://127.0.0.1:9")
-                .download(RepoRef.of("org/x"))));
+        failures.add(assertLoupe(() ->
+                client("HF_TOKEN", TOKEN, "HF_ENDPOINT", "http://127.0.0.1:9").download(RepoRef.of("org/x"))));
         for (LoupeException e : failures) {
             assertNotLeaked(e, TOKEN);
         }
@@ -399,8 +454,11 @@ class HubDownloadTest {
             port = s.getLocalPort();
         }
         String endpoint = "http://127.0.0.1:" + port;
-        assertLoupe(() -> Pretrained.resolve("org/tiny", env("HF_ENDPOINT", endpoint)),
-                endpoint + "/org/tiny/resolve/main/config.json", "retried", "HF_HUB_OFFLINE");
+        assertLoupe(
+                () -> Pretrained.resolve("org/tiny", env("HF_ENDPOINT", endpoint)),
+                endpoint + "/org/tiny/resolve/main/config.json",
+                "retried",
+                "HF_HUB_OFFLINE");
     }
 
     @Test
@@ -429,8 +487,10 @@ class HubDownloadTest {
         Path snapshot = Pretrained.resolve("org/old-name", env("HF_TOKEN", TOKEN));
         assertEquals(tmp.resolve("hf/hub/models--org--old-name/snapshots/" + COMMIT), snapshot);
         assertArrayEquals(weights, Files.readAllBytes(snapshot.resolve("model.safetensors")));
-        assertTrue(hub.requests().stream().filter(r -> r.server().equals("hub"))
-                .allMatch(r -> ("Bearer " + TOKEN).equals(r.authorization())), "same origin keeps the token");
+        assertTrue(
+                hub.requests().stream().filter(r -> r.server().equals("hub")).allMatch(r -> ("Bearer " + TOKEN)
+                        .equals(r.authorization())),
+                "same origin keeps the token");
     }
 
     @Test
@@ -458,7 +518,9 @@ class HubDownloadTest {
                 assertEquals(first, f.get());
             }
             assertArrayEquals(weights, Files.readAllBytes(first.resolve("model.safetensors")));
-            assertTrue(blobNames().stream().noneMatch(n -> n.endsWith(".incomplete")), blobNames().toString());
+            assertTrue(
+                    blobNames().stream().noneMatch(n -> n.endsWith(".incomplete")),
+                    blobNames().toString());
         } finally {
             pool.shutdownNow();
         }
@@ -507,7 +569,12 @@ class HubDownloadTest {
         assertLoupe(() -> client.download(RepoRef.of("org/tiny")), "resume");
         client.download(RepoRef.of("org/tiny"));
         int n = weights.length;
-        assertTrue(events.containsAll(List.of("start model.safetensors " + n + " 0", "end false 1000",
-                "start model.safetensors " + n + " 1000", "end true " + n)), events.toString());
+        assertTrue(
+                events.containsAll(List.of(
+                        "start model.safetensors " + n + " 0",
+                        "end false 1000",
+                        "start model.safetensors " + n + " 1000",
+                        "end true " + n)),
+                events.toString());
     }
 }

@@ -24,15 +24,16 @@ final class HubTestSupport {
     static final String CONFIG = "{\"model_type\": \"gpt2\", \"n_layer\": 1, \"n_embd\": 8}";
     static final String TOKENIZER = "{\"version\": \"1.0\", \"model\": {\"type\": \"BPE\"}}";
 
-    private HubTestSupport() {
-    }
+    private HubTestSupport() {}
 
     /** A safetensors file of about 16 KB (a 64x64 float tensor and a bias), written by Loupe's writer. */
     static byte[] weights(Path scratch, String name, float offset) throws IOException {
         Path file = scratch.resolve(name);
         Files.createDirectories(scratch);
         Map<String, INDArray> tensors = new LinkedHashMap<>();
-        tensors.put("wte.weight", Nd4j.linspace(DataType.FLOAT, offset, 0.5, 64 * 64).reshape(64, 64));
+        tensors.put(
+                "wte.weight",
+                Nd4j.linspace(DataType.FLOAT, offset, 0.5, 64 * 64).reshape(64, 64));
         tensors.put("ln_f.bias", Nd4j.linspace(DataType.FLOAT, -offset, 0.25, 64));
         SafetensorsWriter.write(file, tensors, Map.of("format", "pt"));
         return Files.readAllBytes(file);

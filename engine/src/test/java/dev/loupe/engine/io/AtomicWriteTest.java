@@ -44,18 +44,27 @@ class AtomicWriteTest {
     void failingContentLeavesThePreviousFileAndNoTemporaryFile() throws IOException {
         Path target = IoTestSupport.write(dir, "out.bin", "previous".getBytes(StandardCharsets.UTF_8));
         IOException io = new IOException("disk on fire");
-        assertLoupe(() -> AtomicFileWriter.write(target, ch -> {
-            ch.write(ByteBuffer.wrap(new byte[100_000]));
-            throw io;
-        }), "out.bin", "disk on fire");
+        assertLoupe(
+                () -> AtomicFileWriter.write(target, ch -> {
+                    ch.write(ByteBuffer.wrap(new byte[100_000]));
+                    throw io;
+                }),
+                "out.bin",
+                "disk on fire");
         IllegalStateException runtime = new IllegalStateException("bug");
-        assertSame(runtime, assertThrows(IllegalStateException.class, () -> AtomicFileWriter.write(target, ch -> {
-            ch.write(ByteBuffer.wrap(new byte[10]));
-            throw runtime;
-        })));
-        assertThrows(OutOfMemoryError.class, () -> AtomicFileWriter.write(target, ch -> {
-            throw new OutOfMemoryError("simulated");
-        }));
+        assertSame(
+                runtime,
+                assertThrows(
+                        IllegalStateException.class,
+                        () -> AtomicFileWriter.write(target, ch -> {
+                            ch.write(ByteBuffer.wrap(new byte[10]));
+                            throw runtime;
+                        })));
+        assertThrows(
+                OutOfMemoryError.class,
+                () -> AtomicFileWriter.write(target, ch -> {
+                    throw new OutOfMemoryError("simulated");
+                }));
         assertEquals("previous", Files.readString(target));
         assertEquals(List.of("out.bin"), listing());
     }
@@ -78,7 +87,8 @@ class AtomicWriteTest {
 
     @Test
     void missingDirectoryIsALoupeException() throws IOException {
-        assertLoupe(() -> AtomicFileWriter.write(dir.resolve("no/such/dir/x.bin"), ch -> { }), "x.bin", "could not write");
+        assertLoupe(
+                () -> AtomicFileWriter.write(dir.resolve("no/such/dir/x.bin"), ch -> {}), "x.bin", "could not write");
     }
 
     @Test
@@ -91,8 +101,8 @@ class AtomicWriteTest {
         tensors.put("first", Nd4j.rand(DataType.FLOAT, 512, 512)); // 1 MiB reaches the temp file first
         tensors.put("broken", new FailingArray(4, 5));
         tensors.put("never", Nd4j.ones(DataType.FLOAT, 2));
-        IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> SafetensorsWriter.write(target, tensors, Map.of("v", "2")));
+        IllegalStateException e = assertThrows(
+                IllegalStateException.class, () -> SafetensorsWriter.write(target, tensors, Map.of("v", "2")));
         assertEquals(FailingArray.MESSAGE, e.getMessage());
         assertArrayEquals(before, Files.readAllBytes(target));
         assertEquals(List.of("model.safetensors"), listing());
@@ -120,11 +130,18 @@ class AtomicWriteTest {
         Path target = dir.resolve("live.safetensors");
         Random rnd = new Random(42);
         for (int round = 0; round < 3; round++) {
-            Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-cp", System.getProperty("java.class.path"), "-Xmx512m",
-                    RewriteForever.class.getName(), target.toString())
-                    .redirectErrorStream(true).start();
-            try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
+            Process child = new ProcessBuilder(
+                            Path.of(System.getProperty("java.home"), "bin", "java")
+                                    .toString(),
+                            "-cp",
+                            System.getProperty("java.class.path"),
+                            "-Xmx512m",
+                            RewriteForever.class.getName(),
+                            target.toString())
+                    .redirectErrorStream(true)
+                    .start();
+            try (BufferedReader out =
+                    new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = out.readLine()) != null && !line.startsWith("wrote")) {
                     // skip ND4J start-up chatter
@@ -142,7 +159,9 @@ class AtomicWriteTest {
                 assertEquals(generation, r.read("tail").getLong(0));
             }
             for (String name : listing()) {
-                assertTrue(name.equals("live.safetensors") || name.matches("\\.live\\.safetensors\\.[0-9a-f]+\\.tmp"), name);
+                assertTrue(
+                        name.equals("live.safetensors") || name.matches("\\.live\\.safetensors\\.[0-9a-f]+\\.tmp"),
+                        name);
             }
         }
     }

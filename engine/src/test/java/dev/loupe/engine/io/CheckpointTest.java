@@ -30,7 +30,8 @@ import org.nd4j.linalg.factory.Nd4j;
 /** Loupe checkpoints: bit-exact round trips, TransformerLens names and shapes on disk, clear errors. */
 class CheckpointTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Tokens TOKENS = Tokens.padded(List.of(new int[]{1, 5, 9, 3, 7}, new int[]{4, 2}), 0, Tokens.Side.LEFT);
+    private static final Tokens TOKENS =
+            Tokens.padded(List.of(new int[] {1, 5, 9, 3, 7}, new int[] {4, 2}), 0, Tokens.Side.LEFT);
 
     @TempDir
     Path tmp;
@@ -40,8 +41,12 @@ class CheckpointTest {
         Map<String, HookedTransformer> m = new LinkedHashMap<>();
         long seed = 1;
         for (String dtype : List.of("float32", "float64"))
-            for (var e : TestModels.all(dtype).entrySet()) m.put(e.getKey() + "/" + dtype, TestModels.model(e.getValue(), seed++));
-        m.put("gpt2-like/processed", WeightProcessing.process(TestModels.model(TestModels.all("float32").get("gpt2-like"), 99)));
+            for (var e : TestModels.all(dtype).entrySet())
+                m.put(e.getKey() + "/" + dtype, TestModels.model(e.getValue(), seed++));
+        m.put(
+                "gpt2-like/processed",
+                WeightProcessing.process(
+                        TestModels.model(TestModels.all("float32").get("gpt2-like"), 99)));
         return m;
     }
 
@@ -76,26 +81,27 @@ class CheckpointTest {
         try (SafetensorsReader r = SafetensorsReader.open(tmp.resolve(Checkpoint.WEIGHTS))) {
             assertEquals(List.copyOf(model.weights().names()), r.names());
             assertEquals("loupe-checkpoint", r.metadata().get("format"));
-            assertArrayEquals(new long[]{4, 8, 4}, r.info("blocks.0.attn.W_Q").shape());   // [n_heads, d_model, d_head]
-            assertArrayEquals(new long[]{2, 8, 4}, r.info("blocks.0.attn.W_K").shape());   // [n_kv_heads, d_model, d_head]
-            assertArrayEquals(new long[]{2, 8, 4}, r.info("blocks.1.attn.W_V").shape());
-            assertArrayEquals(new long[]{4, 4, 8}, r.info("blocks.0.attn.W_O").shape());   // [n_heads, d_head, d_model]
-            assertArrayEquals(new long[]{11, 8}, r.info("embed.W_E").shape());
-            assertArrayEquals(new long[]{8, 12}, r.info("blocks.0.mlp.W_in").shape());
-            assertArrayEquals(new long[]{8, 12}, r.info("blocks.0.mlp.W_gate").shape());
-            assertArrayEquals(new long[]{12, 8}, r.info("blocks.0.mlp.W_out").shape());
-            assertArrayEquals(new long[]{8}, r.info("blocks.0.ln1.w").shape());
-            assertArrayEquals(new long[]{8, 11}, r.info("unembed.W_U").shape());
+            assertArrayEquals(new long[] {4, 8, 4}, r.info("blocks.0.attn.W_Q").shape()); // [n_heads, d_model, d_head]
+            assertArrayEquals(
+                    new long[] {2, 8, 4}, r.info("blocks.0.attn.W_K").shape()); // [n_kv_heads, d_model, d_head]
+            assertArrayEquals(new long[] {2, 8, 4}, r.info("blocks.1.attn.W_V").shape());
+            assertArrayEquals(new long[] {4, 4, 8}, r.info("blocks.0.attn.W_O").shape()); // [n_heads, d_head, d_model]
+            assertArrayEquals(new long[] {11, 8}, r.info("embed.W_E").shape());
+            assertArrayEquals(new long[] {8, 12}, r.info("blocks.0.mlp.W_in").shape());
+            assertArrayEquals(new long[] {8, 12}, r.info("blocks.0.mlp.W_gate").shape());
+            assertArrayEquals(new long[] {12, 8}, r.info("blocks.0.mlp.W_out").shape());
+            assertArrayEquals(new long[] {8}, r.info("blocks.0.ln1.w").shape());
+            assertArrayEquals(new long[] {8, 11}, r.info("unembed.W_U").shape());
             for (String name : r.names()) {
-                assertArrayEquals(model.stateDict().get(name).shape(), r.info(name).shape(), name);
+                assertArrayEquals(
+                        model.stateDict().get(name).shape(), r.info(name).shape(), name);
                 assertSameValues(model.stateDict().get(name).dup('c'), r.read(name));
             }
             // The values sit where TransformerLens expects them: W_Q[h, i, j] = (x @ W_Q)'s input i -> head h, dim j.
             INDArray compute = model.weights().get("blocks.0.attn.W_Q"), stored = r.read("blocks.0.attn.W_Q");
             for (int h = 0; h < 4; h++)
                 for (int i = 0; i < 8; i++)
-                    for (int j = 0; j < 4; j++)
-                        assertEquals(compute.getFloat(i, h * 4 + j), stored.getFloat(h, i, j));
+                    for (int j = 0; j < 4; j++) assertEquals(compute.getFloat(i, h * 4 + j), stored.getFloat(h, i, j));
             INDArray wO = model.weights().get("blocks.1.attn.W_O"), storedO = r.read("blocks.1.attn.W_O");
             assertEquals(wO.getFloat(2 * 4 + 3, 5), storedO.getFloat(2, 3, 5));
         }
@@ -104,11 +110,11 @@ class CheckpointTest {
         Path dir = tmp.resolve("gpt2");
         Checkpoint.save(gpt2, dir);
         try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(Checkpoint.WEIGHTS))) {
-            assertArrayEquals(new long[]{2, 4}, r.info("blocks.0.attn.b_Q").shape());
-            assertArrayEquals(new long[]{2, 4}, r.info("blocks.0.attn.b_V").shape());
-            assertArrayEquals(new long[]{8}, r.info("blocks.0.attn.b_O").shape());
-            assertArrayEquals(new long[]{16, 8}, r.info("pos_embed.W_pos").shape());
-            assertArrayEquals(new long[]{11}, r.info("unembed.b_U").shape());
+            assertArrayEquals(new long[] {2, 4}, r.info("blocks.0.attn.b_Q").shape());
+            assertArrayEquals(new long[] {2, 4}, r.info("blocks.0.attn.b_V").shape());
+            assertArrayEquals(new long[] {8}, r.info("blocks.0.attn.b_O").shape());
+            assertArrayEquals(new long[] {16, 8}, r.info("pos_embed.W_pos").shape());
+            assertArrayEquals(new long[] {11}, r.info("unembed.b_U").shape());
         }
     }
 
@@ -176,8 +182,7 @@ class CheckpointTest {
         Path dir = saved("config");
         Path cfg = dir.resolve("config.json");
         String good = Files.readString(cfg);
-        record Case(Consumer<ObjectNode> edit, String... fragments) {
-        }
+        record Case(Consumer<ObjectNode> edit, String... fragments) {}
         List<Case> cases = List.of(
                 new Case(r -> config(r).remove("d_model"), "d_model"),
                 new Case(r -> ((ObjectNode) config(r).get("biases")).remove("qkv"), "biases.qkv"),

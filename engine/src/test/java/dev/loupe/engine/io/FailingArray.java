@@ -18,8 +18,13 @@ final class FailingArray extends BaseNDArray {
     static final String MESSAGE = "simulated failure while serialising";
 
     FailingArray(long rows, long columns) {
-        super(Nd4j.createBuffer(new float[(int) (rows * columns)]), new long[] {rows, columns},
-                new long[] {1, rows}, 0, 'f', DataType.FLOAT);
+        super(
+                Nd4j.createBuffer(new float[(int) (rows * columns)]),
+                new long[] {rows, columns},
+                new long[] {1, rows},
+                0,
+                'f',
+                DataType.FLOAT);
     }
 
     @Override

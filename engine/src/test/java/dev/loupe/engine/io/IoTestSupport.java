@@ -20,8 +20,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /** Helpers shared by the io tests: hand-built files and exact array comparison. */
 final class IoTestSupport {
 
-    private IoTestSupport() {
-    }
+    private IoTestSupport() {}
 
     /** A safetensors file: the given header text (as UTF-8, unpadded) followed by {@code data}. */
     static byte[] safetensors(String headerJson, byte[] data) {
@@ -30,7 +29,10 @@ final class IoTestSupport {
 
     static byte[] safetensors(byte[] header, byte[] data) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        out.writeBytes(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).array());
+        out.writeBytes(ByteBuffer.allocate(8)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .putLong(header.length)
+                .array());
         out.writeBytes(header);
         out.writeBytes(data);
         return out.toByteArray();

@@ -28,16 +28,31 @@ class NpyTest {
     @TempDir
     Path dir;
 
-    private static final DataType[] TYPES = {DataType.FLOAT, DataType.DOUBLE, DataType.INT, DataType.LONG,
-            DataType.HALF, DataType.SHORT, DataType.BYTE, DataType.UBYTE, DataType.BOOL};
+    private static final DataType[] TYPES = {
+        DataType.FLOAT,
+        DataType.DOUBLE,
+        DataType.INT,
+        DataType.LONG,
+        DataType.HALF,
+        DataType.SHORT,
+        DataType.BYTE,
+        DataType.UBYTE,
+        DataType.BOOL
+    };
 
     private static INDArray sample(DataType type) {
-        INDArray values = Nd4j.createFromArray(new double[] {0, 1, -2, 3, 127, -128, 5, 6, 7, 8, 9, 10}).reshape(3, 4);
+        INDArray values = Nd4j.createFromArray(new double[] {0, 1, -2, 3, 127, -128, 5, 6, 7, 8, 9, 10})
+                .reshape(3, 4);
         return switch (type) {
-            case UBYTE -> Nd4j.createFromArray(new int[] {0, 1, 2, 255, 128, 5, 6, 7, 8, 9, 10, 11}).castTo(type).reshape(3, 4);
+            case UBYTE -> Nd4j.createFromArray(new int[] {0, 1, 2, 255, 128, 5, 6, 7, 8, 9, 10, 11})
+                    .castTo(type)
+                    .reshape(3, 4);
             case BOOL -> values.gt(2);
-            case LONG -> Nd4j.createFromArray(new long[] {Long.MIN_VALUE, Long.MAX_VALUE, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9}).reshape(3, 4);
-            case FLOAT -> Nd4j.createFromArray(new float[] {Float.NaN, Float.NEGATIVE_INFINITY, -0f, 1e-40f, 1, 2, 3, 4, 5, 6, 7, 8}).reshape(3, 4);
+            case LONG -> Nd4j.createFromArray(new long[] {Long.MIN_VALUE, Long.MAX_VALUE, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+                    .reshape(3, 4);
+            case FLOAT -> Nd4j.createFromArray(
+                            new float[] {Float.NaN, Float.NEGATIVE_INFINITY, -0f, 1e-40f, 1, 2, 3, 4, 5, 6, 7, 8})
+                    .reshape(3, 4);
             default -> values.castTo(type);
         };
     }
@@ -57,10 +72,15 @@ class NpyTest {
         INDArray base = Nd4j.linspace(0, 59, 60, DataType.DOUBLE).reshape(3, 4, 5);
         INDArray[] arrays = {
             base.get(NDArrayIndex.all(), NDArrayIndex.point(1), NDArrayIndex.interval(0, 2, 5)),
-            base.permute(2, 1, 0), base.dup('f'), base.get(NDArrayIndex.point(1)),
-            Nd4j.scalar(DataType.FLOAT, 2.5f), Nd4j.scalar(DataType.LONG, -9L),
-            Nd4j.create(DataType.FLOAT, new long[] {0}, 'c'), Nd4j.create(DataType.INT, new long[] {2, 0, 3}, 'c'),
-            Nd4j.createFromArray(1f, 2f, 3f)};
+            base.permute(2, 1, 0),
+            base.dup('f'),
+            base.get(NDArrayIndex.point(1)),
+            Nd4j.scalar(DataType.FLOAT, 2.5f),
+            Nd4j.scalar(DataType.LONG, -9L),
+            Nd4j.create(DataType.FLOAT, new long[] {0}, 'c'),
+            Nd4j.create(DataType.INT, new long[] {2, 0, 3}, 'c'),
+            Nd4j.createFromArray(1f, 2f, 3f)
+        };
         for (int i = 0; i < arrays.length; i++) {
             Path file = dir.resolve("v" + i + ".npy");
             NpyWriter.write(file, arrays[i]);
@@ -79,7 +99,8 @@ class NpyTest {
         assertEquals("NUMPY", new String(all, 1, 5, StandardCharsets.US_ASCII));
         assertEquals(1, all[6]);
         assertEquals(0, all[7]);
-        int headerLength = ByteBuffer.wrap(all, 8, 2).order(ByteOrder.LITTLE_ENDIAN).getShort() & 0xFFFF;
+        int headerLength =
+                ByteBuffer.wrap(all, 8, 2).order(ByteOrder.LITTLE_ENDIAN).getShort() & 0xFFFF;
         assertEquals(0, (10 + headerLength) % 64);
         String header = new String(all, 10, headerLength, StandardCharsets.US_ASCII);
         assertTrue(header.startsWith("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"), header);
@@ -98,14 +119,16 @@ class NpyTest {
         String[] dicts = {
             "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
             "{\"shape\": (2,3), \"descr\": \"<f4\", \"fortran_order\": False}",
-            "{'descr':'<f4','fortran_order':False,'shape':(2L, 3L)}"};
+            "{'descr':'<f4','fortran_order':False,'shape':(2L, 3L)}"
+        };
         for (int version = 1; version <= 3; version++) {
             for (int i = 0; i < dicts.length; i++) {
                 Path file = IoTestSupport.write(dir, "v" + version + "_" + i + ".npy", npy(version, dicts[i], data));
                 assertSameValues(expected, NpyReader.read(file));
             }
         }
-        Path utf8 = IoTestSupport.write(dir, "u.npy", npy(3, "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), } ü", data));
+        Path utf8 = IoTestSupport.write(
+                dir, "u.npy", npy(3, "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), } ü", data));
         assertLoupe(() -> NpyReader.read(utf8), "u.npy", "after the header dict");
     }
 
@@ -113,7 +136,8 @@ class NpyTest {
     void fortranOrderFilesAreReturnedInCOrder() throws IOException {
         // column-major bytes of [[1, 2, 3], [4, 5, 6]]
         byte[] data = IoTestSupport.leFloats(1, 4, 2, 5, 3, 6);
-        Path file = IoTestSupport.write(dir, "f.npy", npy(1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", data));
+        Path file = IoTestSupport.write(
+                dir, "f.npy", npy(1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", data));
         INDArray read = NpyReader.read(file);
         assertSameValues(Nd4j.createFromArray(new float[][] {{1, 2, 3}, {4, 5, 6}}), read);
     }
@@ -132,20 +156,44 @@ class NpyTest {
         longHeader[9] = (byte) 0xFF;
         check("hlen.npy", "runs past the end", longHeader);
         check("bigendian.npy", "'>f4'", npy(1, "{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", data));
-        check("struct.npy", "structured", npy(1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", data));
+        check(
+                "struct.npy",
+                "structured",
+                npy(1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", data));
         check("nokey.npy", "must contain", npy(1, "{'descr': '<f4', 'shape': (2,), }", data));
-        check("extrakey.npy", "unexpected key 'x'", npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}", data));
-        check("twice.npy", "appears twice", npy(1, "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", data));
-        check("notuple.npy", "must be a tuple", npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2), }", data));
+        check(
+                "extrakey.npy",
+                "unexpected key 'x'",
+                npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}", data));
+        check(
+                "twice.npy",
+                "appears twice",
+                npy(1, "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", data));
+        check(
+                "notuple.npy",
+                "must be a tuple",
+                npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2), }", data));
         check("negdim.npy", "shape[0]", npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }", data));
         check("bool.npy", "True or False", npy(1, "{'descr': '<f4', 'fortran_order': 0, 'shape': (2,), }", data));
-        check("unterminated.npy", "unterminated", npy(1, "{'descr': '<f4, 'fortran_order': False, 'shape': (2,), }", data));
+        check(
+                "unterminated.npy",
+                "unterminated",
+                npy(1, "{'descr': '<f4, 'fortran_order': False, 'shape': (2,), }", data));
         check("truncated.npy", "needs 8 data bytes but the file has 4", npy(1, ok, Arrays.copyOf(data, 4)));
         check("extra.npy", "needs 8 data bytes but the file has 12", npy(1, ok, Arrays.copyOf(data, 12)));
-        check("overflow.npy", "2^63", npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", data));
-        check("huge.npy", "64 bits", npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999999999,), }", data));
+        check(
+                "overflow.npy",
+                "2^63",
+                npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", data));
+        check(
+                "huge.npy",
+                "64 bits",
+                npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999999999,), }", data));
         assertLoupe(() -> NpyReader.read(dir.resolve("absent.npy")), "absent.npy");
-        assertLoupe(() -> NpyWriter.write(dir.resolve("bf16.npy"), Nd4j.ones(DataType.BFLOAT16, 2)), "bf16.npy", "BFLOAT16");
+        assertLoupe(
+                () -> NpyWriter.write(dir.resolve("bf16.npy"), Nd4j.ones(DataType.BFLOAT16, 2)),
+                "bf16.npy",
+                "BFLOAT16");
     }
 
     private void check(String name, String fragment, byte[] content) throws IOException {
@@ -216,8 +264,10 @@ class NpyTest {
             } catch (LoupeException e) {
                 assertTrue(e.getMessage().contains(path.toString()), e.getMessage());
             } catch (Throwable t) {
-                throw new AssertionError("npy fuzz case " + cases + " (-Dloupe.fuzz.seed=" + seed
-                        + ", case seed " + caseSeed + "): " + t, t);
+                throw new AssertionError(
+                        "npy fuzz case " + cases + " (-Dloupe.fuzz.seed=" + seed + ", case seed " + caseSeed + "): "
+                                + t,
+                        t);
             }
         }
         assertTrue(cases >= 200, "too few cases: " + cases);

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -78,18 +77,26 @@ class NumpyInteropTest {
         for (Map.Entry<DataType, String> e : NUMPY.entrySet()) {
             Path file = dir.resolve(e.getValue() + ".npy");
             NpyWriter.write(file, expected(e.getKey()).dup('f').transpose().transpose()); // an 'f'-ordered view
-            checks.append("a = np.load(").append(py(file)).append(")\n")
-                    .append("e = (").append(numpyValues(e.getKey())).append(").astype('").append(e.getValue())
+            checks.append("a = np.load(")
+                    .append(py(file))
+                    .append(")\n")
+                    .append("e = (")
+                    .append(numpyValues(e.getKey()))
+                    .append(").astype('")
+                    .append(e.getValue())
                     .append("').reshape(3, 4)\n")
                     .append("assert a.dtype == e.dtype and a.shape == e.shape and (a == e).all(), ('")
-                    .append(e.getValue()).append("', a)\n");
+                    .append(e.getValue())
+                    .append("', a)\n");
         }
         Path scalar = dir.resolve("scalar.npy");
         NpyWriter.write(scalar, Nd4j.scalar(DataType.DOUBLE, -0.25));
         checks.append("s = np.load(").append(py(scalar)).append(")\nassert s.shape == () and s == -0.25\n");
         Path empty = dir.resolve("empty.npy");
         NpyWriter.write(empty, Nd4j.create(DataType.FLOAT, new long[] {2, 0}, 'c'));
-        checks.append("z = np.load(").append(py(empty)).append(")\nassert z.shape == (2, 0) and z.dtype == np.float32\n");
+        checks.append("z = np.load(")
+                .append(py(empty))
+                .append(")\nassert z.shape == (2, 0) and z.dtype == np.float32\n");
         checks.append("print('ok')\n");
         assertEquals("ok", python(checks.toString()).strip());
     }
@@ -99,18 +106,34 @@ class NumpyInteropTest {
         StringBuilder script = new StringBuilder("import numpy as np\nVALUES = " + pyList() + "\n");
         for (Map.Entry<DataType, String> e : NUMPY.entrySet()) {
             String name = e.getValue();
-            script.append("e = (").append(numpyValues(e.getKey())).append(").astype('").append(name).append("').reshape(3, 4)\n")
-                    .append("np.save(").append(py(dir.resolve(name + ".npy"))).append(", e)\n")
-                    .append("np.save(").append(py(dir.resolve(name + "_f.npy"))).append(", np.asfortranarray(e))\n")
-                    .append("with open(").append(py(dir.resolve(name + "_v2.npy"))).append(", 'wb') as f:\n")
+            script.append("e = (")
+                    .append(numpyValues(e.getKey()))
+                    .append(").astype('")
+                    .append(name)
+                    .append("').reshape(3, 4)\n")
+                    .append("np.save(")
+                    .append(py(dir.resolve(name + ".npy")))
+                    .append(", e)\n")
+                    .append("np.save(")
+                    .append(py(dir.resolve(name + "_f.npy")))
+                    .append(", np.asfortranarray(e))\n")
+                    .append("with open(")
+                    .append(py(dir.resolve(name + "_v2.npy")))
+                    .append(", 'wb') as f:\n")
                     .append("    np.lib.format.write_array(f, e, version=(2, 0))\n")
-                    .append("with open(").append(py(dir.resolve(name + "_v3.npy"))).append(", 'wb') as f:\n")
+                    .append("with open(")
+                    .append(py(dir.resolve(name + "_v3.npy")))
+                    .append(", 'wb') as f:\n")
                     .append("    np.lib.format.write_array(f, e, version=(3, 0))\n");
         }
         script.append("np.save(").append(py(dir.resolve("scalar.npy"))).append(", np.float32(1.5))\n");
         script.append("np.save(").append(py(dir.resolve("empty.npy"))).append(", np.zeros((0, 3), dtype=np.int64))\n");
-        script.append("np.save(").append(py(dir.resolve("big.npy"))).append(", np.arange(100000, dtype=np.float64).reshape(100, 1000))\n");
-        script.append("np.save(").append(py(dir.resolve("sliced.npy"))).append(", np.arange(60, dtype=np.int32).reshape(3, 4, 5)[:, ::2, 1:])\n");
+        script.append("np.save(")
+                .append(py(dir.resolve("big.npy")))
+                .append(", np.arange(100000, dtype=np.float64).reshape(100, 1000))\n");
+        script.append("np.save(")
+                .append(py(dir.resolve("sliced.npy")))
+                .append(", np.arange(60, dtype=np.int32).reshape(3, 4, 5)[:, ::2, 1:])\n");
         python(script.toString());
 
         for (Map.Entry<DataType, String> e : NUMPY.entrySet()) {
@@ -120,8 +143,11 @@ class NumpyInteropTest {
         }
         assertSameValues(Nd4j.scalar(DataType.FLOAT, 1.5f), NpyReader.read(dir.resolve("scalar.npy")));
         assertSameValues(Nd4j.create(DataType.LONG, new long[] {0, 3}, 'c'), NpyReader.read(dir.resolve("empty.npy")));
-        assertSameValues(Nd4j.createFromArray(range(100000)).reshape(100, 1000), NpyReader.read(dir.resolve("big.npy")));
-        INDArray sliced = Nd4j.createFromArray(range(60)).castTo(DataType.INT).reshape(3, 4, 5)
+        assertSameValues(
+                Nd4j.createFromArray(range(100000)).reshape(100, 1000), NpyReader.read(dir.resolve("big.npy")));
+        INDArray sliced = Nd4j.createFromArray(range(60))
+                .castTo(DataType.INT)
+                .reshape(3, 4, 5)
                 .get(NDArrayIndex.all(), NDArrayIndex.interval(0, 2, 4), NDArrayIndex.interval(1, 5));
         assertSameValues(sliced.dup('c'), NpyReader.read(dir.resolve("sliced.npy")));
     }
@@ -137,7 +163,8 @@ class NumpyInteropTest {
         tensors.put("scalar", Nd4j.scalar(DataType.FLOAT, 4.5f));
         Path file = dir.resolve("model.safetensors");
         SafetensorsWriter.write(file, tensors, Map.of("format", "pt"));
-        String script = """
+        String script =
+                """
                 import json, struct, numpy as np
                 VALUES = %s
                 raw = open(%s, 'rb').read()
@@ -163,7 +190,8 @@ class NumpyInteropTest {
                     assert (a.astype('f8').ravel() == (expect != 0 if info['dtype'] == 'BOOL' else expect)).all(), name
                 assert end == len(data)
                 print(len(header))
-                """.formatted(pyList(), py(file));
+                """
+                        .formatted(pyList(), py(file));
         assertEquals(Integer.toString(tensors.size()), python(script).strip());
     }
 
@@ -171,7 +199,8 @@ class NumpyInteropTest {
     @Test
     void loupeReadsSafetensorsBuiltByPython() throws IOException {
         Path file = dir.resolve("py.safetensors");
-        String script = """
+        String script =
+                """
                 import json, struct, numpy as np
                 arrays = {'b.weight': np.arange(6, dtype='<f4').reshape(2, 3), 'a.bias': np.array([1.5, -2], dtype='<f8'),
                           'ids': np.array([[7]], dtype='<i8'), 'h': np.array([0.5, 2], dtype='<f2'), 'empty': np.zeros((0,), '<i4')}
@@ -185,11 +214,13 @@ class NumpyInteropTest {
                 h = json.dumps(header, separators=(',', ':')).encode()
                 h += b' ' * ((8 - len(h) %% 8) %% 8)
                 open(%s, 'wb').write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
-                """.formatted(py(file));
+                """
+                        .formatted(py(file));
         python(script);
         try (SafetensorsReader r = SafetensorsReader.open(file)) {
             assertEquals(Map.of("format", "np"), r.metadata());
-            assertSameValues(Nd4j.createFromArray(range(6)).castTo(DataType.FLOAT).reshape(2, 3), r.read("b.weight"));
+            assertSameValues(
+                    Nd4j.createFromArray(range(6)).castTo(DataType.FLOAT).reshape(2, 3), r.read("b.weight"));
             assertSameValues(Nd4j.createFromArray(1.5, -2.0), r.read("a.bias"));
             assertSameValues(Nd4j.createFromArray(new long[][] {{7}}), r.read("ids"));
             assertSameValues(Nd4j.createFromArray(0.5f, 2f), r.readFloat("h"));
@@ -226,8 +257,7 @@ class NumpyInteropTest {
         return r.output;
     }
 
-    private record Result(int exit, String output) {
-    }
+    private record Result(int exit, String output) {}
 
     private static Result run(List<String> command) throws IOException {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();

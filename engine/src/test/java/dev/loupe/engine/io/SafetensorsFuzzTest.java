@@ -1,6 +1,5 @@
 package dev.loupe.engine.io;
 
-import dev.loupe.engine.JsonSlot;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -9,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.loupe.engine.JsonSlot;
 import dev.loupe.engine.LoupeException;
 import java.io.IOException;
 import java.math.BigInteger;
@@ -43,8 +43,10 @@ class SafetensorsFuzzTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
-    private static final String[] DTYPES = {"F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8",
-            "BOOL", "U16", "U32", "U64", "F8_E4M3", "F8_E5M2", "", "f32", "ü", "F32 ", "\u0000"};
+    private static final String[] DTYPES = {
+        "F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL", "U16", "U32", "U64", "F8_E4M3", "F8_E5M2",
+        "", "f32", "ü", "F32 ", "\u0000"
+    };
 
     @TempDir
     Path dir;
@@ -58,7 +60,8 @@ class SafetensorsFuzzTest {
         int maxCases = Integer.getInteger("loupe.fuzz.cases", 20_000);
         long deadline = System.nanoTime() + Long.getLong("loupe.fuzz.seconds", 5L) * 1_000_000_000L;
         base = validFile();
-        headerLength = (int) ByteBuffer.wrap(base, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        headerLength =
+                (int) ByteBuffer.wrap(base, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
 
         Random master = new Random(seed);
         Path file = dir.resolve("fuzz.safetensors");
@@ -90,15 +93,16 @@ class SafetensorsFuzzTest {
                 throw new AssertionError(reproduce(seed, cases, caseSeed, log) + ": " + t, t);
             }
         }
-        System.out.printf("safetensors fuzz: %d cases (%d accepted, %d rejected), seed %d%n",
+        System.out.printf(
+                "safetensors fuzz: %d cases (%d accepted, %d rejected), seed %d%n",
                 cases, accepted, cases - accepted, seed);
         assertTrue(cases >= 500, "too few fuzz cases ran: " + cases);
         assertTrue(accepted > 0 && accepted < cases, "mutations should produce both valid and invalid files");
     }
 
     private static String reproduce(long seed, int index, long caseSeed, List<String> log) {
-        return "fuzz case " + index + " (-Dloupe.fuzz.seed=" + seed + ", case seed " + caseSeed
-                + ", mutations " + log + ")";
+        return "fuzz case " + index + " (-Dloupe.fuzz.seed=" + seed + ", case seed " + caseSeed + ", mutations " + log
+                + ")";
     }
 
     private static void openAndReadEverything(Path file) {
@@ -118,7 +122,9 @@ class SafetensorsFuzzTest {
         t.put("embed.weight", Nd4j.linspace(1, 24, 24, DataType.FLOAT).reshape(4, 6));
         t.put("blocks.0.attn.W_Q", Nd4j.linspace(1, 12, 12, DataType.DOUBLE).reshape(2, 3, 2));
         t.put("half", Nd4j.linspace(1, 6, 6, DataType.FLOAT).castTo(DataType.HALF));
-        t.put("bf", Nd4j.linspace(1, 4, 4, DataType.FLOAT).castTo(DataType.BFLOAT16).reshape(2, 2));
+        t.put(
+                "bf",
+                Nd4j.linspace(1, 4, 4, DataType.FLOAT).castTo(DataType.BFLOAT16).reshape(2, 2));
         t.put("ids", Nd4j.createFromArray(3L, 1L, 4L));
         t.put("mask", Nd4j.createFromArray(true, false, true, true));
         t.put("scale", Nd4j.scalar(DataType.FLOAT, 0.5f));
@@ -181,9 +187,27 @@ class SafetensorsFuzzTest {
             return f;
         }
         long n = ByteBuffer.wrap(f, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
-        long[] choices = {0, 1, 2, n - 1, n + 1, n - 8, n + 8, f.length - 8, f.length - 7, f.length,
-                100_000_000, 100_000_001, Integer.MAX_VALUE, 1L << 32, Long.MAX_VALUE, Long.MIN_VALUE, -1,
-                rnd.nextLong(), rnd.nextInt(f.length + 1)};
+        long[] choices = {
+            0,
+            1,
+            2,
+            n - 1,
+            n + 1,
+            n - 8,
+            n + 8,
+            f.length - 8,
+            f.length - 7,
+            f.length,
+            100_000_000,
+            100_000_001,
+            Integer.MAX_VALUE,
+            1L << 32,
+            Long.MAX_VALUE,
+            Long.MIN_VALUE,
+            -1,
+            rnd.nextLong(),
+            rnd.nextInt(f.length + 1)
+        };
         long v = choices[rnd.nextInt(choices.length)];
         log.add("headerLength=" + v);
         byte[] out = f.clone();
@@ -301,7 +325,9 @@ class SafetensorsFuzzTest {
                 int depth = 1 + rnd.nextInt(rnd.nextBoolean() ? 20 : 3000);
                 JsonNode v = slot.get();
                 for (int i = 0; i < depth; i++) {
-                    v = rnd.nextBoolean() ? NODES.arrayNode().add(v) : NODES.objectNode().set("k", v);
+                    v = rnd.nextBoolean()
+                            ? NODES.arrayNode().add(v)
+                            : NODES.objectNode().set("k", v);
                 }
                 log.add("nest " + slot + " " + depth + " deep");
                 slot.set(v);
@@ -320,7 +346,8 @@ class SafetensorsFuzzTest {
     private static void consistentReshape(ObjectNode root, Random rnd, List<String> log) {
         for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
-            if (e.getValue() instanceof ObjectNode t && t.get("shape") instanceof ArrayNode shape
+            if (e.getValue() instanceof ObjectNode t
+                    && t.get("shape") instanceof ArrayNode shape
                     && rnd.nextInt(3) == 0) {
                 long n = 1;
                 for (JsonNode d : shape) {
@@ -369,7 +396,8 @@ class SafetensorsFuzzTest {
         List<String> names = new ArrayList<>();
         root.fieldNames().forEachRemaining(names::add);
         String[] keys = {"__metadata__", "dtype", "shape", "data_offsets", "", "ключ", "\uD83D\uDE00", "x".repeat(300)};
-        return rnd.nextBoolean() && !names.isEmpty() ? names.get(rnd.nextInt(names.size())) + "_copy"
+        return rnd.nextBoolean() && !names.isEmpty()
+                ? names.get(rnd.nextInt(names.size())) + "_copy"
                 : keys[rnd.nextInt(keys.length)];
     }
 
@@ -412,7 +440,8 @@ class SafetensorsFuzzTest {
             case 0:
                 return NODES.numberNode(-1 - rnd.nextInt(10));
             case 1:
-                return NODES.numberNode(new BigInteger("18446744073709551616").add(BigInteger.valueOf(rnd.nextInt(100))));
+                return NODES.numberNode(
+                        new BigInteger("18446744073709551616").add(BigInteger.valueOf(rnd.nextInt(100))));
             case 2:
                 return NODES.numberNode(rnd.nextBoolean() ? Long.MAX_VALUE : Long.MIN_VALUE);
             case 3:
@@ -425,8 +454,20 @@ class SafetensorsFuzzTest {
     }
 
     private static String randomNumberText(Random rnd) {
-        String[] special = {"-1", "0", "00", "1e2", "2.0", "-0", "9223372036854775807", "9223372036854775808",
-                "18446744073709551615", "99999999999999999999999999999", "1" + "0".repeat(2000), "4294967296"};
+        String[] special = {
+            "-1",
+            "0",
+            "00",
+            "1e2",
+            "2.0",
+            "-0",
+            "9223372036854775807",
+            "9223372036854775808",
+            "18446744073709551615",
+            "99999999999999999999999999999",
+            "1" + "0".repeat(2000),
+            "4294967296"
+        };
         return rnd.nextBoolean() ? special[rnd.nextInt(special.length)] : Integer.toString(rnd.nextInt(300));
     }
 

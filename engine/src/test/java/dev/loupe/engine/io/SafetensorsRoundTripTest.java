@@ -33,22 +33,41 @@ class SafetensorsRoundTripTest {
     Path dir;
 
     /** Values chosen to be exact in every float type, plus the awkward ones. */
-    private static final double[] FLOATS = {0, -0.0, 1, -2.5, 0.125, 65504, -65504, 3.0e-5,
-            Double.NaN, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY, 7};
+    private static final double[] FLOATS = {
+        0,
+        -0.0,
+        1,
+        -2.5,
+        0.125,
+        65504,
+        -65504,
+        3.0e-5,
+        Double.NaN,
+        Double.POSITIVE_INFINITY,
+        Double.NEGATIVE_INFINITY,
+        7
+    };
 
     private static INDArray sample(DataType type) {
         return switch (type) {
-            case LONG -> Nd4j.createFromArray(new long[] {0, -1, Long.MAX_VALUE, Long.MIN_VALUE, 42, 1L << 53,
-                    (1L << 53) + 1, -7, 3, 4, 5, 6}).reshape(3, 4);
-            case INT -> Nd4j.createFromArray(new int[] {0, -1, Integer.MAX_VALUE, Integer.MIN_VALUE, 42, 7,
-                    8, 9, 10, 11, 12, 13}).reshape(3, 4);
-            case SHORT -> Nd4j.createFromArray(new short[] {0, -1, Short.MAX_VALUE, Short.MIN_VALUE, 4, 5,
-                    6, 7, 8, 9, 10, 11}).reshape(3, 4);
-            case BYTE -> Nd4j.createFromArray(new byte[] {0, -1, 127, -128, 4, 5, 6, 7, 8, 9, 10, 11}).reshape(3, 4);
+            case LONG -> Nd4j.createFromArray(new long[] {
+                        0, -1, Long.MAX_VALUE, Long.MIN_VALUE, 42, 1L << 53, (1L << 53) + 1, -7, 3, 4, 5, 6
+                    })
+                    .reshape(3, 4);
+            case INT -> Nd4j.createFromArray(
+                            new int[] {0, -1, Integer.MAX_VALUE, Integer.MIN_VALUE, 42, 7, 8, 9, 10, 11, 12, 13})
+                    .reshape(3, 4);
+            case SHORT -> Nd4j.createFromArray(
+                            new short[] {0, -1, Short.MAX_VALUE, Short.MIN_VALUE, 4, 5, 6, 7, 8, 9, 10, 11})
+                    .reshape(3, 4);
+            case BYTE -> Nd4j.createFromArray(new byte[] {0, -1, 127, -128, 4, 5, 6, 7, 8, 9, 10, 11})
+                    .reshape(3, 4);
             case UBYTE -> Nd4j.createFromArray(new int[] {0, 1, 255, 128, 4, 5, 6, 7, 8, 9, 10, 11})
-                    .castTo(DataType.UBYTE).reshape(3, 4);
-            case BOOL -> Nd4j.createFromArray(new boolean[] {true, false, true, true, false, false,
-                    true, false, true, false, true, true}).reshape(3, 4);
+                    .castTo(DataType.UBYTE)
+                    .reshape(3, 4);
+            case BOOL -> Nd4j.createFromArray(
+                            new boolean[] {true, false, true, true, false, false, true, false, true, false, true, true})
+                    .reshape(3, 4);
             case DOUBLE -> Nd4j.createFromArray(FLOATS).reshape(3, 4);
             default -> Nd4j.createFromArray(FLOATS).castTo(type).reshape(3, 4);
         };
@@ -107,9 +126,18 @@ class SafetensorsRoundTripTest {
                 }
             }
             data.put(bytes);
-            json.append(json.length() > 1 ? "," : "").append("\"").append(t).append("\":{\"dtype\":\"")
-                    .append(t).append("\",\"shape\":[").append(n).append("],\"data_offsets\":[")
-                    .append(offset).append(",").append(offset + bytes.length).append("]}");
+            json.append(json.length() > 1 ? "," : "")
+                    .append("\"")
+                    .append(t)
+                    .append("\":{\"dtype\":\"")
+                    .append(t)
+                    .append("\",\"shape\":[")
+                    .append(n)
+                    .append("],\"data_offsets\":[")
+                    .append(offset)
+                    .append(",")
+                    .append(offset + bytes.length)
+                    .append("]}");
             offset += bytes.length;
         }
         json.append("}");
@@ -124,7 +152,8 @@ class SafetensorsRoundTripTest {
         }
         SafetensorsWriter.write(out, read, Map.of());
         assertArrayEquals(original, dataSection(out));
-        try (SafetensorsReader a = SafetensorsReader.open(in); SafetensorsReader b = SafetensorsReader.open(out)) {
+        try (SafetensorsReader a = SafetensorsReader.open(in);
+                SafetensorsReader b = SafetensorsReader.open(out)) {
             for (String name : a.names()) {
                 assertEquals(a.info(name), b.info(name));
             }
@@ -259,7 +288,10 @@ class SafetensorsRoundTripTest {
         }
         SafetensorsWriter.write(file, tensors, Map.of());
         SafetensorsReader r = SafetensorsReader.open(file);
-        assertLoupe(() -> r.read("blocks.0.attn.W_V"), "names.safetensors", "'blocks.0.attn.W_V'",
+        assertLoupe(
+                () -> r.read("blocks.0.attn.W_V"),
+                "names.safetensors",
+                "'blocks.0.attn.W_V'",
                 "closest names: 'blocks.0.attn.W_K', 'blocks.0.attn.W_Q'");
         INDArray kept = r.read("embed");
         r.close();
@@ -272,10 +304,16 @@ class SafetensorsRoundTripTest {
     void unsupportedArrayTypeIsRejectedBeforeAnythingIsWritten() {
         Path file = dir.resolve("bad.safetensors");
         INDArray u16 = Nd4j.createFromArray(1, 2).castTo(DataType.UINT16);
-        assertLoupe(() -> SafetensorsWriter.write(file, linked("ok", Nd4j.ones(2), "u", u16), Map.of()),
-                "bad.safetensors", "'u'", "UINT16", "FLOAT");
-        assertLoupe(() -> SafetensorsWriter.write(file, linked("__metadata__", Nd4j.ones(2)), Map.of()),
-                "bad.safetensors", "__metadata__");
+        assertLoupe(
+                () -> SafetensorsWriter.write(file, linked("ok", Nd4j.ones(2), "u", u16), Map.of()),
+                "bad.safetensors",
+                "'u'",
+                "UINT16",
+                "FLOAT");
+        assertLoupe(
+                () -> SafetensorsWriter.write(file, linked("__metadata__", Nd4j.ones(2)), Map.of()),
+                "bad.safetensors",
+                "__metadata__");
         assertFalse(Files.exists(file));
     }
 
@@ -286,8 +324,8 @@ class SafetensorsRoundTripTest {
         Path file = dir.resolve("window.safetensors");
         SafetensorsWriter.write(file, Map.of("big", big), Map.of());
         byte[] data = dataSection(file);
-        INDArray read = ArrayBytes.read(DataType.FLOAT, new long[] {10, 100}, 'c', (dst, off) ->
-                dst.put(data, (int) off, dst.remaining()), 24);
+        INDArray read = ArrayBytes.read(
+                DataType.FLOAT, new long[] {10, 100}, 'c', (dst, off) -> dst.put(data, (int) off, dst.remaining()), 24);
         assertSameValues(big, read);
     }
 
@@ -296,7 +334,8 @@ class SafetensorsRoundTripTest {
     void tensorsBeyondTwoGibibytesAreReadable() throws IOException {
         long padding = (1L << 31) + 1000;
         String json = "{\"pad\":{\"dtype\":\"U8\",\"shape\":[" + padding + "],\"data_offsets\":[0," + padding + "]},"
-                + "\"tail\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[" + padding + "," + (padding + 8) + "]}}";
+                + "\"tail\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[" + padding + "," + (padding + 8)
+                + "]}}";
         byte[] head = IoTestSupport.safetensors(json, new byte[0]);
         Path file = dir.resolve("sparse.safetensors");
         Files.write(file, head);

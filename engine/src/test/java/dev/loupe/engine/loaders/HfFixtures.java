@@ -4,10 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loupe.engine.io.NpyReader;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.Tokens;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.ops.transforms.Transforms;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
@@ -18,6 +14,9 @@ import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * The Hugging Face model folders under {@code src/test/resources/dev/loupe/hf}, written by
@@ -27,11 +26,17 @@ import java.util.stream.Stream;
 final class HfFixtures {
     static final String PYTHON = "/usr/bin/python3";
     /** Every case reference_models.py writes. */
-    static final List<String> CASES = List.of("gpt2", "pythia", "gpt_neox_sequential_f16", "llama", "llama3_bf16",
-            "mistral_bf16", "qwen2_f16", "gemma2_bf16");
+    static final List<String> CASES = List.of(
+            "gpt2",
+            "pythia",
+            "gpt_neox_sequential_f16",
+            "llama",
+            "llama3_bf16",
+            "mistral_bf16",
+            "qwen2_f16",
+            "gemma2_bf16");
 
-    private HfFixtures() {
-    }
+    private HfFixtures() {}
 
     static Path root() {
         URL url = HfFixtures.class.getResource("/dev/loupe/hf/reference_models.py");
@@ -52,7 +57,8 @@ final class HfFixtures {
         Path dst = into.resolve(name);
         try (Stream<Path> files = Files.list(folder(name))) {
             Files.createDirectories(dst);
-            for (Path f : files.toList()) Files.copy(f, dst.resolve(f.getFileName()), StandardCopyOption.REPLACE_EXISTING);
+            for (Path f : files.toList())
+                Files.copy(f, dst.resolve(f.getFileName()), StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -61,7 +67,8 @@ final class HfFixtures {
 
     static Tokens tokens(Path folder) {
         try {
-            return Tokens.of(new ObjectMapper().readValue(folder.resolve("tokens.json").toFile(), int[][].class));
+            return Tokens.of(
+                    new ObjectMapper().readValue(folder.resolve("tokens.json").toFile(), int[][].class));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -81,7 +88,9 @@ final class HfFixtures {
     static boolean torchAvailable() {
         if (!Files.isExecutable(Path.of(PYTHON))) return false;
         try {
-            Process p = new ProcessBuilder(PYTHON, "-c", "import torch, numpy").redirectErrorStream(true).start();
+            Process p = new ProcessBuilder(PYTHON, "-c", "import torch, numpy")
+                    .redirectErrorStream(true)
+                    .start();
             p.getInputStream().readAllBytes();
             return p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0;
         } catch (IOException e) {
@@ -94,8 +103,10 @@ final class HfFixtures {
 
     /** Runs reference_models.py into {@code out}; returns its output. */
     static String regenerate(Path out) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(PYTHON, root().resolve("reference_models.py").toString(), out.toString())
-                .redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(
+                        PYTHON, root().resolve("reference_models.py").toString(), out.toString())
+                .redirectErrorStream(true)
+                .start();
         String text = new String(p.getInputStream().readAllBytes());
         if (!p.waitFor(300, TimeUnit.SECONDS)) {
             p.destroyForcibly();

@@ -1,18 +1,13 @@
 package dev.loupe.engine.loaders;
 
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.io.SafetensorsReader;
 import dev.loupe.engine.io.SafetensorsWriter;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.CsvSource;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
-
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -21,9 +16,13 @@ import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Consumer;
-
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /** Every way a Hugging Face folder can be wrong gives a LoupeException that names what is wrong and where. */
 class HuggingFaceBadInputTest {
@@ -69,11 +68,26 @@ class HuggingFaceBadInputTest {
     }
 
     @ParameterizedTest(name = "{0} without {1}")
-    @CsvSource({"gpt2, n_embd", "gpt2, n_layer", "gpt2, n_head", "gpt2, vocab_size", "gpt2, n_positions",
-            "pythia, hidden_size", "pythia, num_hidden_layers", "pythia, intermediate_size", "pythia, max_position_embeddings",
-            "llama, hidden_size", "llama, num_attention_heads", "llama, intermediate_size", "llama, vocab_size",
-            "qwen2_f16, num_hidden_layers", "mistral_bf16, max_position_embeddings",
-            "gemma2_bf16, head_dim", "gemma2_bf16, num_key_value_heads", "gemma2_bf16, hidden_size"})
+    @CsvSource({
+        "gpt2, n_embd",
+        "gpt2, n_layer",
+        "gpt2, n_head",
+        "gpt2, vocab_size",
+        "gpt2, n_positions",
+        "pythia, hidden_size",
+        "pythia, num_hidden_layers",
+        "pythia, intermediate_size",
+        "pythia, max_position_embeddings",
+        "llama, hidden_size",
+        "llama, num_attention_heads",
+        "llama, intermediate_size",
+        "llama, vocab_size",
+        "qwen2_f16, num_hidden_layers",
+        "mistral_bf16, max_position_embeddings",
+        "gemma2_bf16, head_dim",
+        "gemma2_bf16, num_key_value_heads",
+        "gemma2_bf16, hidden_size"
+    })
     void aMissingRequiredKeyIsNamed(String fixture, String key) throws IOException {
         Path dir = withConfig(fixture, c -> c.remove(key));
         loadFails(dir, dir.resolve("config.json").toString(), "missing key \"" + key + "\"");
@@ -84,7 +98,10 @@ class HuggingFaceBadInputTest {
     @Test
     void inconsistentOrMistypedKeysAreNamed() throws IOException {
         loadFails(withConfig("gpt2", c -> c.put("n_head", 3)), "n_embd", "multiple of n_head");
-        loadFails(withConfig("llama", c -> c.put("num_key_value_heads", 3)), "num_attention_heads", "num_key_value_heads");
+        loadFails(
+                withConfig("llama", c -> c.put("num_key_value_heads", 3)),
+                "num_attention_heads",
+                "num_key_value_heads");
         loadFails(withConfig("llama", c -> c.put("hidden_size", "16")), "\"hidden_size\" must be an integer");
         loadFails(withConfig("llama", c -> c.put("hidden_size", 16.5)), "\"hidden_size\" must be an integer");
         loadFails(withConfig("llama", c -> c.put("num_hidden_layers", 0)), "\"num_hidden_layers\" must be > 0");
@@ -92,16 +109,28 @@ class HuggingFaceBadInputTest {
         loadFails(withConfig("llama", c -> c.put("rope_theta", 0)), "\"rope_theta\" must be > 0");
         loadFails(withConfig("llama", c -> c.put("hidden_act", "gelu")), "\"hidden_act\"", "silu");
         loadFails(withConfig("llama", c -> c.put("mlp_bias", true)), "mlp_bias");
-        loadFails(withConfig("llama3_bf16", c -> ((ObjectNode) c.get("rope_scaling")).put("rope_type", "yarn")),
-                "rope_scaling", "yarn", "llama3");
-        loadFails(withConfig("llama3_bf16", c -> ((ObjectNode) c.get("rope_scaling")).remove("low_freq_factor")),
+        loadFails(
+                withConfig("llama3_bf16", c -> ((ObjectNode) c.get("rope_scaling")).put("rope_type", "yarn")),
+                "rope_scaling",
+                "yarn",
+                "llama3");
+        loadFails(
+                withConfig("llama3_bf16", c -> ((ObjectNode) c.get("rope_scaling")).remove("low_freq_factor")),
                 "rope_scaling.low_freq_factor");
-        loadFails(withConfig("gemma2_bf16", c -> c.putArray("layer_types").add("sliding_attention")), "layer_types", "one per layer");
+        loadFails(
+                withConfig("gemma2_bf16", c -> c.putArray("layer_types").add("sliding_attention")),
+                "layer_types",
+                "one per layer");
         loadFails(withConfig("gemma2_bf16", c -> c.put("sliding_window", 0)), "sliding_window", ">= 1");
         loadFails(withConfig("gemma2_bf16", c -> c.put("query_pre_attn_scalar", -4)), "query_pre_attn_scalar");
-        loadFails(withConfig("gpt2", c -> c.put("scale_attn_by_inverse_layer_idx", true)), "scale_attn_by_inverse_layer_idx");
+        loadFails(
+                withConfig("gpt2", c -> c.put("scale_attn_by_inverse_layer_idx", true)),
+                "scale_attn_by_inverse_layer_idx");
         loadFails(withConfig("pythia", c -> c.put("rotary_pct", 1.5)), "rotary_pct");
-        loadFails(withConfig("pythia", c -> c.put("num_hidden_layers", Integer.MAX_VALUE)), "num_hidden_layers", "plausible");
+        loadFails(
+                withConfig("pythia", c -> c.put("num_hidden_layers", Integer.MAX_VALUE)),
+                "num_hidden_layers",
+                "plausible");
     }
 
     @Test
@@ -132,7 +161,9 @@ class HuggingFaceBadInputTest {
     @Test
     void aTensorOfTheWrongShapeIsNamedWithExpectedAndFoundShapes() throws IOException {
         Path dir = HfFixtures.copy("llama", tmp);
-        rewrite(dir.resolve("model.safetensors"), t -> t.put("model.layers.1.self_attn.k_proj.weight", Nd4j.zeros(DataType.FLOAT, 8, 15)));
+        rewrite(
+                dir.resolve("model.safetensors"),
+                t -> t.put("model.layers.1.self_attn.k_proj.weight", Nd4j.zeros(DataType.FLOAT, 8, 15)));
         loadFails(dir, "model.safetensors", "model.layers.1.self_attn.k_proj.weight", "[8, 15]", "expected [8, 16]");
     }
 
@@ -144,7 +175,9 @@ class HuggingFaceBadInputTest {
         loadFails(dir, "missing tensor \"h.1.mlp.c_fc.bias\"", "closest names", "h.0.mlp.c_fc.bias");
 
         dir = HfFixtures.copy("llama", tmp.resolve("b"));
-        rewrite(dir.resolve("model.safetensors"), t -> t.put("model.layers.0.self_attn.rotary_emb.something", Nd4j.zeros(DataType.FLOAT, 2)));
+        rewrite(
+                dir.resolve("model.safetensors"),
+                t -> t.put("model.layers.0.self_attn.rotary_emb.something", Nd4j.zeros(DataType.FLOAT, 2)));
         loadFails(dir, "unexpected tensor \"model.layers.0.self_attn.rotary_emb.something\"");
 
         dir = HfFixtures.copy("llama", tmp.resolve("c"));
@@ -214,8 +247,11 @@ class HuggingFaceBadInputTest {
         ObjectNode map = (ObjectNode) root.get("weight_map");
         String tensor = map.fieldNames().next();
         String shard = map.get(tensor).asText();
-        map.put(tensor, shard.equals("model-00001-of-00002.safetensors") ? "model-00002-of-00002.safetensors"
-                : "model-00001-of-00002.safetensors");
+        map.put(
+                tensor,
+                shard.equals("model-00001-of-00002.safetensors")
+                        ? "model-00002-of-00002.safetensors"
+                        : "model-00001-of-00002.safetensors");
         JSON.writeValue(index.toFile(), root);
         loadFails(dir, "weight_map puts \"" + tensor + "\"", "no such tensor");
 

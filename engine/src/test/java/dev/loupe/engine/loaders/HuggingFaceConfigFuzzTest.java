@@ -1,13 +1,13 @@
 package dev.loupe.engine.loaders;
 
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loupe.engine.LoupeException;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -15,9 +15,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-
-import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Loads the reference folders with thousands of mutated {@code config.json}s: keys removed, values
@@ -62,18 +61,22 @@ class HuggingFaceConfigFuzzTest {
                 accepted++;
             } catch (LoupeException e) {
                 if (e.getMessage() == null || !e.getMessage().contains(dir.toString()))
-                    fail(reproduce(seed, cases, caseSeed, log) + ": message does not name the folder: " + e.getMessage());
+                    fail(reproduce(seed, cases, caseSeed, log) + ": message does not name the folder: "
+                            + e.getMessage());
             } catch (Throwable t) {
                 throw new AssertionError(reproduce(seed, cases, caseSeed, log) + ": " + t, t);
             }
         }
-        System.out.printf("hf config fuzz: %d cases (%d loaded, %d rejected), seed %d%n", cases, accepted, cases - accepted, seed);
+        System.out.printf(
+                "hf config fuzz: %d cases (%d loaded, %d rejected), seed %d%n",
+                cases, accepted, cases - accepted, seed);
         assertTrue(cases >= 200, "too few fuzz cases ran: " + cases);
         assertTrue(accepted > 0 && accepted < cases, "mutations should give both loadable and broken configs");
     }
 
     private static String reproduce(long seed, int index, long caseSeed, List<String> log) {
-        return "fuzz case " + index + " (-Dloupe.fuzz.seed=" + seed + ", case seed " + caseSeed + ", mutations " + log + ")";
+        return "fuzz case " + index + " (-Dloupe.fuzz.seed=" + seed + ", case seed " + caseSeed + ", mutations " + log
+                + ")";
     }
 
     private static final String PUNCTUATION = "{[\",:}]0-e";
@@ -124,18 +127,37 @@ class HuggingFaceConfigFuzzTest {
                     log.add(key + "=" + v);
                 }
                 case 3 -> {
-                    String k = List.of("rope_scaling", "layer_types", "sliding_window", "use_sliding_window", "head_dim",
-                            "attn_logit_softcapping", "final_logit_softcapping", "partial_rotary_factor", "rope_parameters",
-                            "num_key_value_heads", "tie_word_embeddings", "n_inner", "rotary_pct").get(r.nextInt(13));
+                    String k = List.of(
+                                    "rope_scaling",
+                                    "layer_types",
+                                    "sliding_window",
+                                    "use_sliding_window",
+                                    "head_dim",
+                                    "attn_logit_softcapping",
+                                    "final_logit_softcapping",
+                                    "partial_rotary_factor",
+                                    "rope_parameters",
+                                    "num_key_value_heads",
+                                    "tie_word_embeddings",
+                                    "n_inner",
+                                    "rotary_pct")
+                            .get(r.nextInt(13));
                     JsonNode v = randomValue(r);
                     c.set(k, v);
                     log.add(k + "=" + v);
                 }
                 case 4 -> {
                     JsonNode rs = c.get("rope_scaling");
-                    ObjectNode o = rs instanceof ObjectNode on ? on : N.objectNode().put("rope_type", "llama3");
-                    String k = List.of("rope_type", "type", "factor", "low_freq_factor", "high_freq_factor",
-                            "original_max_position_embeddings").get(r.nextInt(6));
+                    ObjectNode o =
+                            rs instanceof ObjectNode on ? on : N.objectNode().put("rope_type", "llama3");
+                    String k = List.of(
+                                    "rope_type",
+                                    "type",
+                                    "factor",
+                                    "low_freq_factor",
+                                    "high_freq_factor",
+                                    "original_max_position_embeddings")
+                            .get(r.nextInt(6));
                     JsonNode v = r.nextBoolean() ? randomValue(r) : N.numberNode(r.nextDouble() * 10);
                     o.set(k, v);
                     c.set("rope_scaling", o);
@@ -149,7 +171,7 @@ class HuggingFaceConfigFuzzTest {
             }
         }
         String text = JSON.writeValueAsString(c);
-        if (r.nextInt(8) == 0) {                                  // raw text damage
+        if (r.nextInt(8) == 0) { // raw text damage
             StringBuilder b = new StringBuilder(text);
             int at = r.nextInt(b.length());
             switch (r.nextInt(3)) {

@@ -1,5 +1,9 @@
 package dev.loupe.engine.loaders;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loupe.engine.LoupeException;
@@ -10,13 +14,6 @@ import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.model.ModelConfig.Biases;
 import dev.loupe.engine.model.TestModels;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.indexing.NDArrayIndex;
-import org.nd4j.linalg.ops.transforms.Transforms;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -29,10 +26,12 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * The Hugging Face llama folder: Loupe's writer and reader agree with each other, with the
@@ -98,7 +97,7 @@ class HuggingFaceLlamaTest {
         NpyWriter.write(loupe, row0(model.run(tokens)).dup('c'));
         Map<String, String> out = python(Stories260K.bin(), dir.resolve("hf"), Stories260K.logitsFile(), tokens, loupe);
         System.out.println("stories260K Python check: " + out);
-        assertEquals("47", out.get("tensors_checked"));       // embed + 5 layers x 9 + norm (tied: no lm_head)
+        assertEquals("47", out.get("tensors_checked")); // embed + 5 layers x 9 + norm (tied: no lm_head)
         assertEquals("", out.get("tensors_mismatched"), "tensors differing from Hugging Face's conversion");
         assertEquals("", out.get("config_mismatched"), "config.json fields differing from the header");
         assertTrue(Double.parseDouble(out.get("hf_forward_f32_vs_reference")) <= 1e-4, out.toString());
@@ -118,7 +117,7 @@ class HuggingFaceLlamaTest {
         Path logits = dir.resolve("loupe.npy");
         NpyWriter.write(logits, row0(loaded.run(tokens)).dup('c'));
         Map<String, String> out = python(bin, dir.resolve("hf"), logits, tokens, null);
-        assertEquals("21", out.get("tensors_checked"));       // embed + 2 x 9 + norm + lm_head
+        assertEquals("21", out.get("tensors_checked")); // embed + 2 x 9 + norm + lm_head
         assertEquals("", out.get("tensors_mismatched"));
         assertEquals("", out.get("config_mismatched"));
         assertTrue(Double.parseDouble(out.get("hf_forward_f64_vs_reference")) <= 1e-4, out.toString());
@@ -135,10 +134,22 @@ class HuggingFaceLlamaTest {
     }
 
     static ModelConfig llamaLike(Biases biases, boolean tied) {
-        return ModelConfig.builder().dModel(16).nLayers(2).nHeads(4).nKvHeads(2).dMlp(20).dVocab(13).nCtx(32)
-                .normalization(ModelConfig.Normalization.RMS_NORM).normEps(1e-6)
-                .positional(ModelConfig.Positional.ROTARY).rotaryBase(500000)
-                .activation(ModelConfig.Activation.SILU_GATED).biases(biases).tiedEmbeddings(tied).build();
+        return ModelConfig.builder()
+                .dModel(16)
+                .nLayers(2)
+                .nHeads(4)
+                .nKvHeads(2)
+                .dMlp(20)
+                .dVocab(13)
+                .nCtx(32)
+                .normalization(ModelConfig.Normalization.RMS_NORM)
+                .normEps(1e-6)
+                .positional(ModelConfig.Positional.ROTARY)
+                .rotaryBase(500000)
+                .activation(ModelConfig.Activation.SILU_GATED)
+                .biases(biases)
+                .tiedEmbeddings(tied)
+                .build();
     }
 
     @Test
@@ -150,12 +161,17 @@ class HuggingFaceLlamaTest {
 
     @Test
     void float64ModelsAreWrittenAsFloat32() throws IOException {
-        ModelConfig c = llamaLike(Biases.none(), false).toBuilder().dtype("float64").build();
+        ModelConfig c =
+                llamaLike(Biases.none(), false).toBuilder().dtype("float64").build();
         HuggingFaceLlamaWriter.write(TestModels.model(c, 4), dir);
         try (SafetensorsReader r = SafetensorsReader.open(dir.resolve("model.safetensors"))) {
             assertEquals("F32", r.info("lm_head.weight").dtype().name());
         }
-        assertEquals("float32", JSON.readTree(dir.resolve("config.json").toFile()).get("torch_dtype").asText());
+        assertEquals(
+                "float32",
+                JSON.readTree(dir.resolve("config.json").toFile())
+                        .get("torch_dtype")
+                        .asText());
         assertEquals("float32", HuggingFaceModel.load(dir).config().dtype());
     }
 
@@ -177,10 +193,22 @@ class HuggingFaceLlamaTest {
         assertTrue(cfg.get("tie_word_embeddings").asBoolean());
         try (SafetensorsReader r = SafetensorsReader.open(dir.resolve("model.safetensors"))) {
             assertTrue(!r.contains("lm_head.weight"));
-            assertEquals("[8, 16]", Arrays.toString(r.info("model.layers.1.self_attn.k_proj.weight").shape()));
-            assertEquals("[16, 16]", Arrays.toString(r.info("model.layers.1.self_attn.o_proj.weight").shape()));
-            assertEquals("[20, 16]", Arrays.toString(r.info("model.layers.0.mlp.gate_proj.weight").shape()));
-            assertEquals("[16, 20]", Arrays.toString(r.info("model.layers.0.mlp.down_proj.weight").shape()));
+            assertEquals(
+                    "[8, 16]",
+                    Arrays.toString(
+                            r.info("model.layers.1.self_attn.k_proj.weight").shape()));
+            assertEquals(
+                    "[16, 16]",
+                    Arrays.toString(
+                            r.info("model.layers.1.self_attn.o_proj.weight").shape()));
+            assertEquals(
+                    "[20, 16]",
+                    Arrays.toString(
+                            r.info("model.layers.0.mlp.gate_proj.weight").shape()));
+            assertEquals(
+                    "[16, 20]",
+                    Arrays.toString(
+                            r.info("model.layers.0.mlp.down_proj.weight").shape()));
         }
     }
 
@@ -209,7 +237,9 @@ class HuggingFaceLlamaTest {
     @Test
     void readsShardedFolders() throws IOException {
         HookedTransformer model = TestModels.model(llamaLike(Biases.none(), false), 8);
-        Map<String, INDArray> all = HuggingFaceLlamaWriter.tensors(model), a = new LinkedHashMap<>(), b = new LinkedHashMap<>();
+        Map<String, INDArray> all = HuggingFaceLlamaWriter.tensors(model),
+                a = new LinkedHashMap<>(),
+                b = new LinkedHashMap<>();
         ObjectNode index = JSON.createObjectNode(), map = index.putObject("weight_map");
         all.forEach((n, t) -> {
             boolean first = n.startsWith("model.layers.0.") || n.startsWith("model.embed");
@@ -220,7 +250,9 @@ class HuggingFaceLlamaTest {
         SafetensorsWriter.write(dir.resolve("model-00002-of-00002.safetensors"), b, Map.of());
         Files.write(dir.resolve("model.safetensors.index.json"), JSON.writeValueAsBytes(index));
         Files.write(dir.resolve("config.json"), JSON.writeValueAsBytes(HuggingFaceLlamaWriter.config(model.config())));
-        assertEquals(model.run(Llama2cCheckpointTest.TOKENS), HuggingFaceModel.load(dir).run(Llama2cCheckpointTest.TOKENS));
+        assertEquals(
+                model.run(Llama2cCheckpointTest.TOKENS),
+                HuggingFaceModel.load(dir).run(Llama2cCheckpointTest.TOKENS));
         // A shard outside the folder is refused.
         map.put("model.norm.weight", "../model-00002-of-00002.safetensors");
         Files.write(dir.resolve("model.safetensors.index.json"), JSON.writeValueAsBytes(index));
@@ -231,15 +263,37 @@ class HuggingFaceLlamaTest {
 
     @Test
     void writerRejectsWhatLlamaCannotExpress() {
-        LoupeException e = assertThrows(LoupeException.class,
-                () -> HuggingFaceLlamaWriter.write(HookedTransformer.random(ModelConfig.gpt2Small().toBuilder()
-                        .dModel(8).nHeads(2).nKvHeads(2).nLayers(1).dVocab(11).nCtx(8).dMlp(12).dHead(4).build(), 1), dir));
+        LoupeException e = assertThrows(
+                LoupeException.class,
+                () -> HuggingFaceLlamaWriter.write(
+                        HookedTransformer.random(
+                                ModelConfig.gpt2Small().toBuilder()
+                                        .dModel(8)
+                                        .nHeads(2)
+                                        .nKvHeads(2)
+                                        .nLayers(1)
+                                        .dVocab(11)
+                                        .nCtx(8)
+                                        .dMlp(12)
+                                        .dHead(4)
+                                        .build(),
+                                1),
+                        dir));
         for (String s : List.of("LAYER_NORM", "LEARNED", "GELU_NEW", "the MLP has biases", "unembedding has a bias"))
             assertTrue(e.getMessage().contains(s), e.getMessage());
-        assertThrows(LoupeException.class, () -> HuggingFaceLlamaWriter.write(
-                TestModels.model(llamaLike(new Biases(true, false, false, false, false), false), 1), dir));
-        assertThrows(LoupeException.class, () -> HuggingFaceLlamaWriter.write(
-                TestModels.model(llamaLike(Biases.none(), false).toBuilder().rotaryDim(2).build(), 1), dir));
+        assertThrows(
+                LoupeException.class,
+                () -> HuggingFaceLlamaWriter.write(
+                        TestModels.model(llamaLike(new Biases(true, false, false, false, false), false), 1), dir));
+        assertThrows(
+                LoupeException.class,
+                () -> HuggingFaceLlamaWriter.write(
+                        TestModels.model(
+                                llamaLike(Biases.none(), false).toBuilder()
+                                        .rotaryDim(2)
+                                        .build(),
+                                1),
+                        dir));
     }
 
     private void editConfig(Consumer<ObjectNode> edit) throws IOException {
@@ -250,7 +304,8 @@ class HuggingFaceLlamaTest {
 
     private void assertLoadFails(String... fragments) {
         LoupeException e = assertThrows(LoupeException.class, () -> HuggingFaceModel.load(dir));
-        for (String s : fragments) assertTrue(e.getMessage().contains(s), "should mention '" + s + "': " + e.getMessage());
+        for (String s : fragments)
+            assertTrue(e.getMessage().contains(s), "should mention '" + s + "': " + e.getMessage());
     }
 
     private static Boolean torchAvailable;
@@ -258,20 +313,30 @@ class HuggingFaceLlamaTest {
     static void assumeTorch() throws InterruptedException {
         if (torchAvailable == null) {
             try {
-                Process p = new ProcessBuilder(PYTHON, "-c", "import torch, numpy").redirectErrorStream(true).start();
+                Process p = new ProcessBuilder(PYTHON, "-c", "import torch, numpy")
+                        .redirectErrorStream(true)
+                        .start();
                 p.getInputStream().readAllBytes();
                 torchAvailable = p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0;
             } catch (IOException e) {
                 torchAvailable = false;
             }
         }
-        Assumptions.assumeTrue(torchAvailable, "the independent Hugging Face check needs " + PYTHON + " with torch and numpy");
+        Assumptions.assumeTrue(
+                torchAvailable, "the independent Hugging Face check needs " + PYTHON + " with torch and numpy");
     }
 
-    private static Map<String, String> python(Path bin, Path hf, Path reference, int[] tokens, Path loupe) throws Exception {
-        Path script = Path.of(HuggingFaceLlamaTest.class.getResource("hf_llama_reference.py").toURI());
-        List<String> cmd = new ArrayList<>(List.of(PYTHON, script.toString(), bin.toString(), hf.toString(),
-                reference.toString(), Arrays.stream(tokens).mapToObj(Integer::toString).collect(Collectors.joining(","))));
+    private static Map<String, String> python(Path bin, Path hf, Path reference, int[] tokens, Path loupe)
+            throws Exception {
+        Path script = Path.of(
+                HuggingFaceLlamaTest.class.getResource("hf_llama_reference.py").toURI());
+        List<String> cmd = new ArrayList<>(List.of(
+                PYTHON,
+                script.toString(),
+                bin.toString(),
+                hf.toString(),
+                reference.toString(),
+                Arrays.stream(tokens).mapToObj(Integer::toString).collect(Collectors.joining(","))));
         if (loupe != null) cmd.add(loupe.toString());
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

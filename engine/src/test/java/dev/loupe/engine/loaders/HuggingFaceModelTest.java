@@ -1,5 +1,11 @@
 package dev.loupe.engine.loaders;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.loupe.engine.hooks.ActivationCache;
 import dev.loupe.engine.hooks.ActivationFilter;
 import dev.loupe.engine.model.HookedTransformer;
@@ -7,6 +13,11 @@ import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.model.ModelConfig.Activation;
 import dev.loupe.engine.model.ModelConfig.Normalization;
 import dev.loupe.engine.model.Tokens;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -15,18 +26,6 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
-
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.List;
-import java.util.stream.Stream;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Each supported family, loaded from a folder in Hugging Face's exact layout, gives the logits of an
@@ -55,14 +54,18 @@ class HuggingFaceModelTest {
      */
     @Test
     void theScriptRegeneratesTheFixturesByteForByte(@TempDir Path tmp) throws Exception {
-        Assumptions.assumeTrue(HfFixtures.torchAvailable(), HfFixtures.PYTHON + " with torch and numpy is needed to regenerate");
+        Assumptions.assumeTrue(
+                HfFixtures.torchAvailable(), HfFixtures.PYTHON + " with torch and numpy is needed to regenerate");
         HfFixtures.regenerate(tmp);
         for (String name : HfFixtures.CASES) {
             Path fresh = tmp.resolve(name), committed = HfFixtures.folder(name);
             try (Stream<Path> files = Files.list(fresh)) {
                 for (Path f : files.toList()) {
-                    if (f.getFileName().toString().equals("logits.npy")) continue;   // torch versions may differ in the last bit
-                    assertArrayEquals(Files.readAllBytes(committed.resolve(f.getFileName())), Files.readAllBytes(f),
+                    if (f.getFileName().toString().equals("logits.npy"))
+                        continue; // torch versions may differ in the last bit
+                    assertArrayEquals(
+                            Files.readAllBytes(committed.resolve(f.getFileName())),
+                            Files.readAllBytes(f),
                             name + "/" + f.getFileName() + " differs from what reference_models.py writes");
                 }
             }
@@ -78,8 +81,8 @@ class HuggingFaceModelTest {
         ModelConfig c = HuggingFaceModel.readConfig(HfFixtures.folder("gpt2"));
         assertEquals(16, c.dModel());
         assertEquals(8, c.dHead());
-        assertEquals(32, c.dMlp());                        // n_inner
-        assertEquals(16, c.nCtx());                        // n_positions
+        assertEquals(32, c.dMlp()); // n_inner
+        assertEquals(16, c.nCtx()); // n_positions
         assertEquals(Activation.GELU_NEW, c.activation());
         assertTrue(c.tiedEmbeddings());
         assertFalse(c.biases().unembed());
@@ -89,13 +92,13 @@ class HuggingFaceModelTest {
     @Test
     void neoxConfigs() {
         ModelConfig pythia = HuggingFaceModel.readConfig(HfFixtures.folder("pythia"));
-        assertEquals(2, pythia.rotaryDim());               // int(8 * 0.25)
+        assertEquals(2, pythia.rotaryDim()); // int(8 * 0.25)
         assertTrue(pythia.parallelAttnMlp());
         assertFalse(pythia.tiedEmbeddings());
         assertEquals(Activation.GELU, pythia.activation());
         ModelConfig seq = HuggingFaceModel.readConfig(HfFixtures.folder("gpt_neox_sequential_f16"));
         assertFalse(seq.parallelAttnMlp());
-        assertEquals(2, seq.rotaryDim());                  // int(4 * 0.5)
+        assertEquals(2, seq.rotaryDim()); // int(4 * 0.5)
         assertEquals(1000, seq.rotaryBase());
     }
 
@@ -115,7 +118,7 @@ class HuggingFaceModelTest {
         assertEquals(List.of(0, 1), mistral.localAttnLayers());
         ModelConfig qwen = HuggingFaceModel.readConfig(HfFixtures.folder("qwen2_f16"));
         assertEquals(new ModelConfig.Biases(true, false, false, false, false), qwen.biases());
-        assertEquals(List.of(), qwen.localAttnLayers());   // use_sliding_window = false
+        assertEquals(List.of(), qwen.localAttnLayers()); // use_sliding_window = false
     }
 
     @Test
@@ -124,7 +127,7 @@ class HuggingFaceModelTest {
         assertEquals(Normalization.RMS_NORM, c.normalization());
         assertTrue(c.useNormalizationBeforeAndAfter());
         assertEquals(Math.sqrt(16), c.embedScale());
-        assertEquals(Math.sqrt(32), c.attnScale());        // query_pre_attn_scalar = 32, head_dim = 8
+        assertEquals(Math.sqrt(32), c.attnScale()); // query_pre_attn_scalar = 32, head_dim = 8
         assertEquals(0.5, c.attnScoresSoftCap());
         assertEquals(3.0, c.outputLogitsSoftCap());
         assertEquals(4, c.windowSize());
@@ -143,22 +146,36 @@ class HuggingFaceModelTest {
         ActivationCache cache = m.runWithCache(tokens, ActivationFilter.all()).cache();
         // hook_embed: W_E rows times sqrt(d_model)
         INDArray row = m.weights().get("embed.W_E").getRow(tokens.ids()[0][0]).mul(4.0);
-        assertEquals(0, Transforms.abs(cache.get("hook_embed").get(NDArrayIndex.point(0), NDArrayIndex.point(0), NDArrayIndex.all())
-                .sub(row)).maxNumber().doubleValue(), 1e-6);
+        assertEquals(
+                0,
+                Transforms.abs(cache.get("hook_embed")
+                                .get(NDArrayIndex.point(0), NDArrayIndex.point(0), NDArrayIndex.all())
+                                .sub(row))
+                        .maxNumber()
+                        .doubleValue(),
+                1e-6);
         // hook_attn_scores: soft-capped (|s| < cap) where not masked; local layers mask beyond the window
         for (int l = 0; l < 3; l++) {
             INDArray s = cache.get("attn_scores", l);
             for (long i = 0; i < s.length(); i++)
                 if (!Double.isInfinite(s.getDouble(i))) assertTrue(Math.abs(s.getDouble(i)) < 0.5, "layer " + l);
-            double farScore = s.getDouble(0, 0, 9, 0);   // query 9 and key 0: 9 positions apart, window 4
+            double farScore = s.getDouble(0, 0, 9, 0); // query 9 and key 0: 9 positions apart, window 4
             assertEquals(l % 2 == 0, Double.isInfinite(farScore), "layer " + l + " score[9, 0] = " + farScore);
             assertEquals(l % 2 == 0, cache.get("pattern", l).getDouble(0, 0, 9, 5) == 0, "layer " + l);
         }
         // hook_attn_out is ln1_post's output; hook_mlp_out is ln2_post's
-        assertEquals(0, Transforms.abs(cache.get("blocks.1.hook_attn_out").sub(cache.get("blocks.1.ln1_post.hook_normalized")))
-                .maxNumber().doubleValue(), 0);
-        assertEquals(0, Transforms.abs(cache.get("blocks.1.hook_mlp_out").sub(cache.get("blocks.1.ln2_post.hook_normalized")))
-                .maxNumber().doubleValue(), 0);
+        assertEquals(
+                0,
+                Transforms.abs(cache.get("blocks.1.hook_attn_out").sub(cache.get("blocks.1.ln1_post.hook_normalized")))
+                        .maxNumber()
+                        .doubleValue(),
+                0);
+        assertEquals(
+                0,
+                Transforms.abs(cache.get("blocks.1.hook_mlp_out").sub(cache.get("blocks.1.ln2_post.hook_normalized")))
+                        .maxNumber()
+                        .doubleValue(),
+                0);
         // unembed.hook_out: the capped logits
         assertTrue(cache.get("unembed.hook_out").amaxNumber().doubleValue() < 3.0);
     }
@@ -166,9 +183,15 @@ class HuggingFaceModelTest {
     @Test
     void gemmaNormWeightsAreStoredPlusOne() throws IOException {
         HookedTransformer m = HuggingFaceModel.load(HfFixtures.folder("gemma2_bf16"));
-        try (var r = dev.loupe.engine.io.SafetensorsReader.open(HfFixtures.folder("gemma2_bf16").resolve("model.safetensors"))) {
+        try (var r = dev.loupe.engine.io.SafetensorsReader.open(
+                HfFixtures.folder("gemma2_bf16").resolve("model.safetensors"))) {
             INDArray stored = r.readFloat("model.layers.1.post_feedforward_layernorm.weight");
-            assertEquals(0, Transforms.abs(stored.add(1).sub(m.weights().get("blocks.1.ln2_post.w"))).maxNumber().doubleValue(), 0);
+            assertEquals(
+                    0,
+                    Transforms.abs(stored.add(1).sub(m.weights().get("blocks.1.ln2_post.w")))
+                            .maxNumber()
+                            .doubleValue(),
+                    0);
         }
     }
 }

@@ -1,28 +1,27 @@
 package dev.loupe.engine.loaders;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.model.TestModels;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /** The llama2.c format on small synthetic files: layout, tied/untied classifier, header validation. */
 class Llama2cCheckpointTest {
@@ -45,22 +44,27 @@ class Llama2cCheckpointTest {
         for (String name : model.weights().names())
             assertEquals(model.weights().get(name), loaded.weights().get(name), name);
         assertEquals(model.run(TOKENS), loaded.run(TOKENS));
-        assertEquals(shared ? 13 : -13, ByteBuffer.wrap(Files.readAllBytes(file), 20, 4).order(ByteOrder.LITTLE_ENDIAN).getInt());
+        assertEquals(
+                shared ? 13 : -13,
+                ByteBuffer.wrap(Files.readAllBytes(file), 20, 4)
+                        .order(ByteOrder.LITTLE_ENDIAN)
+                        .getInt());
     }
 
     /** The loader reorders each head's q/k output dims to [0, 2, 4, ..., 1, 3, 5, ...]. */
     @Test
     void interleavedToHalvesIsHuggingFacesPermute() {
         int heads = 2, dHead = 6, in = 3;
-        float[][] w = new float[heads * dHead][in];                  // [out, in], value = 100 * out + in
+        float[][] w = new float[heads * dHead][in]; // [out, in], value = 100 * out + in
         for (int o = 0; o < w.length; o++) for (int i = 0; i < in; i++) w[o][i] = 100 * o + i;
-        INDArray t = Llama2cCheckpoint.interleavedToHalves(Nd4j.createFromArray(w), heads, dHead);   // [in, out]
-        assertArrayEquals(new long[]{in, heads * dHead}, t.shape());
+        INDArray t = Llama2cCheckpoint.interleavedToHalves(Nd4j.createFromArray(w), heads, dHead); // [in, out]
+        assertArrayEquals(new long[] {in, heads * dHead}, t.shape());
         int[] order = {0, 2, 4, 1, 3, 5};
         for (int h = 0; h < heads; h++)
             for (int j = 0; j < dHead; j++)
                 for (int i = 0; i < in; i++)
-                    assertEquals(100 * (h * dHead + order[j]) + i, t.getFloat(i, h * dHead + j), "head " + h + " dim " + j);
+                    assertEquals(
+                            100 * (h * dHead + order[j]) + i, t.getFloat(i, h * dHead + j), "head " + h + " dim " + j);
         assertEquals(Nd4j.createFromArray(w), Llama2cTestFiles.halvesToInterleaved(t, heads, dHead));
     }
 
@@ -70,7 +74,8 @@ class Llama2cCheckpointTest {
         Path file = Llama2cTestFiles.write(dir.resolve("m.bin"), model);
         HookedTransformer permuted = Llama2cCheckpoint.load(file), raw = Llama2cCheckpoint.load(file, false);
         assertEquals(permuted.weights().get("blocks.0.attn.W_V"), raw.weights().get("blocks.0.attn.W_V"));
-        assertNotEquals(permuted.weights().get("blocks.0.attn.W_Q"), raw.weights().get("blocks.0.attn.W_Q"));
+        assertNotEquals(
+                permuted.weights().get("blocks.0.attn.W_Q"), raw.weights().get("blocks.0.attn.W_Q"));
         assertNotEquals(permuted.run(TOKENS), raw.run(TOKENS));
     }
 
@@ -94,7 +99,8 @@ class Llama2cCheckpointTest {
         Path f = file(content);
         LoupeException e = assertThrows(LoupeException.class, () -> Llama2cCheckpoint.load(f));
         assertTrue(e.getMessage().contains(f.toString()), "names the file: " + e.getMessage());
-        for (String s : fragments) assertTrue(e.getMessage().contains(s), "should mention '" + s + "': " + e.getMessage());
+        for (String s : fragments)
+            assertTrue(e.getMessage().contains(s), "should mention '" + s + "': " + e.getMessage());
     }
 
     @Test
@@ -110,7 +116,7 @@ class Llama2cCheckpointTest {
         assertRejected(withInt(ok, 5, Integer.MIN_VALUE), "vocab_size is -2147483648");
         assertRejected(withInt(ok, 6, 0), "seq_len is 0");
         assertRejected(withInt(ok, 3, 3), "not a multiple of n_heads 3");
-        assertRejected(withInt(withInt(ok, 3, 8), 4, 2), "implies a file of");  // consistent dims, wrong size
+        assertRejected(withInt(withInt(ok, 3, 8), 4, 2), "implies a file of"); // consistent dims, wrong size
         assertRejected(withInt(withInt(ok, 0, 12), 3, 4), "head size 3", "odd");
         assertRejected(withInt(ok, 4, 3), "not a multiple of n_kv_heads 3");
         assertRejected(withInt(ok, 0, 0x616b3432), "ak42", "--version 0");

@@ -1,22 +1,21 @@
 package dev.loupe.engine.loaders;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.loupe.engine.generate.GenerationResult;
 import dev.loupe.engine.generate.Generator;
 import dev.loupe.engine.generate.SamplingConfig;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.model.Tokens;
+import java.util.Arrays;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
-
-import java.util.Arrays;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * stories260K loaded from its llama2.c checkpoint against llama2.c's own {@code run.c}: the logits at
@@ -56,10 +55,11 @@ class Llama2cFidelityTest {
     @Test
     void logitsMatchRunCAtEveryPosition() {
         HookedTransformer model = Llama2cCheckpoint.load(Stories260K.bin());
-        INDArray expected = Stories260K.logits();                                   // [64, 512]
-        INDArray actual = model.run(Stories260K.inputTokens()).get(NDArrayIndex.point(0), NDArrayIndex.all(), NDArrayIndex.all());
+        INDArray expected = Stories260K.logits(); // [64, 512]
+        INDArray actual =
+                model.run(Stories260K.inputTokens()).get(NDArrayIndex.point(0), NDArrayIndex.all(), NDArrayIndex.all());
         assertArrayEquals(expected.shape(), actual.shape());
-        INDArray diff = Transforms.abs(actual.sub(expected), false).max(1);          // [64]
+        INDArray diff = Transforms.abs(actual.sub(expected), false).max(1); // [64]
         double max = diff.maxNumber().doubleValue();
         System.out.printf("stories260K logits vs run.c: max |diff| %.3g over %d positions%n", max, expected.size(0));
         for (int p = 0; p < diff.length(); p++)
@@ -71,8 +71,10 @@ class Llama2cFidelityTest {
         HookedTransformer model = Llama2cCheckpoint.load(Stories260K.bin());
         int[] expected = Stories260K.greedyFromBos();
         SamplingConfig cached = SamplingConfig.greedy(expected.length);
-        GenerationResult withCache = Generator.generate(model, Tokens.of(new int[]{1}), cached);
-        GenerationResult recomputed = Generator.generate(model, Tokens.of(new int[]{1}),
+        GenerationResult withCache = Generator.generate(model, Tokens.of(new int[] {1}), cached);
+        GenerationResult recomputed = Generator.generate(
+                model,
+                Tokens.of(new int[] {1}),
                 cached.toBuilder().useKvCache(false).build());
         assertArrayEquals(expected, withCache.generated(0), "with the KV cache");
         assertArrayEquals(expected, recomputed.generated(0), "recomputing the whole sequence each step");
@@ -83,12 +85,15 @@ class Llama2cFidelityTest {
     void withoutTheRopePermutationTheLogitsAreWrong() {
         HookedTransformer wrong = Llama2cCheckpoint.load(Stories260K.bin(), false);
         INDArray expected = Stories260K.logits();
-        INDArray actual = wrong.run(Stories260K.inputTokens()).get(NDArrayIndex.point(0), NDArrayIndex.all(), NDArrayIndex.all());
+        INDArray actual =
+                wrong.run(Stories260K.inputTokens()).get(NDArrayIndex.point(0), NDArrayIndex.all(), NDArrayIndex.all());
         double max = Transforms.abs(actual.sub(expected), false).maxNumber().doubleValue();
         System.out.printf("stories260K without the RoPE permutation: max |diff| %.3g%n", max);
         assertTrue(max > 0.1, "unpermuted weights should not reproduce run.c, max |diff| " + max);
         // Position 0 attends only to itself, where the rotation is the identity: it must still agree.
-        double first = Transforms.abs(actual.getRow(0).sub(expected.getRow(0)), false).maxNumber().doubleValue();
+        double first = Transforms.abs(actual.getRow(0).sub(expected.getRow(0)), false)
+                .maxNumber()
+                .doubleValue();
         assertTrue(first <= TOLERANCE, "position 0 does not depend on RoPE, max |diff| " + first);
     }
 }

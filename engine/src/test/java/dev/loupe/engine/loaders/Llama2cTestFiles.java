@@ -3,14 +3,13 @@ package dev.loupe.engine.loaders;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.model.Weights;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Writes small Loupe models as llama2.c checkpoints (the inverse of {@link Llama2cCheckpoint}:
@@ -18,11 +17,11 @@ import java.nio.file.Path;
  * reference data. Heap-based: for tiny models only.
  */
 final class Llama2cTestFiles {
-    private Llama2cTestFiles() {
-    }
+    private Llama2cTestFiles() {}
 
     /** A llama2.c-shaped config: RMSNorm 1e-5, full rotary base 10000, SwiGLU, no biases. */
-    static ModelConfig config(int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int seqLen, boolean shared) {
+    static ModelConfig config(
+            int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int seqLen, boolean shared) {
         return new Llama2cHeader(dim, hidden, layers, heads, kvHeads, vocab, seqLen, shared).toModelConfig();
     }
 
@@ -34,11 +33,18 @@ final class Llama2cTestFiles {
     static byte[] bytes(HookedTransformer model) {
         ModelConfig c = model.config();
         Weights w = model.weights();
-        Llama2cHeader h = new Llama2cHeader(c.dModel(), c.dMlp(), c.nLayers(), c.nHeads(), c.nKvHeads(), c.dVocab(),
-                c.nCtx(), c.tiedEmbeddings());
+        Llama2cHeader h = new Llama2cHeader(
+                c.dModel(), c.dMlp(), c.nLayers(), c.nHeads(), c.nKvHeads(), c.dVocab(), c.nCtx(), c.tiedEmbeddings());
         ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(h.fileBytes())).order(ByteOrder.LITTLE_ENDIAN);
-        for (int v : new int[]{c.dModel(), c.dMlp(), c.nLayers(), c.nHeads(), c.nKvHeads(),
-                c.tiedEmbeddings() ? c.dVocab() : -c.dVocab(), c.nCtx()}) b.putInt(v);
+        for (int v : new int[] {
+            c.dModel(),
+            c.dMlp(),
+            c.nLayers(),
+            c.nHeads(),
+            c.nKvHeads(),
+            c.tiedEmbeddings() ? c.dVocab() : -c.dVocab(),
+            c.nCtx()
+        }) b.putInt(v);
         put(b, w.get("embed.W_E"));
         perLayer(b, w, c, "ln1.w", false, 0);
         perLayer(b, w, c, "attn.W_Q", true, c.nHeads());
@@ -70,9 +76,10 @@ final class Llama2cTestFiles {
     /** [in, heads*dHead] rotate-half layout -> [heads*dHead, in] interleaved (llama2.c's wq/wk). */
     static INDArray halvesToInterleaved(INDArray w, int heads, int dHead) {
         long in = w.size(0);
-        return w.reshape('c', in, heads, 2, dHead / 2)      // [in, h, p, i]
-                .permute(1, 3, 2, 0)                        // [h, i, p, in]
-                .dup('c').reshape('c', (long) heads * dHead, in);
+        return w.reshape('c', in, heads, 2, dHead / 2) // [in, h, p, i]
+                .permute(1, 3, 2, 0) // [h, i, p, in]
+                .dup('c')
+                .reshape('c', (long) heads * dHead, in);
     }
 
     private static void put(ByteBuffer b, INDArray a) {

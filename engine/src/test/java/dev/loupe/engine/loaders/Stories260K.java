@@ -3,14 +3,13 @@ package dev.loupe.engine.loaders;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loupe.engine.io.NpyReader;
-import org.junit.jupiter.api.Assumptions;
-import org.nd4j.linalg.api.ndarray.INDArray;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.StreamSupport;
+import org.junit.jupiter.api.Assumptions;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * The reference data for Karpathy's stories260K (a real trained llama2.c model) in the shared
@@ -19,8 +18,7 @@ import java.util.stream.StreamSupport;
  * folder is absent (e.g. on a user's machine). {@code -Dloupe.shared=DIR} points elsewhere.
  */
 public final class Stories260K {
-    private Stories260K() {
-    }
+    private Stories260K() {}
 
     /** The shared folder: {@code -Dloupe.shared}, else {@code <repo root>/../shared}; null when absent. */
     public static Path sharedDir() {
@@ -31,8 +29,9 @@ public final class Stories260K {
     /** Skips the calling test, with a message saying what is missing, unless the data is present. */
     public static void assumeAvailable() {
         Path shared = sharedDir();
-        Assumptions.assumeTrue(shared != null, "reference data folder ../shared is absent: skipping stories260K fidelity test");
-        for (Path p : new Path[]{bin(), referenceJson(), logitsFile()})
+        Assumptions.assumeTrue(
+                shared != null, "reference data folder ../shared is absent: skipping stories260K fidelity test");
+        for (Path p : new Path[] {bin(), referenceJson(), logitsFile()})
             Assumptions.assumeTrue(Files.isRegularFile(p), p + " is absent: skipping stories260K fidelity test");
     }
 
@@ -70,6 +69,8 @@ public final class Stories260K {
     }
 
     private static int[] ints(JsonNode array) {
-        return StreamSupport.stream(array.spliterator(), false).mapToInt(JsonNode::asInt).toArray();
+        return StreamSupport.stream(array.spliterator(), false)
+                .mapToInt(JsonNode::asInt)
+                .toArray();
     }
 }

@@ -1,19 +1,18 @@
 package dev.loupe.engine.model;
 
+import static org.junit.jupiter.api.Assertions.*;
+
 import dev.loupe.engine.autograd.Tensor;
 import dev.loupe.engine.hooks.ActivationFilter;
 import dev.loupe.engine.hooks.Hook;
-import org.junit.jupiter.api.Test;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-
-import static org.junit.jupiter.api.Assertions.*;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Finite differences in float64 against the autodiff gradients, for every weight and every hook
@@ -23,7 +22,8 @@ import static org.junit.jupiter.api.Assertions.*;
  */
 class GradientCheckTest {
     static final double EPS = 1e-6;
-    static final Tokens TOKENS = Tokens.padded(List.of(new int[]{1, 5, 9, 3, 7}, new int[]{4, 2, 10}), 0, Tokens.Side.LEFT);
+    static final Tokens TOKENS =
+            Tokens.padded(List.of(new int[] {1, 5, 9, 3, 7}, new int[] {4, 2, 10}), 0, Tokens.Side.LEFT);
 
     /** A scalar that depends on logits and on an intermediate activation. */
     static Objective objective(ModelConfig cfg) {
@@ -39,13 +39,13 @@ class GradientCheckTest {
             Tensor value = logits.mul(logits.graph().constant(r1)).sum().add(Losses.nextToken(logits, TOKENS));
             if (!readsActivation) return value;
             Tensor a = out.activation("blocks.0.hook_resid_post");
-            return value
-                    .add(a.square().mul(a.graph().constant(r2)).sum().mul(0.1));
+            return value.add(a.square().mul(a.graph().constant(r2)).sum().mul(0.1));
         };
     }
 
     static double value(HookedTransformer m, Objective o, Hook... hooks) {
-        return m.forward(ForwardRequest.of(TOKENS).hooks(hooks).gradientsOf(o).build()).objective();
+        return m.forward(ForwardRequest.of(TOKENS).hooks(hooks).gradientsOf(o).build())
+                .objective();
     }
 
     static void assertClose(double fd, double ad, String what) {
@@ -55,7 +55,9 @@ class GradientCheckTest {
     @Test
     void everyWeightAndHookPointMatchesFiniteDifferences() {
         for (var e : TestModels.all("float64").entrySet()) {
-            ModelConfig cfg = e.getValue().toBuilder().useAttnResult(e.getValue().attnOnly()).build();
+            ModelConfig cfg = e.getValue().toBuilder()
+                    .useAttnResult(e.getValue().attnOnly())
+                    .build();
             HookedTransformer m = TestModels.model(cfg, 11);
             Objective o = objective(cfg);
             ForwardResult r = m.runWithCache(TOKENS, ActivationFilter.all(), o);
@@ -64,7 +66,8 @@ class GradientCheckTest {
             // weights: perturb the compute-layout array in place, read the TransformerLens-layout gradient
             for (String name : m.weights().names()) {
                 INDArray w = m.weights().get(name);
-                INDArray gradCompute = Weights.fromTransformerLensLayout(name, r.weightGrads().get(name), cfg);
+                INDArray gradCompute =
+                        Weights.fromTransformerLensLayout(name, r.weightGrads().get(name), cfg);
                 for (int k = 0; k < 2; k++) {
                     long i = rnd.nextInt((int) w.length());
                     double orig = w.getDouble(i);
@@ -73,7 +76,10 @@ class GradientCheckTest {
                     w.putScalar(i, orig - EPS);
                     double minus = value(m, o);
                     w.putScalar(i, orig);
-                    assertClose((plus - minus) / (2 * EPS), gradCompute.getDouble(i), e.getKey() + " weight " + name + "[" + i + "]");
+                    assertClose(
+                            (plus - minus) / (2 * EPS),
+                            gradCompute.getDouble(i),
+                            e.getKey() + " weight " + name + "[" + i + "]");
                     checked++;
                 }
             }
@@ -84,7 +90,7 @@ class GradientCheckTest {
                 assertArrayEquals(act.shape(), grad.shape(), name);
                 for (int k = 0; k < 1; k++) {
                     long i = rnd.nextInt((int) act.length());
-                    if (Double.isInfinite(act.getDouble(i))) continue;      // masked attention score
+                    if (Double.isInfinite(act.getDouble(i))) continue; // masked attention score
                     double[] vals = new double[2];
                     for (int s = 0; s < 2; s++) {
                         double delta = s == 0 ? EPS : -EPS;
@@ -94,7 +100,10 @@ class GradientCheckTest {
                             return p;
                         }));
                     }
-                    assertClose((vals[0] - vals[1]) / (2 * EPS), grad.getDouble(i), e.getKey() + " hook " + name + "[" + i + "]");
+                    assertClose(
+                            (vals[0] - vals[1]) / (2 * EPS),
+                            grad.getDouble(i),
+                            e.getKey() + " hook " + name + "[" + i + "]");
                     checked++;
                 }
             }
@@ -111,8 +120,12 @@ class GradientCheckTest {
         assertTrue(all.stream().anyMatch(c -> c.attnScale() != Math.sqrt(c.dHead())), "attention scale");
         assertTrue(all.stream().anyMatch(c -> c.attnScoresSoftCap() > 0), "score soft-cap");
         assertTrue(all.stream().anyMatch(c -> c.outputLogitsSoftCap() > 0), "logit soft-cap");
-        assertTrue(all.stream().anyMatch(c -> c.windowSize() > 0 && c.windowSize() < TOKENS.length()
-                && c.localAttnLayers().size() < c.nLayers()), "local and global layers, window shorter than the tokens");
+        assertTrue(
+                all.stream()
+                        .anyMatch(c -> c.windowSize() > 0
+                                && c.windowSize() < TOKENS.length()
+                                && c.localAttnLayers().size() < c.nLayers()),
+                "local and global layers, window shorter than the tokens");
         assertTrue(all.stream().anyMatch(c -> c.ropeScaling() != null), "rotary scaling");
     }
 
@@ -122,16 +135,27 @@ class GradientCheckTest {
         HookedTransformer m = TestModels.model(cfg, 12);
         Objective o = objective(cfg, false);
         List<INDArray> seen = new ArrayList<>();
-        ForwardResult read = m.forward(ForwardRequest.of(TOKENS).cache(ActivationFilter.names("blocks.1.hook_resid_pre"))
+        ForwardResult read = m.forward(ForwardRequest.of(TOKENS)
+                .cache(ActivationFilter.names("blocks.1.hook_resid_pre"))
                 .hooks(Hook.backward("blocks.1.hook_resid_pre", (g, h) -> {
                     seen.add(g.dup());
                     return null;
-                })).gradientsOf(o).build());
+                }))
+                .gradientsOf(o)
+                .build());
         assertEquals(1, seen.size());
-        assertEquals(0, seen.get(0).sub(read.cache().get("blocks.1.hook_resid_pre_grad")).amaxNumber().doubleValue(), 0);
+        assertEquals(
+                0,
+                seen.get(0)
+                        .sub(read.cache().get("blocks.1.hook_resid_pre_grad"))
+                        .amaxNumber()
+                        .doubleValue(),
+                0);
         // Cutting the gradient where block 1 starts leaves nothing for block 0 and the embeddings.
         ForwardResult cut = m.forward(ForwardRequest.of(TOKENS)
-                .hooks(Hook.backward("blocks.1.hook_resid_pre", (g, h) -> Nd4j.zerosLike(g))).gradientsOf(o).build());
+                .hooks(Hook.backward("blocks.1.hook_resid_pre", (g, h) -> Nd4j.zerosLike(g)))
+                .gradientsOf(o)
+                .build());
         Map<String, INDArray> g = cut.weightGrads();
         assertEquals(0, g.get("blocks.0.attn.W_Q").amaxNumber().doubleValue(), 0);
         assertEquals(0, g.get("embed.W_E").amaxNumber().doubleValue(), 0);

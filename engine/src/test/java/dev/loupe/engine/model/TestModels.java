@@ -4,44 +4,140 @@ import dev.loupe.engine.model.ModelConfig.Activation;
 import dev.loupe.engine.model.ModelConfig.Biases;
 import dev.loupe.engine.model.ModelConfig.Normalization;
 import dev.loupe.engine.model.ModelConfig.Positional;
-
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /** Tiny configurations that together cover every architectural option. */
 public final class TestModels {
-    private TestModels() {
-    }
+    private TestModels() {}
 
     public static Map<String, ModelConfig> all(String dtype) {
         Map<String, ModelConfig> m = new LinkedHashMap<>();
-        ModelConfig.Builder base = ModelConfig.builder().dModel(8).nLayers(2).nHeads(2).dHead(4).dMlp(12).dVocab(11)
-                .nCtx(16).dtype(dtype);
+        ModelConfig.Builder base = ModelConfig.builder()
+                .dModel(8)
+                .nLayers(2)
+                .nHeads(2)
+                .dHead(4)
+                .dMlp(12)
+                .dVocab(11)
+                .nCtx(16)
+                .dtype(dtype);
         m.put("gpt2-like", base.build());
-        m.put("llama-like", base.normalization(Normalization.RMS_NORM).positional(Positional.ROTARY).nHeads(4).nKvHeads(2)
-                .dHead(4).activation(Activation.SILU_GATED).biases(Biases.none()).build());
-        m.put("neox-like", ModelConfig.builder().dModel(8).nLayers(2).nHeads(2).dHead(4).dMlp(12).dVocab(11).nCtx(16)
-                .dtype(dtype).positional(Positional.ROTARY).rotaryDim(2).parallelAttnMlp(true).activation(Activation.GELU)
-                .build());
-        m.put("attn-only", ModelConfig.builder().dModel(8).nLayers(2).nHeads(2).dHead(4).dVocab(11).nCtx(16).dtype(dtype)
-                .attnOnly(true).normalization(Normalization.NONE).tiedEmbeddings(true).useAttnResult(true).build());
-        m.put("geglu-relu-mix", ModelConfig.builder().dModel(8).nLayers(1).nHeads(2).dHead(3).dMlp(6).dVocab(11).nCtx(16)
-                .dtype(dtype).activation(Activation.GELU_GATED).normalization(Normalization.LAYER_NORM)
-                .biases(new Biases(true, false, true, false, false)).build());
-        m.put("relu", ModelConfig.builder().dModel(8).nLayers(1).nHeads(2).dHead(4).dMlp(6).dVocab(11).nCtx(16)
-                .dtype(dtype).activation(Activation.RELU).build());
+        m.put(
+                "llama-like",
+                base.normalization(Normalization.RMS_NORM)
+                        .positional(Positional.ROTARY)
+                        .nHeads(4)
+                        .nKvHeads(2)
+                        .dHead(4)
+                        .activation(Activation.SILU_GATED)
+                        .biases(Biases.none())
+                        .build());
+        m.put(
+                "neox-like",
+                ModelConfig.builder()
+                        .dModel(8)
+                        .nLayers(2)
+                        .nHeads(2)
+                        .dHead(4)
+                        .dMlp(12)
+                        .dVocab(11)
+                        .nCtx(16)
+                        .dtype(dtype)
+                        .positional(Positional.ROTARY)
+                        .rotaryDim(2)
+                        .parallelAttnMlp(true)
+                        .activation(Activation.GELU)
+                        .build());
+        m.put(
+                "attn-only",
+                ModelConfig.builder()
+                        .dModel(8)
+                        .nLayers(2)
+                        .nHeads(2)
+                        .dHead(4)
+                        .dVocab(11)
+                        .nCtx(16)
+                        .dtype(dtype)
+                        .attnOnly(true)
+                        .normalization(Normalization.NONE)
+                        .tiedEmbeddings(true)
+                        .useAttnResult(true)
+                        .build());
+        m.put(
+                "geglu-relu-mix",
+                ModelConfig.builder()
+                        .dModel(8)
+                        .nLayers(1)
+                        .nHeads(2)
+                        .dHead(3)
+                        .dMlp(6)
+                        .dVocab(11)
+                        .nCtx(16)
+                        .dtype(dtype)
+                        .activation(Activation.GELU_GATED)
+                        .normalization(Normalization.LAYER_NORM)
+                        .biases(new Biases(true, false, true, false, false))
+                        .build());
+        m.put(
+                "relu",
+                ModelConfig.builder()
+                        .dModel(8)
+                        .nLayers(1)
+                        .nHeads(2)
+                        .dHead(4)
+                        .dMlp(6)
+                        .dVocab(11)
+                        .nCtx(16)
+                        .dtype(dtype)
+                        .activation(Activation.RELU)
+                        .build());
         // Every Gemma 2 option, sized so that each one matters on the 5-token test batches: a window
         // of 2 on layer 0 (layer 1 global), caps near the size of the scores and logits.
-        m.put("gemma2-like", ModelConfig.builder().dModel(8).nLayers(2).nHeads(4).nKvHeads(2).dHead(4).dMlp(12)
-                .dVocab(11).nCtx(16).dtype(dtype).normalization(Normalization.RMS_NORM).normEps(1e-6)
-                .useNormalizationBeforeAndAfter(true).positional(Positional.ROTARY).activation(Activation.GELU_GATED)
-                .biases(Biases.none()).tiedEmbeddings(true).embedScale(Math.sqrt(8)).attnScale(3)
-                .attnScoresSoftCap(0.3).outputLogitsSoftCap(0.8).windowSize(2).localAttnLayers(0).build());
+        m.put(
+                "gemma2-like",
+                ModelConfig.builder()
+                        .dModel(8)
+                        .nLayers(2)
+                        .nHeads(4)
+                        .nKvHeads(2)
+                        .dHead(4)
+                        .dMlp(12)
+                        .dVocab(11)
+                        .nCtx(16)
+                        .dtype(dtype)
+                        .normalization(Normalization.RMS_NORM)
+                        .normEps(1e-6)
+                        .useNormalizationBeforeAndAfter(true)
+                        .positional(Positional.ROTARY)
+                        .activation(Activation.GELU_GATED)
+                        .biases(Biases.none())
+                        .tiedEmbeddings(true)
+                        .embedScale(Math.sqrt(8))
+                        .attnScale(3)
+                        .attnScoresSoftCap(0.3)
+                        .outputLogitsSoftCap(0.8)
+                        .windowSize(2)
+                        .localAttnLayers(0)
+                        .build());
         // Llama 3 rotary scaling with d_head 8: of the 4 frequencies one stays, one is blended and two are divided.
-        m.put("llama3-rope", ModelConfig.builder().dModel(8).nLayers(1).nHeads(2).dHead(8).dMlp(12).dVocab(11)
-                .nCtx(16).dtype(dtype).normalization(Normalization.RMS_NORM).positional(Positional.ROTARY)
-                .ropeScaling(new ModelConfig.RopeScaling(8, 1, 8, 256)).activation(Activation.SILU_GATED)
-                .biases(new Biases(true, false, false, false, false)).build());
+        m.put(
+                "llama3-rope",
+                ModelConfig.builder()
+                        .dModel(8)
+                        .nLayers(1)
+                        .nHeads(2)
+                        .dHead(8)
+                        .dMlp(12)
+                        .dVocab(11)
+                        .nCtx(16)
+                        .dtype(dtype)
+                        .normalization(Normalization.RMS_NORM)
+                        .positional(Positional.ROTARY)
+                        .ropeScaling(new ModelConfig.RopeScaling(8, 1, 8, 256))
+                        .activation(Activation.SILU_GATED)
+                        .biases(new Biases(true, false, false, false, false))
+                        .build());
         return m;
     }
 

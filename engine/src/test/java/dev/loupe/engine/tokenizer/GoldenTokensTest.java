@@ -1,10 +1,10 @@
 package dev.loupe.engine.tokenizer;
 
-import dev.loupe.engine.SharedData;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loupe.engine.SharedData;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -51,7 +51,8 @@ class GoldenTokensTest {
                 failures.add("line " + g.line() + " " + g.text() + "\n  expected " + Arrays.toString(g.ids())
                         + "\n  actual   " + Arrays.toString(ids));
             int[] plain = tok.encode(g.text());
-            assertArrayEquals(Arrays.copyOfRange(g.ids(), 1, g.ids().length), plain, "encode without BOS, line " + g.line());
+            assertArrayEquals(
+                    Arrays.copyOfRange(g.ids(), 1, g.ids().length), plain, "encode without BOS, line " + g.line());
             assertEquals(g.text(), tok.decode(plain), "round trip of line " + g.line());
         }
         assertTrue(failures.isEmpty(), String.join("\n", failures));
@@ -60,7 +61,8 @@ class GoldenTokensTest {
     @Test
     void goldenTextsAreTheCorpusLines() throws IOException {
         Path corpus = SharedData.require("golden/tokenizer_corpus.txt");
-        List<String> lines = Arrays.asList(Files.readString(corpus, StandardCharsets.UTF_8).split("\n", -1));
+        List<String> lines =
+                Arrays.asList(Files.readString(corpus, StandardCharsets.UTF_8).split("\n", -1));
         lines = lines.subList(0, lines.size() - 1); // the file ends with a newline
         for (String file : List.of("golden/gpt2_tokens.jsonl", "golden/llama2c_tokens.jsonl")) {
             List<SharedData.Golden> golden = SharedData.golden(SharedData.require(file));

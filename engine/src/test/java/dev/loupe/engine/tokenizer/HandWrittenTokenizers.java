@@ -16,8 +16,7 @@ import java.nio.file.Path;
 final class HandWrittenTokenizers {
     static final ObjectMapper JSON = new ObjectMapper();
 
-    private HandWrittenTokenizers() {
-    }
+    private HandWrittenTokenizers() {}
 
     /**
      * GPT-2 style: ByteLevel pre-tokenizer (GPT-2 regex), ByteLevel decoder, one special added
@@ -31,9 +30,15 @@ final class HandWrittenTokenizers {
         added.add(addedToken(101, "ccc", false));
         root.putNull("normalizer");
         ObjectNode pre = root.putObject("pre_tokenizer");
-        pre.put("type", "ByteLevel").put("add_prefix_space", false).put("trim_offsets", true).put("use_regex", true);
+        pre.put("type", "ByteLevel")
+                .put("add_prefix_space", false)
+                .put("trim_offsets", true)
+                .put("use_regex", true);
         root.putNull("post_processor");
-        root.putObject("decoder").put("type", "ByteLevel").put("add_prefix_space", true).put("trim_offsets", true)
+        root.putObject("decoder")
+                .put("type", "ByteLevel")
+                .put("add_prefix_space", true)
+                .put("trim_offsets", true)
                 .put("use_regex", true);
         ObjectNode model = bpeModel();
         ObjectNode vocab = model.putObject("vocab");
@@ -106,29 +111,42 @@ final class HandWrittenTokenizers {
         ObjectNode split = pres.addObject().put("type", "Split");
         split.putObject("pattern").put("Regex", LLAMA3_PATTERN);
         split.put("behavior", "Isolated").put("invert", false);
-        pres.addObject().put("type", "ByteLevel").put("add_prefix_space", false).put("trim_offsets", true)
+        pres.addObject()
+                .put("type", "ByteLevel")
+                .put("add_prefix_space", false)
+                .put("trim_offsets", true)
                 .put("use_regex", false);
         ObjectNode pp = root.putObject("post_processor");
         pp.put("type", "Sequence");
         ArrayNode procs = pp.putArray("processors");
-        procs.addObject().put("type", "ByteLevel").put("add_prefix_space", true).put("trim_offsets", false)
+        procs.addObject()
+                .put("type", "ByteLevel")
+                .put("add_prefix_space", true)
+                .put("trim_offsets", false)
                 .put("use_regex", true);
         ObjectNode tpl = procs.addObject().put("type", "TemplateProcessing");
         ArrayNode single = tpl.putArray("single");
-        single.addObject().putObject("SpecialToken").put("id", "<|begin_of_text|>").put("type_id", 0);
+        single.addObject()
+                .putObject("SpecialToken")
+                .put("id", "<|begin_of_text|>")
+                .put("type_id", 0);
         single.addObject().putObject("Sequence").put("id", "A").put("type_id", 0);
         tpl.putArray("pair");
         ObjectNode st = tpl.putObject("special_tokens").putObject("<|begin_of_text|>");
         st.put("id", "<|begin_of_text|>");
         st.putArray("ids").add(20);
         st.putArray("tokens").add("<|begin_of_text|>");
-        root.putObject("decoder").put("type", "ByteLevel").put("add_prefix_space", true).put("trim_offsets", true)
+        root.putObject("decoder")
+                .put("type", "ByteLevel")
+                .put("add_prefix_space", true)
+                .put("trim_offsets", true)
                 .put("use_regex", true);
         ObjectNode model = bpeModel();
         model.put("ignore_merges", true);
         ObjectNode vocab = model.putObject("vocab");
-        String[] tokens = {"I", "'", "M", "'M", "Ġ", "1", "2", "3", "4", "5", "12", "123", "45", "o", "k", "Ġo", "Ġok",
-                "ok", "Ċ", "ĊĊ"};
+        String[] tokens = {
+            "I", "'", "M", "'M", "Ġ", "1", "2", "3", "4", "5", "12", "123", "45", "o", "k", "Ġo", "Ġok", "ok", "Ċ", "ĊĊ"
+        };
         for (int i = 0; i < tokens.length; i++) vocab.put(tokens[i], i);
         ArrayNode merges = model.putArray("merges");
         // newer tokenizer.json files write merges as pairs; "4 5" is deliberately missing
@@ -154,8 +172,13 @@ final class HandWrittenTokenizers {
 
     static ObjectNode addedToken(int id, String content, boolean special) {
         ObjectNode t = JSON.createObjectNode();
-        t.put("id", id).put("content", content).put("single_word", false).put("lstrip", false).put("rstrip", false)
-                .put("normalized", !special).put("special", special);
+        t.put("id", id)
+                .put("content", content)
+                .put("single_word", false)
+                .put("lstrip", false)
+                .put("rstrip", false)
+                .put("normalized", !special)
+                .put("special", special);
         return t;
     }
 

@@ -1,11 +1,11 @@
 package dev.loupe.engine.tokenizer;
 
-import dev.loupe.engine.SharedData;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.loupe.engine.SharedData;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -36,12 +36,20 @@ class RealVocabularyTokenizerJsonTest {
         ObjectNode root = HandWrittenTokenizers.JSON.createObjectNode();
         root.putArray("added_tokens").add(HandWrittenTokenizers.addedToken(50256, "<|endoftext|>", true));
         root.putNull("normalizer");
-        root.putObject("pre_tokenizer").put("type", "ByteLevel").put("add_prefix_space", false)
-                .put("trim_offsets", true).put("use_regex", true);
-        root.putObject("decoder").put("type", "ByteLevel").put("add_prefix_space", true)
-                .put("trim_offsets", true).put("use_regex", true);
+        root.putObject("pre_tokenizer")
+                .put("type", "ByteLevel")
+                .put("add_prefix_space", false)
+                .put("trim_offsets", true)
+                .put("use_regex", true);
+        root.putObject("decoder")
+                .put("type", "ByteLevel")
+                .put("add_prefix_space", true)
+                .put("trim_offsets", true)
+                .put("use_regex", true);
         ObjectNode model = HandWrittenTokenizers.bpeModel();
-        model.set("vocab", HandWrittenTokenizers.JSON.readTree(gpt2.resolve("vocab.json").toFile()));
+        model.set(
+                "vocab",
+                HandWrittenTokenizers.JSON.readTree(gpt2.resolve("vocab.json").toFile()));
         ArrayNode merges = model.putArray("merges");
         for (String[] m : Gpt2Files.readMerges(gpt2.resolve("merges.txt"))) merges.add(m[0] + " " + m[1]);
         root.set("model", model);
@@ -82,7 +90,10 @@ class RealVocabularyTokenizerJsonTest {
         ObjectNode split = steps.addObject().put("type", "Split");
         split.putObject("pattern").put("Regex", PreTokenizer.GPT2_PATTERN);
         split.put("behavior", "Isolated").put("invert", false);
-        steps.addObject().put("type", "ByteLevel").put("add_prefix_space", false).put("trim_offsets", true)
+        steps.addObject()
+                .put("type", "ByteLevel")
+                .put("add_prefix_space", false)
+                .put("trim_offsets", true)
                 .put("use_regex", false);
         assertGolden(HandWrittenTokenizers.load(dir, json), golden, false);
     }
@@ -108,8 +119,7 @@ class RealVocabularyTokenizerJsonTest {
         pieces.set(2, "</s>");
         Map<String, Integer> vocab = new HashMap<>();
         for (int i = 0; i < pieces.size(); i++) vocab.putIfAbsent(pieces.get(i), i);
-        record Merge(String left, String right, float score, int leftId, int rightId) {
-        }
+        record Merge(String left, String right, float score, int leftId, int rightId) {}
         List<Merge> merges = new ArrayList<>();
         for (int id = 0; id < pieces.size(); id++) {
             String p = pieces.get(id);
@@ -146,9 +156,13 @@ class RealVocabularyTokenizerJsonTest {
         // the newer conversion (Metaspace, prepend_scheme "first", no split) gives the same ids here,
         // none of the lines starting with a space
         json.putNull("normalizer");
-        json.putObject("pre_tokenizer").put("type", "Metaspace").put("replacement", "▁")
-                .put("prepend_scheme", "first").put("split", false);
-        List<SharedData.Golden> noLeadingSpace = golden.stream().filter(g -> !g.text().startsWith(" ")).toList();
+        json.putObject("pre_tokenizer")
+                .put("type", "Metaspace")
+                .put("replacement", "▁")
+                .put("prepend_scheme", "first")
+                .put("split", false);
+        List<SharedData.Golden> noLeadingSpace =
+                golden.stream().filter(g -> !g.text().startsWith(" ")).toList();
         assertGolden(HandWrittenTokenizers.load(dir.resolve("metaspace"), json), noLeadingSpace, true);
     }
 }

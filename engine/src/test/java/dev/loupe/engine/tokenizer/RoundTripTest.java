@@ -1,10 +1,10 @@
 package dev.loupe.engine.tokenizer;
 
-import dev.loupe.engine.SharedData;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loupe.engine.SharedData;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -22,10 +22,17 @@ class RoundTripTest {
 
     /** Characters from the classes tokenizers treat differently: every kind of space, marks, emoji, astral letters. */
     private static final String[] POOLS = {
-            " \t\n\r\u000B\u000C\u001C\u0085\u00A0\u1680\u2000\u200A\u200B\u2028\u2029\u202F\u205F\u3000\uFEFF",
-            "abcxyzABCXYZ'sdtmlrve", "0123456789٠١२३Ⅻ½²", "!?.,;:-_()[]{}<>/\\|@#$%^&*+=~`\"'",
-            "éèçñüßÅøœæ", "日本語中文한국어テキスト", "αβγΔΩбвгЖЯ", "\u0301\u0308\u0327\u093F",
-            "\u0000\u0001\u007F\u0080\u009F", "\uD7FF\uE000\uFFFF", "<|endoftext|><s></s>",
+        " \t\n\r\u000B\u000C\u001C\u0085\u00A0\u1680\u2000\u200A\u200B\u2028\u2029\u202F\u205F\u3000\uFEFF",
+        "abcxyzABCXYZ'sdtmlrve",
+        "0123456789٠١२३Ⅻ½²",
+        "!?.,;:-_()[]{}<>/\\|@#$%^&*+=~`\"'",
+        "éèçñüßÅøœæ",
+        "日本語中文한국어テキスト",
+        "αβγΔΩбвгЖЯ",
+        "\u0301\u0308\u0327\u093F",
+        "\u0000\u0001\u007F\u0080\u009F",
+        "\uD7FF\uE000\uFFFF",
+        "<|endoftext|><s></s>",
     };
 
     /** A random valid Unicode string: BMP picks from the pools, plus random astral code points. */
@@ -38,7 +45,8 @@ class RoundTripTest {
                 sb.appendCodePoint(0x10000 + rnd.nextInt(0x10FFFF - 0x10000 + 1)); // any astral code point
             } else if (kind == 1) {
                 int cp;
-                do cp = rnd.nextInt(0x10000); while (Character.isSurrogate((char) cp));
+                do cp = rnd.nextInt(0x10000);
+                while (Character.isSurrogate((char) cp));
                 sb.appendCodePoint(cp); // any BMP code point
             } else {
                 String pool = POOLS[rnd.nextInt(POOLS.length)];
@@ -68,7 +76,8 @@ class RoundTripTest {
         // a vocabulary with all 256 byte characters and no merges: every string round-trips
         var json = HandWrittenTokenizers.byteLevel();
         json.putArray("added_tokens");
-        var vocab = (com.fasterxml.jackson.databind.node.ObjectNode) json.get("model").get("vocab");
+        var vocab = (com.fasterxml.jackson.databind.node.ObjectNode)
+                json.get("model").get("vocab");
         vocab.removeAll();
         for (int b = 0; b < 256; b++) vocab.put(String.valueOf(ByteLevelAlphabet.charOf(b)), b);
         ((com.fasterxml.jackson.databind.node.ObjectNode) json.get("model")).putArray("merges");

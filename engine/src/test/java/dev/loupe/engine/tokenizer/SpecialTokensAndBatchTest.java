@@ -1,6 +1,5 @@
 package dev.loupe.engine.tokenizer;
 
-import dev.loupe.engine.SharedData;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -8,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loupe.engine.LoupeException;
+import dev.loupe.engine.SharedData;
 import dev.loupe.engine.model.Tokens;
 import java.nio.file.Path;
 import java.util.List;
@@ -96,8 +96,8 @@ class SpecialTokensAndBatchTest {
     @Test
     void batchErrors() {
         HfTokenizer tok = HandWrittenTokenizers.load(dir, HandWrittenTokenizers.byteLevel());
-        LoupeException e = assertThrows(LoupeException.class,
-                () -> tok.encodeBatch(List.of("ab", ""), false, Tokens.Side.LEFT));
+        LoupeException e =
+                assertThrows(LoupeException.class, () -> tok.encodeBatch(List.of("ab", ""), false, Tokens.Side.LEFT));
         assertTrue(e.getMessage().contains("text 1"), e.getMessage());
         assertThrows(LoupeException.class, () -> tok.encodeBatch(List.of(), false, Tokens.Side.LEFT));
     }

@@ -1,6 +1,5 @@
 package dev.loupe.engine.tokenizer;
 
-import dev.loupe.engine.JsonSlot;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -8,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.loupe.engine.JsonSlot;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.model.Tokens;
 import java.io.IOException;
@@ -37,18 +37,56 @@ class TokenizerFuzzTest {
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
     /** Every format gets at least this many cases, however slow the machine. */
     private static final int MIN_CASES = 150;
-    private static final String[] TYPES = {"BPE", "Unigram", "WordPiece", "Sequence", "ByteLevel", "Split", "Metaspace",
-            "Digits", "Prepend", "Replace", "NFC", "NFKD", "Lowercase", "Strip", "ByteFallback", "Fuse",
-            "TemplateProcessing", "Isolated", "Removed", "MergedWithNext", "Contiguous", "always", "first", "never",
-            "", "▁", "Ġ", "<s>", "<0x41>", "\\s+", "(", "[", "\uD800"};
-    private static final String[] TEXTS = {"Hello world", " ab abc! abccc", "<eot><s></s><|begin_of_text|>x",
-            "a€\n\n  12345 I'M ok", "", "   ", "\u0000\u2581▁▁"};
+
+    private static final String[] TYPES = {
+        "BPE",
+        "Unigram",
+        "WordPiece",
+        "Sequence",
+        "ByteLevel",
+        "Split",
+        "Metaspace",
+        "Digits",
+        "Prepend",
+        "Replace",
+        "NFC",
+        "NFKD",
+        "Lowercase",
+        "Strip",
+        "ByteFallback",
+        "Fuse",
+        "TemplateProcessing",
+        "Isolated",
+        "Removed",
+        "MergedWithNext",
+        "Contiguous",
+        "always",
+        "first",
+        "never",
+        "",
+        "▁",
+        "Ġ",
+        "<s>",
+        "<0x41>",
+        "\\s+",
+        "(",
+        "[",
+        "\uD800"
+    };
+    private static final String[] TEXTS = {
+        "Hello world",
+        " ab abc! abccc",
+        "<eot><s></s><|begin_of_text|>x",
+        "a€\n\n  12345 I'M ok",
+        "",
+        "   ",
+        "\u0000\u2581▁▁"
+    };
 
     @TempDir
     Path dir;
 
-    private record Format(String name, String file, byte[] base, boolean json) {
-    }
+    private record Format(String name, String file, byte[] base, boolean json) {}
 
     @Test
     void corruptedTokenizerFilesLoadOrFailWithLoupeException() throws IOException {
@@ -56,14 +94,27 @@ class TokenizerFuzzTest {
         int maxCases = Integer.getInteger("loupe.fuzz.cases", 20_000);
         long totalNanos = Long.getLong("loupe.fuzz.seconds", 4L) * 1_000_000_000L;
         List<Format> formats = List.of(
-                new Format("byte-level tokenizer.json", "tokenizer.json", json(HandWrittenTokenizers.byteLevel()), true),
-                new Format("sentencepiece tokenizer.json", "tokenizer.json", json(HandWrittenTokenizers.sentencePiece()), true),
+                new Format(
+                        "byte-level tokenizer.json", "tokenizer.json", json(HandWrittenTokenizers.byteLevel()), true),
+                new Format(
+                        "sentencepiece tokenizer.json",
+                        "tokenizer.json",
+                        json(HandWrittenTokenizers.sentencePiece()),
+                        true),
                 new Format("llama3 tokenizer.json", "tokenizer.json", json(HandWrittenTokenizers.llama3()), true),
                 new Format("vocab.json", "vocab.json", smallVocab(), true),
-                new Format("merges.txt", "merges.txt", "#version: 0.2\na b\nab c\nĠ a\nĠa b\n".getBytes(StandardCharsets.UTF_8), false),
+                new Format(
+                        "merges.txt",
+                        "merges.txt",
+                        "#version: 0.2\na b\nab c\nĠ a\nĠa b\n".getBytes(StandardCharsets.UTF_8),
+                        false),
                 new Format("tokenizer_config.json", "tokenizer_config.json", tokenizerConfig(), true),
-                new Format("tokenizer.bin", "tokenizer.bin",
-                        TokenizersLoadTest.TokenizerBin.build(new String[] {" ", "a", " a", "ab", " ab"}, new float[] {-9, -1, -2, -3, -4}), false));
+                new Format(
+                        "tokenizer.bin",
+                        "tokenizer.bin",
+                        TokenizersLoadTest.TokenizerBin.build(
+                                new String[] {" ", "a", " a", "ab", " ab"}, new float[] {-9, -1, -2, -3, -4}),
+                        false));
         Random master = new Random(seed);
         StringBuilder summary = new StringBuilder();
         for (int f = 0; f < formats.size(); f++) {
@@ -96,9 +147,12 @@ class TokenizerFuzzTest {
                     throw new AssertionError(reproduce(format, seed, cases, caseSeed, log) + " (using): " + t, t);
                 }
             }
-            summary.append(String.format("  %s: %d cases (%d loaded, %d rejected)%n", format.name, cases, accepted, cases - accepted));
-            assertTrue(accepted > 0 && accepted < cases, format.name + ": mutations should give both valid and invalid files ("
-                    + accepted + " of " + cases + " loaded)");
+            summary.append(String.format(
+                    "  %s: %d cases (%d loaded, %d rejected)%n", format.name, cases, accepted, cases - accepted));
+            assertTrue(
+                    accepted > 0 && accepted < cases,
+                    format.name + ": mutations should give both valid and invalid files (" + accepted + " of " + cases
+                            + " loaded)");
         }
         System.out.print("tokenizer fuzz, seed " + seed + ":\n" + summary);
     }
@@ -128,7 +182,8 @@ class TokenizerFuzzTest {
             tolerate(() -> tok.decode(new int[] {id}));
         }
         boolean bos = rnd.nextBoolean();
-        tolerate(() -> tok.encodeBatch(List.of("ab", "abc abc"), bos, Tokens.Side.LEFT).flat());
+        tolerate(() ->
+                tok.encodeBatch(List.of("ab", "abc abc"), bos, Tokens.Side.LEFT).flat());
         tok.bosId();
         tok.eosId();
         tok.padId();
@@ -166,7 +221,10 @@ class TokenizerFuzzTest {
         ObjectNode c = NODES.objectNode();
         c.put("add_bos_token", true);
         c.put("bos_token", "<s>");
-        c.putObject("eos_token").put("__type", "AddedToken").put("content", "</s>").put("lstrip", false);
+        c.putObject("eos_token")
+                .put("__type", "AddedToken")
+                .put("content", "</s>")
+                .put("lstrip", false);
         c.putNull("pad_token");
         c.put("model_max_length", 4096);
         return json(c);
@@ -179,7 +237,9 @@ class TokenizerFuzzTest {
         if (f.file.equals("tokenizer_config.json"))
             Files.write(caseDir.resolve("tokenizer.json"), json(HandWrittenTokenizers.sentencePiece()));
         if (f.file.equals("vocab.json"))
-            Files.write(caseDir.resolve("merges.txt"), "#version: 0.2\na b\nab c\nĠ a\nĠa b\n".getBytes(StandardCharsets.UTF_8));
+            Files.write(
+                    caseDir.resolve("merges.txt"),
+                    "#version: 0.2\na b\nab c\nĠ a\nĠa b\n".getBytes(StandardCharsets.UTF_8));
         if (f.file.equals("merges.txt")) Files.write(caseDir.resolve("vocab.json"), smallVocab());
     }
 
@@ -243,8 +303,22 @@ class TokenizerFuzzTest {
             }
             if (at + 8 <= out.length) pos = at + (rnd.nextBoolean() ? 4 : 0);
         }
-        int[] values = {0, 1, -1, 7, 16, 17, 255, 65536, 65537, Integer.MAX_VALUE, Integer.MIN_VALUE,
-                Float.floatToIntBits(Float.NaN), Float.floatToIntBits(-1e10f), rnd.nextInt()};
+        int[] values = {
+            0,
+            1,
+            -1,
+            7,
+            16,
+            17,
+            255,
+            65536,
+            65537,
+            Integer.MAX_VALUE,
+            Integer.MIN_VALUE,
+            Float.floatToIntBits(Float.NaN),
+            Float.floatToIntBits(-1e10f),
+            rnd.nextInt()
+        };
         int v = values[rnd.nextInt(values.length)];
         if (pos + 4 <= out.length) buf.putInt(pos, v);
         log.add("int32@" + pos + "=" + v);
@@ -309,7 +383,10 @@ class TokenizerFuzzTest {
                 // wrap in containers
                 JsonNode v = slot.get();
                 int depth = 1 + rnd.nextInt(rnd.nextBoolean() ? 4 : 400);
-                for (int i = 0; i < depth; i++) v = rnd.nextBoolean() ? NODES.arrayNode().add(v) : NODES.objectNode().set("type", v);
+                for (int i = 0; i < depth; i++)
+                    v = rnd.nextBoolean()
+                            ? NODES.arrayNode().add(v)
+                            : NODES.objectNode().set("type", v);
                 log.add("nest " + slot + " " + depth + " deep");
                 slot.set(v);
             }
@@ -336,5 +413,4 @@ class TokenizerFuzzTest {
             }
         };
     }
-
 }

@@ -85,9 +85,12 @@ class TokenizerJsonTest {
         ObjectNode cfg = HandWrittenTokenizers.JSON.createObjectNode();
         cfg.put("bos_token", "<nope>");
         HandWrittenTokenizers.write(dir, "tokenizer_config.json", cfg);
-        LoupeException e = assertThrows(LoupeException.class,
-                () -> HandWrittenTokenizers.load(dir, HandWrittenTokenizers.byteLevel()));
-        assertTrue(e.getMessage().contains("tokenizer_config.json") && e.getMessage().contains("<nope>"), e.getMessage());
+        LoupeException e = assertThrows(
+                LoupeException.class, () -> HandWrittenTokenizers.load(dir, HandWrittenTokenizers.byteLevel()));
+        assertTrue(
+                e.getMessage().contains("tokenizer_config.json")
+                        && e.getMessage().contains("<nope>"),
+                e.getMessage());
     }
 
     // ---------------------------------------------------------------- SentencePiece BPE
@@ -148,8 +151,11 @@ class TokenizerJsonTest {
         // The newer Llama conversion: no normalizer, Metaspace(prepend_scheme "first", split false)
         ObjectNode json = HandWrittenTokenizers.sentencePiece();
         json.putNull("normalizer");
-        json.putObject("pre_tokenizer").put("type", "Metaspace").put("replacement", "▁")
-                .put("prepend_scheme", "first").put("split", false);
+        json.putObject("pre_tokenizer")
+                .put("type", "Metaspace")
+                .put("replacement", "▁")
+                .put("prepend_scheme", "first")
+                .put("split", false);
         HfTokenizer tok = HandWrittenTokenizers.load(dir, json);
         HfTokenizer legacy = HandWrittenTokenizers.load(dir.resolve("legacy"), HandWrittenTokenizers.sentencePiece());
         for (String s : new String[] {"ab ab", "a€", "", "ab  ab "}) {
@@ -163,18 +169,24 @@ class TokenizerJsonTest {
         assertArrayEquals(new int[] {1, 263}, tok.encode("<s>ab", true));
         // split true (the default) cuts before every ▁: "▁ab" | "▁ab"
         ((ObjectNode) json.get("pre_tokenizer")).put("split", true);
-        assertArrayEquals(new int[] {264, 264}, HandWrittenTokenizers.load(dir.resolve("split"), json).encode("ab ab"));
+        assertArrayEquals(
+                new int[] {264, 264},
+                HandWrittenTokenizers.load(dir.resolve("split"), json).encode("ab ab"));
     }
 
     @Test
     void metaspaceDecoderDropsTheFirstReplacement() {
         ObjectNode json = HandWrittenTokenizers.sentencePiece();
-        json.putObject("decoder").put("type", "Metaspace").put("replacement", "▁").put("prepend_scheme", "always")
+        json.putObject("decoder")
+                .put("type", "Metaspace")
+                .put("replacement", "▁")
+                .put("prepend_scheme", "always")
                 .put("split", true);
         HfTokenizer tok = HandWrittenTokenizers.load(dir, json);
         assertEquals("ab ab", tok.decode(new int[] {264, 264}));
         ((ObjectNode) json.get("decoder")).put("prepend_scheme", "never");
-        assertEquals(" ab ab", HandWrittenTokenizers.load(dir.resolve("never"), json).decode(new int[] {264, 264}));
+        assertEquals(
+                " ab ab", HandWrittenTokenizers.load(dir.resolve("never"), json).decode(new int[] {264, 264}));
     }
 
     // ---------------------------------------------------------------- Llama 3 style
@@ -226,7 +238,9 @@ class TokenizerJsonTest {
         Path file = HandWrittenTokenizers.write(dir, "tokenizer.json", json);
         LoupeException e = assertThrows(LoupeException.class, () -> TokenizerJson.load(file));
         assertTrue(e.getMessage().contains(file.toString()), e.getMessage());
-        assertTrue(e.getMessage().contains("'Unigram'") && e.getMessage().contains("supported model types: BPE"), e.getMessage());
+        assertTrue(
+                e.getMessage().contains("'Unigram'") && e.getMessage().contains("supported model types: BPE"),
+                e.getMessage());
 
         ((ObjectNode) json.get("model")).put("type", "WordPiece");
         Path file2 = HandWrittenTokenizers.write(dir, "tokenizer.json", json);
@@ -243,7 +257,11 @@ class TokenizerJsonTest {
         json = HandWrittenTokenizers.byteLevel();
         ArrayNode seq = json.putObject("pre_tokenizer").put("type", "Sequence").putArray("pretokenizers");
         seq.addObject().put("type", "Whitespace");
-        assertUnsupported(json, "pre_tokenizer.pretokenizers[0] has type 'Whitespace'", "supported pre-tokenizer types", "Metaspace");
+        assertUnsupported(
+                json,
+                "pre_tokenizer.pretokenizers[0] has type 'Whitespace'",
+                "supported pre-tokenizer types",
+                "Metaspace");
 
         json = HandWrittenTokenizers.byteLevel();
         json.putObject("decoder").put("type", "WordPiece");

@@ -1,6 +1,5 @@
 package dev.loupe.engine.tokenizer;
 
-import dev.loupe.engine.SharedData;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -8,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.loupe.engine.LoupeException;
+import dev.loupe.engine.SharedData;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -62,7 +62,8 @@ class TokenizersLoadTest {
     @Test
     void smallHandBuiltTokenizerBin() throws IOException {
         // 259 base tokens and " ", "a", " a" with scores: " a" merges
-        Path bin = Files.write(dir.resolve("tok.bin"), TokenizerBin.build(new String[] {" ", "a", " a"}, new float[] {-5, -1, -2}));
+        Path bin = Files.write(
+                dir.resolve("tok.bin"), TokenizerBin.build(new String[] {" ", "a", " a"}, new float[] {-5, -1, -2}));
         Llama2cTokenizer tok = Llama2cTokenizer.load(bin);
         assertEquals(262, tok.vocabSize());
         // dummy " " + "a" -> " a" (261); "b" is not in the vocabulary -> byte 0x62 + 3

@@ -51,7 +51,8 @@ class Utf8Test {
 
     @Test
     void strictNamesTheOffset() {
-        LoupeException e = assertThrows(LoupeException.class, () -> Utf8.decodeStrict(b('o', 'k', 0xE2, 0x82), "f.txt"));
+        LoupeException e =
+                assertThrows(LoupeException.class, () -> Utf8.decodeStrict(b('o', 'k', 0xE2, 0x82), "f.txt"));
         assertEquals("f.txt: invalid UTF-8 at byte offset 2 (byte 0xE2)", e.getMessage());
         e = assertThrows(LoupeException.class, () -> Utf8.encode("a\uDC00"));
         assertTrue(e.getMessage().contains("char index 1"), e.getMessage());

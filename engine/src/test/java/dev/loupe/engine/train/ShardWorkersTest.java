@@ -1,18 +1,17 @@
 package dev.loupe.engine.train;
 
-import dev.loupe.engine.LoupeException;
-import org.junit.jupiter.api.Test;
-import org.nd4j.linalg.factory.Nd4j;
-
-import java.util.List;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicInteger;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.loupe.engine.LoupeException;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.factory.Nd4j;
 
 class ShardWorkersTest {
 
@@ -23,7 +22,7 @@ class ShardWorkersTest {
             for (int round = 0; round < 5; round++) {
                 List<Integer> got = w.run((k, turn) -> {
                     threads.add(Thread.currentThread().getName());
-                    if (k == 0) sleep(20);                 // shard 0 finishes last
+                    if (k == 0) sleep(20); // shard 0 finishes last
                     return Nd4j.scalar(k * 10.0).getInt(0);
                 });
                 assertEquals(List.of(0, 10, 20), got);
@@ -39,12 +38,14 @@ class ShardWorkersTest {
         AtomicInteger finished = new AtomicInteger();
         LoupeException boom = new LoupeException("shard 2 failed");
         try (ShardWorkers w = new ShardWorkers(3)) {
-            LoupeException e = assertThrows(LoupeException.class, () -> w.run((k, turn) -> {
-                if (k == 1) throw boom;
-                sleep(30);
-                turn.await();                              // shard 2 must not wait for the failed shard 1 forever
-                return finished.incrementAndGet();
-            }));
+            LoupeException e = assertThrows(
+                    LoupeException.class,
+                    () -> w.run((k, turn) -> {
+                        if (k == 1) throw boom;
+                        sleep(30);
+                        turn.await(); // shard 2 must not wait for the failed shard 1 forever
+                        return finished.incrementAndGet();
+                    }));
             assertSame(boom, e);
             assertEquals(2, finished.get(), "shards 0 and 2 ran to the end before the failure was reported");
             assertEquals(List.of(1, 2, 3), w.run((k, turn) -> k + 1), "the workers still run after a failed step");
@@ -58,7 +59,7 @@ class ShardWorkersTest {
             for (int round = 0; round < 5; round++) {
                 List<Integer> order = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
                 w.run((k, turn) -> {
-                    sleep(10L * (2 - k));                  // shard 2 is ready first, shard 0 last
+                    sleep(10L * (2 - k)); // shard 2 is ready first, shard 0 last
                     turn.await();
                     order.add(k);
                     return k;

@@ -1,5 +1,12 @@
 package dev.loupe.engine.weights;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.hooks.ActivationFilter;
 import dev.loupe.engine.model.HookedTransformer;
@@ -10,6 +17,13 @@ import dev.loupe.engine.model.ModelConfig.Normalization;
 import dev.loupe.engine.model.ModelConfig.Positional;
 import dev.loupe.engine.model.Tokens;
 import dev.loupe.engine.model.Weights;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.UnaryOperator;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -18,21 +32,6 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.Random;
-import java.util.function.UnaryOperator;
-import java.util.stream.Stream;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 /**
  * Every processing step on random models whose every parameter (norm weights and biases included)
  * is random: logits keep their meaning, the config says what changed, the input is never touched.
@@ -40,40 +39,80 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class WeightProcessingTest {
 
     private static ModelConfig.Builder base() {
-        return ModelConfig.builder().dModel(32).nLayers(2).nHeads(4).dHead(8).dMlp(48).dVocab(53).nCtx(16)
+        return ModelConfig.builder()
+                .dModel(32)
+                .nLayers(2)
+                .nHeads(4)
+                .dHead(8)
+                .dMlp(48)
+                .dVocab(53)
+                .nCtx(16)
                 .normEps(1e-5);
     }
 
     /** Named architectures, each in float32 and float64. */
     static Stream<Arguments> models() {
         Map<String, ModelConfig.Builder> m = new LinkedHashMap<>();
-        m.put("LN, learned, GELU_NEW, all biases", base()
-                .normalization(Normalization.LAYER_NORM).positional(Positional.LEARNED)
-                .activation(Activation.GELU_NEW).biases(Biases.all()));
-        m.put("RMS, rotary, SwiGLU, GQA, no biases", base()
-                .normalization(Normalization.RMS_NORM).positional(Positional.ROTARY).rotaryDim(4)
-                .activation(Activation.SILU_GATED).nKvHeads(2).biases(Biases.none()));
-        m.put("RMS, rotary, SwiGLU, GQA, qkv biases only", base()
-                .normalization(Normalization.RMS_NORM).positional(Positional.ROTARY)
-                .activation(Activation.SILU_GATED).nKvHeads(2).biases(new Biases(true, false, false, false, false)));
-        m.put("LN, parallel attn+MLP, rotary, all biases", base()
-                .normalization(Normalization.LAYER_NORM).positional(Positional.ROTARY).rotaryDim(4)
-                .parallelAttnMlp(true).activation(Activation.GELU_NEW).biases(Biases.all()));
-        m.put("LN, attention-only, all biases", base()
-                .normalization(Normalization.LAYER_NORM).positional(Positional.LEARNED).attnOnly(true)
-                .biases(Biases.all()));
-        m.put("LN, tied embeddings, all biases", base()
-                .normalization(Normalization.LAYER_NORM).positional(Positional.LEARNED).tiedEmbeddings(true)
-                .activation(Activation.GELU).biases(Biases.all()));
-        m.put("LN, no biases (folding creates them)", base()
-                .normalization(Normalization.LAYER_NORM).positional(Positional.LEARNED)
-                .activation(Activation.RELU).biases(Biases.none()));
-        m.put("RMS, tied, GeGLU, MQA, no biases", base()
-                .normalization(Normalization.RMS_NORM).positional(Positional.ROTARY)
-                .activation(Activation.GELU_GATED).nKvHeads(1).tiedEmbeddings(true).biases(Biases.none()));
+        m.put(
+                "LN, learned, GELU_NEW, all biases",
+                base().normalization(Normalization.LAYER_NORM)
+                        .positional(Positional.LEARNED)
+                        .activation(Activation.GELU_NEW)
+                        .biases(Biases.all()));
+        m.put(
+                "RMS, rotary, SwiGLU, GQA, no biases",
+                base().normalization(Normalization.RMS_NORM)
+                        .positional(Positional.ROTARY)
+                        .rotaryDim(4)
+                        .activation(Activation.SILU_GATED)
+                        .nKvHeads(2)
+                        .biases(Biases.none()));
+        m.put(
+                "RMS, rotary, SwiGLU, GQA, qkv biases only",
+                base().normalization(Normalization.RMS_NORM)
+                        .positional(Positional.ROTARY)
+                        .activation(Activation.SILU_GATED)
+                        .nKvHeads(2)
+                        .biases(new Biases(true, false, false, false, false)));
+        m.put(
+                "LN, parallel attn+MLP, rotary, all biases",
+                base().normalization(Normalization.LAYER_NORM)
+                        .positional(Positional.ROTARY)
+                        .rotaryDim(4)
+                        .parallelAttnMlp(true)
+                        .activation(Activation.GELU_NEW)
+                        .biases(Biases.all()));
+        m.put(
+                "LN, attention-only, all biases",
+                base().normalization(Normalization.LAYER_NORM)
+                        .positional(Positional.LEARNED)
+                        .attnOnly(true)
+                        .biases(Biases.all()));
+        m.put(
+                "LN, tied embeddings, all biases",
+                base().normalization(Normalization.LAYER_NORM)
+                        .positional(Positional.LEARNED)
+                        .tiedEmbeddings(true)
+                        .activation(Activation.GELU)
+                        .biases(Biases.all()));
+        m.put(
+                "LN, no biases (folding creates them)",
+                base().normalization(Normalization.LAYER_NORM)
+                        .positional(Positional.LEARNED)
+                        .activation(Activation.RELU)
+                        .biases(Biases.none()));
+        m.put(
+                "RMS, tied, GeGLU, MQA, no biases",
+                base().normalization(Normalization.RMS_NORM)
+                        .positional(Positional.ROTARY)
+                        .activation(Activation.GELU_GATED)
+                        .nKvHeads(1)
+                        .tiedEmbeddings(true)
+                        .biases(Biases.none()));
         List<Arguments> out = new ArrayList<>();
         for (String dtype : List.of("float32", "float64"))
-            m.forEach((name, b) -> out.add(Arguments.of(name + " [" + dtype + "]", b.dtype(dtype).build())));
+            m.forEach((name, b) -> out.add(
+                    Arguments.of(name + " [" + dtype + "]", b.dtype(dtype).build())));
         return out.stream();
     }
 
@@ -101,7 +140,8 @@ class WeightProcessingTest {
     @MethodSource("models")
     void foldLayerNormKeepsLogitsExactly(String name, ModelConfig c) {
         HookedTransformer p = checkStep(c, WeightProcessing::foldLayerNorm, true);
-        Normalization want = c.normalization() == Normalization.LAYER_NORM ? Normalization.LAYER_NORM_PRE
+        Normalization want = c.normalization() == Normalization.LAYER_NORM
+                ? Normalization.LAYER_NORM_PRE
                 : Normalization.RMS_NORM_PRE;
         assertEquals(want, p.config().normalization());
         assertFalse(p.config().tiedEmbeddings(), "folding ln_final unties the embeddings");
@@ -137,12 +177,15 @@ class WeightProcessingTest {
         assertEquals(c.normalization(), p.config().normalization());
         assertFalse(p.config().tiedEmbeddings());
         assertZeroMean(p.weights().get("embed.W_E").mean(1), c);
-        if (c.positional() == Positional.LEARNED) assertZeroMean(p.weights().get("pos_embed.W_pos").mean(1), c);
+        if (c.positional() == Positional.LEARNED)
+            assertZeroMean(p.weights().get("pos_embed.W_pos").mean(1), c);
         assertZeroMean(p.weights().get("blocks.0.attn.W_O").mean(1), c);
-        if (c.biases().attnOut()) assertZeroMean(p.weights().get("blocks.1.attn.b_O").mean(), c);
+        if (c.biases().attnOut())
+            assertZeroMean(p.weights().get("blocks.1.attn.b_O").mean(), c);
         if (!c.attnOnly()) assertZeroMean(p.weights().get("blocks.1.mlp.W_out").mean(1), c);
         // Writing weights are centred, so is the residual stream.
-        INDArray resid = p.runWithCache(inputs(c).get(0), ActivationFilter.names("blocks.1.hook_resid_pre")).cache()
+        INDArray resid = p.runWithCache(inputs(c).get(0), ActivationFilter.names("blocks.1.hook_resid_pre"))
+                .cache()
                 .get("blocks.1.hook_resid_pre");
         assertZeroMean(resid.mean(2), c);
     }
@@ -167,7 +210,12 @@ class WeightProcessingTest {
         if (c.biases().qkv()) {
             assertTrue(p.config().biases().attnOut(), "b_O is created when needed");
             for (int l = 0; l < c.nLayers(); l++)
-                assertEquals(0.0, p.weights().get("blocks." + l + ".attn.b_V").amaxNumber().doubleValue());
+                assertEquals(
+                        0.0,
+                        p.weights()
+                                .get("blocks." + l + ".attn.b_V")
+                                .amaxNumber()
+                                .doubleValue());
         } else {
             assertEquals(c.biases(), p.config().biases());
         }
@@ -177,13 +225,16 @@ class WeightProcessingTest {
     @MethodSource("models")
     void processKeepsLogSoftmax(String name, ModelConfig c) {
         HookedTransformer p = checkStep(c, WeightProcessing::process, false);
-        Normalization want = c.normalization() == Normalization.LAYER_NORM ? Normalization.LAYER_NORM_PRE
+        Normalization want = c.normalization() == Normalization.LAYER_NORM
+                ? Normalization.LAYER_NORM_PRE
                 : Normalization.RMS_NORM_PRE;
         assertEquals(want, p.config().normalization());
         assertFalse(p.config().tiedEmbeddings());
         assertZeroMean(p.weights().get("unembed.W_U").mean(1), c);
-        if (c.normalization().centers()) assertZeroMean(p.weights().get("embed.W_E").mean(1), c);
-        if (p.config().biases().qkv()) assertEquals(0.0, p.weights().get("blocks.0.attn.b_V").amaxNumber().doubleValue());
+        if (c.normalization().centers())
+            assertZeroMean(p.weights().get("embed.W_E").mean(1), c);
+        if (p.config().biases().qkv())
+            assertEquals(0.0, p.weights().get("blocks.0.attn.b_V").amaxNumber().doubleValue());
     }
 
     @ParameterizedTest(name = "{0}")
@@ -230,9 +281,12 @@ class WeightProcessingTest {
 
     @Test
     void resultsShareNoArrayWithTheirInput() {
-        List<UnaryOperator<HookedTransformer>> ops = List.of(WeightProcessing::foldLayerNorm,
-                WeightProcessing::centerWritingWeights, WeightProcessing::centerUnembed,
-                WeightProcessing::foldValueBiases, WeightProcessing::process,
+        List<UnaryOperator<HookedTransformer>> ops = List.of(
+                WeightProcessing::foldLayerNorm,
+                WeightProcessing::centerWritingWeights,
+                WeightProcessing::centerUnembed,
+                WeightProcessing::foldValueBiases,
+                WeightProcessing::process,
                 m -> WeightProcessing.process(m, WeightProcessing.Options.none()));
         ModelConfig c = base().tiedEmbeddings(true).dtype("float64").build();
         HookedTransformer m = randomModel(c);
@@ -240,7 +294,7 @@ class WeightProcessingTest {
         m.weights().asMap().forEach((n, a) -> snapshot.put(n, a.dup()));
         for (UnaryOperator<HookedTransformer> op : ops) {
             HookedTransformer p = op.apply(m);
-            p.weights().asMap().values().forEach(a -> a.addi(1));   // scribble on every array of the result
+            p.weights().asMap().values().forEach(a -> a.addi(1)); // scribble on every array of the result
             assertUnchanged(m, snapshot, c);
         }
     }
@@ -263,56 +317,75 @@ class WeightProcessingTest {
 
     @Test
     void foldingAGatedMlpBehindALayerNormBiasIsRefused() {
-        ModelConfig c = base().normalization(Normalization.LAYER_NORM).activation(Activation.SILU_GATED)
-                .dtype("float64").build();
+        ModelConfig c = base().normalization(Normalization.LAYER_NORM)
+                .activation(Activation.SILU_GATED)
+                .dtype("float64")
+                .build();
         HookedTransformer m = randomModel(c);
         LoupeException e = assertThrows(LoupeException.class, () -> WeightProcessing.foldLayerNorm(m));
         assertTrue(e.getMessage().contains("W_gate"), e.getMessage());
 
         // With ln2.b = 0 there is nothing to put on W_gate, and the fold is exact.
         Map<String, INDArray> w = new LinkedHashMap<>(m.weights().asMap());
-        for (int l = 0; l < c.nLayers(); l++) w.put("blocks." + l + ".ln2.b", Nd4j.zeros(w.get("blocks.0.ln2.b").dataType(), c.dModel()));
+        for (int l = 0; l < c.nLayers(); l++)
+            w.put("blocks." + l + ".ln2.b", Nd4j.zeros(w.get("blocks.0.ln2.b").dataType(), c.dModel()));
         HookedTransformer zeroB = new HookedTransformer(c, new Weights(w));
         Tokens t = inputs(c).get(0);
         HookedTransformer folded = WeightProcessing.foldLayerNorm(zeroB);
         assertEquals(Normalization.LAYER_NORM_PRE, folded.config().normalization());
         assertClose(zeroB.run(t), folded.run(t), 1e-9, "gated fold with ln2.b = 0");
-        assertClose(centered(zeroB.run(t)), centered(WeightProcessing.process(zeroB).run(t)), 1e-9, "process");
+        assertClose(
+                centered(zeroB.run(t)), centered(WeightProcessing.process(zeroB).run(t)), 1e-9, "process");
     }
 
     @Test
     void foldingKeepsTheProjectionsAndChangesOnlyTheNormalizedHook() {
-        ModelConfig c = base().normalization(Normalization.LAYER_NORM).dtype("float64").build();
+        ModelConfig c =
+                base().normalization(Normalization.LAYER_NORM).dtype("float64").build();
         HookedTransformer m = randomModel(c);
         HookedTransformer f = WeightProcessing.foldLayerNorm(m);
         Tokens t = inputs(c).get(0);
         var before = m.runWithCache(t, ActivationFilter.all()).cache();
         var after = f.runWithCache(t, ActivationFilter.all()).cache();
-        for (String n : List.of("blocks.0.attn.hook_q", "blocks.1.attn.hook_k", "blocks.1.attn.hook_v",
-                "blocks.0.mlp.hook_pre", "blocks.1.hook_resid_post", "blocks.0.ln1.hook_scale"))
-            assertClose(before.get(n), after.get(n), 1e-9, n);
+        for (String n : List.of(
+                "blocks.0.attn.hook_q",
+                "blocks.1.attn.hook_k",
+                "blocks.1.attn.hook_v",
+                "blocks.0.mlp.hook_pre",
+                "blocks.1.hook_resid_post",
+                "blocks.0.ln1.hook_scale")) assertClose(before.get(n), after.get(n), 1e-9, n);
         double diff = maxAbsDiff(before.get("blocks.0.ln1.hook_normalized"), after.get("blocks.0.ln1.hook_normalized"));
         assertTrue(diff > 1e-3, "hook_normalized is now the normalization before its (folded) affine part");
     }
 
     @Test
     void foldingWithoutCentringKeepsTheFoldedWeightsMeans() {
-        ModelConfig c = base().normalization(Normalization.LAYER_NORM).dtype("float64").build();
+        ModelConfig c =
+                base().normalization(Normalization.LAYER_NORM).dtype("float64").build();
         HookedTransformer m = randomModel(c);
         HookedTransformer f = WeightProcessing.foldLayerNorm(m, false);
         Tokens t = inputs(c).get(1);
         assertClose(m.run(t), f.run(t), 1e-9, "uncentred fold");
         INDArray w = m.weights().get("blocks.0.ln1.w").reshape(c.dModel(), 1);
-        assertClose(m.weights().get("blocks.0.attn.W_Q").mulColumnVector(w), f.weights().get("blocks.0.attn.W_Q"), 1e-15,
+        assertClose(
+                m.weights().get("blocks.0.attn.W_Q").mulColumnVector(w),
+                f.weights().get("blocks.0.attn.W_Q"),
+                1e-15,
                 "W_Q = w[:, None] * W_Q");
         INDArray b = m.weights().get("blocks.0.ln1.b").reshape(1, c.dModel());
-        assertClose(m.weights().get("blocks.0.attn.b_V").add(b.mmul(m.weights().get("blocks.0.attn.W_V")).reshape(-1)),
-                f.weights().get("blocks.0.attn.b_V"), 1e-12, "b_V += b_ln @ W_V");
+        assertClose(
+                m.weights()
+                        .get("blocks.0.attn.b_V")
+                        .add(b.mmul(m.weights().get("blocks.0.attn.W_V")).reshape(-1)),
+                f.weights().get("blocks.0.attn.b_V"),
+                1e-12,
+                "b_V += b_ln @ W_V");
     }
 
     @Test
     void noNormalizationFoldIsACopy() {
-        ModelConfig c = base().normalization(Normalization.NONE).dtype("float64").build();
+        ModelConfig c =
+                base().normalization(Normalization.NONE).dtype("float64").build();
         HookedTransformer m = randomModel(c);
         HookedTransformer f = WeightProcessing.foldLayerNorm(m);
         assertEquals(c, f.config());
@@ -342,7 +415,8 @@ class WeightProcessingTest {
         long v = logits.size(2);
         INDArray flat = logits.dup('c').reshape(logits.length() / v, v);
         INDArray shifted = flat.subColumnVector(flat.max(1).reshape(flat.size(0), 1));
-        INDArray lse = Transforms.log(Transforms.exp(shifted, true).sum(1), false).reshape(flat.size(0), 1);
+        INDArray lse =
+                Transforms.log(Transforms.exp(shifted, true).sum(1), false).reshape(flat.size(0), 1);
         return shifted.subColumnVector(lse);
     }
 

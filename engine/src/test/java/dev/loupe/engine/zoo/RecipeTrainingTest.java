@@ -1,11 +1,11 @@
 package dev.loupe.engine.zoo;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.loupe.engine.train.Trainer;
 import dev.loupe.engine.train.TrainingRun;
 import org.junit.jupiter.api.Test;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Each zoo recipe trains: its first few hundred steps (exactly those of the run that produced the
@@ -21,10 +21,15 @@ class RecipeTrainingTest {
     }
 
     static void lossFalls(ZooRecipe r, int steps, double factor, int checkedUpTo) {
-        TrainingRun run = new Trainer(r.trainingTask(), r.training()).showProgress(false).stopAfter(steps).train(r.modelConfig());
+        TrainingRun run = new Trainer(r.trainingTask(), r.training())
+                .showProgress(false)
+                .stopAfter(steps)
+                .train(r.modelConfig());
         double start = meanLoss(run, 0, 10), end = meanLoss(run, steps - 10, steps);
-        assertTrue(end < factor * start, r.model() + ": mean loss of the first 10 steps " + start
-                + ", of steps " + (steps - 9) + "-" + steps + " " + end);
+        assertTrue(
+                end < factor * start,
+                r.model() + ": mean loss of the first 10 steps " + start + ", of steps " + (steps - 9) + "-" + steps
+                        + " " + end);
         // The recipe reproduces the run that made the embedded weights: the same initial weights and
         // batches, so the same losses up to float rounding, which training amplifies. Measured after a
         // change of rounding in the backward: attn-only-2l stayed within 2e-7 of its history up to
@@ -33,10 +38,19 @@ class RecipeTrainingTest {
         tech.tablesaw.api.Table shipped = Zoo.history(r.model());
         // Step 1 is the seeded initial weights on the first batch: only float rounding may differ.
         double want1 = shipped.doubleColumn("loss").get(0);
-        assertEquals(want1, run.rows().get(0).get("loss"), 1e-5 * want1, r.model() + " loss at step 1 vs its shipped history");
-        for (int step : new int[]{checkedUpTo / 2, checkedUpTo}) {
-            double want = shipped.doubleColumn("loss").get(step - 1), got = run.rows().get(step - 1).get("loss");
-            assertEquals(want, got, 1e-3 * Math.abs(want) + 1e-6, r.model() + " loss at step " + step + " vs its shipped history");
+        assertEquals(
+                want1,
+                run.rows().get(0).get("loss"),
+                1e-5 * want1,
+                r.model() + " loss at step 1 vs its shipped history");
+        for (int step : new int[] {checkedUpTo / 2, checkedUpTo}) {
+            double want = shipped.doubleColumn("loss").get(step - 1),
+                    got = run.rows().get(step - 1).get("loss");
+            assertEquals(
+                    want,
+                    got,
+                    1e-3 * Math.abs(want) + 1e-6,
+                    r.model() + " loss at step " + step + " vs its shipped history");
         }
     }
 

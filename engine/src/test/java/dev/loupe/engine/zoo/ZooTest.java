@@ -1,19 +1,18 @@
 package dev.loupe.engine.zoo;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.analysis.HeadScores;
 import dev.loupe.engine.loaders.ModelLoader;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.train.tasks.InductionTask;
 import dev.loupe.engine.train.tasks.ModularAdditionTask;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import tech.tablesaw.api.Table;
-
-import java.util.List;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The embedded models do what their cards say. */
 class ZooTest {
@@ -22,7 +21,8 @@ class ZooTest {
         double best = 0;
         for (int r = 0; r < t.rowCount(); r++) {
             int l = t.intColumn("layer").get(r);
-            if (l >= layerFrom && l < layerTo) best = Math.max(best, t.doubleColumn(column).get(r));
+            if (l >= layerFrom && l < layerTo)
+                best = Math.max(best, t.doubleColumn(column).get(r));
         }
         return best;
     }
@@ -54,11 +54,15 @@ class ZooTest {
             assertTrue(card.contains("./loupe train --task " + Zoo.recipe(name).task()), card);
             assertTrue(card.contains("## Final metrics"), card);
             Table history = Zoo.history(name);
-            assertEquals(List.of("step", "lr", "loss", "grad_norm"), history.columnNames().subList(0, 4), name);
+            assertEquals(
+                    List.of("step", "lr", "loss", "grad_norm"),
+                    history.columnNames().subList(0, 4),
+                    name);
             assertEquals(Zoo.recipe(name).training().steps(), history.rowCount(), name);
         }
         assertEquals(2, ModelLoader.load("attn-only-2l").config().nLayers());
-        String m = assertThrows(LoupeException.class, () -> Zoo.load("attn-only-3l")).getMessage();
+        String m = assertThrows(LoupeException.class, () -> Zoo.load("attn-only-3l"))
+                .getMessage();
         assertTrue(m.contains("no embedded model named 'attn-only-3l'") && m.contains("modadd-1l"), m);
     }
 }

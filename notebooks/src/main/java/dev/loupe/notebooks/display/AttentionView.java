@@ -1,15 +1,14 @@
 package dev.loupe.notebooks.display;
 
-import dev.loupe.engine.plot.Figure;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.hooks.ActivationCache;
 import dev.loupe.engine.hooks.HookNames;
-import org.nd4j.linalg.api.ndarray.INDArray;
-
+import dev.loupe.engine.plot.Figure;
 import java.util.ArrayList;
 import java.util.List;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Attention patterns as an interactive heatmap: pick the layer and head from a menu, query tokens
@@ -20,7 +19,7 @@ import java.util.List;
 public final class AttentionView {
 
     private final List<String> tokens;
-    private final List<String> labels;      // one per pattern: "L0H3"
+    private final List<String> labels; // one per pattern: "L0H3"
     private final List<double[][]> patterns; // each [q_pos][k_pos]
     private int selected;
 
@@ -67,8 +66,13 @@ public final class AttentionView {
         return new AttentionView(tokens, labels, patterns);
     }
 
-    private static void addLayer(ActivationCache cache, int layer, List<String> tokens, int batch,
-                                 List<String> labels, List<double[][]> patterns) {
+    private static void addLayer(
+            ActivationCache cache,
+            int layer,
+            List<String> tokens,
+            int batch,
+            List<String> labels,
+            List<double[][]> patterns) {
         String name = HookNames.actName("pattern", layer);
         if (!cache.contains(name)) {
             throw new LoupeException("attention: the cache has no " + name + " (layer " + layer
@@ -76,8 +80,8 @@ public final class AttentionView {
         }
         INDArray p = cache.get(name); // [batch, head, q_pos, k_pos]
         if (batch < 0 || batch >= p.size(0)) {
-            throw new LoupeException("attention: batch index " + batch + " out of range for " + name
-                    + " with batch size " + p.size(0));
+            throw new LoupeException(
+                    "attention: batch index " + batch + " out of range for " + name + " with batch size " + p.size(0));
         }
         INDArray one = p.slice(batch); // [head, q_pos, k_pos]
         for (int h = 0; h < one.size(0); h++) {
@@ -88,12 +92,12 @@ public final class AttentionView {
 
     private static double[][] square(INDArray m, List<String> tokens, String what) {
         if (m.rank() != 2 || m.size(0) != m.size(1)) {
-            throw new LoupeException("attention: " + what + " is not square [q_pos, k_pos]: "
-                    + java.util.Arrays.toString(m.shape()));
+            throw new LoupeException(
+                    "attention: " + what + " is not square [q_pos, k_pos]: " + java.util.Arrays.toString(m.shape()));
         }
         if (m.size(0) != tokens.size()) {
-            throw new LoupeException("attention: " + tokens.size() + " token strings for " + what + " over "
-                    + m.size(0) + " positions");
+            throw new LoupeException(
+                    "attention: " + tokens.size() + " token strings for " + what + " over " + m.size(0) + " positions");
         }
         return m.toDoubleMatrix();
     }
@@ -121,26 +125,43 @@ public final class AttentionView {
         ArrayNode custom = trace.putArray("customdata");
         for (int q = 0; q < n; q++) {
             ArrayNode row = custom.addArray();
-            for (int k = 0; k < n; k++) row.add("query " + q + " " + quote(tokens.get(q)) + " → key " + k + " " + quote(tokens.get(k)));
+            for (int k = 0; k < n; k++)
+                row.add("query " + q + " " + quote(tokens.get(q)) + " → key " + k + " " + quote(tokens.get(k)));
         }
         trace.put("hovertemplate", "%{customdata}<br>attention %{z:.4f}<extra></extra>");
 
         ObjectNode layout = fig.putObject("layout");
         layout.set("title", Figure.JSON.createObjectNode().put("text", "attention " + labels.get(selected)));
-        layout.set("margin", Figure.JSON.createObjectNode().put("l", 80).put("r", 30).put("t", 90).put("b", 40));
+        layout.set(
+                "margin",
+                Figure.JSON
+                        .createObjectNode()
+                        .put("l", 80)
+                        .put("r", 30)
+                        .put("t", 90)
+                        .put("b", 40));
         ObjectNode x = layout.putObject("xaxis");
         ObjectNode y = layout.putObject("yaxis");
         x.put("side", "top").put("tickmode", "array").put("title", "key");
         y.put("autorange", "reversed").put("tickmode", "array").put("title", "query");
         y.put("scaleanchor", "x");
-        ArrayNode xv = x.putArray("tickvals"), xt = x.putArray("ticktext"), yv = y.putArray("tickvals"), yt = y.putArray("ticktext");
+        ArrayNode xv = x.putArray("tickvals"),
+                xt = x.putArray("ticktext"),
+                yv = y.putArray("tickvals"),
+                yt = y.putArray("ticktext");
         for (int i = 0; i < n; i++) {
-            xv.add(i); yv.add(i);
-            xt.add(tokens.get(i)); yt.add(tokens.get(i));
+            xv.add(i);
+            yv.add(i);
+            xt.add(tokens.get(i));
+            yt.add(tokens.get(i));
         }
         if (labels.size() > 1) {
             ObjectNode menu = layout.putArray("updatemenus").addObject();
-            menu.put("direction", "down").put("x", 0).put("xanchor", "left").put("y", 1.25).put("yanchor", "top");
+            menu.put("direction", "down")
+                    .put("x", 0)
+                    .put("xanchor", "left")
+                    .put("y", 1.25)
+                    .put("yanchor", "top");
             menu.put("active", selected).put("showactive", true);
             ArrayNode buttons = menu.putArray("buttons");
             for (int i = 0; i < labels.size(); i++) {
@@ -165,6 +186,7 @@ public final class AttentionView {
 
     @Override
     public String toString() {
-        return "AttentionView(" + labels.size() + " heads over " + tokens.size() + " tokens, showing " + labels.get(selected) + ")";
+        return "AttentionView(" + labels.size() + " heads over " + tokens.size() + " tokens, showing "
+                + labels.get(selected) + ")";
     }
 }

@@ -1,9 +1,7 @@
 package dev.loupe.notebooks.display;
 
-import dev.loupe.engine.plot.TableHtml;
-
 import dev.loupe.engine.LoupeException;
-
+import dev.loupe.engine.plot.TableHtml;
 import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
@@ -26,14 +24,15 @@ public final class TokenActivations {
     }
 
     public static TokenActivations of(List<String> tokens, double[] values) {
-        return of(tokens, new double[][]{values}, List.of("value"));
+        return of(tokens, new double[][] {values}, List.of("value"));
     }
 
     /** One row per name; each row has one value per token. */
     public static TokenActivations of(List<String> tokens, double[][] values, List<String> rowNames) {
         if (values.length == 0) throw new LoupeException("tokenActivations: no rows of values");
         if (rowNames.size() != values.length) {
-            throw new LoupeException("tokenActivations: " + rowNames.size() + " row names for " + values.length + " rows");
+            throw new LoupeException(
+                    "tokenActivations: " + rowNames.size() + " row names for " + values.length + " rows");
         }
         for (int r = 0; r < values.length; r++) {
             if (values[r].length != tokens.size()) {
@@ -50,29 +49,49 @@ public final class TokenActivations {
         double scale = maxAbs == 0 ? 1 : maxAbs;
         String id = "loupe-tokens-" + UUID.randomUUID();
         StringBuilder h = new StringBuilder();
-        h.append("<div id=\"").append(id).append("\" class=\"loupe-token-activations\" style=\"font-family:monospace;line-height:2\">\n");
+        h.append("<div id=\"")
+                .append(id)
+                .append("\" class=\"loupe-token-activations\" style=\"font-family:monospace;line-height:2\">\n");
         if (values.length > 1) {
-            h.append("<div><label>row: <select onchange=\"var rows=document.getElementById('").append(id)
-                    .append("').querySelectorAll('.loupe-token-row');for(var i=0;i<rows.length;i++){rows[i].style.display=(String(i)===this.value)?'block':'none';}\">");
+            h.append("<div><label>row: <select onchange=\"var rows=document.getElementById('")
+                    .append(id)
+                    .append(
+                            "').querySelectorAll('.loupe-token-row');for(var i=0;i<rows.length;i++){rows[i].style.display=(String(i)===this.value)?'block':'none';}\">");
             for (int r = 0; r < values.length; r++) {
-                h.append("<option value=\"").append(r).append("\">").append(TableHtml.escape(rowNames.get(r))).append("</option>");
+                h.append("<option value=\"")
+                        .append(r)
+                        .append("\">")
+                        .append(TableHtml.escape(rowNames.get(r)))
+                        .append("</option>");
             }
             h.append("</select></label></div>\n");
         }
-        h.append("<div style=\"font-size:smaller;color:#555\">colour scale: <span style=\"background:rgba(37,99,235,1);color:white;padding:0 4px\">")
-                .append(format(-scale)).append("</span> 0 <span style=\"background:rgba(220,38,38,1);color:white;padding:0 4px\">")
-                .append(format(scale)).append("</span></div>\n");
+        h.append(
+                        "<div style=\"font-size:smaller;color:#555\">colour scale: <span style=\"background:rgba(37,99,235,1);color:white;padding:0 4px\">")
+                .append(format(-scale))
+                .append("</span> 0 <span style=\"background:rgba(220,38,38,1);color:white;padding:0 4px\">")
+                .append(format(scale))
+                .append("</span></div>\n");
         for (int r = 0; r < values.length; r++) {
-            h.append("<div class=\"loupe-token-row\" data-row=\"").append(TableHtml.escape(rowNames.get(r))).append("\" style=\"display:")
-                    .append(r == 0 ? "block" : "none").append("\">");
+            h.append("<div class=\"loupe-token-row\" data-row=\"")
+                    .append(TableHtml.escape(rowNames.get(r)))
+                    .append("\" style=\"display:")
+                    .append(r == 0 ? "block" : "none")
+                    .append("\">");
             for (int p = 0; p < tokens.size(); p++) {
                 double v = values[r][p];
                 double a = Double.isFinite(v) ? Math.min(1, Math.abs(v) / scale) : 0;
                 String rgb = v >= 0 ? "220,38,38" : "37,99,235";
-                h.append("<span title=\"").append(TableHtml.escape(rowNames.get(r) + " | position " + p + " " + quoted(tokens.get(p))
-                                + ": " + format(v))).append("\" style=\"background:rgba(").append(rgb).append(',')
-                        .append(String.format(Locale.ROOT, "%.3f", a)).append(");padding:1px 2px;margin:0 1px;border-radius:2px;white-space:pre\">")
-                        .append(TableHtml.escape(tokens.get(p))).append("</span>");
+                h.append("<span title=\"")
+                        .append(TableHtml.escape(
+                                rowNames.get(r) + " | position " + p + " " + quoted(tokens.get(p)) + ": " + format(v)))
+                        .append("\" style=\"background:rgba(")
+                        .append(rgb)
+                        .append(',')
+                        .append(String.format(Locale.ROOT, "%.3f", a))
+                        .append(");padding:1px 2px;margin:0 1px;border-radius:2px;white-space:pre\">")
+                        .append(TableHtml.escape(tokens.get(p)))
+                        .append("</span>");
             }
             h.append("</div>\n");
         }
@@ -87,11 +106,11 @@ public final class TokenActivations {
         return String.format(Locale.ROOT, "%.4g", v);
     }
 
-
     @Override
     public String toString() {
         StringBuilder s = new StringBuilder();
-        for (int p = 0; p < tokens.size(); p++) s.append(tokens.get(p)).append('(').append(format(values[0][p])).append(") ");
+        for (int p = 0; p < tokens.size(); p++)
+            s.append(tokens.get(p)).append('(').append(format(values[0][p])).append(") ");
         return s.toString().trim();
     }
 }

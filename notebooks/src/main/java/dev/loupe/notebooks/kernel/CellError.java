@@ -7,7 +7,12 @@ package dev.loupe.notebooks.kernel;
 public final class CellError extends RuntimeException {
 
     /** What went wrong, shown as the error's name in the notebook. */
-    public enum Kind { COMPILE_ERROR, EXCEPTION, INTERRUPTED, TIMED_OUT }
+    public enum Kind {
+        COMPILE_ERROR,
+        EXCEPTION,
+        INTERRUPTED,
+        TIMED_OUT
+    }
 
     private final Kind kind;
     private final String details;

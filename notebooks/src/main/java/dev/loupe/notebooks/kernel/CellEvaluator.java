@@ -1,17 +1,5 @@
 package dev.loupe.notebooks.kernel;
 
-import jdk.jshell.DeclarationSnippet;
-import jdk.jshell.Diag;
-import jdk.jshell.EvalException;
-import jdk.jshell.JShell;
-import jdk.jshell.JShellException;
-import jdk.jshell.Snippet;
-import jdk.jshell.SnippetEvent;
-import jdk.jshell.SourceCodeAnalysis;
-import jdk.jshell.SourceCodeAnalysis.CompletionInfo;
-import jdk.jshell.SourceCodeAnalysis.Completeness;
-import jdk.jshell.UnresolvedReferenceException;
-
 import java.io.File;
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -21,6 +9,17 @@ import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
+import jdk.jshell.DeclarationSnippet;
+import jdk.jshell.Diag;
+import jdk.jshell.EvalException;
+import jdk.jshell.JShell;
+import jdk.jshell.JShellException;
+import jdk.jshell.Snippet;
+import jdk.jshell.SnippetEvent;
+import jdk.jshell.SourceCodeAnalysis;
+import jdk.jshell.SourceCodeAnalysis.Completeness;
+import jdk.jshell.SourceCodeAnalysis.CompletionInfo;
+import jdk.jshell.UnresolvedReferenceException;
 
 /**
  * Evaluates notebook cells with JShell: splits a cell into snippets, evaluates them in order, and
@@ -44,7 +43,8 @@ public final class CellEvaluator implements AutoCloseable {
         AtomicReference<CellExecutionControl> created = new AtomicReference<>();
         this.shell = JShell.builder()
                 .executionEngine(CellExecutionControl.provider(created), null)
-                .out(console).err(console)
+                .out(console)
+                .err(console)
                 .build();
         this.control = created.get();
         for (String entry : classpath) addToClasspath(entry);
@@ -139,8 +139,8 @@ public final class CellEvaluator implements AutoCloseable {
             if (event.causeSnippet() != null) continue; // updates of other snippets, not this one
             Snippet snippet = event.snippet();
             if (event.status() == Snippet.Status.REJECTED) {
-                throw new CellError(CellError.Kind.COMPILE_ERROR, firstDiagnostic(snippet),
-                        compileReport(cell, piece, snippet));
+                throw new CellError(
+                        CellError.Kind.COMPILE_ERROR, firstDiagnostic(snippet), compileReport(cell, piece, snippet));
             }
             if (stopped != null) break;
             if (event.exception() != null) {
@@ -148,11 +148,12 @@ public final class CellEvaluator implements AutoCloseable {
             }
             if (event.status() == Snippet.Status.RECOVERABLE_NOT_DEFINED
                     || event.status() == Snippet.Status.RECOVERABLE_DEFINED) {
-                String missing = shell.unresolvedDependencies((DeclarationSnippet) snippet).collect(Collectors.joining(", "));
+                String missing = shell.unresolvedDependencies((DeclarationSnippet) snippet)
+                        .collect(Collectors.joining(", "));
                 if (!missing.isEmpty()) {
                     String msg = "cannot find symbol: " + missing;
-                    throw new CellError(CellError.Kind.COMPILE_ERROR, msg,
-                            msg + "\n" + lineReport(cell, piece, 0, 0, 0));
+                    throw new CellError(
+                            CellError.Kind.COMPILE_ERROR, msg, msg + "\n" + lineReport(cell, piece, 0, 0, 0));
                 }
             }
             if (hasValue(snippet) && control.hasValue(event.value())) {
@@ -184,7 +185,8 @@ public final class CellEvaluator implements AutoCloseable {
     }
 
     private String firstDiagnostic(Snippet snippet) {
-        return shell.diagnostics(snippet).findFirst()
+        return shell.diagnostics(snippet)
+                .findFirst()
                 .map(d -> d.getMessage(Locale.ROOT).lines().findFirst().orElse("compile error"))
                 .orElse("compile error");
     }
@@ -196,8 +198,11 @@ public final class CellEvaluator implements AutoCloseable {
     private String compileReport(String cell, Piece piece, Snippet snippet) {
         StringBuilder out = new StringBuilder();
         for (Diag d : shell.diagnostics(snippet).toList()) {
-            out.append(d.isError() ? "" : "warning: ").append(d.getMessage(Locale.ROOT)).append('\n');
-            out.append(lineReport(cell, piece, (int) d.getStartPosition(), (int) d.getPosition(), (int) d.getEndPosition()));
+            out.append(d.isError() ? "" : "warning: ")
+                    .append(d.getMessage(Locale.ROOT))
+                    .append('\n');
+            out.append(lineReport(
+                    cell, piece, (int) d.getStartPosition(), (int) d.getPosition(), (int) d.getEndPosition()));
         }
         return out.toString().stripTrailing();
     }
@@ -210,8 +215,15 @@ public final class CellEvaluator implements AutoCloseable {
         int lineEnd = src.indexOf('\n', at);
         if (lineEnd < 0) lineEnd = src.length();
         String line = src.substring(lineStart, lineEnd);
-        int cellLine = 1 + (int) cell.substring(0, Math.min(piece.start(), cell.length())).chars().filter(c -> c == '\n').count()
-                + (int) src.substring(Math.min(leadingWhitespace(src), lineStart), lineStart).chars().filter(c -> c == '\n').count();
+        int cellLine = 1
+                + (int) cell.substring(0, Math.min(piece.start(), cell.length()))
+                        .chars()
+                        .filter(c -> c == '\n')
+                        .count()
+                + (int) src.substring(Math.min(leadingWhitespace(src), lineStart), lineStart)
+                        .chars()
+                        .filter(c -> c == '\n')
+                        .count();
         String prefix = "line " + cellLine + ": ";
         int from = Math.max(lineStart, start < 0 ? at : start) - lineStart;
         int to = Math.min(lineEnd, Math.max(end, at + 1)) - lineStart;
@@ -227,27 +239,34 @@ public final class CellEvaluator implements AutoCloseable {
                     + "its missing declarations exist";
             return new CellError(CellError.Kind.EXCEPTION, msg, msg).withExceptionName("UnresolvedReference");
         }
-        String name = e instanceof EvalException ee ? ee.getExceptionClassName() : e.getClass().getName();
+        String name = e instanceof EvalException ee
+                ? ee.getExceptionClassName()
+                : e.getClass().getName();
         String message = e.getMessage() == null ? "" : e.getMessage();
         StringBuilder details = new StringBuilder();
         appendThrowable(details, e, "");
         String simple = name.substring(name.lastIndexOf('.') + 1);
-        return new CellError(CellError.Kind.EXCEPTION, message, details.toString().stripTrailing())
+        return new CellError(
+                        CellError.Kind.EXCEPTION, message, details.toString().stripTrailing())
                 .withExceptionName(simple);
     }
 
     /** The exception, its stack down to the cell's own frame (the kernel's frames say nothing), and its causes. */
     private static void appendThrowable(StringBuilder out, Throwable t, String heading) {
-        String name = t instanceof EvalException ee ? ee.getExceptionClassName() : t.getClass().getName();
+        String name = t instanceof EvalException ee
+                ? ee.getExceptionClassName()
+                : t.getClass().getName();
         out.append(heading).append(name);
         if (t.getMessage() != null) out.append(": ").append(t.getMessage());
         out.append('\n');
         for (StackTraceElement frame : t.getStackTrace()) {
             String cls = frame.getClassName();
-            if (cls.startsWith("jdk.internal.reflect") || cls.startsWith("java.lang.reflect")
+            if (cls.startsWith("jdk.internal.reflect")
+                    || cls.startsWith("java.lang.reflect")
                     || cls.startsWith("dev.loupe.notebooks.kernel.CellExecutionControl")) break;
             String where = cls.isEmpty() || cls.startsWith("REPL.")
-                    ? "cell snippet " + (frame.getFileName() == null ? "" : frame.getFileName()) + ":" + frame.getLineNumber()
+                    ? "cell snippet " + (frame.getFileName() == null ? "" : frame.getFileName()) + ":"
+                            + frame.getLineNumber()
                     : frame.toString();
             out.append("    at ").append(where).append('\n');
         }
@@ -262,9 +281,13 @@ public final class CellEvaluator implements AutoCloseable {
     public Completion complete(String code, int cursor) {
         Piece piece = pieceAt(code, cursor);
         int[] anchor = new int[1];
-        List<String> candidates = shell.sourceCodeAnalysis()
+        List<String> candidates = shell
+                .sourceCodeAnalysis()
                 .completionSuggestions(code.substring(piece.start(), cursor), cursor - piece.start(), anchor)
-                .stream().map(SourceCodeAnalysis.Suggestion::continuation).distinct().toList();
+                .stream()
+                .map(SourceCodeAnalysis.Suggestion::continuation)
+                .distinct()
+                .toList();
         return new Completion(candidates, piece.start() + anchor[0], cursor);
     }
 
@@ -282,7 +305,9 @@ public final class CellEvaluator implements AutoCloseable {
 
     private String documentation(String text) {
         return shell.sourceCodeAnalysis().documentation(text, text.length(), true).stream()
-                .map(d -> d.javadoc() == null || d.javadoc().isBlank() ? d.signature() : d.signature() + "\n\n" + d.javadoc())
+                .map(d -> d.javadoc() == null || d.javadoc().isBlank()
+                        ? d.signature()
+                        : d.signature() + "\n\n" + d.javadoc())
                 .distinct()
                 .collect(Collectors.joining("\n\n"));
     }
@@ -294,8 +319,11 @@ public final class CellEvaluator implements AutoCloseable {
         if (pieces.isEmpty()) return "complete";
         Piece last = pieces.get(pieces.size() - 1);
         if (last.complete()) return "complete";
-        Completeness c = shell.sourceCodeAnalysis().analyzeCompletion(last.source()).completeness();
-        return c == Completeness.DEFINITELY_INCOMPLETE || c == Completeness.CONSIDERED_INCOMPLETE ? "incomplete" : "invalid";
+        Completeness c =
+                shell.sourceCodeAnalysis().analyzeCompletion(last.source()).completeness();
+        return c == Completeness.DEFINITELY_INCOMPLETE || c == Completeness.CONSIDERED_INCOMPLETE
+                ? "incomplete"
+                : "invalid";
     }
 
     private Piece pieceAt(String code, int cursor) {

@@ -1,10 +1,5 @@
 package dev.loupe.notebooks.kernel;
 
-import jdk.jshell.execution.DirectExecutionControl;
-import jdk.jshell.spi.ExecutionControl;
-import jdk.jshell.spi.ExecutionControlProvider;
-import jdk.jshell.spi.ExecutionEnv;
-
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.util.Map;
@@ -17,6 +12,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import jdk.jshell.execution.DirectExecutionControl;
+import jdk.jshell.spi.ExecutionControl;
+import jdk.jshell.spi.ExecutionControlProvider;
+import jdk.jshell.spi.ExecutionEnv;
 
 /**
  * Runs JShell snippets in the kernel's JVM on one long-lived executor thread, so that notebook code
@@ -29,7 +28,10 @@ import java.util.concurrent.atomic.AtomicReference;
 final class CellExecutionControl extends DirectExecutionControl {
 
     /** Why the running snippet was stopped; null while nothing asked it to stop. */
-    enum StopReason { INTERRUPTED, TIMED_OUT }
+    enum StopReason {
+        INTERRUPTED,
+        TIMED_OUT
+    }
 
     private static final AtomicInteger THREADS = new AtomicInteger();
     private static final long STOP_GRACE_MS = 1500;
@@ -169,23 +171,26 @@ final class CellExecutionControl extends DirectExecutionControl {
         if (t == null) return;
         stopReason.compareAndSet(null, reason);
         t.interrupt();
-        Thread stopper = new Thread(() -> {
-            long deadline = System.currentTimeMillis() + STOP_GRACE_MS;
-            while (running.get() == t && System.currentTimeMillis() < deadline) {
-                try {
-                    Thread.sleep(20);
-                } catch (InterruptedException e) {
-                    return;
-                }
-            }
-            if (running.get() == t) {
-                try {
-                    t.stop();
-                } catch (UnsupportedOperationException e) {
-                    System.err.println("loupe: this JVM cannot stop a running cell; restart the kernel (Java 17 can)");
-                }
-            }
-        }, "loupe-cell-stopper");
+        Thread stopper = new Thread(
+                () -> {
+                    long deadline = System.currentTimeMillis() + STOP_GRACE_MS;
+                    while (running.get() == t && System.currentTimeMillis() < deadline) {
+                        try {
+                            Thread.sleep(20);
+                        } catch (InterruptedException e) {
+                            return;
+                        }
+                    }
+                    if (running.get() == t) {
+                        try {
+                            t.stop();
+                        } catch (UnsupportedOperationException e) {
+                            System.err.println(
+                                    "loupe: this JVM cannot stop a running cell; restart the kernel (Java 17 can)");
+                        }
+                    }
+                },
+                "loupe-cell-stopper");
         stopper.setDaemon(true);
         stopper.start();
     }

@@ -36,7 +36,7 @@ final class CellOutput extends OutputStream {
 
     @Override
     public synchronized void write(int b) {
-        write(new byte[]{(byte) b}, 0, 1);
+        write(new byte[] {(byte) b}, 0, 1);
     }
 
     @Override

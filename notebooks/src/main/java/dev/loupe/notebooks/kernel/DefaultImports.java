@@ -19,8 +19,8 @@ import java.util.stream.Stream;
 final class DefaultImports {
 
     /** Loupe packages that are tools, not notebook API. */
-    private static final Set<String> EXCLUDED = Set.of(
-            "dev.loupe.cli", "dev.loupe.bench", "dev.loupe.notebooks.kernel", "dev.loupe.notebooks.launch");
+    private static final Set<String> EXCLUDED =
+            Set.of("dev.loupe.cli", "dev.loupe.bench", "dev.loupe.notebooks.kernel", "dev.loupe.notebooks.launch");
 
     private DefaultImports() {}
 
@@ -55,8 +55,10 @@ final class DefaultImports {
                                 .map(p -> path.relativize(p).toString().replace(File.separatorChar, '/'))
                                 .forEach(name -> addPackage(packages, name));
                     }
-                } else if (path.getFileName() != null && path.getFileName().toString().startsWith("loupe-")
-                        && entry.endsWith(".jar") && Files.isRegularFile(path)) {
+                } else if (path.getFileName() != null
+                        && path.getFileName().toString().startsWith("loupe-")
+                        && entry.endsWith(".jar")
+                        && Files.isRegularFile(path)) {
                     try (JarFile jar = new JarFile(path.toFile())) {
                         jar.stream().map(e -> e.getName()).forEach(name -> addPackage(packages, name));
                     }
@@ -69,8 +71,11 @@ final class DefaultImports {
     }
 
     private static void addPackage(Set<String> packages, String classFile) {
-        if (!classFile.startsWith("dev/loupe/") || !classFile.endsWith(".class") || classFile.contains("$")
-                || classFile.endsWith("package-info.class") || classFile.endsWith("module-info.class")) return;
+        if (!classFile.startsWith("dev/loupe/")
+                || !classFile.endsWith(".class")
+                || classFile.contains("$")
+                || classFile.endsWith("package-info.class")
+                || classFile.endsWith("module-info.class")) return;
         String pkg = classFile.substring(0, classFile.lastIndexOf('/')).replace('/', '.');
         if (EXCLUDED.contains(pkg)) return;
         packages.add(pkg);

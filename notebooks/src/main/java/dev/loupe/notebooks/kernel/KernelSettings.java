@@ -1,7 +1,6 @@
 package dev.loupe.notebooks.kernel;
 
 import dev.loupe.engine.LoupeException;
-
 import java.util.Map;
 
 /**
@@ -18,7 +17,8 @@ public record KernelSettings(long cellTimeoutMillis, long maxOutputBytes) {
 
     public KernelSettings {
         if (cellTimeoutMillis < 0) throw new LoupeException("cell timeout must be >= 0 ms, got " + cellTimeoutMillis);
-        if (maxOutputBytes < 1024) throw new LoupeException("LOUPE_MAX_OUTPUT_BYTES must be >= 1024, got " + maxOutputBytes);
+        if (maxOutputBytes < 1024)
+            throw new LoupeException("LOUPE_MAX_OUTPUT_BYTES must be >= 1024, got " + maxOutputBytes);
     }
 
     public static KernelSettings fromEnvironment(Map<String, String> env) {

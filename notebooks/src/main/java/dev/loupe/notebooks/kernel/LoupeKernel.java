@@ -2,20 +2,6 @@ package dev.loupe.notebooks.kernel;
 
 import dev.loupe.engine.LoupeException;
 import dev.loupe.notebooks.display.Renderers;
-import org.dflib.jjava.jupyter.channels.ShellReplyEnvironment;
-import org.dflib.jjava.jupyter.kernel.BaseKernel;
-import org.dflib.jjava.jupyter.kernel.JupyterIO;
-import org.dflib.jjava.jupyter.kernel.LanguageInfo;
-import org.dflib.jjava.jupyter.kernel.ReplacementOptions;
-import org.dflib.jjava.jupyter.kernel.comm.CommManager;
-import org.dflib.jjava.jupyter.kernel.display.DisplayData;
-import org.dflib.jjava.jupyter.kernel.display.Renderer;
-import org.dflib.jjava.jupyter.kernel.magic.MagicParser;
-import org.dflib.jjava.jupyter.kernel.magic.MagicTranspiler;
-import org.dflib.jjava.jupyter.kernel.magic.MagicsRegistry;
-import org.dflib.jjava.jupyter.kernel.util.StringStyler;
-import org.dflib.jjava.jupyter.kernel.util.TextColor;
-
 import java.io.File;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -29,6 +15,19 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import org.dflib.jjava.jupyter.channels.ShellReplyEnvironment;
+import org.dflib.jjava.jupyter.kernel.BaseKernel;
+import org.dflib.jjava.jupyter.kernel.JupyterIO;
+import org.dflib.jjava.jupyter.kernel.LanguageInfo;
+import org.dflib.jjava.jupyter.kernel.ReplacementOptions;
+import org.dflib.jjava.jupyter.kernel.comm.CommManager;
+import org.dflib.jjava.jupyter.kernel.display.DisplayData;
+import org.dflib.jjava.jupyter.kernel.display.Renderer;
+import org.dflib.jjava.jupyter.kernel.magic.MagicParser;
+import org.dflib.jjava.jupyter.kernel.magic.MagicTranspiler;
+import org.dflib.jjava.jupyter.kernel.magic.MagicsRegistry;
+import org.dflib.jjava.jupyter.kernel.util.StringStyler;
+import org.dflib.jjava.jupyter.kernel.util.TextColor;
 
 /**
  * The Loupe Jupyter kernel: Java cells evaluated by JShell in this JVM, with Loupe on the classpath
@@ -50,7 +49,9 @@ public final class LoupeKernel extends BaseKernel {
     private volatile CellOutput cellErr;
 
     public LoupeKernel(KernelSettings settings) {
-        super(NAME, version(),
+        super(
+                NAME,
+                version(),
                 new LanguageInfo.Builder("java")
                         .version(System.getProperty("java.version"))
                         .mimetype("text/x-java-source")
@@ -76,7 +77,8 @@ public final class LoupeKernel extends BaseKernel {
         registerMagics();
         // JShell's compiler takes a couple of seconds to start: do it while Jupyter connects.
         PrintStream console = System.err;
-        List<String> classpath = Arrays.asList(System.getProperty("java.class.path").split(File.pathSeparator));
+        List<String> classpath =
+                Arrays.asList(System.getProperty("java.class.path").split(File.pathSeparator));
         this.evaluator = CompletableFuture.supplyAsync(() -> {
             CellEvaluator e = new CellEvaluator(classpath, DefaultImports.forClasspath(classpath), console);
             e.setTimeoutMillis(settings.cellTimeoutMillis());
@@ -248,7 +250,8 @@ public final class LoupeKernel extends BaseKernel {
 
     /** Adds jars and class folders; arguments are paths or globs, several per argument separated by ':'. */
     private Object addClasspath(List<String> args) throws IOException {
-        if (args.isEmpty()) throw new LoupeException("%classpath: expected one or more jars, folders or globs (lib/*.jar)");
+        if (args.isEmpty())
+            throw new LoupeException("%classpath: expected one or more jars, folders or globs (lib/*.jar)");
         List<String> added = new ArrayList<>();
         for (String arg : args) {
             for (String part : arg.split(File.pathSeparator)) {

@@ -1,7 +1,6 @@
 package dev.loupe.notebooks.kernel;
 
 import dev.loupe.engine.LoupeException;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -23,6 +22,7 @@ final class MavenDependencies {
     private static final Pattern COORDINATE = Pattern.compile("[A-Za-z0-9_.\\-]+:[A-Za-z0-9_.\\-]+:[A-Za-z0-9_.\\-+]+");
     /** The same plugin version the Loupe build uses, so it is in ~/.m2 after the build. */
     private static final String PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1:build-classpath";
+
     private static final long TIMEOUT_MINUTES = 10;
 
     private MavenDependencies() {}
@@ -34,21 +34,30 @@ final class MavenDependencies {
         StringBuilder deps = new StringBuilder();
         for (String c : coordinates) {
             if (!COORDINATE.matcher(c).matches()) {
-                throw new LoupeException("%maven: '" + c + "' is not a Maven coordinate; expected group:artifact:version"
-                        + " (e.g. org.apache.commons:commons-math3:3.6.1)");
+                throw new LoupeException(
+                        "%maven: '" + c + "' is not a Maven coordinate; expected group:artifact:version"
+                                + " (e.g. org.apache.commons:commons-math3:3.6.1)");
             }
             String[] p = c.split(":");
-            deps.append("<dependency><groupId>").append(p[0]).append("</groupId><artifactId>").append(p[1])
-                    .append("</artifactId><version>").append(p[2]).append("</version></dependency>");
+            deps.append("<dependency><groupId>")
+                    .append(p[0])
+                    .append("</groupId><artifactId>")
+                    .append(p[1])
+                    .append("</artifactId><version>")
+                    .append(p[2])
+                    .append("</version></dependency>");
         }
         Path dir = null;
         try {
             dir = Files.createTempDirectory("loupe-maven");
-            Files.writeString(dir.resolve("pom.xml"), """
+            Files.writeString(
+                    dir.resolve("pom.xml"),
+                    """
                     <project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
                     <groupId>dev.loupe.notebook</groupId><artifactId>cell-dependencies</artifactId><version>0</version>
                     <dependencies>%s</dependencies></project>
-                    """.formatted(deps));
+                    """
+                            .formatted(deps));
             Path out = dir.resolve("classpath.txt");
             String offlineLog = run(dir, out, true);
             if (offlineLog != null && !"true".equalsIgnoreCase(System.getenv("LOUPE_MAVEN_OFFLINE"))) {
@@ -67,22 +76,31 @@ final class MavenDependencies {
     }
 
     private static LoupeException failure(List<String> coordinates, String log) {
-        String errors = log.lines().filter(l -> l.contains("ERROR")).limit(5).reduce((a, b) -> a + "\n" + b).orElse(log);
+        String errors = log.lines()
+                .filter(l -> l.contains("ERROR"))
+                .limit(5)
+                .reduce((a, b) -> a + "\n" + b)
+                .orElse(log);
         return new LoupeException("%maven: Maven could not resolve " + String.join(" ", coordinates) + ":\n" + errors);
     }
 
     /** Runs Maven; returns null on success, else its output. */
     private static String run(Path dir, Path out, boolean offline) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(mavenExecutable(), "-B", "-q", "-f", dir.resolve("pom.xml").toString()));
+        List<String> cmd = new ArrayList<>(List.of(
+                mavenExecutable(), "-B", "-q", "-f", dir.resolve("pom.xml").toString()));
         if (offline) cmd.add("-o");
         cmd.addAll(List.of(PLUGIN, "-Dmdep.outputFile=" + out, "-Dmdep.includeScope=runtime"));
         Path log = dir.resolve(offline ? "offline.log" : "online.log");
         Process p;
         try {
-            p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true)
-                    .redirectOutput(log.toFile()).start();
+            p = new ProcessBuilder(cmd)
+                    .directory(dir.toFile())
+                    .redirectErrorStream(true)
+                    .redirectOutput(log.toFile())
+                    .start();
         } catch (IOException e) {
-            throw new LoupeException("%maven: cannot start Maven ('mvn' on PATH, or set MAVEN_CMD): " + e.getMessage(), e);
+            throw new LoupeException(
+                    "%maven: cannot start Maven ('mvn' on PATH, or set MAVEN_CMD): " + e.getMessage(), e);
         }
         try {
             if (!p.waitFor(TIMEOUT_MINUTES, TimeUnit.MINUTES)) {
@@ -104,7 +122,8 @@ final class MavenDependencies {
 
     private static void deleteQuietly(Path dir) {
         try (var walk = Files.walk(dir)) {
-            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            walk.sorted(java.util.Comparator.reverseOrder())
+                    .forEach(p -> p.toFile().delete());
         } catch (IOException ignored) {
             // a temp folder left behind is harmless
         }

@@ -1,7 +1,6 @@
 package dev.loupe.notebooks.launch;
 
 import dev.loupe.engine.LoupeException;
-
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -76,7 +75,8 @@ public final class JupyterLauncher {
         install.addAll(List.of("apt-get", "install", "-y", "-qq"));
         install.addAll(missing);
         if (!(run(update) && run(install))) {
-            throw new LoupeException("could not install " + String.join(", ", missing) + "; install them with: " + manual);
+            throw new LoupeException(
+                    "could not install " + String.join(", ", missing) + "; install them with: " + manual);
         }
         List<String> still = missingPackages();
         if (!still.isEmpty()) throw new LoupeException("still missing after apt-get: " + still + "; try: " + manual);
@@ -87,7 +87,9 @@ public final class JupyterLauncher {
         installMissing();
         Path dir = kernelSpec().writeTo(jupyterPath());
         System.err.println("loupe: kernel \"" + KernelSpec.DISPLAY_NAME + "\" written to " + dir);
-        List<String> cmd = new ArrayList<>(List.of("jupyter", "notebook",
+        List<String> cmd = new ArrayList<>(List.of(
+                "jupyter",
+                "notebook",
                 "--ip=127.0.0.1", // localhost only; Jupyter's token authentication stays on (its default)
                 "--port=" + port,
                 "--notebook-dir=" + repo.resolve("notebooks")));
@@ -96,7 +98,10 @@ public final class JupyterLauncher {
         if ("root".equals(System.getProperty("user.name"))) cmd.add("--allow-root");
         ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
         String existing = System.getenv("JUPYTER_PATH");
-        pb.environment().put("JUPYTER_PATH", jupyterPath() + (existing == null || existing.isBlank() ? "" : File.pathSeparator + existing));
+        pb.environment()
+                .put(
+                        "JUPYTER_PATH",
+                        jupyterPath() + (existing == null || existing.isBlank() ? "" : File.pathSeparator + existing));
         pb.environment().putAll(kernelEnv());
         Process p = pb.start();
         Runtime.getRuntime().addShutdownHook(new Thread(p::destroy));
@@ -106,16 +111,21 @@ public final class JupyterLauncher {
     /** {@code jupyter kernelspec install --user}: the kernel for every Jupyter of this user. */
     public void installForUser() throws IOException, InterruptedException {
         Path dir = kernelSpec().writeTo(jupyterPath());
-        List<String> cmd = List.of("jupyter", "kernelspec", "install", "--user", "--replace", "--name", KernelSpec.NAME, dir.toString());
+        List<String> cmd = List.of(
+                "jupyter", "kernelspec", "install", "--user", "--replace", "--name", KernelSpec.NAME, dir.toString());
         Process p = new ProcessBuilder(cmd).inheritIO().start();
         if (p.waitFor() != 0) {
-            throw new LoupeException("'" + String.join(" ", cmd) + "' failed; is jupyter installed? (./loupe lab installs it)");
+            throw new LoupeException(
+                    "'" + String.join(" ", cmd) + "' failed; is jupyter installed? (./loupe lab installs it)");
         }
     }
 
     private static boolean succeeds(List<String> cmd) {
         try {
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            Process p = new ProcessBuilder(cmd)
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .start();
             if (!p.waitFor(60, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
                 return false;

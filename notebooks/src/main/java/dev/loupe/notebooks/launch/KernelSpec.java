@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.io.AtomicFileWriter;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -28,7 +27,8 @@ public record KernelSpec(List<String> command, Map<String, String> env) {
      * to run when that fails; otherwise it adds a few milliseconds to java.
      */
     public static KernelSpec viaLauncher(Path repo, Map<String, String> env) {
-        return new KernelSpec(List.of(repo.toAbsolutePath().normalize().resolve("loupe").toString(), "kernel"), env);
+        return new KernelSpec(
+                List.of(repo.toAbsolutePath().normalize().resolve("loupe").toString(), "kernel"), env);
     }
 
     /** java directly on a classpath (the tests, which run before the jar exists). */

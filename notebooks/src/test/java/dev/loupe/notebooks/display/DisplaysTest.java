@@ -1,7 +1,9 @@
 package dev.loupe.notebooks.display;
 
-import dev.loupe.engine.plot.Figure;
-import dev.loupe.engine.plot.PlotlyJs;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loupe.engine.LoupeException;
@@ -10,31 +12,33 @@ import dev.loupe.engine.model.ForwardResult;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.model.Tokens;
+import dev.loupe.engine.plot.Figure;
+import dev.loupe.engine.plot.PlotlyJs;
 import dev.loupe.notebooks.Notebook;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.factory.Nd4j;
-
-import java.util.List;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class DisplaysTest {
 
     @Test
     void figureJsonHasTracesAndLabels() throws Exception {
-        Figure f = Figure.heatmap(new double[][]{{1, Double.NaN}, {3, 4}}).title("t").xLabels(List.of("a", "a"));
+        Figure f = Figure.heatmap(new double[][] {{1, Double.NaN}, {3, 4}})
+                .title("t")
+                .xLabels(List.of("a", "a"));
         JsonNode j = new ObjectMapper().readTree(f.toJson());
         assertEquals("heatmap", j.at("/data/0/type").asText());
         assertTrue(j.at("/data/0/z/0/1").isNull(), "NaN must become null");
         assertEquals("a", j.at("/layout/xaxis/ticktext/1").asText());
-        JsonNode l = new ObjectMapper().readTree(Figure.line(new double[]{1, 2}).withScatter("s", new double[]{0, 1}, new double[]{5, 6}).toJson());
+        JsonNode l = new ObjectMapper()
+                .readTree(Figure.line(new double[] {1, 2})
+                        .withScatter("s", new double[] {0, 1}, new double[] {5, 6})
+                        .toJson());
         assertEquals("lines", l.at("/data/0/mode").asText());
         assertEquals("markers", l.at("/data/1/mode").asText());
-        assertThrows(LoupeException.class, () -> Figure.bar(List.of("a"), new double[]{1, 2}));
-        assertThrows(LoupeException.class, () -> Figure.heatmap(new double[][]{{1, 2}, {3}}));
-        assertTrue(Figure.bar(List.of("</script>"), new double[]{1}).html().contains("<\\/script>"));
+        assertThrows(LoupeException.class, () -> Figure.bar(List.of("a"), new double[] {1, 2}));
+        assertThrows(LoupeException.class, () -> Figure.heatmap(new double[][] {{1, 2}, {3}}));
+        assertTrue(Figure.bar(List.of("</script>"), new double[] {1}).html().contains("<\\/script>"));
     }
 
     @Test
@@ -50,19 +54,28 @@ class DisplaysTest {
 
     @Test
     void attentionViewFromACacheHasAMenuOfHeads() throws Exception {
-        ModelConfig cfg = ModelConfig.builder().dModel(16).nLayers(2).nHeads(2).dVocab(20).nCtx(16).attnOnly(true).build();
+        ModelConfig cfg = ModelConfig.builder()
+                .dModel(16)
+                .nLayers(2)
+                .nHeads(2)
+                .dVocab(20)
+                .nCtx(16)
+                .attnOnly(true)
+                .build();
         HookedTransformer model = HookedTransformer.random(cfg, 1);
         int[] ids = {1, 2, 3, 2};
         try (ForwardResult r = model.runWithCache(Tokens.of(ids), ActivationFilter.all())) {
             AttentionView one = Notebook.attention(r.cache(), 1, ids);
             assertEquals(List.of("L1H0", "L1H1"), one.heads());
-            AttentionView all = Notebook.attention(r.cache(), Notebook.tokenStrings(ids)).show("L1H1");
+            AttentionView all =
+                    Notebook.attention(r.cache(), Notebook.tokenStrings(ids)).show("L1H1");
             assertEquals(4, all.heads().size());
             String html = all.html();
             assertTrue(html.contains("\"label\":\"L0H0\"") && html.contains("attention L1H1"), html);
-            LoupeException wrongTokens = assertThrows(LoupeException.class,
-                    () -> Notebook.attention(r.cache(), 0, List.of("a", "b")));
-            assertTrue(wrongTokens.getMessage().contains("2 token strings") && wrongTokens.getMessage().contains("4 positions"));
+            LoupeException wrongTokens =
+                    assertThrows(LoupeException.class, () -> Notebook.attention(r.cache(), 0, List.of("a", "b")));
+            assertTrue(wrongTokens.getMessage().contains("2 token strings")
+                    && wrongTokens.getMessage().contains("4 positions"));
             LoupeException noLayer = assertThrows(LoupeException.class, () -> Notebook.attention(r.cache(), 5, ids));
             assertTrue(noLayer.getMessage().contains("blocks.5.attn.hook_pattern"), noLayer.getMessage());
         }
@@ -71,12 +84,14 @@ class DisplaysTest {
 
     @Test
     void tokenActivationsColourAndEscape() {
-        String html = TokenActivations.of(List.of("<b>", "x"), new double[]{-2, 1}).html();
+        String html =
+                TokenActivations.of(List.of("<b>", "x"), new double[] {-2, 1}).html();
         assertTrue(html.contains("&lt;b&gt;"), html);
         assertTrue(html.contains("rgba(37,99,235,1.000)"), "most negative is full blue: " + html);
         assertTrue(html.contains("rgba(220,38,38,0.500)"), "half the max is half red: " + html);
-        String rows = Notebook.tokenActivations(List.of("a", "b"), Nd4j.create(new double[][]{{1, 2}, {3, 4}})).html();
+        String rows = Notebook.tokenActivations(List.of("a", "b"), Nd4j.create(new double[][] {{1, 2}, {3, 4}}))
+                .html();
         assertTrue(rows.contains("<select") && rows.contains("<option value=\"1\">1</option>"), rows);
-        assertThrows(LoupeException.class, () -> TokenActivations.of(List.of("a"), new double[]{1, 2}));
+        assertThrows(LoupeException.class, () -> TokenActivations.of(List.of("a"), new double[] {1, 2}));
     }
 }

@@ -1,8 +1,9 @@
 package dev.loupe.notebooks.kernel;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.io.File;
@@ -13,11 +14,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertSame;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 /** The evaluator without Jupyter: values, errors, stops, completion. */
 class CellEvaluatorTest {
@@ -27,9 +26,12 @@ class CellEvaluatorTest {
     @BeforeAll
     static void start() throws Exception {
         // Surefire's java.class.path is a manifest-only jar: use the module's classpath, as the kernel does.
-        List<String> cp = new ArrayList<>(List.of(Path.of("target/classes").toAbsolutePath().toString()));
-        cp.addAll(Arrays.asList(Files.readString(Path.of("target/kernel-classpath.txt")).trim().split(File.pathSeparator)));
-        evaluator = new CellEvaluator(cp, List.of("import java.util.*;", "import dev.loupe.engine.model.*;"), System.err);
+        List<String> cp = new ArrayList<>(
+                List.of(Path.of("target/classes").toAbsolutePath().toString()));
+        cp.addAll(Arrays.asList(
+                Files.readString(Path.of("target/kernel-classpath.txt")).trim().split(File.pathSeparator)));
+        evaluator =
+                new CellEvaluator(cp, List.of("import java.util.*;", "import dev.loupe.engine.model.*;"), System.err);
     }
 
     @AfterAll
@@ -66,8 +68,10 @@ class CellEvaluatorTest {
 
     @Test
     void exceptionShowsTypeMessageAndCause() {
-        CellError e = assertThrows(CellError.class, () -> evaluator.eval(
-                "throw new IllegalStateException(\"outer\", new ArithmeticException(\"inner\"));"));
+        CellError e = assertThrows(
+                CellError.class,
+                () -> evaluator.eval(
+                        "throw new IllegalStateException(\"outer\", new ArithmeticException(\"inner\"));"));
         assertEquals(CellError.Kind.EXCEPTION, e.kind());
         assertEquals("IllegalStateException", e.errorName());
         assertTrue(e.details().startsWith("java.lang.IllegalStateException: outer"), e.details());

@@ -1,14 +1,13 @@
 package dev.loupe.notebooks.launch;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Path;
 import java.util.Map;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class KernelSpecTest {
 
@@ -28,6 +27,9 @@ class KernelSpecTest {
     @Test
     void directSpecRunsJava() {
         KernelSpec s = KernelSpec.direct("/usr/bin/java", "a.jar:b.jar", java.util.List.of("-Xmx1g"), Map.of());
-        assertEquals(java.util.List.of("/usr/bin/java", "-Xmx1g", "-cp", "a.jar:b.jar", "dev.loupe.notebooks.NotebooksMain", "kernel"), s.command());
+        assertEquals(
+                java.util.List.of(
+                        "/usr/bin/java", "-Xmx1g", "-cp", "a.jar:b.jar", "dev.loupe.notebooks.NotebooksMain", "kernel"),
+                s.command());
     }
 }

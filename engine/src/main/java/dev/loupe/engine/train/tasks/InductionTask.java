@@ -2,6 +2,7 @@ package dev.loupe.engine.train.tasks;
 
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.analysis.HeadScores;
+import dev.loupe.engine.autograd.Graph;
 import dev.loupe.engine.model.ForwardResult;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.Losses;
@@ -9,12 +10,10 @@ import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.model.Tokens;
 import dev.loupe.engine.train.Task;
 import dev.loupe.engine.train.TaskBatch;
-import dev.loupe.engine.autograd.Graph;
-import tech.tablesaw.api.Table;
-
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
+import tech.tablesaw.api.Table;
 
 /**
  * Sequences of random tokens in which a random segment repeats, trained with next-token loss:
@@ -48,8 +47,8 @@ public record InductionTask(int dVocab, int seqLen) implements Task {
         for (int[] row : ids) {
             row[0] = BOS;
             for (int i = 1; i < seqLen; i++) row[i] = 1 + rng.nextInt(dVocab - 1);
-            int len = rng.nextInt(Math.max(2, body / 8), body / 2 + 1);       // segment length
-            int src = 1 + rng.nextInt(body - 2 * len + 1);                      // segment [src, src+len)
+            int len = rng.nextInt(Math.max(2, body / 8), body / 2 + 1); // segment length
+            int src = 1 + rng.nextInt(body - 2 * len + 1); // segment [src, src+len)
             int dst = src + len + rng.nextInt(body - (src - 1) - 2 * len + 1); // copy   [dst, dst+len)
             System.arraycopy(row, src, row, dst, len);
         }
@@ -59,9 +58,11 @@ public record InductionTask(int dVocab, int seqLen) implements Task {
     @Override
     public void validate(ModelConfig model, int batchSize) {
         if (seqLen > model.nCtx())
-            throw new LoupeException("induction task: seq_len " + seqLen + " is longer than the model's n_ctx " + model.nCtx());
+            throw new LoupeException(
+                    "induction task: seq_len " + seqLen + " is longer than the model's n_ctx " + model.nCtx());
         if (dVocab > model.dVocab())
-            throw new LoupeException("induction task: d_vocab " + dVocab + " is larger than the model's d_vocab " + model.dVocab());
+            throw new LoupeException(
+                    "induction task: d_vocab " + dVocab + " is larger than the model's d_vocab " + model.dVocab());
     }
 
     /**
@@ -74,18 +75,26 @@ public record InductionTask(int dVocab, int seqLen) implements Task {
         Tokens repeated = HeadScores.repeatedRandomTokens(32, half, dVocab, BOS, 12345);
         Map<String, Double> out = new LinkedHashMap<>();
         Table scores;
-        try (ForwardResult r = model.runWithCache(repeated, HeadScores.PATTERNS); Graph g = Graph.inference()) {
-            double[] perPos = Losses.perPosition(g.constant(r.logits()), repeated).data().mean(0).toDoubleVector();
+        try (ForwardResult r = model.runWithCache(repeated, HeadScores.PATTERNS);
+                Graph g = Graph.inference()) {
+            double[] perPos = Losses.perPosition(g.constant(r.logits()), repeated)
+                    .data()
+                    .mean(0)
+                    .toDoubleVector();
             double first = 0, second = 0;
-            for (int p = 0; p < half; p++) first += perPos[p] / half;              // predicting r_2..r_n, then r_1 (random)
-            for (int p = half; p < 2 * half; p++) second += perPos[p] / half;      // predicting the repeat
+            for (int p = 0; p < half; p++) first += perPos[p] / half; // predicting r_2..r_n, then r_1 (random)
+            for (int p = half; p < 2 * half; p++) second += perPos[p] / half; // predicting the repeat
             out.put("loss_first_half", first);
             out.put("loss_repeated_half", second);
             scores = HeadScores.fromCache(r.cache(), model.config().nLayers(), half);
         }
         int layers = model.config().nLayers();
-        out.put("max_previous_token_score_l0", scores.doubleColumn("previous_token").get(HeadScores.best(scores, "previous_token", 0, 1)));
-        out.put("max_induction_score", layers < 2 ? 0 : scores.doubleColumn("induction").get(HeadScores.best(scores, "induction", 1, layers)));
+        out.put(
+                "max_previous_token_score_l0",
+                scores.doubleColumn("previous_token").get(HeadScores.best(scores, "previous_token", 0, 1)));
+        out.put(
+                "max_induction_score",
+                layers < 2 ? 0 : scores.doubleColumn("induction").get(HeadScores.best(scores, "induction", 1, layers)));
         return out;
     }
 }

@@ -8,14 +8,11 @@ import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.model.Tokens;
 import dev.loupe.engine.train.Task;
 import dev.loupe.engine.train.TaskBatch;
-import org.nd4j.linalg.api.ndarray.INDArray;
-
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Modular addition, the grokking setup of Nanda et al. (2023): the input is {@code a b =} (tokens
@@ -77,8 +74,8 @@ public record ModularAdditionTask(int p, double trainFraction, long splitSeed) i
         int[][] targets = new int[pairs.length][];
         for (int i = 0; i < pairs.length; i++) {
             int a = pairs[i] / p, b = pairs[i] % p;
-            ids[i] = new int[]{a, b, p};
-            targets[i] = new int[]{Losses.IGNORE, Losses.IGNORE, (a + b) % p};
+            ids[i] = new int[] {a, b, p};
+            targets[i] = new int[] {Losses.IGNORE, Losses.IGNORE, (a + b) % p};
         }
         return new TaskBatch(Tokens.of(ids), targets);
     }
@@ -101,9 +98,11 @@ public record ModularAdditionTask(int p, double trainFraction, long splitSeed) i
         if (batchSize > trainSize())
             throw new LoupeException("modular addition: batch size " + batchSize + " is larger than the training set ("
                     + trainSize() + " pairs of " + p * p + ")");
-        if (model.nCtx() < 3) throw new LoupeException("modular addition: the model's n_ctx must be >= 3, got " + model.nCtx());
+        if (model.nCtx() < 3)
+            throw new LoupeException("modular addition: the model's n_ctx must be >= 3, got " + model.nCtx());
         if (model.dVocab() < dVocab())
-            throw new LoupeException("modular addition: the model's d_vocab " + model.dVocab() + " is smaller than p + 1 = " + dVocab());
+            throw new LoupeException(
+                    "modular addition: the model's d_vocab " + model.dVocab() + " is smaller than p + 1 = " + dVocab());
     }
 
     /** Loss and accuracy on the training and the held-out pairs. */
@@ -126,15 +125,16 @@ public record ModularAdditionTask(int p, double trainFraction, long splitSeed) i
             int[] chunk = Arrays.copyOfRange(pairs, from, Math.min(pairs.length, from + 4096));
             TaskBatch batch = pairs(chunk);
             try (Graph g = Graph.inference()) {
-                INDArray logits = model.run(batch.tokens());                       // [n, 3, d_vocab]
+                INDArray logits = model.run(batch.tokens()); // [n, 3, d_vocab]
                 loss += Losses.crossEntropy(g.constant(logits), batch.targets()).item() * chunk.length;
-                INDArray answer = logits.get(org.nd4j.linalg.indexing.NDArrayIndex.all(),
+                INDArray answer = logits.get(
+                        org.nd4j.linalg.indexing.NDArrayIndex.all(),
                         org.nd4j.linalg.indexing.NDArrayIndex.point(2),
-                        org.nd4j.linalg.indexing.NDArrayIndex.interval(0, p));      // [n, p]
+                        org.nd4j.linalg.indexing.NDArrayIndex.interval(0, p)); // [n, p]
                 int[] predicted = answer.argMax(1).toIntVector();
                 for (int i = 0; i < chunk.length; i++) if (predicted[i] == batch.targets()[i][2]) correct++;
             }
         }
-        return new double[]{loss / pairs.length, (double) correct / pairs.length};
+        return new double[] {loss / pairs.length, (double) correct / pairs.length};
     }
 }
