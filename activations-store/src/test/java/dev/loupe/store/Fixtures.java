@@ -62,17 +62,4 @@ public final class Fixtures {
                 "reference data " + (p == null ? "../shared/" + relative : p) + " is absent; skipping");
         return p;
     }
-
-    /** A child JVM running StoreMain with this test's classpath; {@code jvmArgs} before the main class. */
-    public static ProcessBuilder storeMainProcess(java.util.List<String> jvmArgs, String... args) {
-        java.util.List<String> cmd = new java.util.ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.add("-Xmx1g");
-        cmd.addAll(jvmArgs);
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add("dev.loupe.store.cli.StoreMain");
-        cmd.addAll(java.util.List.of(args));
-        return new ProcessBuilder(cmd);
-    }
 }

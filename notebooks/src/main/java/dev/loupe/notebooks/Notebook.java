@@ -2,11 +2,11 @@ package dev.loupe.notebooks;
 
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.hooks.ActivationCache;
-import dev.loupe.engine.plot.Figure;
 import dev.loupe.engine.tokenizer.Tokenizer;
 import dev.loupe.notebooks.display.AttentionView;
 import dev.loupe.notebooks.display.TokenActivations;
 import dev.loupe.notebooks.kernel.LoupeKernel;
+import dev.loupe.viz.Figure;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.loupe.engine.plot.Figure;
-import dev.loupe.engine.plot.PlotlyJs;
+import dev.loupe.viz.Figure;
+import dev.loupe.viz.PlotlyJs;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.hooks.ActivationCache;
 import dev.loupe.engine.hooks.HookNames;
-import dev.loupe.engine.plot.Figure;
+import dev.loupe.viz.Figure;
 import java.util.ArrayList;
 import java.util.List;
 import org.nd4j.linalg.api.ndarray.INDArray;

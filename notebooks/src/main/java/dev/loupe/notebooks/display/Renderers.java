@@ -1,9 +1,9 @@
 package dev.loupe.notebooks.display;
 
 import dev.loupe.engine.hooks.ActivationCache;
-import dev.loupe.engine.plot.Figure;
-import dev.loupe.engine.plot.PlotlyJs;
-import dev.loupe.engine.plot.TableHtml;
+import dev.loupe.viz.Figure;
+import dev.loupe.viz.PlotlyJs;
+import dev.loupe.viz.TableHtml;
 import java.util.Arrays;
 import org.dflib.jjava.jupyter.kernel.display.Renderer;
 import org.dflib.jjava.jupyter.kernel.display.mime.MIMEType;

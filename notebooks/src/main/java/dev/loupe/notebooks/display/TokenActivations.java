@@ -1,7 +1,7 @@
 package dev.loupe.notebooks.display;
 
 import dev.loupe.engine.LoupeException;
-import dev.loupe.engine.plot.TableHtml;
+import dev.loupe.viz.TableHtml;
 import java.util.List;
 import java.util.Locale;
 import java.util.UUID;

@@ -18,7 +18,7 @@ import java.util.stream.Stream;
  */
 final class DefaultImports {
 
-    /** Loupe packages that are tools, not notebook API. */
+    /** Loupe packages (and their subpackages) that are tools, not notebook API. */
     private static final Set<String> EXCLUDED =
             Set.of("dev.loupe.cli", "dev.loupe.bench", "dev.loupe.notebooks.kernel", "dev.loupe.notebooks.launch");
 
@@ -77,7 +77,7 @@ final class DefaultImports {
                 || classFile.endsWith("package-info.class")
                 || classFile.endsWith("module-info.class")) return;
         String pkg = classFile.substring(0, classFile.lastIndexOf('/')).replace('/', '.');
-        if (EXCLUDED.contains(pkg)) return;
+        for (String excluded : EXCLUDED) if (pkg.equals(excluded) || pkg.startsWith(excluded + ".")) return;
         packages.add(pkg);
     }
 }

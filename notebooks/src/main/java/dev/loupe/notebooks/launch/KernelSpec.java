@@ -36,7 +36,7 @@ public record KernelSpec(List<String> command, Map<String, String> env) {
         List<String> cmd = new java.util.ArrayList<>();
         cmd.add(java);
         cmd.addAll(jvmArgs);
-        cmd.addAll(List.of("-cp", classpath, "dev.loupe.notebooks.NotebooksMain", "kernel"));
+        cmd.addAll(List.of("-cp", classpath, "dev.loupe.notebooks.kernel.KernelMain"));
         return new KernelSpec(cmd, env);
     }
 

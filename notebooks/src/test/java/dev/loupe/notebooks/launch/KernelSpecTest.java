@@ -29,7 +29,7 @@ class KernelSpecTest {
         KernelSpec s = KernelSpec.direct("/usr/bin/java", "a.jar:b.jar", java.util.List.of("-Xmx1g"), Map.of());
         assertEquals(
                 java.util.List.of(
-                        "/usr/bin/java", "-Xmx1g", "-cp", "a.jar:b.jar", "dev.loupe.notebooks.NotebooksMain", "kernel"),
+                        "/usr/bin/java", "-Xmx1g", "-cp", "a.jar:b.jar", "dev.loupe.notebooks.kernel.KernelMain"),
                 s.command());
     }
 }

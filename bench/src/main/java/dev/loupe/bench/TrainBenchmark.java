@@ -1,0 +1,146 @@
+package dev.loupe.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.loupe.engine.LoupeException;
+import dev.loupe.engine.model.ModelConfig;
+import dev.loupe.engine.model.Tokens;
+import dev.loupe.engine.train.Task;
+import dev.loupe.engine.train.TaskBatch;
+import dev.loupe.engine.train.Trainer;
+import dev.loupe.engine.train.TrainingConfig;
+import dev.loupe.engine.zoo.ZooRecipe;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * {@code ./loupe bench train}: optimizer steps per second (forward, backward, gradient clipping,
+ * AdamW) of a zoo architecture on random next-token batches, and with {@code --vs-torch} the same
+ * step in PyTorch on the same machine; last line {@code ratio_vs_torch=<loupe ÷ torch steps/s>}.
+ */
+public final class TrainBenchmark {
+
+    private TrainBenchmark() {}
+
+    /**
+     * A zoo {@code model}'s architecture on batch x seq tokens, {@code steps} timed steps after
+     * {@code warmup}, the batch cut into {@code shards} (null: one per processor), and with
+     * {@code vsTorch} the PyTorch peer too.
+     */
+    public record Settings(String model, int batch, int seq, int steps, int warmup, Integer shards, boolean vsTorch) {}
+
+    public static void run(Settings a) {
+        String name = a.model();
+        ZooRecipe recipe = ZooRecipe.all().stream()
+                .filter(r -> r.model().equals(name))
+                .findFirst()
+                .orElseThrow(() -> new LoupeException(
+                        "bench train: unknown --model '" + name + "' (known: attn-only-2l, modadd-1l)"));
+        int batch = a.batch(),
+                seq = a.seq(),
+                steps = a.steps(),
+                warmup = a.warmup(),
+                shards = a.shards() != null ? a.shards() : Runtime.getRuntime().availableProcessors();
+        if (batch < 1 || steps < 1 || warmup < 0 || shards < 1)
+            throw new LoupeException("bench train: --batch, --steps and --shards must be >= 1, --warmup >= 0");
+        ModelConfig cfg = recipe.modelConfig();
+        if (seq < 2 || seq > cfg.nCtx())
+            throw new LoupeException("bench train: --seq must be in [2, n_ctx = " + cfg.nCtx() + "], got " + seq);
+        int threads = Nd4j.getEnvironment().maxMasterThreads();
+        System.out.printf(
+                Locale.ROOT,
+                "model %s (%,d parameters), batch %d x seq %d in %d shards, %d steps after %d warm-up, %d threads%n",
+                name,
+                cfg.parameterCount(),
+                batch,
+                seq,
+                Math.min(shards, batch),
+                steps,
+                warmup,
+                threads);
+
+        // The same fixed batch every step, as the peer: this measures the step, not data generation.
+        SplittableRandom rng = new SplittableRandom(0);
+        int[][] ids = new int[batch][seq];
+        for (int[] row : ids) for (int i = 0; i < seq; i++) row[i] = rng.nextInt(cfg.dVocab());
+        TaskBatch fixed = TaskBatch.nextToken(Tokens.of(ids));
+        Task task = (b, r) -> fixed;
+        TrainingConfig training = recipe.training().toBuilder()
+                .steps(warmup + steps)
+                .batchSize(batch)
+                .warmupSteps(0)
+                .evalEvery(0)
+                .gradClip(1.0)
+                .build();
+        List<Long> times = new ArrayList<>();
+        new Trainer(task, training)
+                .shards(shards)
+                .showProgress(false)
+                .onStep((s, row) -> {
+                    times.add(System.nanoTime());
+                    System.err.printf(Locale.ROOT, "\rstep %d/%d  loss %.4f   ", s, warmup + steps, row.get("loss"));
+                })
+                .train(cfg);
+        System.err.println();
+        double seconds = (times.get(times.size() - 1) - times.get(warmup == 0 ? 0 : warmup - 1)) / 1e9;
+        double loupe = (warmup == 0 ? steps - 1 : steps) / seconds;
+        System.out.printf(
+                Locale.ROOT,
+                "loupe: %.2f steps/s (%.1f ms/step, %.0f tokens/s)%n",
+                loupe,
+                1000 / loupe,
+                loupe * batch * seq);
+        if (a.vsTorch()) {
+            double torch = torchStepsPerSecond(cfg, training, batch, seq, steps, warmup, threads);
+            System.out.printf(Locale.ROOT, "torch: %.2f steps/s (%.1f ms/step)%n", torch, 1000 / torch);
+            System.out.printf(Locale.ROOT, "ratio_vs_torch=%.3f%n", loupe / torch);
+        }
+    }
+
+    private static double torchStepsPerSecond(
+            ModelConfig c, TrainingConfig t, int batch, int seq, int steps, int warmup, int threads) {
+        String config = String.format(
+                Locale.ROOT,
+                "{\"d_model\":%d,\"n_layers\":%d,\"n_heads\":%d,\"d_head\":%d,\"d_mlp\":%d,\"d_vocab\":%d,\"n_ctx\":%d,"
+                        + "\"eps\":%s,\"attn_only\":%b,\"normalization\":\"%s\",\"activation\":\"%s\","
+                        + "\"lr\":%s,\"beta1\":%s,\"beta2\":%s,\"adam_eps\":%s,\"weight_decay\":%s,\"grad_clip\":%s}",
+                c.dModel(),
+                c.nLayers(),
+                c.nHeads(),
+                c.dHead(),
+                c.dMlp(),
+                c.dVocab(),
+                c.nCtx(),
+                c.normEps(),
+                c.attnOnly(),
+                c.normalization(),
+                c.activation(),
+                t.lr(),
+                t.beta1(),
+                t.beta2(),
+                t.eps(),
+                t.weightDecay(),
+                t.gradClip());
+        JsonNode json = TorchPeer.run(
+                "torch_train.py",
+                List.of(
+                        "--config",
+                        config,
+                        "--batch",
+                        "" + batch,
+                        "--seq",
+                        "" + seq,
+                        "--steps",
+                        "" + steps,
+                        "--warmup",
+                        "" + warmup,
+                        "--threads",
+                        "" + threads));
+        System.out.println("torch " + json.path("torch").asText() + " with "
+                + json.path("threads").asInt() + " threads, final loss "
+                + json.path("loss").asText());
+        return json.path("steps_per_s").asDouble();
+    }
+}
