@@ -8,6 +8,7 @@ import dev.loupe.engine.model.ForwardResult;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.model.Tokens;
+import dev.loupe.engine.progress.ProgressBar;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -143,19 +144,16 @@ public final class ForwardBenchmark {
     }
 
     private static double measure(String what, int iters, int warmup, Runnable body) {
-        for (int i = 0; i < warmup; i++) {
-            body.run();
-            System.err.printf(Locale.ROOT, "\r%s: warm-up %d/%d", what, i + 1, warmup);
-        }
         List<Double> times = new ArrayList<>();
-        for (int i = 0; i < iters; i++) {
-            long t0 = System.nanoTime();
-            body.run();
-            times.add((System.nanoTime() - t0) / 1e9);
-            System.err.printf(
-                    Locale.ROOT, "\r%s: %d/%d  last %.3f s      ", what, i + 1, iters, times.get(times.size() - 1));
+        try (ProgressBar bar = ProgressBar.onStderr(what, 0, warmup + iters, "runs")) {
+            for (int i = 0; i < warmup + iters; i++) {
+                long t0 = System.nanoTime();
+                body.run();
+                double seconds = (System.nanoTime() - t0) / 1e9;
+                if (i >= warmup) times.add(seconds);
+                bar.update(i + 1, String.format(Locale.ROOT, "%s %.3f s", i < warmup ? "warm-up" : "last", seconds));
+            }
         }
-        System.err.println();
         times.sort(Double::compare);
         return times.get(times.size() / 2);
     }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.model.Tokens;
+import dev.loupe.engine.progress.ProgressBar;
 import dev.loupe.engine.train.Task;
 import dev.loupe.engine.train.TaskBatch;
 import dev.loupe.engine.train.Trainer;
@@ -75,15 +76,16 @@ public final class TrainBenchmark {
                 .gradClip(1.0)
                 .build();
         List<Long> times = new ArrayList<>();
-        new Trainer(task, training)
-                .shards(shards)
-                .showProgress(false)
-                .onStep((s, row) -> {
-                    times.add(System.nanoTime());
-                    System.err.printf(Locale.ROOT, "\rstep %d/%d  loss %.4f   ", s, warmup + steps, row.get("loss"));
-                })
-                .train(cfg);
-        System.err.println();
+        try (ProgressBar bar = ProgressBar.onStderr("bench train", 0, warmup + steps, "steps")) {
+            new Trainer(task, training)
+                    .shards(shards)
+                    .showProgress(false)
+                    .onStep((s, row) -> {
+                        times.add(System.nanoTime());
+                        bar.update(s, String.format(Locale.ROOT, "loss %.4f", row.get("loss")));
+                    })
+                    .train(cfg);
+        }
         double seconds = (times.get(times.size() - 1) - times.get(warmup == 0 ? 0 : warmup - 1)) / 1e9;
         double loupe = (warmup == 0 ? steps - 1 : steps) / seconds;
         System.out.printf(

@@ -1,5 +1,9 @@
 package dev.loupe.engine.hub;
 
+import dev.loupe.engine.progress.ProgressBar;
+import java.io.PrintStream;
+import java.util.function.LongSupplier;
+
 /**
  * Told how a file download advances, so it can be shown. Calls come from the downloading thread,
  * in the order {@code started}, any number of {@code advanced}, {@code finished}.
@@ -42,6 +46,36 @@ public interface DownloadProgress {
         if (!settings.progressBars() || System.console() == null || "dumb".equals(System.getenv("TERM"))) {
             return NONE;
         }
-        return new TerminalProgressBar(System.err, System::nanoTime);
+        return onTerminal(System.err, System::nanoTime);
+    }
+
+    /**
+     * Each file's download as a {@link ProgressBar} in bytes on {@code out}, timed with {@code nanoClock}:
+     * {@code model.safetensors  [#######.............]  36%  190.2/522.7 MB  41.3 MB/s  ETA 0:08}; the
+     * speed counts only this attempt's bytes, and a failed download ends with "(interrupted)".
+     */
+    static DownloadProgress onTerminal(PrintStream out, LongSupplier nanoClock) {
+        return new DownloadProgress() {
+            private ProgressBar bar = ProgressBar.silent();
+            private long current;
+
+            @Override
+            public void started(String filename, long totalBytes, long resumedFrom) {
+                current = resumedFrom;
+                bar = ProgressBar.forFile(filename, resumedFrom, totalBytes, out, nanoClock);
+            }
+
+            @Override
+            public void advanced(long bytesSoFar) {
+                current = bytesSoFar;
+                bar.update(bytesSoFar, "");
+            }
+
+            @Override
+            public void finished(boolean complete) {
+                if (!complete) bar.update(current, "(interrupted)");
+                bar.close();
+            }
+        };
     }
 }

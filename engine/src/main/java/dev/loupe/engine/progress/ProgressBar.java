@@ -5,42 +5,47 @@ import java.util.Locale;
 import java.util.function.LongSupplier;
 
 /**
- * A one-line terminal progress bar for long work counted in units (steps, tokens, rows), redrawn
- * in place with {@code \r}:
- * {@code train  [#######.............]  36%  360/1000 steps  41.3 steps/s  ETA 0:15  loss 2.314}.
+ * Loupe's one terminal progress bar, for long work counted in units (steps, tokens, rows) or bytes,
+ * redrawn in place with {@code \r}:
+ * {@code train  [#######.............]  36%  360/1000 steps  41.3 steps/s  ETA 0:15  loss 2.314}, or
+ * for bytes {@code model.safetensors  [###.................]  19%  98.6/522.7 MB  41.3 MB/s  ETA 0:10}.
  *
- * <p>Redraws at most every 100 ms so fast loops do not spend their time printing; {@link #close()}
- * draws the final state and ends the line. The free-text {@link #status} (a loss, a shard name)
- * is shown at the end of the line.
+ * <p>Redraws at most every 100 ms so fast loops do not spend their time printing, padding the line so
+ * that a shorter one hides a longer one; {@link #close()} draws the final state and ends the line. The
+ * free-text {@link #update status} (a loss, a shard name) is shown at the end of the line. The rate
+ * counts only the units done by this bar, not those it started from (a resumed run or download).
  */
 public final class ProgressBar implements AutoCloseable {
 
     private static final long REDRAW_NANOS = 100_000_000L;
     private static final int BAR_WIDTH = 20;
+    /** Byte bars (file downloads, one after another) align on a label this wide. */
+    private static final int FILE_LABEL_WIDTH = 28;
+
+    private static final String BYTES = "bytes";
 
     private final String label;
     private final long total;
     private final String unit;
     private final PrintStream out;
-    private final RedrawnLine screen;
     private final LongSupplier nanoClock;
     private final long startNanos;
     private final long startCount;
     private long current;
     private String status = "";
     private long lastDraw = Long.MIN_VALUE;
+    private int lastLength;
     private boolean closed;
 
     /**
      * A bar for {@code total} {@code unit}s (total &le; 0: unknown) that starts at {@code start}
-     * (a resumed run); the rate counts only the units done by this bar.
+     * (a resumed run). The unit {@code "bytes"} is shown as MB.
      */
     public ProgressBar(String label, long start, long total, String unit, PrintStream out, LongSupplier nanoClock) {
         this.label = label;
         this.total = total;
         this.unit = unit;
         this.out = out;
-        this.screen = new RedrawnLine(out);
         this.nanoClock = nanoClock;
         this.startNanos = nanoClock.getAsLong();
         this.startCount = start;
@@ -50,6 +55,19 @@ public final class ProgressBar implements AutoCloseable {
     /** A bar on standard error, timed with {@link System#nanoTime()}. */
     public static ProgressBar onStderr(String label, long start, long total, String unit) {
         return new ProgressBar(label, start, total, unit, System.err, System::nanoTime);
+    }
+
+    /**
+     * A bar for a file of {@code totalBytes} of which {@code start} are already there; the name is cut
+     * from the left to a fixed width, so that the bars of files shown one after another line up.
+     */
+    public static ProgressBar forFile(String name, long start, long totalBytes, PrintStream out, LongSupplier clock) {
+        String shown =
+                name.length() <= FILE_LABEL_WIDTH ? name : "..." + name.substring(name.length() - FILE_LABEL_WIDTH + 3);
+        String padded = String.format(Locale.ROOT, "%-" + FILE_LABEL_WIDTH + "s", shown);
+        ProgressBar bar = new ProgressBar(padded, start, totalBytes, BYTES, out, clock);
+        bar.draw(bar.startNanos);
+        return bar;
     }
 
     /** A bar that prints nothing (tests, quiet runs). */
@@ -97,16 +115,14 @@ public final class ProgressBar implements AutoCloseable {
                     .append("] ");
             sb.append(String.format(
                     Locale.ROOT,
-                    "%3d%%  %d/%d %s  %s %s/s  ETA %s",
+                    "%3d%%  %s/%s  %s  ETA %s",
                     (int) Math.floor(fraction * 100),
-                    current,
-                    total,
-                    unit,
+                    count(current, false),
+                    count(total, true),
                     rateText(rate),
-                    unit,
                     eta(rate, total - current)));
         } else {
-            sb.append(String.format(Locale.ROOT, "%d %s  %s %s/s", current, unit, rateText(rate), unit));
+            sb.append(count(current, true)).append("  ").append(rateText(rate));
         }
         if (!status.isEmpty()) {
             sb.append("  ").append(status);
@@ -115,12 +131,23 @@ public final class ProgressBar implements AutoCloseable {
     }
 
     private void draw(long now) {
-        screen.draw(line(now));
+        String line = line(now);
+        out.print("\r" + line + " ".repeat(Math.max(0, lastLength - line.length())));
+        out.flush();
+        lastLength = line.length();
         lastDraw = now;
     }
 
-    private static String rateText(double rate) {
-        return rate >= 100 ? String.format(Locale.ROOT, "%.0f", rate) : String.format(Locale.ROOT, "%.2f", rate);
+    /** {@code 300} / {@code 1100 steps}, or for bytes {@code 60.0} / {@code 100.0 MB}. */
+    private String count(long n, boolean withUnit) {
+        String number = unit.equals(BYTES) ? String.format(Locale.ROOT, "%.1f", n / 1e6) : Long.toString(n);
+        return withUnit ? number + " " + (unit.equals(BYTES) ? "MB" : unit) : number;
+    }
+
+    private String rateText(double rate) {
+        if (unit.equals(BYTES)) return String.format(Locale.ROOT, "%.1f MB/s", rate / 1e6);
+        return (rate >= 100 ? String.format(Locale.ROOT, "%.0f", rate) : String.format(Locale.ROOT, "%.2f", rate)) + " "
+                + unit + "/s";
     }
 
     /** {@code m:ss} (or {@code h:mm:ss}) left at {@code rate} units/s, {@code --:--} when unknown. */

@@ -244,14 +244,15 @@ class HubSettingsTest {
     void theProgressBarDrawsOneLineInPlace() {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         AtomicLong clock = new AtomicLong(0);
-        TerminalProgressBar bar =
-                new TerminalProgressBar(new PrintStream(bytes, true, StandardCharsets.UTF_8), clock::get);
+        DownloadProgress bar =
+                DownloadProgress.onTerminal(new PrintStream(bytes, true, StandardCharsets.UTF_8), clock::get);
         bar.started("model.safetensors", 100_000_000, 20_000_000);
         clock.set(2_000_000_000L);
         bar.advanced(60_000_000); // 40 MB in 2 s
         assertEquals(
-                "model.safetensors            [############........]  60%  60.0/100.0 MB  20.0 MB/s  ETA 0:02",
-                bar.line(clock.get()));
+                "model.safetensors" + " ".repeat(28 - 17 + 2)
+                        + "[############........]  60%  60.0/100.0 MB  20.0 MB/s  ETA 0:02",
+                lastLine(bytes));
         clock.set(2_050_000_000L);
         bar.advanced(61_000_000); // within 100 ms of the last draw: not drawn
         clock.set(4_000_000_000L);
@@ -266,10 +267,20 @@ class HubSettingsTest {
         String longName = "a-very-long-directory-name/and-a-long-file-name.safetensors";
         bar.started(longName, 0, 0);
         assertTrue(
-                bar.line(clock.get()).startsWith("..." + longName.substring(longName.length() - 25) + " ["),
-                bar.line(clock.get()));
+                lastLine(bytes).startsWith("..." + longName.substring(longName.length() - 25) + "  0.0 MB"),
+                lastLine(bytes));
+        clock.set(5_000_000_000L);
+        bar.advanced(1_000_000);
+        bar.finished(false);
+        assertTrue(lastLine(bytes).endsWith("1.0 MB  1.0 MB/s  (interrupted)"), lastLine(bytes));
         assertEquals(
                 DownloadProgress.NONE,
                 DownloadProgress.forTerminal(HubSettings.fromEnvironment(env("HF_HUB_DISABLE_PROGRESS_BARS", "1"))));
+    }
+
+    /** The last line drawn: what follows the last carriage return, without the padding. */
+    private static String lastLine(ByteArrayOutputStream bytes) {
+        String out = bytes.toString(StandardCharsets.UTF_8).stripTrailing();
+        return out.substring(out.lastIndexOf('\r') + 1).stripTrailing();
     }
 }
