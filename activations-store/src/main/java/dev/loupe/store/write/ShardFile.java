@@ -1,5 +1,7 @@
 package dev.loupe.store.write;
 
+import dev.loupe.engine.io.SafetensorsDType;
+import dev.loupe.engine.io.SafetensorsWriter;
 import dev.loupe.store.ShardChecksum;
 import dev.loupe.store.StoreDType;
 import dev.loupe.store.StoreManifest;
@@ -7,10 +9,10 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
 import java.util.zip.CRC32C;
 
 /**
@@ -36,7 +38,7 @@ final class ShardFile {
         this.path = path;
         this.dtype = dtype;
         this.d = d;
-        this.headerLength = header(HEADER_ROWS).length;
+        this.headerLength = header(HEADER_ROWS, 0).length;
         this.channel = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         channel.position(8 + headerLength);
     }
@@ -59,9 +61,7 @@ final class ShardFile {
 
     /** Writes the header, forces everything to disk and closes; the entry names the file by {@code relative}. */
     StoreManifest.FileEntry finish(String relative) throws IOException {
-        byte[] h = header(rows());
-        byte[] padded = Arrays.copyOf(h, headerLength);
-        Arrays.fill(padded, h.length, headerLength, (byte) ' ');
+        byte[] padded = header(rows(), headerLength);
         ByteBuffer b = ByteBuffer.allocate(8 + headerLength).order(ByteOrder.LITTLE_ENDIAN);
         b.putLong(headerLength).put(padded).flip();
         DiskWrites.write(channel, b, 0);
@@ -79,16 +79,14 @@ final class ShardFile {
         }
     }
 
-    private byte[] header(long rows) {
-        String json = "{\"__metadata__\":{\"format\":\"" + StoreManifest.FORMAT + "\"},\"" + TENSOR + "\":{\"dtype\":\""
-                + dtype.safetensorsName() + "\",\"shape\":[" + rows + "," + d + "],\"data_offsets\":[0,"
-                + Math.multiplyExact(rows, rowBytes()) + "]}}";
-        byte[] bytes = json.getBytes(StandardCharsets.UTF_8);
-        int padded = (bytes.length + 7) / 8 * 8;
-        if (padded == bytes.length) return bytes;
-        byte[] out = Arrays.copyOf(bytes, padded);
-        Arrays.fill(out, bytes.length, padded, (byte) ' ');
-        return out;
+    /** The header for {@code rows} rows, padded to {@code minLength} (0: to a multiple of 8 only). */
+    private byte[] header(long rows, int minLength) {
+        return SafetensorsWriter.header(
+                path.toString(),
+                List.of(new SafetensorsWriter.HeaderEntry(
+                        TENSOR, SafetensorsDType.valueOf(dtype.safetensorsName()), new long[] {rows, d})),
+                Map.of("format", StoreManifest.FORMAT),
+                minLength);
     }
 
     Path path() {

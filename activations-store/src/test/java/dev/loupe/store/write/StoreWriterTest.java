@@ -44,6 +44,30 @@ class StoreWriterTest {
         w.append(Map.of("h", rows), new int[][] {new int[CONTEXT]});
     }
 
+    /** A shard is a safetensors file whose header (reserved up front, rewritten at the end) reads as before. */
+    @Test
+    void aShardsHeaderIsTheSafetensorsWritersPaddedToTheReservedLength() throws Exception {
+        Path dir = tmp.resolve("h");
+        try (StoreWriter w = StoreWriter.open(dir, spec())) {
+            for (int s = 0; s < 2; s++) appendSequence(w, s);
+            w.finish();
+        }
+        StoreManifest.FileEntry f =
+                StoreManifest.read(dir).shards().get(0).files().get("h");
+        byte[] bytes = Files.readAllBytes(dir.resolve(f.path()));
+        long headerLength = java.nio.ByteBuffer.wrap(bytes, 0, 8)
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                .getLong();
+        assertEquals(f.dataOffset() - 8, headerLength);
+        assertEquals(0, headerLength % 8);
+        String header = new String(bytes, 8, (int) headerLength, java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(
+                "{\"__metadata__\":{\"format\":\"" + StoreManifest.FORMAT
+                        + "\"},\"activations\":{\"dtype\":\"F32\",\"shape\":[8,3],\"data_offsets\":[0,96]}}",
+                header.stripTrailing());
+        assertEquals(bytes.length, 8 + headerLength + 96);
+    }
+
     /** Commits run in the background; finish waits for them, and the store holds every row in order. */
     @Test
     void backgroundCommitsKeepShardOrderAndFinishWaitsForThem() {

@@ -1,7 +1,5 @@
 package dev.loupe.engine.io;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loupe.engine.LoupeException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -31,8 +29,6 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  */
 public final class SafetensorsWriter {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     private SafetensorsWriter() {}
 
     /**
@@ -56,8 +52,27 @@ public final class SafetensorsWriter {
         });
     }
 
-    /** The JSON header, validated and padded with spaces to a multiple of 8 bytes. */
-    private static byte[] header(Path file, List<Map.Entry<String, INDArray>> entries, Map<String, String> metadata) {
+    /** One tensor of a header: its name, dtype and shape; tensors are stored back to back in header order. */
+    public record HeaderEntry(String name, SafetensorsDType dtype, long[] shape) {
+        /** The tensor's size in bytes (overflow is an error). */
+        public long bytes() {
+            long n = dtype.size();
+            for (long dim : shape) n = Math.multiplyExact(n, dim);
+            return n;
+        }
+    }
+
+    /**
+     * The safetensors header (the JSON after the 8-byte length) for {@code tensors} stored back to back in
+     * this order and {@code metadata} (may be empty), padded with spaces to a multiple of 8 bytes and to at
+     * least {@code minLength} bytes: a writer that streams data before it knows the final shape reserves
+     * {@code minLength} bytes and rewrites the header in place (the activation store's shards).
+     *
+     * @param file for error messages
+     * @throws LoupeException for a null or reserved name, non-Unicode text, or a header over the limit readers
+     *     enforce, or longer than {@code minLength} when the space was reserved for it
+     */
+    public static byte[] header(String file, List<HeaderEntry> tensors, Map<String, String> metadata, int minLength) {
         Map<String, Object> json = new LinkedHashMap<>();
         if (!metadata.isEmpty()) {
             Map<String, String> meta = new LinkedHashMap<>();
@@ -71,39 +86,47 @@ public final class SafetensorsWriter {
             json.put(SafetensorsHeader.METADATA_KEY, meta);
         }
         long offset = 0;
-        for (Map.Entry<String, INDArray> e : entries) {
-            String name = e.getKey();
-            INDArray array = e.getValue();
+        for (HeaderEntry t : tensors) {
+            String name = t.name();
             if (name == null || SafetensorsHeader.METADATA_KEY.equals(name) || !encodable(name)) {
                 throw new LoupeException(file + ": tensor name " + name + " is not allowed (names"
                         + " must be well-formed Unicode and not \"" + SafetensorsHeader.METADATA_KEY + "\")");
             }
-            if (array == null) {
-                throw new LoupeException(file + ": tensor '" + name + "' is null");
-            }
-            SafetensorsDType dtype = SafetensorsDType.require(array.dataType(), file.toString(), name);
-            long end = offset + ArrayBytes.byteLength(array);
+            long end = offset + t.bytes();
             Map<String, Object> entry = new LinkedHashMap<>();
-            entry.put("dtype", dtype.name());
-            entry.put("shape", array.shape());
+            entry.put("dtype", t.dtype().name());
+            entry.put("shape", t.shape());
             entry.put("data_offsets", new long[] {offset, end});
             json.put(name, entry);
             offset = end;
         }
-        byte[] bytes;
-        try {
-            bytes = JSON.writeValueAsString(json).getBytes(StandardCharsets.UTF_8);
-        } catch (JsonProcessingException e) {
-            throw new LoupeException(file + ": cannot encode safetensors header: " + e, e);
-        }
+        byte[] bytes = Json.write(json).getBytes(StandardCharsets.UTF_8);
         int padded = (bytes.length + 7) / 8 * 8;
         if (padded > SafetensorsHeader.MAX_HEADER_BYTES) {
             throw new LoupeException(file + ": header would be " + padded + " bytes, over the "
                     + SafetensorsHeader.MAX_HEADER_BYTES + "-byte limit readers enforce (metadata too large?)");
         }
-        byte[] out = Arrays.copyOf(bytes, padded);
-        Arrays.fill(out, bytes.length, padded, (byte) ' ');
+        if (minLength > 0 && bytes.length > minLength) {
+            throw new LoupeException(file + ": header of " + bytes.length + " bytes does not fit the " + minLength
+                    + " bytes reserved for it");
+        }
+        byte[] out = Arrays.copyOf(bytes, Math.max(padded, minLength));
+        Arrays.fill(out, bytes.length, out.length, (byte) ' ');
         return out;
+    }
+
+    /** The header of {@code entries}' arrays, in map order. */
+    private static byte[] header(Path file, List<Map.Entry<String, INDArray>> entries, Map<String, String> metadata) {
+        List<HeaderEntry> tensors = new ArrayList<>();
+        for (Map.Entry<String, INDArray> e : entries) {
+            INDArray array = e.getValue();
+            if (array == null) {
+                throw new LoupeException(file + ": tensor '" + e.getKey() + "' is null");
+            }
+            SafetensorsDType dtype = SafetensorsDType.require(array.dataType(), file.toString(), e.getKey());
+            tensors.add(new HeaderEntry(e.getKey(), dtype, array.shape()));
+        }
+        return header(file.toString(), tensors, metadata, 0);
     }
 
     /** False for strings with unpaired surrogates, which UTF-8 cannot represent. */
