@@ -1,12 +1,10 @@
 package dev.loupe.store;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.PropertyNamingStrategies;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.io.AtomicFileWriter;
+import dev.loupe.engine.io.Json;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -54,12 +52,7 @@ public record StoreManifest(
     public static final int VERSION = 1;
     public static final String FILE = "manifest.json";
 
-    static final ObjectMapper JSON = new ObjectMapper()
-            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
-            .enable(SerializationFeature.INDENT_OUTPUT)
-            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
-            .enable(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES);
+    static final ObjectMapper JSON = Json.fileFormat();
 
     /** The model: its id as given, a hash of its config and a checksum of its weights. */
     public record ModelInfo(String id, String configHash, String weightsCrc32c, int nLayers, int dModel, int dVocab) {}

@@ -3,6 +3,7 @@ package dev.loupe.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.hooks.ActivationFilter;
+import dev.loupe.engine.io.Json;
 import dev.loupe.engine.model.ForwardRequest;
 import dev.loupe.engine.model.ForwardResult;
 import dev.loupe.engine.model.HookedTransformer;
@@ -203,17 +204,7 @@ public final class ForwardBenchmark {
     /** Runs the PyTorch peer (Debian python3-torch) with the same shape and returns its tokens/s. */
     private static double torchTokensPerSecond(
             ModelConfig c, int batch, int seq, int iters, int warmup, int threads, int seed, String cache) {
-        String config = String.format(
-                Locale.ROOT,
-                "{\"d_model\":%d,\"n_layers\":%d,\"n_heads\":%d,\"d_head\":%d,\"d_mlp\":%d,\"d_vocab\":%d,\"n_ctx\":%d,\"eps\":%s}",
-                c.dModel(),
-                c.nLayers(),
-                c.nHeads(),
-                c.dHead(),
-                c.dMlp(),
-                c.dVocab(),
-                c.nCtx(),
-                c.normEps());
+        String config = Json.write(TorchPeer.architecture(c));
         JsonNode json = TorchPeer.run(
                 "torch_forward.py",
                 List.of(

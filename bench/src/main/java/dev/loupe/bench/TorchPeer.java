@@ -1,14 +1,17 @@
 package dev.loupe.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loupe.engine.LoupeException;
+import dev.loupe.engine.io.Json;
+import dev.loupe.engine.model.ModelConfig;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /** Runs a PyTorch peer script (Debian python3-torch) shipped as a resource; its last output line is JSON. */
 final class TorchPeer {
@@ -37,13 +40,27 @@ final class TorchPeer {
             if (rc != 0)
                 throw new LoupeException("bench: the PyTorch peer failed (exit " + rc
                         + "); is Debian's python3-torch installed? (apt-get install python3-torch)");
-            return new ObjectMapper().readTree(out.lines().reduce((x, y) -> y).orElse("{}"));
+            return Json.mapper().readTree(out.lines().reduce((x, y) -> y).orElse("{}"));
         } catch (IOException e) {
             throw new LoupeException("bench: cannot run /usr/bin/python3 for the PyTorch peer: " + e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new LoupeException("bench: interrupted");
         }
+    }
+
+    /** The architecture keys both peer scripts read from {@code --config} (d_model, ..., eps), in a map to add to. */
+    static Map<String, Object> architecture(ModelConfig c) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("d_model", c.dModel());
+        m.put("n_layers", c.nLayers());
+        m.put("n_heads", c.nHeads());
+        m.put("d_head", c.dHead());
+        m.put("d_mlp", c.dMlp());
+        m.put("d_vocab", c.dVocab());
+        m.put("n_ctx", c.nCtx());
+        m.put("eps", c.normEps());
+        return m;
     }
 
     /** Debian's torch calls whatever libblas.so.3 points at; the reference BLAS is ~50x slower than OpenBLAS. */

@@ -2,6 +2,7 @@ package dev.loupe.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.loupe.engine.LoupeException;
+import dev.loupe.engine.io.Json;
 import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.model.Tokens;
 import dev.loupe.engine.progress.ProgressBar;
@@ -13,6 +14,7 @@ import dev.loupe.engine.zoo.ZooRecipe;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SplittableRandom;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -103,33 +105,21 @@ public final class TrainBenchmark {
 
     private static double torchStepsPerSecond(
             ModelConfig c, TrainingConfig t, int batch, int seq, int steps, int warmup, int threads) {
-        String config = String.format(
-                Locale.ROOT,
-                "{\"d_model\":%d,\"n_layers\":%d,\"n_heads\":%d,\"d_head\":%d,\"d_mlp\":%d,\"d_vocab\":%d,\"n_ctx\":%d,"
-                        + "\"eps\":%s,\"attn_only\":%b,\"normalization\":\"%s\",\"activation\":\"%s\","
-                        + "\"lr\":%s,\"beta1\":%s,\"beta2\":%s,\"adam_eps\":%s,\"weight_decay\":%s,\"grad_clip\":%s}",
-                c.dModel(),
-                c.nLayers(),
-                c.nHeads(),
-                c.dHead(),
-                c.dMlp(),
-                c.dVocab(),
-                c.nCtx(),
-                c.normEps(),
-                c.attnOnly(),
-                c.normalization(),
-                c.activation(),
-                t.lr(),
-                t.beta1(),
-                t.beta2(),
-                t.eps(),
-                t.weightDecay(),
-                t.gradClip());
+        Map<String, Object> config = TorchPeer.architecture(c);
+        config.put("attn_only", c.attnOnly());
+        config.put("normalization", c.normalization().name());
+        config.put("activation", c.activation().name());
+        config.put("lr", t.lr());
+        config.put("beta1", t.beta1());
+        config.put("beta2", t.beta2());
+        config.put("adam_eps", t.eps());
+        config.put("weight_decay", t.weightDecay());
+        config.put("grad_clip", t.gradClip());
         JsonNode json = TorchPeer.run(
                 "torch_train.py",
                 List.of(
                         "--config",
-                        config,
+                        Json.write(config),
                         "--batch",
                         "" + batch,
                         "--seq",

@@ -3,6 +3,7 @@ package dev.loupe.store.corpus;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loupe.engine.LoupeException;
+import dev.loupe.engine.io.Json;
 import dev.loupe.engine.tokenizer.Tokenizer;
 import dev.loupe.store.StoreManifest.SourceInfo;
 import java.io.BufferedInputStream;
@@ -42,7 +43,7 @@ public final class Corpus {
         FILE
     }
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.mapper();
 
     private final List<Path> files;
     private final List<String> kinds;

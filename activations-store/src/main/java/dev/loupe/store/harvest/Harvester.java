@@ -3,6 +3,7 @@ package dev.loupe.store.harvest;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.hooks.ActivationFilter;
 import dev.loupe.engine.hooks.HookNames;
+import dev.loupe.engine.io.Json;
 import dev.loupe.engine.model.ForwardRequest;
 import dev.loupe.engine.model.ForwardResult;
 import dev.loupe.engine.model.HookedTransformer;
@@ -213,13 +214,11 @@ public final class Harvester {
     public static StoreManifest.ModelInfo modelInfo(HookedTransformer model, String id) {
         String configHash;
         try {
-            byte[] json = new com.fasterxml.jackson.databind.ObjectMapper()
-                    .writeValueAsString(model.config())
-                    .getBytes(StandardCharsets.UTF_8);
+            byte[] json = Json.write(model.config()).getBytes(StandardCharsets.UTF_8);
             configHash = "sha256:"
                     + HexFormat.of()
                             .formatHex(MessageDigest.getInstance("SHA-256").digest(json));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException | NoSuchAlgorithmException e) {
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
         CRC32C crc = new CRC32C();

@@ -3,6 +3,7 @@ package dev.loupe.engine.hub;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loupe.engine.LoupeException;
+import dev.loupe.engine.io.Json;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -25,7 +26,7 @@ final class RepoFiles {
     static final List<String> TOKENIZER =
             List.of("tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json");
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.mapper();
 
     private RepoFiles() {}
 

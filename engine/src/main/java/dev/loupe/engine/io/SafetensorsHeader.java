@@ -1,13 +1,8 @@
 package dev.loupe.engine.io;
 
-import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.StreamReadConstraints;
-import com.fasterxml.jackson.core.StreamReadFeature;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.loupe.engine.LoupeException;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
@@ -40,14 +35,7 @@ final class SafetensorsHeader {
 
     static final String METADATA_KEY = "__metadata__";
 
-    private static final ObjectMapper JSON = JsonMapper.builder(JsonFactory.builder()
-                    .streamReadConstraints(StreamReadConstraints.builder()
-                            .maxStringLength((int) MAX_HEADER_BYTES)
-                            .build())
-                    .build())
-            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-            .build();
+    private static final ObjectMapper JSON = Json.strict();
 
     private final String file;
     private final Map<String, TensorInfo> tensors = new LinkedHashMap<>();

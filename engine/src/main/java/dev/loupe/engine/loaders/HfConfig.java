@@ -1,10 +1,10 @@
 package dev.loupe.engine.loaders;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loupe.engine.LoupeException;
+import dev.loupe.engine.io.Json;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,9 +15,7 @@ import java.nio.file.Path;
  * ones take the default the family's {@code transformers} config class uses.
  */
 final class HfConfig {
-    private static final JsonMapper JSON = JsonMapper.builder()
-            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
-            .build();
+    private static final ObjectMapper JSON = Json.strict();
 
     static final int MAX_LAYERS = 100_000;
 

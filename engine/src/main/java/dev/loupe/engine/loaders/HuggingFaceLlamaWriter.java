@@ -1,10 +1,10 @@
 package dev.loupe.engine.loaders;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.io.AtomicFileWriter;
+import dev.loupe.engine.io.Json;
 import dev.loupe.engine.io.SafetensorsWriter;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.ModelConfig;
@@ -41,7 +41,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  */
 public final class HuggingFaceLlamaWriter {
     public static final String CONFIG = "config.json", WEIGHTS = "model.safetensors";
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper JSON = Json.mapper();
 
     private HuggingFaceLlamaWriter() {}
 
@@ -58,7 +58,7 @@ public final class HuggingFaceLlamaWriter {
         tensors(model).forEach((n, t) -> tensors.put(n, t.dataType() == storage ? t : t.castTo(storage)));
         byte[] config;
         try {
-            config = JSON.writeValueAsBytes(config(c));
+            config = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(config(c));
         } catch (IOException e) {
             throw new LoupeException("cannot encode " + CONFIG + ": " + e.getMessage(), e);
         }

@@ -1,10 +1,10 @@
 package dev.loupe.engine.loaders;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loupe.engine.LoupeException;
+import dev.loupe.engine.io.Json;
 import dev.loupe.engine.io.SafetensorsDType;
 import dev.loupe.engine.io.SafetensorsReader;
 import dev.loupe.engine.io.TensorInfo;
@@ -27,9 +27,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  */
 final class SafetensorsFolder implements AutoCloseable {
     static final String SINGLE = "model.safetensors", INDEX = "model.safetensors.index.json";
-    private static final JsonMapper JSON = JsonMapper.builder()
-            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
-            .build();
+    private static final ObjectMapper JSON = Json.strict();
 
     private final Path dir;
     private final List<SafetensorsReader> readers = new ArrayList<>();

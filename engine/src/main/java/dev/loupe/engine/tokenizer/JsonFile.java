@@ -1,12 +1,12 @@
 package dev.loupe.engine.tokenizer;
 
-import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loupe.engine.LoupeException;
+import dev.loupe.engine.io.Json;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,10 +20,7 @@ final class JsonFile {
      * Vocabularies have tens of thousands of distinct keys: interning and canonicalizing them as
      * field names costs seconds and saves nothing.
      */
-    private static final ObjectMapper MAPPER = new ObjectMapper(JsonFactory.builder()
-            .disable(JsonFactory.Feature.INTERN_FIELD_NAMES)
-            .disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES)
-            .build());
+    private static final ObjectMapper MAPPER = Json.mapper();
 
     final String name;
     final JsonNode root;

@@ -1,15 +1,13 @@
 package dev.loupe.engine.train;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.PropertyNamingStrategies;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.io.AtomicFileWriter;
 import dev.loupe.engine.io.Checkpoint;
 import dev.loupe.engine.io.Folders;
+import dev.loupe.engine.io.Json;
 import dev.loupe.engine.io.SafetensorsReader;
 import dev.loupe.engine.io.SafetensorsWriter;
 import dev.loupe.engine.model.HookedTransformer;
@@ -46,10 +44,7 @@ public final class TrainingCheckpoint {
             FORMAT = "loupe-training";
     static final int VERSION = 1, KEEP = 2;
     private static final Pattern STEP_DIR = Pattern.compile("step-(\\d+)");
-    static final ObjectMapper JSON = new ObjectMapper()
-            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
-            .enable(SerializationFeature.INDENT_OUTPUT)
-            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+    static final ObjectMapper JSON = Json.fileFormat();
 
     /** What a checkpoint holds besides the weights and moments. */
     public record State(int step, String task, TrainingConfig config, List<Map<String, Double>> history) {}

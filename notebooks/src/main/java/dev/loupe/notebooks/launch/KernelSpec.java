@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.io.AtomicFileWriter;
+import dev.loupe.engine.io.Json;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -45,7 +46,7 @@ public record KernelSpec(List<String> command, Map<String, String> env) {
 
     /** The kernel.json for this spec. */
     public String json() {
-        ObjectMapper m = new ObjectMapper();
+        ObjectMapper m = Json.mapper();
         ObjectNode spec = m.createObjectNode();
         ArrayNode argv = spec.putArray("argv");
         command.forEach(argv::add);
