@@ -161,6 +161,7 @@ final class DemoCommand implements Callable<Integer> {
 
     private static Figure heatmap(INDArray pattern, List<String> labels, String title) {
         return Figure.heatmap(pattern.toDoubleMatrix())
+                .sequential(0, 1) // attention weights: white at 0, as CircuitsVis
                 .title(title)
                 .xLabels(labels)
                 .yLabels(labels)

@@ -70,6 +70,28 @@ class CommandTreeTest {
     }
 
     @Test
+    void theCompletionScriptCompletesSubcommandsAndOptionsInBash(
+            @org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        String script = CliRun.output("completion");
+        assertTrue(script.contains("complete -F _complete_loupe"), script.substring(0, 200));
+        java.nio.file.Path file = tmp.resolve("loupe-completion.bash");
+        java.nio.file.Files.writeString(file, script);
+        // As bash would call it for "loupe bench f<TAB>" and "loupe info --mo<TAB>".
+        String probe = "source '" + file + "' 2>/dev/null\n"
+                + "COMP_WORDS=(loupe bench f); COMP_CWORD=2; COMP_LINE='loupe bench f'; COMP_POINT=${#COMP_LINE}\n"
+                + "_complete_loupe loupe f bench 2>/dev/null; echo \"1:${COMPREPLY[*]}\"\n"
+                + "COMP_WORDS=(loupe info --mo); COMP_CWORD=2; COMP_LINE='loupe info --mo'; COMP_POINT=${#COMP_LINE}\n"
+                + "_complete_loupe loupe --mo info 2>/dev/null; echo \"2:${COMPREPLY[*]}\"\n";
+        Process bash = new ProcessBuilder("bash", "-c", probe)
+                .redirectErrorStream(true)
+                .start();
+        String out = new String(bash.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, bash.waitFor(), out);
+        assertTrue(out.contains("1:forward\n"), out);
+        assertTrue(out.contains("2:--model\n"), out);
+    }
+
+    @Test
     void aRealRunExitsTwoWithOneLineAndPrintsNoLoggingNoise() throws Exception {
         Process bad = CliRun.process(List.of(), "info", "--model", "attn-only-2l", "--frobnicate")
                 .start();

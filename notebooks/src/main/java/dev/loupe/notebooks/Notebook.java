@@ -4,6 +4,7 @@ import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.hooks.ActivationCache;
 import dev.loupe.engine.tokenizer.Tokenizer;
 import dev.loupe.notebooks.display.AttentionView;
+import dev.loupe.notebooks.display.Markdown;
 import dev.loupe.notebooks.display.TokenActivations;
 import dev.loupe.notebooks.kernel.LoupeKernel;
 import dev.loupe.viz.Figure;
@@ -30,6 +31,11 @@ public final class Notebook {
         kernel.display(data);
     }
 
+    /** Markdown shown rendered: {@code display(markdown(Zoo.card("attn-only-2l")))}. */
+    public static Markdown markdown(String text) {
+        return new Markdown(text);
+    }
+
     // ---- plots -------------------------------------------------------------------------------
 
     public static Figure heatmap(double[][] z) {
@@ -53,6 +59,11 @@ public final class Notebook {
 
     public static Figure line(double[] x, double[] y) {
         return Figure.line(x, y);
+    }
+
+    /** A line with a legend name (add more with {@code .withLine(name, x, y)}). */
+    public static Figure line(String name, double[] x, double[] y) {
+        return Figure.line(name, x, y);
     }
 
     public static Figure scatter(double[] x, double[] y) {

@@ -26,7 +26,7 @@ final class HtmlPageCheck {
             var ce=console.error;console.error=function(){rec(Array.prototype.join.call(arguments,' '));return ce.apply(console,arguments);};})();</script>
             """;
 
-    record Report(int plots, List<String> plotsWithoutSvg, List<String> jsErrors, String chromiumLog) {
+    record Report(int plots, List<String> plotsWithoutSvg, List<String> jsErrors, String chromiumLog, String dom) {
         boolean ok() {
             return plotsWithoutSvg.isEmpty() && jsErrors.isEmpty();
         }
@@ -86,6 +86,34 @@ final class HtmlPageCheck {
         List<String> errors = new ArrayList<>();
         Matcher e = Pattern.compile("data-loupe-js-errors=\"([^\"]*)\"").matcher(rendered);
         if (e.find()) errors.add(java.net.URLDecoder.decode(e.group(1), StandardCharsets.UTF_8));
-        return new Report(ids.size(), missing, errors, r.output());
+        return new Report(ids.size(), missing, errors, r.output(), rendered);
+    }
+
+    /** A PNG of the page as headless Chromium draws it in a {@code width} x {@code height} window at scale 1. */
+    static Path screenshot(String chromium, Path html, Path workDir, int width, int height) throws IOException {
+        Path profile = Files.createTempDirectory(workDir, "chromium-profile");
+        Path png = workDir.resolve(html.getFileName() + ".png");
+        JupyterTools.Result r = JupyterTools.run(
+                List.of(
+                        chromium,
+                        "--headless",
+                        "--no-sandbox",
+                        "--disable-gpu",
+                        "--disable-background-networking",
+                        "--no-first-run",
+                        "--disable-component-update",
+                        "--hide-scrollbars",
+                        "--force-device-scale-factor=1",
+                        "--user-data-dir=" + profile,
+                        "--window-size=" + width + "," + height,
+                        "--virtual-time-budget=15000",
+                        "--screenshot=" + png,
+                        html.toUri().toString()),
+                Map.of(),
+                180);
+        if (r.exitCode() != 0 || !Files.exists(png)) {
+            throw new IOException("chromium screenshot failed (" + r.exitCode() + "):\n" + r.output());
+        }
+        return png;
     }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.loupe.viz.PlotlyJs;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -48,6 +49,20 @@ class NotebooksTest {
                 assertTrue(cell.path("execution_count").isNull(), nb + ": commit notebooks without execution counts");
             }
         }
+    }
+
+    /** The tick labels of every drawn heatmap (Plotly draws a heatmap as an image in a g.hm). */
+    static List<String> heatmapTicks(String dom) {
+        List<String> ticks = new java.util.ArrayList<>();
+        String[] plots = dom.split("<div id=\"loupe-plot-");
+        for (int i = 1; i < plots.length; i++) {
+            if (!plots[i].contains("<g class=\"hm\">")) continue;
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                            "<g class=\"[xy]tick\"><text[^>]*>([^<]*)</text>")
+                    .matcher(plots[i]);
+            while (m.find()) ticks.add(m.group(1));
+        }
+        return ticks;
     }
 
     @Test
@@ -105,7 +120,23 @@ class NotebooksTest {
                     report.ok(),
                     nb + ": figures without SVG " + report.plotsWithoutSvg() + ", JavaScript errors "
                             + report.jsErrors());
-            System.out.printf("notebook %s: %d Plotly figures rendered in Chromium%n", name, report.plots());
+            Path page = tmp.resolve(name + ".html");
+            String text = Files.readString(page);
+            assertEquals(
+                    1,
+                    text.split(java.util.regex.Pattern.quote("plotly.js v" + PlotlyJs.version()), -1).length - 1,
+                    nb + ": plotly.js must be embedded exactly once");
+            assertTrue(Files.size(page) < 6_000_000, nb + ": exported HTML is " + Files.size(page) + " bytes");
+            for (String ticks : heatmapTicks(report.dom()))
+                assertTrue(ticks.matches("-?\\d+|[^0-9.-].*|"), nb + ": a heatmap tick is not an integer: " + ticks);
+            System.out.printf(
+                    "notebook %s: %d Plotly figures rendered in Chromium, HTML %.1f MB%n",
+                    name, report.plots(), Files.size(page) / 1e6);
+            if (name.equals("01-induction-heads"))
+                assertTrue(
+                        root.toString().contains("\"text/markdown\":\"# attn-only-2l")
+                                || root.toString().contains("\"text/markdown\":[\"# attn-only-2l"),
+                        nb + ": the model card must be shown as Markdown");
         }
     }
 }

@@ -8,8 +8,9 @@ import java.util.Properties;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * plotly.js, from the {@code org.webjars.npm:plotly.js-dist} jar on the classpath (no CDN: machines
- * running notebooks may have no internet), inlined into the first figure a kernel session shows.
+ * plotly.js, minified, from this jar ({@code dev/loupe/viz/plotly.min.js}: npm's plotly.js-dist-min, see
+ * {@code plotly.properties}; no CDN, since machines running notebooks may have no internet), inlined into
+ * the first figure a kernel session shows, so an exported notebook carries it once (4.6 MB).
  *
  * <p>The bundle is a UMD module: where require.js is loaded (the classic notebook, nbconvert's HTML
  * export) it would call the anonymous {@code define()}, which require.js rejects when not loaded by
@@ -18,43 +19,46 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class PlotlyJs {
 
+    static final String BUNDLE = "/dev/loupe/viz/plotly.min.js";
+    static final String PROPERTIES = "/dev/loupe/viz/plotly.properties";
+
     private static final AtomicBoolean SENT = new AtomicBoolean();
     private static volatile String script;
 
     private PlotlyJs() {}
 
-    /** The version of the plotly.js webjar on the classpath. */
+    /** The version of the bundled plotly.js. */
     public static String version() {
+        return properties().getProperty("version");
+    }
+
+    static Properties properties() {
         Properties p = new Properties();
-        String file = "/META-INF/maven/org.webjars.npm/plotly.js-dist/pom.properties";
-        try (InputStream in = PlotlyJs.class.getResourceAsStream(file)) {
-            if (in == null)
-                throw new LoupeException("plotly.js is missing from the classpath (no " + file
-                        + "): the org.webjars.npm:plotly.js-dist jar is missing; rebuild with mvn install");
+        try (InputStream in = PlotlyJs.class.getResourceAsStream(PROPERTIES)) {
+            if (in == null) throw new LoupeException(PROPERTIES + " is missing from the classpath: rebuild loupe-viz");
             p.load(in);
         } catch (IOException e) {
-            throw new LoupeException("cannot read " + file + ": " + e.getMessage(), e);
+            throw new LoupeException("cannot read " + PROPERTIES + ": " + e.getMessage(), e);
         }
-        return p.getProperty("version");
+        return p;
     }
 
     /** The {@code <script>} that defines window.Plotly, whatever module loader the page has. */
     public static String scriptTag() {
         String s = script;
         if (s == null) {
-            String path = "/META-INF/resources/webjars/plotly.js-dist/" + version() + "/plotly.js";
             String bundle;
-            try (InputStream in = PlotlyJs.class.getResourceAsStream(path)) {
+            try (InputStream in = PlotlyJs.class.getResourceAsStream(BUNDLE)) {
                 if (in == null) {
-                    throw new LoupeException("plotly.js not found on the classpath at " + path
-                            + ": the org.webjars.npm:plotly.js-dist jar is missing; rebuild with mvn install");
+                    throw new LoupeException(
+                            "plotly.js not found on the classpath at " + BUNDLE + ": rebuild loupe-viz");
                 }
                 bundle = new String(in.readAllBytes(), StandardCharsets.UTF_8);
             } catch (IOException e) {
-                throw new LoupeException("cannot read " + path + ": " + e.getMessage(), e);
+                throw new LoupeException("cannot read " + BUNDLE + ": " + e.getMessage(), e);
             }
             if (bundle.toLowerCase().contains("</script")) {
-                throw new LoupeException(path + " contains '</script' and cannot be inlined into HTML");
+                throw new LoupeException(BUNDLE + " contains '</script' and cannot be inlined into HTML");
             }
             s = "<script type=\"text/javascript\">(function(define, module, exports){\n" + asciiOnly(bundle)
                     + "\n}).call(window);</script>\n";

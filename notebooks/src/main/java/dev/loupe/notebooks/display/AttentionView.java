@@ -121,7 +121,8 @@ public final class AttentionView {
         ObjectNode trace = data.addObject();
         trace.put("type", "heatmap");
         trace.set("z", Figure.matrix(patterns.get(selected)));
-        trace.put("zmin", 0).put("zmax", 1).put("colorscale", "Blues");
+        // Weights are probabilities: white at 0 (most cells of a causal pattern), dark at 1, as CircuitsVis.
+        trace.put("zmin", 0).put("zmax", 1).set("colorscale", Figure.sequentialScale());
         ArrayNode custom = trace.putArray("customdata");
         for (int q = 0; q < n; q++) {
             ArrayNode row = custom.addArray();
@@ -131,19 +132,34 @@ public final class AttentionView {
         trace.put("hovertemplate", "%{customdata}<br>attention %{z:.4f}<extra></extra>");
 
         ObjectNode layout = fig.putObject("layout");
-        layout.set("title", Figure.JSON.createObjectNode().put("text", "attention " + labels.get(selected)));
+        // The key axis is at the top, under the title: the title sits at the top of the figure.
+        layout.set(
+                "title",
+                Figure.JSON
+                        .createObjectNode()
+                        .put("text", "attention " + labels.get(selected))
+                        .put("y", 0.99)
+                        .put("yanchor", "top"));
         layout.set(
                 "margin",
                 Figure.JSON
                         .createObjectNode()
                         .put("l", 80)
                         .put("r", 30)
-                        .put("t", 90)
+                        .put("t", 110)
                         .put("b", 40));
         ObjectNode x = layout.putObject("xaxis");
         ObjectNode y = layout.putObject("yaxis");
-        x.put("side", "top").put("tickmode", "array").put("title", "key");
-        y.put("autorange", "reversed").put("tickmode", "array").put("title", "query");
+        x.put("side", "top")
+                .put("tickmode", "array")
+                .put("title", "key")
+                .put("zeroline", false)
+                .put("showgrid", false);
+        y.put("autorange", "reversed")
+                .put("tickmode", "array")
+                .put("title", "query")
+                .put("zeroline", false)
+                .put("showgrid", false);
         y.put("scaleanchor", "x");
         ArrayNode xv = x.putArray("tickvals"),
                 xt = x.putArray("ticktext"),
@@ -169,7 +185,14 @@ public final class AttentionView {
                 b.put("label", labels.get(i)).put("method", "update");
                 ArrayNode args = b.putArray("args");
                 args.addObject().putArray("z").add(Figure.matrix(patterns.get(i)));
-                args.addObject().set("title", Figure.JSON.createObjectNode().put("text", "attention " + labels.get(i)));
+                args.addObject()
+                        .set(
+                                "title",
+                                Figure.JSON
+                                        .createObjectNode()
+                                        .put("text", "attention " + labels.get(i))
+                                        .put("y", 0.99)
+                                        .put("yanchor", "top"));
             }
         }
         int height = Math.min(900, Math.max(380, 16 * n + 180));

@@ -37,6 +37,13 @@ public final class Renderers {
                     ctx.renderIfRequested(MIMEType.TEXT_HTML, view::html);
                     ctx.renderIfRequested(MIMEType.TEXT_PLAIN, view::toString);
                 });
+        renderer.createRegistration(Markdown.class)
+                .preferring(MIMEType.TEXT_MARKDOWN)
+                .supporting(MIMEType.TEXT_PLAIN)
+                .register((md, ctx) -> {
+                    ctx.renderIfRequested(MIMEType.TEXT_MARKDOWN, md::text);
+                    ctx.renderIfRequested(MIMEType.TEXT_PLAIN, md::text);
+                });
         renderer.createRegistration(Table.class)
                 .preferring(MIMEType.TEXT_HTML)
                 .supporting(MIMEType.TEXT_PLAIN)

@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.hooks.ActivationFilter;
 import dev.loupe.engine.model.ForwardResult;
@@ -13,7 +11,6 @@ import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.model.Tokens;
 import dev.loupe.notebooks.Notebook;
-import dev.loupe.viz.Figure;
 import dev.loupe.viz.PlotlyJs;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -22,23 +19,10 @@ import org.nd4j.linalg.factory.Nd4j;
 class DisplaysTest {
 
     @Test
-    void figureJsonHasTracesAndLabels() throws Exception {
-        Figure f = Figure.heatmap(new double[][] {{1, Double.NaN}, {3, 4}})
-                .title("t")
-                .xLabels(List.of("a", "a"));
-        JsonNode j = new ObjectMapper().readTree(f.toJson());
-        assertEquals("heatmap", j.at("/data/0/type").asText());
-        assertTrue(j.at("/data/0/z/0/1").isNull(), "NaN must become null");
-        assertEquals("a", j.at("/layout/xaxis/ticktext/1").asText());
-        JsonNode l = new ObjectMapper()
-                .readTree(Figure.line(new double[] {1, 2})
-                        .withScatter("s", new double[] {0, 1}, new double[] {5, 6})
-                        .toJson());
-        assertEquals("lines", l.at("/data/0/mode").asText());
-        assertEquals("markers", l.at("/data/1/mode").asText());
-        assertThrows(LoupeException.class, () -> Figure.bar(List.of("a"), new double[] {1, 2}));
-        assertThrows(LoupeException.class, () -> Figure.heatmap(new double[][] {{1, 2}, {3}}));
-        assertTrue(Figure.bar(List.of("</script>"), new double[] {1}).html().contains("<\\/script>"));
+    void markdownIsShownAsMarkdown() {
+        Markdown md = Notebook.markdown("# attn-only-2l\n\n| metric | value |\n|---|---|");
+        assertEquals("# attn-only-2l\n\n| metric | value |\n|---|---|", md.text());
+        assertThrows(LoupeException.class, () -> Notebook.markdown(null));
     }
 
     @Test
@@ -72,6 +56,8 @@ class DisplaysTest {
             assertEquals(4, all.heads().size());
             String html = all.html();
             assertTrue(html.contains("\"label\":\"L0H0\"") && html.contains("attention L1H1"), html);
+            assertTrue(
+                    html.contains("\"zmin\":0,\"zmax\":1,\"colorscale\":[[0.0,\"#ffffff\"]"), "white at zero: " + html);
             LoupeException wrongTokens =
                     assertThrows(LoupeException.class, () -> Notebook.attention(r.cache(), 0, List.of("a", "b")));
             assertTrue(wrongTokens.getMessage().contains("2 token strings")
