@@ -45,24 +45,8 @@ final class HtmlPageCheck {
                 List.of(
                         "sh",
                         "-c",
-                        String.join(
-                                " ",
-                                List.of(
-                                        chromium,
-                                        "--headless",
-                                        "--no-sandbox",
-                                        "--disable-gpu",
-                                        "--disable-background-networking",
-                                        "--disable-quic",
-                                        "--no-first-run",
-                                        "--disable-component-update",
-                                        "--disable-sync",
-                                        "--user-data-dir=" + profile,
-                                        "--virtual-time-budget=15000",
-                                        "--dump-dom",
-                                        "'" + checked.toUri() + "'",
-                                        ">",
-                                        "'" + dom + "'"))),
+                        String.join(" ", headless(chromium, profile)) + " --dump-dom '" + checked.toUri() + "' > '"
+                                + dom + "'"),
                 Map.of(),
                 180);
         if (r.exitCode() != 0 || !Files.exists(dom)) {
@@ -89,28 +73,34 @@ final class HtmlPageCheck {
         return new Report(ids.size(), missing, errors, r.output(), rendered);
     }
 
+    /** Headless Chromium without network, a fresh profile, 15 s of virtual time for the page's scripts. */
+    private static List<String> headless(String chromium, Path profile) {
+        return List.of(
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-component-update",
+                "--disable-sync",
+                "--user-data-dir=" + profile,
+                "--virtual-time-budget=15000");
+    }
+
     /** A PNG of the page as headless Chromium draws it in a {@code width} x {@code height} window at scale 1. */
     static Path screenshot(String chromium, Path html, Path workDir, int width, int height) throws IOException {
         Path profile = Files.createTempDirectory(workDir, "chromium-profile");
         Path png = workDir.resolve(html.getFileName() + ".png");
-        JupyterTools.Result r = JupyterTools.run(
-                List.of(
-                        chromium,
-                        "--headless",
-                        "--no-sandbox",
-                        "--disable-gpu",
-                        "--disable-background-networking",
-                        "--no-first-run",
-                        "--disable-component-update",
-                        "--hide-scrollbars",
-                        "--force-device-scale-factor=1",
-                        "--user-data-dir=" + profile,
-                        "--window-size=" + width + "," + height,
-                        "--virtual-time-budget=15000",
-                        "--screenshot=" + png,
-                        html.toUri().toString()),
-                Map.of(),
-                180);
+        List<String> cmd = new ArrayList<>(headless(chromium, profile));
+        cmd.addAll(List.of(
+                "--hide-scrollbars",
+                "--force-device-scale-factor=1",
+                "--window-size=" + width + "," + height,
+                "--screenshot=" + png,
+                html.toUri().toString()));
+        JupyterTools.Result r = JupyterTools.run(cmd, Map.of(), 180);
         if (r.exitCode() != 0 || !Files.exists(png)) {
             throw new IOException("chromium screenshot failed (" + r.exitCode() + "):\n" + r.output());
         }

@@ -132,14 +132,7 @@ public final class AttentionView {
         trace.put("hovertemplate", "%{customdata}<br>attention %{z:.4f}<extra></extra>");
 
         ObjectNode layout = fig.putObject("layout");
-        // The key axis is at the top, under the title: the title sits at the top of the figure.
-        layout.set(
-                "title",
-                Figure.JSON
-                        .createObjectNode()
-                        .put("text", "attention " + labels.get(selected))
-                        .put("y", 0.99)
-                        .put("yanchor", "top"));
+        layout.set("title", title(labels.get(selected)));
         layout.set(
                 "margin",
                 Figure.JSON
@@ -185,14 +178,7 @@ public final class AttentionView {
                 b.put("label", labels.get(i)).put("method", "update");
                 ArrayNode args = b.putArray("args");
                 args.addObject().putArray("z").add(Figure.matrix(patterns.get(i)));
-                args.addObject()
-                        .set(
-                                "title",
-                                Figure.JSON
-                                        .createObjectNode()
-                                        .put("text", "attention " + labels.get(i))
-                                        .put("y", 0.99)
-                                        .put("yanchor", "top"));
+                args.addObject().set("title", title(labels.get(i)));
             }
         }
         int height = Math.min(900, Math.max(380, 16 * n + 180));
@@ -201,6 +187,15 @@ public final class AttentionView {
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new LoupeException("cannot write attention view JSON: " + e.getMessage(), e);
         }
+    }
+
+    /** The key axis is at the top, under the title: the title sits at the top of the figure. */
+    private static ObjectNode title(String head) {
+        return Figure.JSON
+                .createObjectNode()
+                .put("text", "attention " + head)
+                .put("y", 0.99)
+                .put("yanchor", "top");
     }
 
     private static String quote(String token) {
