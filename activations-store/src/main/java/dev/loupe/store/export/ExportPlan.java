@@ -1,0 +1,87 @@
+package dev.loupe.store.export;
+
+import dev.loupe.store.read.ActivationStore;
+import java.util.ArrayList;
+import java.util.List;
+import org.nd4j.linalg.api.buffer.DataType;
+
+/**
+ * A checked export: which hooks, in which dtype, how the store's sequences are cut into files
+ * (contiguous, as {@code Dataset.shard(contiguous=True)} cuts them) and read in blocks.
+ *
+ * @param dtype "float32" or "float16", as {@code datasets} names them
+ */
+record ExportPlan(ActivationStore store, List<String> hooks, String dtype, ExportOptions.Rows rows, long shardBytes) {
+
+    ExportPlan {
+        hooks = List.copyOf(hooks);
+    }
+
+    int context() {
+        return store.manifest().contextSize();
+    }
+
+    long sequences() {
+        return store.manifest().sequences();
+    }
+
+    int d(String hook) {
+        return store.d(hook);
+    }
+
+    DataType nd4j() {
+        return dtype.equals("float16") ? DataType.HALF : DataType.FLOAT;
+    }
+
+    /** Bytes per activation value in the files. */
+    int width() {
+        return nd4j().width();
+    }
+
+    /** Activation bytes of one sequence, every exported hook. */
+    long activationBytesPerSequence() {
+        long perToken = 0;
+        for (String h : hooks) perToken += (long) d(h) * width();
+        return perToken * context();
+    }
+
+    /** Everything a sequence adds to a file: activations, token ids and positions (int32), its index (int64). */
+    long bytesPerSequence() {
+        return activationBytesPerSequence() + 8L * context() + 8;
+    }
+
+    /** Total activation bytes: the progress bar's and the benchmark's unit. */
+    long activationBytes() {
+        return activationBytesPerSequence() * sequences();
+    }
+
+    /**
+     * The sequences of each file, {@code [first, end)}: {@code ceil(bytes / shardBytes)} files (at
+     * least one, at most one per sequence), sizes differing by at most one sequence, the larger first.
+     */
+    List<long[]> files() {
+        long n = sequences();
+        long count = Math.max(1, Math.min(n, ceilDiv(bytesPerSequence() * n, shardBytes)));
+        List<long[]> out = new ArrayList<>();
+        long div = n / count, mod = n % count;
+        for (long i = 0; i < count; i++) {
+            long start = div * i + Math.min(i, mod);
+            out.add(new long[] {start, start + div + (i < mod ? 1 : 0)});
+        }
+        return out;
+    }
+
+    /** Sequences per block read from the store: about {@code budgetBytes} of activations, at least one. */
+    int blockSequences(long budgetBytes) {
+        long per = Math.max(1, activationBytesPerSequence());
+        return (int) Math.max(1, Math.min(Integer.MAX_VALUE / Math.max(1, context()), budgetBytes / per));
+    }
+
+    SequenceBlock read(long firstSequence, int count) {
+        return SequenceBlock.read(this, firstSequence, count);
+    }
+
+    private static long ceilDiv(long a, long b) {
+        return (a + b - 1) / b;
+    }
+}

@@ -1,0 +1,263 @@
+package dev.loupe.store.export;
+
+import dev.loupe.engine.progress.ProgressBar;
+import dev.loupe.store.export.DatasetsFeatures.Feature;
+import dev.loupe.store.export.DatasetsFeatures.Sequence;
+import dev.loupe.store.export.DatasetsFeatures.Value;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
+import java.nio.channels.Channels;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.apache.arrow.vector.ipc.WriteChannel;
+import org.apache.arrow.vector.ipc.message.MessageSerializer;
+import org.apache.parquet.bytes.BytesInput;
+import org.apache.parquet.column.ColumnDescriptor;
+import org.apache.parquet.column.ColumnWriteStore;
+import org.apache.parquet.column.ColumnWriter;
+import org.apache.parquet.column.ParquetProperties;
+import org.apache.parquet.compression.CompressionCodecFactory.BytesInputCompressor;
+import org.apache.parquet.hadoop.ColumnChunkPageWriteStore;
+import org.apache.parquet.hadoop.ParquetFileWriter;
+import org.apache.parquet.hadoop.metadata.CompressionCodecName;
+import org.apache.parquet.io.api.Binary;
+import org.apache.parquet.schema.LogicalTypeAnnotation;
+import org.apache.parquet.schema.MessageType;
+import org.apache.parquet.schema.PrimitiveType.PrimitiveTypeName;
+import org.apache.parquet.schema.Type;
+import org.apache.parquet.schema.Types;
+
+/**
+ * Writes a store as Parquet files {@code part-00000-of-0000N.parquet}, one row per sequence
+ * ({@code <hook>} [context][d], {@code token_ids} [context], {@code sequence}, {@code position}
+ * [context]) or per token ({@code <hook>} [d], {@code token_ids}, {@code sequence}, {@code position}).
+ *
+ * <p>The files are what pyarrow writes for the same table: lists are Parquet's three-level
+ * {@code LIST} ({@code <name>.list.element}), every field optional, and the key-value metadata holds
+ * {@code ARROW:schema} (the Arrow schema, so pyarrow, polars and {@code datasets} read the
+ * fixed-size lists back as such) and {@code huggingface} (the {@code datasets} features, so
+ * {@code load_dataset("parquet", ...)} restores {@code Sequence(..., length=n)}). Apache Parquet
+ * Java encodes (PLAIN values, RLE levels, dictionaries for {@code token_ids} and {@code position}),
+ * uncompressed (float activations do not compress), with min/max/null-count statistics per row group
+ * and page indexes; no Hadoop is involved.
+ *
+ * <p>Memory: one row group (about {@link #ROW_GROUP_BYTES}) is buffered by Parquet before it is
+ * written; the store is read {@link #BLOCK_BYTES} at a time.
+ */
+final class ParquetExport {
+    /** Activation bytes per row group: DuckDB and pyarrow read row groups in parallel; 64 MB keeps many. */
+    static final long ROW_GROUP_BYTES = 64L << 20;
+    /** Activation bytes read from the store at a time. */
+    static final long BLOCK_BYTES = 16L << 20;
+
+    private static final int PAGE_BYTES = 1 << 20;
+
+    private ParquetExport() {}
+
+    /** The {@code datasets} features of the Parquet columns. */
+    static DatasetsFeatures features(ExportPlan plan) {
+        int context = plan.context();
+        boolean bySequence = plan.rows() == ExportOptions.Rows.SEQUENCES;
+        Map<String, Feature> cols = new LinkedHashMap<>();
+        for (String h : plan.hooks()) {
+            Feature row = new Sequence(new Value(plan.dtype()), plan.d(h));
+            cols.put(h, bySequence ? new Sequence(row, context) : row);
+        }
+        Feature id = new Value("int32");
+        cols.put("token_ids", bySequence ? new Sequence(id, context) : id);
+        cols.put("sequence", new Value("int64"));
+        cols.put("position", bySequence ? new Sequence(id, context) : id);
+        return new DatasetsFeatures(cols);
+    }
+
+    /** The Parquet schema pyarrow derives from the same Arrow schema. */
+    static MessageType schema(DatasetsFeatures features) {
+        Types.MessageTypeBuilder b = Types.buildMessage();
+        features.columns().forEach((name, f) -> b.addField(parquetType(name, f)));
+        return b.named("schema");
+    }
+
+    private static Type parquetType(String name, Feature f) {
+        if (f instanceof Sequence s)
+            return Types.optionalGroup()
+                    .as(LogicalTypeAnnotation.listType())
+                    .addField(Types.repeatedGroup()
+                            .addField(parquetType("element", s.feature()))
+                            .named("list"))
+                    .named(name);
+        Value v = (Value) f;
+        return switch (v.dtype()) {
+            case "float32" -> Types.optional(PrimitiveTypeName.FLOAT).named(name);
+            case "float16" -> Types.optional(PrimitiveTypeName.FIXED_LEN_BYTE_ARRAY)
+                    .length(2)
+                    .as(LogicalTypeAnnotation.float16Type())
+                    .named(name);
+            case "int32" -> Types.optional(PrimitiveTypeName.INT32).named(name);
+            case "int64" -> Types.optional(PrimitiveTypeName.INT64).named(name);
+            default -> throw new IllegalArgumentException(v.dtype());
+        };
+    }
+
+    /** The key-value metadata: {@code huggingface} and {@code ARROW:schema} (base64 of the IPC-serialized schema). */
+    static Map<String, String> keyValueMetadata(DatasetsFeatures features) throws IOException {
+        ByteArrayOutputStream ipc = new ByteArrayOutputStream();
+        MessageSerializer.serialize(new WriteChannel(Channels.newChannel(ipc)), features.arrowSchema());
+        Map<String, String> kv = new LinkedHashMap<>(features.schemaMetadata());
+        kv.put("ARROW:schema", Base64.getEncoder().encodeToString(ipc.toByteArray()));
+        return kv;
+    }
+
+    static List<Path> write(ExportPlan plan, Path dir, ProgressBar progress) throws IOException {
+        DatasetsFeatures features = features(plan);
+        MessageType schema = schema(features);
+        Map<String, String> kv = keyValueMetadata(features);
+        List<long[]> ranges = plan.files();
+        List<Path> written = new ArrayList<>();
+        long[] done = {0};
+        for (int i = 0; i < ranges.size(); i++) {
+            Path file = dir.resolve(String.format(Locale.ROOT, "part-%05d-of-%05d.parquet", i, ranges.size()));
+            writeFile(plan, schema, kv, file, ranges.get(i), progress, done);
+            written.add(file);
+        }
+        return written;
+    }
+
+    private static ParquetProperties properties(ExportPlan plan, MessageType schema) {
+        long rowBytes = plan.rows() == ExportOptions.Rows.SEQUENCES
+                ? plan.activationBytesPerSequence()
+                : plan.activationBytesPerSequence() / Math.max(1, plan.context());
+        // Parquet checks a page's size only every so many rows (100 at first): rows of a sequence's
+        // activations are MBs, so check after every row that could fill a page.
+        int check = (int) Math.max(1, Math.min(100, PAGE_BYTES / Math.max(1, rowBytes)));
+        ParquetProperties.Builder b = ParquetProperties.builder()
+                .withWriterVersion(ParquetProperties.WriterVersion.PARQUET_1_0)
+                .withPageSize(PAGE_BYTES)
+                .withMinRowCountForPageSizeCheck(check)
+                .withMaxRowCountForPageSizeCheck(Math.max(check, 10_000))
+                .withDictionaryEncoding(false);
+        for (ColumnDescriptor c : schema.getColumns())
+            if (c.getPath()[0].equals("token_ids") || c.getPath()[0].equals("position"))
+                b.withDictionaryEncoding(String.join(".", c.getPath()), true);
+        return b.build();
+    }
+
+    private static void writeFile(
+            ExportPlan plan,
+            MessageType schema,
+            Map<String, String> kv,
+            Path file,
+            long[] range,
+            ProgressBar progress,
+            long[] done)
+            throws IOException {
+        ParquetProperties props = properties(plan, schema);
+        int groupSequences = plan.blockSequences(ROW_GROUP_BYTES);
+        int block = Math.min(groupSequences, plan.blockSequences(BLOCK_BYTES));
+        try (ExportFile out = ExportFile.create(file)) {
+            ParquetFileWriter writer =
+                    new ParquetFileWriter(out.parquet(), schema, ParquetFileWriter.Mode.CREATE, ROW_GROUP_BYTES, 0);
+            writer.start();
+            for (long g = range[0]; g < range[1]; g += groupSequences) {
+                long groupEnd = Math.min(range[1], g + groupSequences);
+                ColumnChunkPageWriteStore pages = new ColumnChunkPageWriteStore(
+                        Uncompressed.INSTANCE,
+                        schema,
+                        props.getAllocator(),
+                        props.getColumnIndexTruncateLength(),
+                        props.getPageWriteChecksumEnabled());
+                ColumnWriteStore columns = props.newColumnWriteStore(schema, pages, pages);
+                long rows = 0;
+                for (long s = g; s < groupEnd; s += block) {
+                    int n = (int) Math.min(block, groupEnd - s);
+                    try (SequenceBlock b = plan.read(s, n)) {
+                        rows += writeRows(plan, schema, columns, b);
+                    }
+                    done[0] += n * plan.activationBytesPerSequence();
+                    progress.update(done[0], file.getFileName().toString());
+                }
+                writer.startBlock(rows);
+                columns.flush();
+                pages.flushToFileWriter(writer);
+                writer.endBlock();
+                columns.close();
+                pages.close();
+            }
+            writer.end(kv);
+            out.finish();
+        }
+    }
+
+    /** Writes the block's rows into the row group's column writers; returns how many rows. */
+    private static long writeRows(ExportPlan plan, MessageType schema, ColumnWriteStore columns, SequenceBlock b) {
+        boolean bySequence = plan.rows() == ExportOptions.Rows.SEQUENCES;
+        int context = b.context;
+        int rows = bySequence ? b.sequences : b.rows();
+        int perRow = bySequence ? context : 1; // tokens per row
+        List<ColumnDescriptor> leaves = schema.getColumns();
+        List<String> hooks = plan.hooks();
+        ColumnWriter[] w = new ColumnWriter[leaves.size()];
+        for (int c = 0; c < w.length; c++) w[c] = columns.getColumnWriter(leaves.get(c));
+        FloatBuffer[] f32 = new FloatBuffer[hooks.size()];
+        ByteBuffer[] f16 = new ByteBuffer[hooks.size()];
+        for (int h = 0; h < hooks.size(); h++) {
+            if (plan.width() == 4) f32[h] = b.bytes(hooks.get(h)).asFloatBuffer();
+            else f16[h] = b.bytes(hooks.get(h));
+        }
+        int idCol = hooks.size(), seqCol = idCol + 1, posCol = idCol + 2;
+        for (int r = 0; r < rows; r++) {
+            int token = r * perRow; // the row's first token in the block
+            for (int h = 0; h < hooks.size(); h++) {
+                int d = plan.d(hooks.get(h));
+                int dl = leaves.get(h).getMaxDefinitionLevel(), depth = bySequence ? 2 : 1;
+                int at = token * d;
+                for (int t = 0; t < perRow; t++) {
+                    for (int k = 0; k < d; k++, at++) {
+                        int rl = k > 0 ? depth : t > 0 ? depth - 1 : 0;
+                        if (f32[h] != null) w[h].write(f32[h].get(at), rl, dl);
+                        else { // statistics keep min/max Binaries: a fresh array per value
+                            byte[] half = {f16[h].get(2 * at), f16[h].get(2 * at + 1)};
+                            w[h].write(Binary.fromConstantByteArray(half), rl, dl);
+                        }
+                    }
+                }
+            }
+            writeInts(w[idCol], leaves.get(idCol), b.tokens, token, perRow, bySequence);
+            w[seqCol].write(b.sequence[token], 0, leaves.get(seqCol).getMaxDefinitionLevel());
+            writeInts(w[posCol], leaves.get(posCol), b.position, token, perRow, bySequence);
+            columns.endRecord();
+        }
+        return rows;
+    }
+
+    /** An int32 column: one value per row, or a list of {@code count} per row. */
+    private static void writeInts(ColumnWriter w, ColumnDescriptor c, int[] values, int from, int count, boolean list) {
+        int dl = c.getMaxDefinitionLevel();
+        if (!list) w.write(values[from], 0, dl);
+        else for (int i = 0; i < count; i++) w.write(values[from + i], i == 0 ? 0 : 1, dl);
+    }
+
+    /** Pages stored as they are encoded (Parquet's UNCOMPRESSED codec). */
+    private enum Uncompressed implements BytesInputCompressor {
+        INSTANCE;
+
+        @Override
+        public BytesInput compress(BytesInput bytes) {
+            return bytes;
+        }
+
+        @Override
+        public CompressionCodecName getCodecName() {
+            return CompressionCodecName.UNCOMPRESSED;
+        }
+
+        @Override
+        public void release() {}
+    }
+}
