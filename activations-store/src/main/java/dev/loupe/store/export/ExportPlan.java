@@ -9,12 +9,36 @@ import org.nd4j.linalg.api.buffer.DataType;
  * A checked export: which hooks, in which dtype, how the store's sequences are cut into files
  * (contiguous, as {@code Dataset.shard(contiguous=True)} cuts them) and read in blocks.
  *
- * @param dtype "float32" or "float16", as {@code datasets} names them
+ * @param dtype   "float32" or "float16", as {@code datasets} names them
+ * @param buffers how much is read and buffered at a time
  */
-record ExportPlan(ActivationStore store, List<String> hooks, String dtype, ExportOptions.Rows rows, long shardBytes) {
+record ExportPlan(
+        ActivationStore store,
+        List<String> hooks,
+        String dtype,
+        ExportOptions.Rows rows,
+        long shardBytes,
+        Buffers buffers) {
+
+    /**
+     * Memory an export holds, in activation bytes: a block read from the store (an Arrow record batch),
+     * a Parquet row group (buffered by Parquet until written), a Parquet page.
+     */
+    record Buffers(long blockBytes, long rowGroupBytes, int pageBytes) {
+        /** 32 MB blocks; 64 MB row groups (DuckDB and pyarrow read row groups in parallel); 1 MB pages (Parquet's default). */
+        static final Buffers DEFAULT = new Buffers(32L << 20, 64L << 20, 1 << 20);
+    }
 
     ExportPlan {
         hooks = List.copyOf(hooks);
+    }
+
+    ExportPlan(ActivationStore store, List<String> hooks, String dtype, ExportOptions.Rows rows, long shardBytes) {
+        this(store, hooks, dtype, rows, shardBytes, Buffers.DEFAULT);
+    }
+
+    ExportPlan withBuffers(Buffers b) {
+        return new ExportPlan(store, hooks, dtype, rows, shardBytes, b);
     }
 
     int context() {

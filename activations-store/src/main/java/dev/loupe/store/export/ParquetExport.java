@@ -7,6 +7,7 @@ import dev.loupe.store.export.DatasetsFeatures.Value;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.channels.Channels;
 import java.nio.file.Path;
@@ -16,6 +17,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.arrow.vector.ipc.WriteChannel;
 import org.apache.arrow.vector.ipc.message.MessageSerializer;
 import org.apache.parquet.bytes.BytesInput;
@@ -48,17 +55,11 @@ import org.apache.parquet.schema.Types;
  * uncompressed (float activations do not compress), with min/max/null-count statistics per row group
  * and page indexes; no Hadoop is involved.
  *
- * <p>Memory: one row group (about {@link #ROW_GROUP_BYTES}) is buffered by Parquet before it is
- * written; the store is read {@link #BLOCK_BYTES} at a time.
+ * <p>Memory: each file's writer buffers one row group ({@link ExportPlan.Buffers}: 64 MB of
+ * activations) before writing it, and reads the store a block at a time; files are written in
+ * parallel, one per processor, since Parquet Java encodes value by value.
  */
 final class ParquetExport {
-    /** Activation bytes per row group: DuckDB and pyarrow read row groups in parallel; 64 MB keeps many. */
-    static final long ROW_GROUP_BYTES = 64L << 20;
-    /** Activation bytes read from the store at a time. */
-    static final long BLOCK_BYTES = 16L << 20;
-
-    private static final int PAGE_BYTES = 1 << 20;
-
     private ParquetExport() {}
 
     /** The {@code datasets} features of the Parquet columns. */
@@ -119,28 +120,74 @@ final class ParquetExport {
         MessageType schema = schema(features);
         Map<String, String> kv = keyValueMetadata(features);
         List<long[]> ranges = plan.files();
-        List<Path> written = new ArrayList<>();
-        long[] done = {0};
-        for (int i = 0; i < ranges.size(); i++) {
-            Path file = dir.resolve(String.format(Locale.ROOT, "part-%05d-of-%05d.parquet", i, ranges.size()));
-            writeFile(plan, schema, kv, file, ranges.get(i), progress, done);
-            written.add(file);
+        List<Path> files = new ArrayList<>();
+        for (int i = 0; i < ranges.size(); i++)
+            files.add(dir.resolve(String.format(Locale.ROOT, "part-%05d-of-%05d.parquet", i, ranges.size())));
+        // Parquet Java encodes value by value: files are encoded in parallel, one per processor.
+        int threads = Math.max(1, Math.min(ranges.size(), Runtime.getRuntime().availableProcessors()));
+        AtomicLong done = new AtomicLong();
+        ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
+            Thread t = new Thread(r, "parquet-export");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            List<Future<?>> jobs = new ArrayList<>();
+            for (int i = 0; i < ranges.size(); i++) {
+                Path file = files.get(i);
+                long[] range = ranges.get(i);
+                jobs.add(pool.submit(() -> {
+                    writeFile(plan, schema, kv, file, range, bytes -> {
+                        long total = done.addAndGet(bytes);
+                        synchronized (progress) {
+                            progress.update(total, file.getFileName().toString());
+                        }
+                    });
+                    return null;
+                }));
+            }
+            for (Future<?> job : jobs) {
+                try {
+                    job.get();
+                } catch (ExecutionException e) {
+                    jobs.forEach(j -> j.cancel(true));
+                    Throwable cause = e.getCause();
+                    if (cause instanceof IOException io) throw io;
+                    if (cause instanceof RuntimeException re) throw re;
+                    if (cause instanceof Error err) throw err;
+                    throw new IOException(cause);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        } finally {
+            pool.shutdownNow();
+            try {
+                pool.awaitTermination(1, TimeUnit.MINUTES); // no worker still writes when the folder is removed
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
-        return written;
+        return files;
     }
 
     private static ParquetProperties properties(ExportPlan plan, MessageType schema) {
         long rowBytes = plan.rows() == ExportOptions.Rows.SEQUENCES
                 ? plan.activationBytesPerSequence()
                 : plan.activationBytesPerSequence() / Math.max(1, plan.context());
-        // Parquet checks a page's size only every so many rows (100 at first): rows of a sequence's
-        // activations are MBs, so check after every row that could fill a page.
-        int check = (int) Math.max(1, Math.min(100, PAGE_BYTES / Math.max(1, rowBytes)));
+        // Parquet checks a page's size only every so many rows (100 at first): a sequence's activations
+        // are hundreds of kB, so check after every row that could fill a page.
+        int page = plan.buffers().pageBytes();
+        int check = (int) Math.max(1, Math.min(100, page / Math.max(1, rowBytes)));
         ParquetProperties.Builder b = ParquetProperties.builder()
                 .withWriterVersion(ParquetProperties.WriterVersion.PARQUET_1_0)
-                .withPageSize(PAGE_BYTES)
+                .withPageSize(page)
                 .withMinRowCountForPageSizeCheck(check)
                 .withMaxRowCountForPageSizeCheck(Math.max(check, 10_000))
+                .withSizeStatisticsEnabled(false) // level histograms: per-value work no reader here needs
+                .withPageWriteChecksumEnabled(false) // as pyarrow: a copy and a CRC32 of every page saved
+                .withValuesWriterFactory(new PlainFloatValues())
                 .withDictionaryEncoding(false);
         for (ColumnDescriptor c : schema.getColumns())
             if (c.getPath()[0].equals("token_ids") || c.getPath()[0].equals("position"))
@@ -154,17 +201,23 @@ final class ParquetExport {
             Map<String, String> kv,
             Path file,
             long[] range,
-            ProgressBar progress,
-            long[] done)
+            java.util.function.LongConsumer progress)
             throws IOException {
         ParquetProperties props = properties(plan, schema);
-        int groupSequences = plan.blockSequences(ROW_GROUP_BYTES);
-        int block = Math.min(groupSequences, plan.blockSequences(BLOCK_BYTES));
+        int groupSequences = plan.blockSequences(plan.buffers().rowGroupBytes());
+        int block = Math.min(groupSequences, plan.blockSequences(plan.buffers().blockBytes() / 2));
+        // one block of every hook's activations, reused
+        ByteBuffer scratch = ByteBuffer.allocateDirect(Math.toIntExact(block * plan.activationBytesPerSequence()));
         try (ExportFile out = ExportFile.create(file)) {
-            ParquetFileWriter writer =
-                    new ParquetFileWriter(out.parquet(), schema, ParquetFileWriter.Mode.CREATE, ROW_GROUP_BYTES, 0);
+            ParquetFileWriter writer = new ParquetFileWriter(
+                    out.parquet(),
+                    schema,
+                    ParquetFileWriter.Mode.CREATE,
+                    plan.buffers().rowGroupBytes(),
+                    0);
             writer.start();
             for (long g = range[0]; g < range[1]; g += groupSequences) {
+                if (Thread.interrupted()) throw new java.io.InterruptedIOException("export cancelled");
                 long groupEnd = Math.min(range[1], g + groupSequences);
                 ColumnChunkPageWriteStore pages = new ColumnChunkPageWriteStore(
                         Uncompressed.INSTANCE,
@@ -174,13 +227,12 @@ final class ParquetExport {
                         props.getPageWriteChecksumEnabled());
                 ColumnWriteStore columns = props.newColumnWriteStore(schema, pages, pages);
                 long rows = 0;
-                for (long s = g; s < groupEnd; s += block) {
+                for (long s = g;
+                        s < groupEnd;
+                        s += block) { // a block: half the batch, as the rows are copied once more
                     int n = (int) Math.min(block, groupEnd - s);
-                    try (SequenceBlock b = plan.read(s, n)) {
-                        rows += writeRows(plan, schema, columns, b);
-                    }
-                    done[0] += n * plan.activationBytesPerSequence();
-                    progress.update(done[0], file.getFileName().toString());
+                    rows += writeRows(plan, schema, columns, plan.read(s, n), scratch);
+                    progress.accept(n * plan.activationBytesPerSequence());
                 }
                 writer.startBlock(rows);
                 columns.flush();
@@ -195,45 +247,67 @@ final class ParquetExport {
     }
 
     /** Writes the block's rows into the row group's column writers; returns how many rows. */
-    private static long writeRows(ExportPlan plan, MessageType schema, ColumnWriteStore columns, SequenceBlock b) {
+    private static long writeRows(
+            ExportPlan plan, MessageType schema, ColumnWriteStore columns, SequenceBlock b, ByteBuffer scratch) {
         boolean bySequence = plan.rows() == ExportOptions.Rows.SEQUENCES;
-        int context = b.context;
         int rows = bySequence ? b.sequences : b.rows();
-        int perRow = bySequence ? context : 1; // tokens per row
+        int perRow = bySequence ? b.context : 1; // tokens per row
+        int depth = bySequence ? 2 : 1;
         List<ColumnDescriptor> leaves = schema.getColumns();
         List<String> hooks = plan.hooks();
+        int nh = hooks.size();
         ColumnWriter[] w = new ColumnWriter[leaves.size()];
         for (int c = 0; c < w.length; c++) w[c] = columns.getColumnWriter(leaves.get(c));
-        FloatBuffer[] f32 = new FloatBuffer[hooks.size()];
-        ByteBuffer[] f16 = new ByteBuffer[hooks.size()];
-        for (int h = 0; h < hooks.size(); h++) {
-            if (plan.width() == 4) f32[h] = b.bytes(hooks.get(h)).asFloatBuffer();
-            else f16[h] = b.bytes(hooks.get(h));
+        int[] d = new int[nh], dl = new int[nh];
+        ByteBuffer[] values = new ByteBuffer[nh];
+        FloatBuffer[] floats = new FloatBuffer[nh];
+        scratch.clear();
+        for (int h = 0; h < nh; h++) { // each hook's block in one bulk copy
+            d[h] = plan.d(hooks.get(h));
+            dl[h] = leaves.get(h).getMaxDefinitionLevel();
+            int from = scratch.position();
+            b.activations(hooks.get(h), scratch);
+            values[h] = scratch.duplicate()
+                    .position(from)
+                    .limit(scratch.position())
+                    .slice()
+                    .order(ByteOrder.LITTLE_ENDIAN);
+            floats[h] = values[h].asFloatBuffer();
         }
-        int idCol = hooks.size(), seqCol = idCol + 1, posCol = idCol + 2;
-        for (int r = 0; r < rows; r++) {
+        int idCol = nh, seqCol = nh + 1, posCol = nh + 2;
+        for (int r = 0; r < rows; r++) { // row by row, so that Parquet cuts pages of about the page size
             int token = r * perRow; // the row's first token in the block
-            for (int h = 0; h < hooks.size(); h++) {
-                int d = plan.d(hooks.get(h));
-                int dl = leaves.get(h).getMaxDefinitionLevel(), depth = bySequence ? 2 : 1;
-                int at = token * d;
-                for (int t = 0; t < perRow; t++) {
-                    for (int k = 0; k < d; k++, at++) {
-                        int rl = k > 0 ? depth : t > 0 ? depth - 1 : 0;
-                        if (f32[h] != null) w[h].write(f32[h].get(at), rl, dl);
-                        else { // statistics keep min/max Binaries: a fresh array per value
-                            byte[] half = {f16[h].get(2 * at), f16[h].get(2 * at + 1)};
-                            w[h].write(Binary.fromConstantByteArray(half), rl, dl);
-                        }
-                    }
-                }
-            }
+            for (int h = 0; h < nh; h++)
+                if (plan.width() == 4) writeFloats(w[h], floats[h], token * d[h], perRow, d[h], depth, dl[h]);
+                else writeHalves(w[h], values[h], token * d[h], perRow, d[h], depth, dl[h]);
             writeInts(w[idCol], leaves.get(idCol), b.tokens, token, perRow, bySequence);
             w[seqCol].write(b.sequence[token], 0, leaves.get(seqCol).getMaxDefinitionLevel());
             writeInts(w[posCol], leaves.get(posCol), b.position, token, perRow, bySequence);
             columns.endRecord();
         }
         return rows;
+    }
+
+    /**
+     * One row of a hook: {@code perRow} lists of {@code d} values (a sequence) or one list (a token),
+     * from value {@code at}. Repetition level 0 starts the row, {@code depth - 1} a position's list,
+     * {@code depth} continues a list.
+     */
+    private static void writeFloats(ColumnWriter w, FloatBuffer v, int at, int perRow, int d, int depth, int dl) {
+        for (int t = 0; t < perRow; t++) {
+            w.write(v.get(at++), t > 0 ? depth - 1 : 0, dl);
+            for (int k = 1; k < d; k++) w.write(v.get(at++), depth, dl);
+        }
+    }
+
+    /** As {@link #writeFloats}, float16 as Parquet's FLOAT16 (2-byte fixed-length, little-endian). */
+    private static void writeHalves(ColumnWriter w, ByteBuffer v, int at, int perRow, int d, int depth, int dl) {
+        for (int t = 0; t < perRow; t++)
+            for (int k = 0; k < d; k++, at++) {
+                int rl = k > 0 ? depth : t > 0 ? depth - 1 : 0;
+                // statistics keep min/max Binaries: a fresh array per value
+                w.write(Binary.fromConstantByteArray(new byte[] {v.get(2 * at), v.get(2 * at + 1)}), rl, dl);
+            }
     }
 
     /** An int32 column: one value per row, or a list of {@code count} per row. */

@@ -6,7 +6,6 @@ import dev.loupe.store.export.DatasetsFeatures.Feature;
 import dev.loupe.store.export.DatasetsFeatures.Sequence;
 import dev.loupe.store.export.DatasetsFeatures.Value;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -33,13 +32,11 @@ import org.apache.arrow.vector.ipc.ArrowStreamWriter;
  * </pre>
  *
  * Columns are the hooks in order, then {@code token_ids}, as SAELens's {@code _create_shard} builds
- * them. Each file is written in record batches of about {@link #BATCH_BYTES} of activations, so memory
- * stays bounded by one batch whatever the file size.
+ * them. Each file is written in record batches of about {@link ExportPlan.Buffers#blockBytes()} of
+ * activations (32 MB) into buffers allocated once per file, so memory stays bounded by one batch
+ * whatever the file size.
  */
 final class SaeLensExport {
-    /** Activation bytes per Arrow record batch (and per read from the store). */
-    static final long BATCH_BYTES = 32L << 20;
-
     private SaeLensExport() {}
 
     /** {@code {hook: Array2D(shape=(context, d), dtype)}, token_ids: Sequence(Value("int32"), length=context)}. */
@@ -78,24 +75,36 @@ final class SaeLensExport {
             ProgressBar progress,
             long[] done)
             throws IOException {
-        int block = plan.blockSequences(BATCH_BYTES);
+        int block = (int) Math.min(plan.blockSequences(plan.buffers().blockBytes()), Math.max(1, range[1] - range[0]));
         try (VectorSchemaRoot root = VectorSchemaRoot.create(features.arrowSchema(), allocator);
                 ExportFile out = ExportFile.create(file);
                 ArrowStreamWriter writer = new ArrowStreamWriter(root, null, out)) {
+            allocate(root, plan, block); // once: every batch reuses the buffers
             writer.start();
             for (long s = range[0]; s < range[1]; s += block) {
                 int n = (int) Math.min(block, range[1] - s);
-                try (SequenceBlock b = plan.read(s, n)) {
-                    fill(root, plan, b);
-                    writer.writeBatch();
-                }
-                root.clear();
+                fill(root, plan, plan.read(s, n));
+                writer.writeBatch();
                 done[0] += n * plan.activationBytesPerSequence();
                 progress.update(done[0], file.getFileName().toString());
             }
             writer.end();
             out.finish();
         }
+    }
+
+    /** Buffers for batches of up to {@code sequences} rows. */
+    private static void allocate(VectorSchemaRoot root, ExportPlan plan, int sequences) {
+        int tokens = Math.multiplyExact(sequences, plan.context());
+        for (String h : plan.hooks()) {
+            ListVector seqs = (ListVector) root.getVector(h);
+            seqs.setInitialTotalCapacity(sequences, tokens);
+            ((ListVector) seqs.getDataVector()).setInitialTotalCapacity(tokens, Math.multiplyExact(tokens, plan.d(h)));
+            seqs.allocateNew();
+        }
+        FixedSizeListVector ids = (FixedSizeListVector) root.getVector("token_ids");
+        ids.setInitialCapacity(sequences);
+        ids.allocateNew();
     }
 
     /** One record batch: the block's sequences as rows. */
@@ -107,9 +116,6 @@ final class SaeLensExport {
             ListVector positions = (ListVector) seqs.getDataVector(); // [n * context] lists of d values
             BaseFixedWidthVector values = (BaseFixedWidthVector) positions.getDataVector(); // [n * context * d]
             int count = Math.multiplyExact(tokens, d);
-            seqs.setInitialTotalCapacity(n, tokens);
-            positions.setInitialTotalCapacity(tokens, count);
-            seqs.allocateNew();
             for (int i = 0; i < n; i++) {
                 seqs.startNewValue(i);
                 seqs.endValue(i, context);
@@ -120,13 +126,10 @@ final class SaeLensExport {
             }
             if (values.getValueCapacity() < count)
                 throw new IllegalStateException("Arrow allocated " + values.getValueCapacity() + " < " + count);
-            ByteBuffer src = b.bytes(h);
-            values.getDataBuffer().setBytes(0, src);
+            b.activations(h, values.getDataBuffer().nioBuffer(0, (int) b.bytes(h)));
             values.getValidityBuffer().setOne(0L, (count + 7L) / 8);
         }
         FixedSizeListVector ids = (FixedSizeListVector) root.getVector("token_ids");
-        ids.setInitialCapacity(n);
-        ids.allocateNew();
         IntVector idValues = (IntVector) ids.getDataVector();
         for (int i = 0; i < n; i++) ids.setNotNull(i);
         for (int j = 0; j < tokens; j++) idValues.set(j, b.tokens[j]);

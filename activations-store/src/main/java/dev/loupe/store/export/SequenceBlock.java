@@ -2,61 +2,40 @@ package dev.loupe.store.export;
 
 import dev.loupe.store.NativeBytes;
 import java.nio.ByteBuffer;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * Consecutive whole sequences of a store, read for an export: each hook's rows
- * {@code [sequences * context, d]} in the export's dtype (c order, one bulk copy from the
- * memory-mapped shards plus at most one cast), and each row's token id, sequence index and position.
- * Close it to free the arrays' native memory at once.
+ * Consecutive whole sequences of a store, read for an export: each row's token id, sequence index
+ * and position, and each hook's activations on demand ({@link #activations}), copied straight from
+ * the memory-mapped shards into the writer's buffer when the store already holds the export's dtype,
+ * else cast once (bf16 and f16 rows to float32).
  */
-final class SequenceBlock implements AutoCloseable {
+final class SequenceBlock {
     final long firstSequence;
     final int sequences;
     final int context;
     final int[] tokens;
     final long[] sequence;
     final int[] position;
-    private final Map<String, INDArray> activations;
+    private final ExportPlan plan;
 
-    private SequenceBlock(
-            long firstSequence,
-            int sequences,
-            int context,
-            Map<String, INDArray> activations,
-            int[] tokens,
-            long[] sequence,
-            int[] position) {
+    private SequenceBlock(ExportPlan plan, long firstSequence, int sequences, int[] tokens, long[] seq, int[] pos) {
+        this.plan = plan;
         this.firstSequence = firstSequence;
         this.sequences = sequences;
-        this.context = context;
-        this.activations = activations;
+        this.context = plan.context();
         this.tokens = tokens;
-        this.sequence = sequence;
-        this.position = position;
+        this.sequence = seq;
+        this.position = pos;
     }
 
     static SequenceBlock read(ExportPlan plan, long firstSequence, int count) {
-        int context = plan.context();
-        long firstRow = firstSequence * context;
-        int rows = Math.multiplyExact(count, context);
-        Map<String, INDArray> acts = new LinkedHashMap<>();
-        for (String h : plan.hooks()) {
-            INDArray x = plan.store().rows(h, firstRow, rows); // [rows, d] float32
-            if (x.dataType() != plan.nd4j()) { // float16 kept: the f16 values round-trip float32 exactly
-                INDArray y = x.castTo(plan.nd4j());
-                NativeBytes.free(x);
-                x = y;
-            }
-            acts.put(h, x);
-        }
+        long firstRow = firstSequence * plan.context();
+        int rows = Math.multiplyExact(count, plan.context());
         return new SequenceBlock(
+                plan,
                 firstSequence,
                 count,
-                context,
-                acts,
                 plan.store().tokens(firstRow, rows),
                 plan.store().sequences(firstRow, rows),
                 plan.store().positions(firstRow, rows));
@@ -67,13 +46,21 @@ final class SequenceBlock implements AutoCloseable {
         return sequences * context;
     }
 
-    /** A hook's values, little-endian, row after row; valid until {@link #close}. */
-    ByteBuffer bytes(String hook) {
-        return NativeBytes.of(activations.get(hook));
+    /** Bytes of a hook's activations in the export dtype. */
+    long bytes(String hook) {
+        return (long) rows() * plan.d(hook) * plan.width();
     }
 
-    @Override
-    public void close() {
-        activations.values().forEach(NativeBytes::free);
+    /** Puts a hook's values, in the export dtype, little-endian, row after row, into {@code dst} at its position. */
+    void activations(String hook, ByteBuffer dst) {
+        long firstRow = firstSequence * context;
+        if (plan.store().dtype().nd4j() == plan.nd4j()) {
+            plan.store().copyRows(hook, firstRow, rows(), dst);
+            return;
+        }
+        INDArray x = plan.store().rows(hook, firstRow, rows()); // [rows, d] float32, cast from bf16/f16
+        dst.put(NativeBytes.of(x));
+        java.lang.ref.Reference.reachabilityFence(x);
+        NativeBytes.free(x);
     }
 }

@@ -53,9 +53,20 @@ public final class StoreExport {
             ExportFormat format,
             ExportOptions options,
             LongFunction<ProgressBar> progress) {
+        return export(store, out, format, options, ExportPlan.Buffers.DEFAULT, progress);
+    }
+
+    /** With other buffer sizes (tests use small ones to get many batches, row groups and pages). */
+    static ExportResult export(
+            ActivationStore store,
+            Path out,
+            ExportFormat format,
+            ExportOptions options,
+            ExportPlan.Buffers buffers,
+            LongFunction<ProgressBar> progress) {
         long start = System.nanoTime();
         List<String> notes = new ArrayList<>();
-        ExportPlan plan = plan(store, format, options, notes);
+        ExportPlan plan = plan(store, format, options, notes).withBuffers(buffers);
         Path target = out.toAbsolutePath().normalize();
         checkTarget(out, target);
         Path parent = target.getParent();

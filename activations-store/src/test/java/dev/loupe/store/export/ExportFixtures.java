@@ -58,8 +58,14 @@ final class ExportFixtures {
     }
 
     static ExportResult export(Path store, Path out, ExportFormat format, ExportOptions options) {
+        return export(store, out, format, options, ExportPlan.Buffers.DEFAULT);
+    }
+
+    /** With small buffers: many record batches, row groups and pages even for the small stores. */
+    static ExportResult export(
+            Path store, Path out, ExportFormat format, ExportOptions options, ExportPlan.Buffers buffers) {
         try (ActivationStore s = ActivationStore.open(store)) {
-            return StoreExport.export(s, out, format, options, total -> ProgressBar.silent());
+            return StoreExport.export(s, out, format, options, buffers, total -> ProgressBar.silent());
         }
     }
 

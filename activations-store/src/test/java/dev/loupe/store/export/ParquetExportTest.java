@@ -123,8 +123,14 @@ class ParquetExportTest {
         Path store = ExportFixtures.store(StoreDType.F32);
         Path npy = tmp.resolve("npy"), out = tmp.resolve("parquet");
         ExportFixtures.export(store, npy, ExportFormat.NPY, ExportOptions.defaults());
+        // files of 14, 13, 13 sequences; row groups of 5 sequences (20 kB); 4 kB pages: 2 pages per row group's hook
+        // chunk
         ExportResult r = ExportFixtures.export(
-                store, out, ExportFormat.PARQUET, ExportOptions.defaults().withShardBytes(80_000));
+                store,
+                out,
+                ExportFormat.PARQUET,
+                ExportOptions.defaults().withShardBytes(80_000),
+                new ExportPlan.Buffers(8_192, 20_480, 4_096));
         assertEquals(
                 List.of("part-00000-of-00003.parquet", "part-00001-of-00003.parquet", "part-00002-of-00003.parquet"),
                 r.files().stream().map(p -> p.getFileName().toString()).toList());
@@ -136,6 +142,14 @@ class ParquetExportTest {
             assertEquals(SEQUENCE_ROWS_SCHEMA, schema.toString());
             assertMetadata(footer, SEQUENCE_ROWS_FEATURES, true);
             assertStatistics(footer);
+            assertEquals(3, footer.getBlocks().size(), f + ": row groups");
+            assertEquals(5, footer.getBlocks().get(0).getRowCount());
+            try (ParquetFileReader reader = open(f)) {
+                ColumnChunkMetaData resid =
+                        footer.getBlocks().get(0).getColumns().get(0);
+                // 5 rows of 2 kB per hook, 4 kB pages: a page every 2 rows
+                assertEquals(3, reader.readOffsetIndex(resid).getPageCount(), "pages of " + resid.getPath());
+            }
             for (Group g : read(f)) {
                 for (String h : List.of(RESID, Z)) {
                     Group seq = g.getGroup(h, 0);

@@ -91,8 +91,13 @@ class SaeLensExportTest {
         Path npy = tmp.resolve("npy"), out = tmp.resolve("saelens");
         ExportFixtures.export(store, npy, ExportFormat.NPY, ExportOptions.defaults());
         // 40 sequences of 4232 bytes in files of at most 50 kB: 4 files of 10 sequences
+        // record batches of 2 sequences (4096 activation bytes each): 5 per file
         ExportResult r = ExportFixtures.export(
-                store, out, ExportFormat.SAELENS, ExportOptions.defaults().withShardBytes(50_000));
+                store,
+                out,
+                ExportFormat.SAELENS,
+                ExportOptions.defaults().withShardBytes(50_000),
+                new ExportPlan.Buffers(10_000, 0, 0));
 
         List<String> data = List.of(
                 "data-00000-of-00004.arrow",
@@ -153,8 +158,9 @@ class SaeLensExportTest {
                     ArrowStreamReader reader = new ArrowStreamReader(in, a)) {
                 VectorSchemaRoot root = reader.getVectorSchemaRoot();
                 assertSchema(root.getSchema(), "float32");
-                int rows = 0;
+                int rows = 0, batches = 0;
                 while (reader.loadNextBatch()) {
+                    batches++;
                     int n = root.getRowCount();
                     assertActivations((ListVector) root.getVector(RESID), resid, sequence, n, 32, false);
                     assertActivations((ListVector) root.getVector(Z), z, sequence, n, 32, false);
@@ -166,6 +172,7 @@ class SaeLensExportTest {
                     rows += n;
                 }
                 assertEquals(10, rows, f);
+                assertEquals(5, batches, f);
             }
         }
         assertEquals(SEQUENCES, sequence);
