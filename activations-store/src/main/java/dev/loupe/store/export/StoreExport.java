@@ -2,6 +2,7 @@ package dev.loupe.store.export;
 
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.io.AtomicFileWriter;
+import dev.loupe.engine.io.Folders;
 import dev.loupe.engine.progress.ProgressBar;
 import dev.loupe.store.StoreDType;
 import dev.loupe.store.StoreManifest;
@@ -93,14 +94,14 @@ public final class StoreExport {
             Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
             AtomicFileWriter.syncDirectory(parent);
         } catch (IOException | UncheckedIOException | LoupeException e) {
-            deleteTree(temp);
+            Folders.deleteTree(temp);
             String why = e instanceof DirectoryNotEmptyException || e instanceof FileAlreadyExistsException
                     ? "it appeared while exporting and is not empty"
                     : String.valueOf(e.getMessage());
             throw new LoupeException(
                     out + ": export failed (" + why + "); nothing was left there (the partial files were removed)", e);
         } catch (RuntimeException | Error e) {
-            deleteTree(temp);
+            Folders.deleteTree(temp);
             throw e;
         }
         long bytes = 0;
@@ -161,11 +162,11 @@ public final class StoreExport {
                     continue;
                 }
                 if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
-                    if (pid == ProcessHandle.current().pid()) deleteTree(p);
+                    if (pid == ProcessHandle.current().pid()) Folders.deleteTree(p);
                     else
                         throw new LoupeException(
                                 parent.resolve(name) + ": another export (pid " + pid + ") is writing it");
-                } else deleteTree(p);
+                } else Folders.deleteTree(p);
             }
         }
     }
@@ -175,16 +176,6 @@ public final class StoreExport {
             return Files.size(p);
         } catch (IOException e) {
             throw new LoupeException(p + ": cannot read its size: " + e.getMessage(), e);
-        }
-    }
-
-    static void deleteTree(Path dir) {
-        if (!Files.exists(dir)) return;
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p :
-                    s.sorted((a, b) -> b.getNameCount() - a.getNameCount()).toList()) Files.deleteIfExists(p);
-        } catch (IOException e) {
-            // best effort: the hidden folder is removed by the next export to the same place
         }
     }
 }
