@@ -134,6 +134,7 @@ class ParquetExportTest {
         assertEquals(
                 List.of("part-00000-of-00003.parquet", "part-00001-of-00003.parquet", "part-00002-of-00003.parquet"),
                 r.files().stream().map(p -> p.getFileName().toString()).toList());
+        for (Path f : r.files()) assertTrue(java.nio.file.Files.size(f) <= 80_000, f + " is within the bound");
         Reference ref = new Reference(npy);
         int sequence = 0;
         for (Path f : r.files()) {

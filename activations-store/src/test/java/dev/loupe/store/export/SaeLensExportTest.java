@@ -90,7 +90,7 @@ class SaeLensExportTest {
         Path store = ExportFixtures.store(StoreDType.F32);
         Path npy = tmp.resolve("npy"), out = tmp.resolve("saelens");
         ExportFixtures.export(store, npy, ExportFormat.NPY, ExportOptions.defaults());
-        // 40 sequences of 4232 bytes in files of at most 50 kB: 4 files of 10 sequences
+        // 40 sequences of at most 4506 bytes (4096 of activations) in files of at most 50 kB: 4 files of 10 sequences
         // record batches of 2 sequences (4096 activation bytes each): 5 per file
         ExportResult r = ExportFixtures.export(
                 store,
@@ -112,6 +112,7 @@ class SaeLensExportTest {
         try (var s = Files.list(out)) {
             assertEquals(names.size(), s.count(), "nothing else in the folder");
         }
+        for (String f : data) assertTrue(Files.size(out.resolve(f)) <= 50_000, f + ": " + Files.size(out.resolve(f)));
         assertEquals(DATASET_INFO, Files.readString(out.resolve("dataset_info.json")));
         String state = Files.readString(out.resolve("state.json"));
         String fingerprint;

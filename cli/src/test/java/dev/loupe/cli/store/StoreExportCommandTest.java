@@ -69,7 +69,7 @@ class StoreExportCommandTest {
                 "--hooks",
                 "blocks.1.hook_resid_post",
                 "--shard-mb",
-                "0.02"); // 20 sequences of 2184 bytes: 3 files
+                "0.02"); // 20 sequences of at most 2324 bytes: 3 files
         assertEquals(
                 List.of("part-00000-of-00003.parquet", "part-00001-of-00003.parquet", "part-00002-of-00003.parquet"),
                 names(tmp.resolve("parquet")));
