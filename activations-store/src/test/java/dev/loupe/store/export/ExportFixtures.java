@@ -4,9 +4,6 @@ import dev.loupe.engine.io.NpyReader;
 import dev.loupe.engine.progress.ProgressBar;
 import dev.loupe.store.Fixtures;
 import dev.loupe.store.StoreDType;
-import dev.loupe.store.corpus.Corpus;
-import dev.loupe.store.harvest.HarvestConfig;
-import dev.loupe.store.harvest.Harvester;
 import dev.loupe.store.read.ActivationStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,18 +34,11 @@ final class ExportFixtures {
             }
             Path s = STORES.get(dtype);
             if (s == null) {
-                s = root.resolve("store-" + dtype.label());
-                Path corpus = Fixtures.tokenCorpus(root, 600, 97, 3);
-                HarvestConfig cfg =
-                        new HarvestConfig(List.of("resid_post0", Z), CONTEXT, 4, dtype, 0, 0.01, 1, null, 1);
-                Harvester.run(
-                        Fixtures.smallModel(),
-                        "m",
-                        Corpus.of(List.of(corpus), null, "t", Corpus.TextDocs.LINES),
-                        null,
-                        cfg,
-                        s,
-                        Harvester.ProgressFactory.silent());
+                s = Fixtures.harvest(
+                        root.resolve("store-" + dtype.label()),
+                        Fixtures.tokenCorpus(root, 600, 97, 3),
+                        List.of("resid_post0", Z),
+                        dtype);
                 STORES.put(dtype, s);
             }
             return s;

@@ -7,7 +7,6 @@ import dev.loupe.store.export.ExportResult;
 import dev.loupe.store.export.StoreExport;
 import dev.loupe.store.read.ActivationStore;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -41,8 +40,12 @@ public final class StoreExportCommand implements Callable<Integer> {
             description = "npy, saelens or parquet; default: ${DEFAULT-VALUE}")
     String format;
 
-    @Option(names = "--hooks", paramLabel = "h1,h2", description = "the hooks to export, in order (default: all)")
-    String hooks;
+    @Option(
+            names = "--hooks",
+            split = ",",
+            paramLabel = "h1,h2",
+            description = "the hooks to export, in order (default: all)")
+    List<String> hooks = List.of();
 
     @Option(
             names = "--rows",
@@ -66,13 +69,10 @@ public final class StoreExportCommand implements Callable<Integer> {
     public Integer call() {
         ExportFormat f = ExportFormat.parse(format);
         ExportOptions options = ExportOptions.defaults()
-                .withHooks(
-                        hooks == null
-                                ? List.of()
-                                : Arrays.stream(hooks.split(","))
-                                        .map(String::trim)
-                                        .filter(h -> !h.isEmpty())
-                                        .toList())
+                .withHooks(hooks.stream()
+                        .map(String::trim)
+                        .filter(h -> !h.isEmpty())
+                        .toList())
                 .withRows(ExportOptions.Rows.parse(rows))
                 .withKeepDType(keepDType)
                 .withShardBytes((long) (shardMb * 1e6));

@@ -10,9 +10,6 @@ import dev.loupe.cli.Main;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.store.Fixtures;
 import dev.loupe.store.StoreDType;
-import dev.loupe.store.corpus.Corpus;
-import dev.loupe.store.harvest.HarvestConfig;
-import dev.loupe.store.harvest.Harvester;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -26,17 +23,11 @@ class StoreExportCommandTest {
     Path tmp;
 
     private Path store(StoreDType dtype) {
-        Path corpus = Fixtures.tokenCorpus(tmp, 300, 97, 5); // 20 sequences of 16
-        Path store = tmp.resolve("store-" + dtype.label());
-        Harvester.run(
-                Fixtures.smallModel(),
-                "m",
-                Corpus.of(List.of(corpus), null, "t", Corpus.TextDocs.LINES),
-                null,
-                new HarvestConfig(List.of("resid_post0", "resid_post1"), 16, 4, dtype, 0, 0.01, 1, null, 1),
-                store,
-                Harvester.ProgressFactory.silent());
-        return store;
+        return Fixtures.harvest( // 20 sequences of 16
+                tmp.resolve("store-" + dtype.label()),
+                Fixtures.tokenCorpus(tmp, 300, 97, 5),
+                List.of("resid_post0", "resid_post1"),
+                dtype);
     }
 
     private static List<String> names(Path dir) throws Exception {
