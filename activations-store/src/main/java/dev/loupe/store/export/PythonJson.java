@@ -2,12 +2,14 @@ package dev.loupe.store.export;
 
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.json.JsonWriteFeature;
 import com.fasterxml.jackson.core.util.DefaultIndenter;
 import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
 import com.fasterxml.jackson.core.util.MinimalPrettyPrinter;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.loupe.engine.io.Json;
 import java.io.IOException;
 
 /**
@@ -15,10 +17,11 @@ import java.io.IOException;
  * writes are byte for byte what Hugging Face {@code datasets} writes: {@code json.dumps(x)} (one
  * line, {@code ", "} and {@code ": "} separators) for Arrow/Parquet schema metadata, and
  * {@code json.dump(x, f, indent=2)} for {@code dataset_info.json} and {@code state.json}. Non-ASCII
- * characters are escaped ({@code ensure_ascii=True}). Jackson writes; only the layout is Python's.
+ * characters are escaped ({@code ensure_ascii=True}). Loupe's one mapper ({@link Json}) writes; only the
+ * layout is Python's.
  */
 final class PythonJson {
-    private static final ObjectMapper JSON = new ObjectMapper().enable(JsonGenerator.Feature.ESCAPE_NON_ASCII);
+    private static final ObjectMapper JSON = Json.mapper();
 
     private PythonJson() {}
 
@@ -46,7 +49,7 @@ final class PythonJson {
 
     private static String write(JsonNode node, com.fasterxml.jackson.core.PrettyPrinter layout) {
         try {
-            return JSON.writer(layout).writeValueAsString(node);
+            return JSON.writer(layout).with(JsonWriteFeature.ESCAPE_NON_ASCII).writeValueAsString(node);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
