@@ -46,6 +46,23 @@ public final class Fixtures {
         return p;
     }
 
+    /**
+     * A store harvested from {@link #smallModel()} over a 1-D .npy corpus (BOS 1 before each sequence
+     * and between documents): context 16, batches of 4, shards of 10 kB (many shards).
+     */
+    public static Path harvest(Path store, Path corpus, java.util.List<String> hooks, StoreDType dtype) {
+        dev.loupe.store.harvest.Harvester.run(
+                smallModel(),
+                "m",
+                dev.loupe.store.corpus.Corpus.of(
+                        java.util.List.of(corpus), null, "t", dev.loupe.store.corpus.Corpus.TextDocs.LINES),
+                null,
+                new dev.loupe.store.harvest.HarvestConfig(hooks, 16, 4, dtype, 0, 0.01, 1, null, 1),
+                store,
+                dev.loupe.store.harvest.Harvester.ProgressFactory.silent());
+        return store;
+    }
+
     /** {@code <repo>/../shared/<relative>}, or the test is skipped. */
     public static Path shared(String relative) {
         Path dir = Path.of("").toAbsolutePath();

@@ -4,10 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.loupe.engine.progress.ProgressBar;
-import dev.loupe.store.corpus.Corpus;
 import dev.loupe.store.export.NpyExport;
-import dev.loupe.store.harvest.HarvestConfig;
-import dev.loupe.store.harvest.Harvester;
 import dev.loupe.store.read.ActivationStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,16 +37,7 @@ class PythonExportTest {
         for (StoreDType dt : List.of(StoreDType.F32, StoreDType.BF16)) {
             Path corpus = Fixtures.tokenCorpus(tmp, 300, 97, 4);
             Path store = tmp.resolve("store-" + dt.label()), out = tmp.resolve("export-" + dt.label());
-            HarvestConfig cfg =
-                    new HarvestConfig(List.of("resid_post0", "blocks.1.attn.hook_z"), 16, 4, dt, 0, 0.01, 1, null, 1);
-            Harvester.run(
-                    Fixtures.smallModel(),
-                    "m",
-                    Corpus.of(List.of(corpus), null, "t", Corpus.TextDocs.LINES),
-                    null,
-                    cfg,
-                    store,
-                    Harvester.ProgressFactory.silent());
+            Fixtures.harvest(store, corpus, List.of("resid_post0", "blocks.1.attn.hook_z"), dt);
             try (ActivationStore s = ActivationStore.open(store)) {
                 NpyExport.export(s, out, s.hooks(), ProgressBar.silent());
                 String h = "blocks.1.attn.hook_z";

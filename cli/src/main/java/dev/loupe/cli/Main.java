@@ -7,6 +7,7 @@ import dev.loupe.cli.notebooks.KernelCommand;
 import dev.loupe.cli.notebooks.LabCommand;
 import dev.loupe.cli.store.HarvestCommand;
 import dev.loupe.cli.store.StoreBenchCommand;
+import dev.loupe.cli.store.StoreBenchExportCommand;
 import dev.loupe.cli.store.StoreExportCommand;
 import dev.loupe.cli.store.StoreInfoCommand;
 import dev.loupe.cli.store.StoreVerifyCommand;
@@ -68,7 +69,8 @@ public final class Main implements Callable<Integer> {
                         new StoreInfoCommand(),
                         new StoreVerifyCommand(),
                         new StoreExportCommand(),
-                        new StoreBenchCommand()))
+                        new StoreBenchCommand(),
+                        new StoreBenchExportCommand()))
                 .addSubcommand(new LabCommand())
                 .addSubcommand(new KernelCommand())
                 .addSubcommand(new CompletionCommand())

@@ -52,6 +52,7 @@ class CommandTreeTest {
                 List.of("store", "verify"),
                 List.of("store", "export"),
                 List.of("store", "bench"),
+                List.of("store", "bench-export"),
                 List.of("kernel"))) assertTrue(all.contains(sub), sub + " is registered");
         for (List<String> path : all) {
             String usage = "Usage: loupe " + String.join(" ", path);

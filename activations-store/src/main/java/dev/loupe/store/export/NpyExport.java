@@ -21,19 +21,29 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * Exports a store as numpy files: {@code <hook>.npy} [rows, d] per hook (float32, or float16 for
- * an f16 store; numpy has no bfloat16, so bf16 rows become float32), plus {@code tokens.npy}
+ * Exports a store as numpy files: {@code <hook>.npy} [rows, d] per hook, float32 (float16 for an f16
+ * store when kept; numpy has no bfloat16, so bf16 rows are always float32), plus {@code tokens.npy}
  * (int32), {@code sequence.npy} (int64) and {@code position.npy} (int32), one entry per row. Each
- * file is streamed shard by shard (f32/f16 shards are copied byte for byte) and replaced atomically;
- * {@code np.load(path, mmap_mode="r")} maps them without reading.
+ * file is streamed shard by shard (f32 shards, and f16 shards kept as f16, are copied byte for byte)
+ * and replaced atomically; {@code np.load(path, mmap_mode="r")} maps them without reading. {@link
+ * StoreExport} writes a whole export folder at once.
  */
 public final class NpyExport {
     private static final int CHUNK_ROWS = 16384;
 
     private NpyExport() {}
 
-    /** Writes the files into {@code out} (created if needed) and returns their paths. */
+    /** Writes the files into {@code out} (created if needed), activations as float32, and returns their paths. */
     public static List<Path> export(ActivationStore store, Path out, List<String> hooks, ProgressBar progress) {
+        return export(store, out, hooks, false, progress);
+    }
+
+    /**
+     * Writes the files into {@code out} (created if needed); {@code keepF16}: an f16 store's rows stay
+     * float16. {@code progress} counts activation bytes written.
+     */
+    public static List<Path> export(
+            ActivationStore store, Path out, List<String> hooks, boolean keepF16, ProgressBar progress) {
         try {
             Files.createDirectories(out);
         } catch (IOException e) {
@@ -44,8 +54,9 @@ public final class NpyExport {
         long[] done = {0};
         for (String hook : hooks) {
             int d = store.d(hook);
-            boolean copy = store.dtype() != StoreDType.BF16;
-            DataType type = store.dtype() == StoreDType.F16 ? DataType.HALF : DataType.FLOAT;
+            DataType type = keepF16 && store.dtype() == StoreDType.F16 ? DataType.HALF : DataType.FLOAT;
+            boolean copy = type == store.dtype().nd4j();
+            long rowBytes = (long) d * type.width();
             Path file = out.resolve(hook + ".npy");
             AtomicFileWriter.write(file, ch -> {
                 write(ch, ByteBuffer.wrap(NpyWriter.preamble(type, new long[] {rows, d})));
@@ -66,7 +77,7 @@ public final class NpyExport {
                             NativeBytes.free(x);
                         }
                     }
-                    done[0] += s.rows();
+                    done[0] += s.rows() * rowBytes;
                     progress.update(done[0], hook);
                 }
             });

@@ -171,24 +171,33 @@ public final class ActivationStore implements AutoCloseable {
 
     /** Rows [from, from + count) as float32 [count, d]; they may span shards. */
     public INDArray rows(String hook, long from, int count) {
+        INDArray out =
+                Nd4j.createUninitializedDetached(dtype().nd4j(), 'c', count, d(hook)); // [count, d] storage dtype
+        copyRows(hook, from, count, NativeBytes.of(out));
+        NativeBytes.written(out);
+        return toFloat(out);
+    }
+
+    /**
+     * Copies rows [from, from + count) as stored (storage dtype, little-endian, row after row) into
+     * {@code dst} at its position, which advances: bulk copies from the memory-mapped shards, for
+     * callers that keep stored bytes (exports). Safe to call from several threads.
+     */
+    public void copyRows(String hook, long from, int count, ByteBuffer dst) {
         checkRange(from, count);
-        int d = d(hook);
-        StoreDType dtype = dtype();
-        INDArray out = Nd4j.createUninitializedDetached(dtype.nd4j(), 'c', count, d); // [count, d] storage dtype
-        ByteBuffer dst = NativeBytes.of(out);
-        long rowBytes = (long) d * dtype.width();
+        long rowBytes = (long) d(hook) * dtype().width();
+        if (dst.remaining() < count * rowBytes)
+            throw new IllegalArgumentException(
+                    "copyRows: " + dst.remaining() + " bytes left in the buffer, " + count * rowBytes + " needed");
         long r = from;
-        int dstPos = 0;
         while (r < from + count) {
             int s = shardOf(r);
             long inShard = r - firstRow[s];
             int n = (int) Math.min(from + count - r, firstRow[s + 1] - r);
-            dst.put(dstPos, data(hook, s), (int) (inShard * rowBytes), (int) (n * rowBytes));
-            dstPos += (int) (n * rowBytes);
+            dst.put(dst.position(), data(hook, s), (int) (inShard * rowBytes), (int) (n * rowBytes));
+            dst.position(dst.position() + (int) (n * rowBytes));
             r += n;
         }
-        NativeBytes.written(out);
-        return toFloat(out);
     }
 
     static INDArray toFloat(INDArray stored) {
@@ -229,38 +238,40 @@ public final class ActivationStore implements AutoCloseable {
 
     /** Token ids of rows [from, from + count). */
     public int[] tokens(long from, int count) {
-        checkRange(from, count);
         int[] out = new int[count];
-        for (int i = 0; i < count; i++) {
-            long r = from + i;
-            int s = shardOf(r);
-            out[i] = shardRows(s).tokens[(int) (r - firstRow[s])];
-        }
+        copyPerShard(from, count, (s, at, i, n) -> System.arraycopy(shardRows(s).tokens, at, out, i, n));
         return out;
     }
 
     /** Sequence index (in corpus order) of rows [from, from + count). */
     public long[] sequences(long from, int count) {
-        checkRange(from, count);
         long[] out = new long[count];
-        for (int i = 0; i < count; i++) {
-            long r = from + i;
-            int s = shardOf(r);
-            out[i] = shardRows(s).sequence[(int) (r - firstRow[s])];
-        }
+        copyPerShard(from, count, (s, at, i, n) -> System.arraycopy(shardRows(s).sequence, at, out, i, n));
         return out;
     }
 
     /** Position within its sequence of rows [from, from + count). */
     public int[] positions(long from, int count) {
-        checkRange(from, count);
         int[] out = new int[count];
-        for (int i = 0; i < count; i++) {
+        copyPerShard(from, count, (s, at, i, n) -> System.arraycopy(shardRows(s).position, at, out, i, n));
+        return out;
+    }
+
+    /** A run of {@code n} rows of shard {@code shard}, from its row {@code at}, for output index {@code i}. */
+    private interface ShardRun {
+        void copy(int shard, int at, int i, int n);
+    }
+
+    /** Rows [from, from + count) as one run per shard they span. */
+    private void copyPerShard(long from, int count, ShardRun run) {
+        checkRange(from, count);
+        for (int i = 0; i < count; ) {
             long r = from + i;
             int s = shardOf(r);
-            out[i] = shardRows(s).position[(int) (r - firstRow[s])];
+            int n = (int) Math.min(count - i, firstRow[s + 1] - r);
+            run.copy(s, (int) (r - firstRow[s]), i, n);
+            i += n;
         }
-        return out;
     }
 
     /** Per-hook statistics from the per-shard sums written at harvest time (no pass over the rows). */

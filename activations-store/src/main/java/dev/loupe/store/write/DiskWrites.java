@@ -8,15 +8,15 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Every activation byte a store writes goes through here. For testing disk-full handling without
  * a full disk, {@code -Dloupe.store.failAfterBytes=N} makes writes fail, as ENOSPC would, once N
- * bytes were written by this process.
+ * bytes were written by this process. Exports write through here too ({@code dev.loupe.store.export}).
  */
-final class DiskWrites {
+public final class DiskWrites {
     private static final long FAIL_AFTER = Long.getLong("loupe.store.failAfterBytes", -1);
     private static final AtomicLong WRITTEN = new AtomicLong();
 
     private DiskWrites() {}
 
-    static void write(FileChannel ch, ByteBuffer b) throws IOException {
+    public static void write(FileChannel ch, ByteBuffer b) throws IOException {
         if (FAIL_AFTER >= 0 && WRITTEN.addAndGet(b.remaining()) > FAIL_AFTER)
             throw new IOException(
                     "No space left on device (simulated by -Dloupe.store.failAfterBytes=" + FAIL_AFTER + ")");
