@@ -1,5 +1,7 @@
 package dev.loupe.engine.model;
 
+import static dev.loupe.engine.hooks.HookSite.*;
+
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.autograd.Graph;
 import dev.loupe.engine.autograd.Tensor;
@@ -7,6 +9,7 @@ import dev.loupe.engine.hooks.ActivationCache;
 import dev.loupe.engine.hooks.Hook;
 import dev.loupe.engine.hooks.HookNames;
 import dev.loupe.engine.hooks.HookPoint;
+import dev.loupe.engine.hooks.HookSite;
 import dev.loupe.engine.model.ModelConfig.Normalization;
 import dev.loupe.engine.model.ModelConfig.Positional;
 import java.util.Arrays;
@@ -78,7 +81,7 @@ final class ForwardPass {
             }
             Tensor logits = null, residual = null;
             if (stop < cfg.nLayers()) residual = resid;
-            else logits = unembed(normalize("ln_final", resid));
+            else logits = unembed(normalize(LN_FINAL, -1, resid));
             if (req.kvCache() != null) req.kvCache().advance(tokens);
             double objective = Double.NaN;
             Map<String, INDArray> weightGrads = Map.of();
@@ -108,11 +111,10 @@ final class ForwardPass {
     /** Token embedding (times embedScale, as Gemma scales it: hook_embed holds the scaled value) plus positions. */
     private Tensor embed() {
         Tensor rows = param("embed.W_E").gatherRows(lookupIds()).reshape(B, T, cfg.dModel());
-        Tensor embed = hook("hook_embed", cfg.embedScale() == 1 ? rows : rows.mul(cfg.embedScale()));
+        Tensor embed = hook(EMBED, -1, cfg.embedScale() == 1 ? rows : rows.mul(cfg.embedScale()));
         if (cfg.positional() != Positional.LEARNED) return embed;
         Tensor pos = hook(
-                "hook_pos_embed",
-                param("pos_embed.W_pos").gatherRows(positions()).reshape(B, T, cfg.dModel()));
+                POS_EMBED, -1, param("pos_embed.W_pos").gatherRows(positions()).reshape(B, T, cfg.dModel()));
         return embed.add(pos);
     }
 
@@ -132,54 +134,60 @@ final class ForwardPass {
      * what is added to the residual stream.
      */
     private Tensor block(int l, Tensor resid) {
-        String b = "blocks." + l + ".";
-        Tensor residPre = hook(b + "hook_resid_pre", resid);
-        Tensor attnOut = hook(
-                b + "hook_attn_out", normalizeOutput(b + "ln1_post", attention(l, normalize(b + "ln1", residPre))));
-        if (cfg.attnOnly()) return hook(b + "hook_resid_post", residPre.add(attnOut));
+        Tensor residPre = hook(RESID_PRE, l, resid);
+        Tensor attnOut = hook(ATTN_OUT, l, normalizeOutput(LN1_POST, l, attention(l, normalize(LN1, l, residPre))));
+        if (cfg.attnOnly()) return hook(RESID_POST, l, residPre.add(attnOut));
         if (cfg.parallelAttnMlp()) {
-            Tensor mlpOut =
-                    hook(b + "hook_mlp_out", normalizeOutput(b + "ln2_post", mlp(l, normalize(b + "ln2", residPre))));
-            return hook(b + "hook_resid_post", residPre.add(attnOut).add(mlpOut));
+            Tensor mlpOut = hook(MLP_OUT, l, normalizeOutput(LN2_POST, l, mlp(l, normalize(LN2, l, residPre))));
+            return hook(RESID_POST, l, residPre.add(attnOut).add(mlpOut));
         }
-        Tensor residMid = hook(b + "hook_resid_mid", residPre.add(attnOut));
-        Tensor mlpOut =
-                hook(b + "hook_mlp_out", normalizeOutput(b + "ln2_post", mlp(l, normalize(b + "ln2", residMid))));
-        return hook(b + "hook_resid_post", residMid.add(mlpOut));
+        Tensor residMid = hook(RESID_MID, l, residPre.add(attnOut));
+        Tensor mlpOut = hook(MLP_OUT, l, normalizeOutput(LN2_POST, l, mlp(l, normalize(LN2, l, residMid))));
+        return hook(RESID_POST, l, residMid.add(mlpOut));
     }
+
+    /** A norm: its two hook points (the module they name holds its weights, {@code .w} and {@code .b}). */
+    private record Norm(HookSite scale, HookSite normalized) {}
+
+    private static final Norm LN1 = new Norm(LN1_SCALE, LN1_NORMALIZED),
+            LN1_POST = new Norm(LN1_POST_SCALE, LN1_POST_NORMALIZED),
+            LN2 = new Norm(LN2_SCALE, LN2_NORMALIZED),
+            LN2_POST = new Norm(LN2_POST_SCALE, LN2_POST_NORMALIZED),
+            LN_FINAL = new Norm(LN_FINAL_SCALE, LN_FINAL_NORMALIZED);
 
     /** A sublayer's output through its post-norm (RMSNorm with weight), when the model has them. */
-    private Tensor normalizeOutput(String prefix, Tensor x) {
-        return cfg.useNormalizationBeforeAndAfter() ? normalize(prefix, x, Normalization.RMS_NORM) : x;
+    private Tensor normalizeOutput(Norm norm, int l, Tensor x) {
+        return cfg.useNormalizationBeforeAndAfter() ? normalize(norm, l, x, Normalization.RMS_NORM) : x;
     }
 
-    private Tensor normalize(String prefix, Tensor x) {
-        return normalize(prefix, x, cfg.normalization());
+    private Tensor normalize(Norm norm, int l, Tensor x) {
+        return normalize(norm, l, x, cfg.normalization());
     }
 
     /** LayerNorm / RMSNorm, with TransformerLens's hooks: scale [B, T, 1] and normalized [B, T, D]. */
-    private Tensor normalize(String prefix, Tensor x, Normalization n) {
+    private Tensor normalize(Norm norm, int l, Tensor x, Normalization n) {
         if (n == Normalization.NONE) return x;
+        String weights = norm.scale().module(l);
         if (n.centers()) x = x.centerLast(); // x - mean(x)
-        Tensor scale = hook(prefix + ".hook_scale", x.rmsLast(cfg.normEps())); // sqrt(mean(x^2) + eps)
+        Tensor scale = hook(norm.scale(), l, x.rmsLast(cfg.normEps())); // sqrt(mean(x^2) + eps)
         Tensor normalized = n.hasWeights()
-                ? x.normalizeLast(scale, param(prefix + ".w"), optional(prefix + ".b"))
+                ? x.normalizeLast(scale, param(weights + ".w"), optional(weights + ".b"))
                 : x.normalizeLast(scale, null, null); // x / scale * w + b
-        return hook(prefix + ".hook_normalized", normalized);
+        return hook(norm.normalized(), l, normalized);
     }
 
     private Tensor attention(int l, Tensor x) {
         String a = "blocks." + l + ".attn.";
         int H = cfg.nHeads(), K = cfg.nKvHeads(), d = cfg.dHead();
         Tensor q = hook(
-                a + "hook_q", x.linear(param(a + "W_Q"), optional(a + "b_Q")).reshape(B, T, H, d));
+                HookSite.Q, l, x.linear(param(a + "W_Q"), optional(a + "b_Q")).reshape(B, T, H, d));
         Tensor k = hook(
-                a + "hook_k", x.linear(param(a + "W_K"), optional(a + "b_K")).reshape(B, T, K, d));
+                HookSite.K, l, x.linear(param(a + "W_K"), optional(a + "b_K")).reshape(B, T, K, d));
         Tensor v = hook(
-                a + "hook_v", x.linear(param(a + "W_V"), optional(a + "b_V")).reshape(B, T, K, d));
+                HookSite.V, l, x.linear(param(a + "W_V"), optional(a + "b_V")).reshape(B, T, K, d));
         if (cfg.positional() == Positional.ROTARY) {
-            q = hook(a + "hook_rot_q", rotary(q));
-            k = hook(a + "hook_rot_k", rotary(k));
+            q = hook(ROT_Q, l, rotary(q));
+            k = hook(ROT_K, l, rotary(k));
         }
         if (req.kvCache() != null) {
             KvCache kv = req.kvCache();
@@ -200,16 +208,14 @@ final class ForwardPass {
         }
         Tensor kAll = k.repeatInterleave(2, cfg.nKvGroups()); // [B, S, H, d]: each key/value head
         Tensor vAll = v.repeatInterleave(2, cfg.nKvGroups()); // serves its group of query heads
-        Tensor scores =
-                hook(a + "hook_attn_scores", scores(q, kAll, cfg.isLocalAttn(l) ? localMask : mask)); // [B, H, T, S]
-        Tensor pattern = hook(a + "hook_pattern", scores.softmaxLast());
-        Tensor z = hook(a + "hook_z", pattern.attend(vAll)); // [B, T, H, d]
-        String result = a + "hook_result";
+        Tensor scores = hook(ATTN_SCORES, l, scores(q, kAll, cfg.isLocalAttn(l) ? localMask : mask)); // [B, H, T, S]
+        Tensor pattern = hook(PATTERN, l, scores.softmaxLast());
+        Tensor z = hook(Z, l, pattern.attend(vAll)); // [B, T, H, d]
         if (cfg.useAttnResult()) {
             // Each head's write into the residual stream: z_h W_O[h].
             Tensor wO = param(a + "W_O").reshape(H, d, cfg.dModel()); // [H, d, D]
             Tensor perHead = z.reshape(B * T, H, d).permute(1, 0, 2).bmm(wO, false, 1); // [H, B*T, D]
-            Tensor res = hook(result, perHead.permute(1, 0, 2).reshape(B, T, H, cfg.dModel()));
+            Tensor res = hook(RESULT, l, perHead.permute(1, 0, 2).reshape(B, T, H, cfg.dModel()));
             Tensor out = res.sum(2);
             Tensor bO = optional(a + "b_O");
             return bO == null ? out : out.add(bO);
@@ -238,15 +244,15 @@ final class ForwardPass {
         String m = "blocks." + l + ".mlp.";
         if (cfg.activation().gated()) {
             // As TransformerLens's GatedMLP: b_in is added after the product, not inside pre_linear.
-            Tensor pre = hook(m + "hook_pre", x.linear(param(m + "W_gate"), null));
-            Tensor preLinear = hook(m + "hook_pre_linear", x.linear(param(m + "W_in"), null));
+            Tensor pre = hook(MLP_PRE, l, x.linear(param(m + "W_gate"), null));
+            Tensor preLinear = hook(MLP_PRE_LINEAR, l, x.linear(param(m + "W_in"), null));
             Tensor gated = activate(pre).mul(preLinear);
             Tensor bIn = optional(m + "b_in");
-            Tensor post = hook(m + "hook_post", bIn == null ? gated : gated.add(bIn));
+            Tensor post = hook(MLP_POST, l, bIn == null ? gated : gated.add(bIn));
             return post.linear(param(m + "W_out"), optional(m + "b_out"));
         }
-        Tensor pre = hook(m + "hook_pre", x.linear(param(m + "W_in"), optional(m + "b_in")));
-        Tensor post = hook(m + "hook_post", activate(pre));
+        Tensor pre = hook(MLP_PRE, l, x.linear(param(m + "W_in"), optional(m + "b_in")));
+        Tensor post = hook(MLP_POST, l, activate(pre));
         return post.linear(param(m + "W_out"), optional(m + "b_out"));
     }
 
@@ -260,12 +266,12 @@ final class ForwardPass {
     }
 
     private Tensor unembed(Tensor x) {
-        Tensor in = hook("unembed.hook_in", x);
+        Tensor in = hook(UNEMBED_IN, -1, x);
         Tensor wU = cfg.tiedEmbeddings() ? param("embed.W_E").transpose() : param("unembed.W_U");
         Tensor logits = in.linear(wU, optional("unembed.b_U"));
         // Gemma 2 soft-caps the logits; hook_out holds the capped logits, i.e. what the model outputs.
         double cap = cfg.outputLogitsSoftCap();
-        return hook("unembed.hook_out", cap == 0 ? logits : logits.softcap(cap));
+        return hook(UNEMBED_OUT, -1, cap == 0 ? logits : logits.softcap(cap));
     }
 
     // ------------------------------------------------------------------ inputs
@@ -293,11 +299,11 @@ final class ForwardPass {
                 || (req.stopAtLayer() >= 0 && req.stopAtLayer() < req.startAtLayer()))
             throw new LoupeException("layer range: startAtLayer=" + req.startAtLayer() + ", stopAtLayer="
                     + req.stopAtLayer() + " for a model of " + cfg.nLayers() + " layers");
-        List<String> names = HookNames.all(cfg);
+        // Named hooks and cached names must exist. Predicate hooks are not checked, so the dry run
+        // that lists the hook points (which uses one) never needs the list itself.
         if (req.cache() instanceof dev.loupe.engine.hooks.ActivationFilter.Names wanted)
-            for (String n : wanted.names()) if (!names.contains(n)) throw HookNames.unknownHook(n, names);
-        for (Hook h : hooks)
-            if (h.exactName() && !names.contains(h.description())) throw HookNames.unknownHook(h.description(), names);
+            for (String n : wanted.names()) checkHookName(n);
+        for (Hook h : hooks) if (h.exactName()) checkHookName(h.description());
         if (req.objective() != null && req.kvCache() != null)
             throw new LoupeException("gradients through a KV-cached pass are not supported; run the full sequence");
         if (req.kvCache() != null) {
@@ -403,11 +409,69 @@ final class ForwardPass {
 
     // ------------------------------------------------------------------ hooks
 
-    private Tensor hook(String name, Tensor x) {
+    /** Hook point lists by config, most recently used last (a few configs are live at a time). */
+    private static final Map<ModelConfig, HookNameList> HOOK_NAMES =
+            java.util.Collections.synchronizedMap(new LinkedHashMap<>(16, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<ModelConfig, HookNameList> eldest) {
+                    return size() > 64;
+                }
+            });
+
+    private record HookNameList(List<String> names, java.util.Set<String> set) {}
+
+    /**
+     * Every hook point a model with this config has, in the order its forward pass meets them: found
+     * by running this forward pass once, with a hook on every point, on one token through a model of
+     * the same architecture with the smallest widths (so nothing lists the hook points by hand).
+     */
+    static List<String> hookNames(ModelConfig cfg) {
+        return hookNameList(cfg).names();
+    }
+
+    private static HookNameList hookNameList(ModelConfig cfg) {
+        HookNameList known = HOOK_NAMES.get(cfg);
+        if (known != null) return known;
+        ModelConfig tiny = smallestOfItsArchitecture(cfg);
+        List<String> met = new java.util.ArrayList<>();
+        Hook everyPoint = Hook.forward(name -> true, (a, point) -> {
+            met.add(point.name());
+            return null;
+        });
+        ForwardRequest dryRun = ForwardRequest.of(Tokens.of(new int[] {0})).build();
+        new ForwardPass(tiny, Weights.random(tiny, 0, false), List.of(everyPoint), dryRun)
+                .run()
+                .close();
+        HookNameList list = new HookNameList(List.copyOf(met), java.util.Set.copyOf(met));
+        HOOK_NAMES.put(cfg, list);
+        return list;
+    }
+
+    /** The config with every width at its smallest; everything that decides which hooks exist kept. */
+    private static ModelConfig smallestOfItsArchitecture(ModelConfig cfg) {
+        boolean partialRotary = cfg.positional() == Positional.ROTARY && cfg.rotaryDim() < cfg.dHead();
+        return cfg.toBuilder()
+                .dModel(2)
+                .dHead(partialRotary ? 4 : 2)
+                .rotaryDim(2)
+                .dMlp(1)
+                .dVocab(1)
+                .nCtx(1)
+                .build();
+    }
+
+    private void checkHookName(String name) {
+        HookNameList known = hookNameList(cfg);
+        if (!known.set().contains(name)) throw HookNames.unknownHook(name, known.names());
+    }
+
+    /** The activation at hook point {@code site} of block {@code layer} (-1 outside the blocks). */
+    private Tensor hook(HookSite site, int layer, Tensor x) {
+        String name = site.name(layer);
         HookPoint point = null;
         for (Hook h : hooks) {
             if (h.forward() == null || !h.appliesTo(name)) continue;
-            if (point == null) point = new HookPoint(name, HookNames.layerOf(name));
+            if (point == null) point = new HookPoint(name, layer);
             // The tape may hold this array for the backward pass: hand a hook a copy it may edit.
             INDArray seen = graph.isRecording() ? x.data().dup() : x.data();
             graph.keep(seen);
@@ -420,7 +484,7 @@ final class ForwardPass {
         }
         if (graph.isRecording()) {
             boolean cached = req.cache().test(name);
-            HookPoint p = point != null ? point : new HookPoint(name, HookNames.layerOf(name));
+            HookPoint p = point != null ? point : new HookPoint(name, layer);
             List<Hook> backward = hooks.stream()
                     .filter(h -> h.backward() != null && h.appliesTo(name))
                     .toList();
