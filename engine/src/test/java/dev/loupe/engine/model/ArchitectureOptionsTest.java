@@ -137,7 +137,7 @@ class ArchitectureOptionsTest {
     }
 
     @Test
-    void attnScaleDefaultsToSqrtDHeadAndFollowsIt() {
+    void attnScaleDefaultsToSqrtDHeadAndACopyKeepsIt() {
         ModelConfig c = ModelConfig.builder()
                 .dModel(8)
                 .nLayers(1)
@@ -146,11 +146,16 @@ class ArchitectureOptionsTest {
                 .nCtx(4)
                 .build();
         assertEquals(2.0, c.attnScale());
-        assertEquals(Math.sqrt(8), c.toBuilder().dHead(8).build().attnScale());
-        assertEquals(5.0, c.toBuilder().attnScale(5).dHead(8).build().attnScale());
         assertEquals(
-                5.0,
-                c.toBuilder().attnScale(5).build().toBuilder().dHead(8).build().attnScale());
+                Math.sqrt(8),
+                ModelConfig.builder()
+                        .from(c)
+                        .dHead(8)
+                        .attnScale(Math.sqrt(8))
+                        .build()
+                        .attnScale());
+        assertEquals(2.0, c.toBuilder().dHead(8).build().attnScale(), "a copy keeps every value");
+        assertEquals(5.0, c.toBuilder().attnScale(5).dHead(8).build().attnScale());
     }
 
     @Test
@@ -176,7 +181,7 @@ class ArchitectureOptionsTest {
                         .build(),
                 () -> b.ropeScaling(null).embedScale(0).build(),
                 () -> b.embedScale(1).attnScale(Double.NaN).build(),
-                () -> b.attnScale(-1).attnScoresSoftCap(-2).build(),
+                () -> b.attnScale(2).attnScoresSoftCap(-2).build(),
                 () -> b.attnScoresSoftCap(0)
                         .outputLogitsSoftCap(Double.POSITIVE_INFINITY)
                         .build(),
