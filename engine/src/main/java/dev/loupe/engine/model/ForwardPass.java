@@ -1,5 +1,10 @@
 package dev.loupe.engine.model;
 
+import static dev.loupe.engine.autograd.TransformerKernels.attend;
+import static dev.loupe.engine.autograd.TransformerKernels.attentionScores;
+import static dev.loupe.engine.autograd.TransformerKernels.centerLast;
+import static dev.loupe.engine.autograd.TransformerKernels.normalizeLast;
+import static dev.loupe.engine.autograd.TransformerKernels.rmsLast;
 import static dev.loupe.engine.hooks.HookSite.*;
 
 import dev.loupe.engine.LoupeException;
@@ -31,14 +36,13 @@ final class ForwardPass {
     private final ModelConfig cfg;
     private final Weights weights;
     private final List<Hook> hooks;
+    private final HookDispatch dispatch;
     private final ForwardRequest req;
     private final Graph graph;
     private final ActivationCache cache = new ActivationCache();
     private final Map<String, Tensor> params = new HashMap<>();
     private final Map<String, Tensor> hooked = new LinkedHashMap<>(); // every hook point's tensor, when differentiating
     private final Map<String, INDArray> gradients = new LinkedHashMap<>();
-    private final java.util.Set<INDArray> userSeen =
-            java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     private final Tokens tokens;
     private final int B, T;
     private INDArray mask; // [B, 1, T, S] additive: 0 where attention is allowed, -inf elsewhere
@@ -51,6 +55,7 @@ final class ForwardPass {
         this.hooks = hooks;
         this.req = req;
         this.graph = req.objective() != null ? Graph.recording() : Graph.inference();
+        this.dispatch = new HookDispatch(hooks, graph);
         this.tokens = req.tokens();
         if (req.startResidual() != null) {
             INDArray r = req.startResidual();
@@ -92,17 +97,20 @@ final class ForwardPass {
                 weightGrads = weightGradients();
                 gradients.forEach((n, g) -> cache.put(n + "_grad", g));
             }
-            if (logits != null) graph.keep(logits.data());
-            if (residual != null) graph.keep(residual.data());
             INDArray out = logits != null ? logits.data() : residual.data();
-            INDArray outOwner = graph.ownerOf(out);
+            graph.keep(out);
+            // Memory nobody else holds (no hook was handed it) is freed by whoever returns it, when closed.
+            cache.adopt(cache.names().stream()
+                    .map(n -> graph.release(cache.get(n)))
+                    .filter(java.util.Objects::nonNull)
+                    .toList());
             return new ForwardResult(
                     logits == null ? null : logits.data(),
                     residual == null ? null : residual.data(),
                     cache,
                     objective,
                     weightGrads,
-                    outOwner == null || userSeen.contains(outOwner) ? null : outOwner);
+                    graph.release(out));
         }
     }
 
@@ -168,11 +176,11 @@ final class ForwardPass {
     private Tensor normalize(Norm norm, int l, Tensor x, Normalization n) {
         if (n == Normalization.NONE) return x;
         String weights = norm.scale().module(l);
-        if (n.centers()) x = x.centerLast(); // x - mean(x)
-        Tensor scale = hook(norm.scale(), l, x.rmsLast(cfg.normEps())); // sqrt(mean(x^2) + eps)
+        if (n.centers()) x = centerLast(x); // x - mean(x)
+        Tensor scale = hook(norm.scale(), l, rmsLast(x, cfg.normEps())); // sqrt(mean(x^2) + eps)
         Tensor normalized = n.hasWeights()
-                ? x.normalizeLast(scale, param(weights + ".w"), optional(weights + ".b"))
-                : x.normalizeLast(scale, null, null); // x / scale * w + b
+                ? normalizeLast(x, scale, param(weights + ".w"), optional(weights + ".b"))
+                : normalizeLast(x, scale, null, null); // x / scale * w + b
         return hook(norm.normalized(), l, normalized);
     }
 
@@ -189,28 +197,16 @@ final class ForwardPass {
             q = hook(ROT_Q, l, rotary(q));
             k = hook(ROT_K, l, rotary(k));
         }
-        if (req.kvCache() != null) {
-            KvCache kv = req.kvCache();
-            if (kv.length() > 0) {
-                k = graph.constant(Nd4j.concat(1, kv.keys(l), k.data())); // [B, S, K, d]
-                v = graph.constant(Nd4j.concat(1, kv.values(l), v.data()));
-            }
-            kv.append(
-                    l,
-                    k.data()
-                            .get(
-                                    org.nd4j.linalg.indexing.NDArrayIndex.all(),
-                                    org.nd4j.linalg.indexing.NDArrayIndex.interval(k.size(1) - T, k.size(1))),
-                    v.data()
-                            .get(
-                                    org.nd4j.linalg.indexing.NDArrayIndex.all(),
-                                    org.nd4j.linalg.indexing.NDArrayIndex.interval(v.size(1) - T, v.size(1))));
+        if (req.kvCache() != null) { // attend over the cached positions too
+            KvCache.KeysAndValues all = req.kvCache().extend(l, k.data(), v.data());
+            k = graph.constant(all.keys()); // [B, S, K, d]
+            v = graph.constant(all.values());
         }
         Tensor kAll = k.repeatInterleave(2, cfg.nKvGroups()); // [B, S, H, d]: each key/value head
         Tensor vAll = v.repeatInterleave(2, cfg.nKvGroups()); // serves its group of query heads
         Tensor scores = hook(ATTN_SCORES, l, scores(q, kAll, cfg.isLocalAttn(l) ? localMask : mask)); // [B, H, T, S]
         Tensor pattern = hook(PATTERN, l, scores.softmaxLast());
-        Tensor z = hook(Z, l, pattern.attend(vAll)); // [B, T, H, d]
+        Tensor z = hook(Z, l, attend(pattern, vAll)); // [B, T, H, d]
         if (cfg.useAttnResult()) {
             // Each head's write into the residual stream: z_h W_O[h].
             Tensor wO = param(a + "W_O").reshape(H, d, cfg.dModel()); // [H, d, D]
@@ -226,8 +222,8 @@ final class ForwardPass {
     /** q.k / attnScale, soft-capped when the model caps scores (Gemma 2), then masked: [B, H, T, S]. */
     private Tensor scores(Tensor q, Tensor k, INDArray mask) {
         double cap = cfg.attnScoresSoftCap();
-        if (cap == 0) return q.attentionScores(k, 1 / cfg.attnScale(), mask);
-        return q.attentionScores(k, 1 / cfg.attnScale(), null).softcap(cap).add(graph.constant(mask));
+        if (cap == 0) return attentionScores(q, k, 1 / cfg.attnScale(), mask);
+        return attentionScores(q, k, 1 / cfg.attnScale(), null).softcap(cap).add(graph.constant(mask));
     }
 
     /** Rotate-half rotary embedding (GPT-NeoX / Hugging Face layout) on the first rotary_dim dims. */
@@ -306,18 +302,13 @@ final class ForwardPass {
         for (Hook h : hooks) if (h.exactName()) checkHookName(h.description());
         if (req.objective() != null && req.kvCache() != null)
             throw new LoupeException("gradients through a KV-cached pass are not supported; run the full sequence");
-        if (req.kvCache() != null) {
-            // A cached pass must extend every layer's keys/values for the same sequences.
-            if (req.startAtLayer() > 0 || (req.stopAtLayer() >= 0 && req.stopAtLayer() < cfg.nLayers()))
-                throw new LoupeException("a KV-cached pass must run every layer (startAtLayer=" + req.startAtLayer()
-                        + ", stopAtLayer=" + req.stopAtLayer() + ")");
-            if (req.kvCache().layers() != cfg.nLayers())
-                throw new LoupeException(
-                        "the KV cache has " + req.kvCache().layers() + " layers, the model " + cfg.nLayers());
-            if (req.kvCache().batch() >= 0 && req.kvCache().batch() != B)
-                throw new LoupeException(
-                        "the KV cache holds " + req.kvCache().batch() + " sequences but the tokens have " + B);
-        }
+        if (req.kvCache() != null)
+            req.kvCache()
+                    .checkPass(
+                            cfg.nLayers(),
+                            req.startAtLayer(),
+                            req.stopAtLayer() < 0 ? cfg.nLayers() : req.stopAtLayer(),
+                            B);
     }
 
     /** Position of each new token: its index among the real tokens of its sequence. */
@@ -465,62 +456,26 @@ final class ForwardPass {
         if (!known.set().contains(name)) throw HookNames.unknownHook(name, known.names());
     }
 
-    /** The activation at hook point {@code site} of block {@code layer} (-1 outside the blocks). */
+    /**
+     * The activation at hook point {@code site} of block {@code layer} (-1 outside the blocks): the
+     * user's forward hooks may replace it; in a differentiated pass the objective may read it, its
+     * gradient is recorded when it is cached, and backward hooks act on that gradient; it is cached
+     * when the filter asks (who frees its memory is settled when the pass ends).
+     */
     private Tensor hook(HookSite site, int layer, Tensor x) {
         String name = site.name(layer);
-        HookPoint point = null;
-        for (Hook h : hooks) {
-            if (h.forward() == null || !h.appliesTo(name)) continue;
-            if (point == null) point = new HookPoint(name, layer);
-            // The tape may hold this array for the backward pass: hand a hook a copy it may edit.
-            INDArray seen = graph.isRecording() ? x.data().dup() : x.data();
-            graph.keep(seen);
-            userSeen.add(graph.ownerOf(seen));
-            INDArray out = h.forward().apply(seen, point);
-            if (out == null || out == seen || out == x.data()) continue;
-            checkReplacement(name, x.data(), out);
-            graph.keep(out);
-            x = graph.constant(out);
-        }
+        HookPoint point = new HookPoint(name, layer);
+        x = dispatch.forward(point, x);
+        boolean cached = req.cache().test(name);
         if (graph.isRecording()) {
-            boolean cached = req.cache().test(name);
-            HookPoint p = point != null ? point : new HookPoint(name, layer);
-            List<Hook> backward = hooks.stream()
-                    .filter(h -> h.backward() != null && h.appliesTo(name))
-                    .toList();
-            if (cached || !backward.isEmpty()) {
-                x = x.withGradientHook(g -> {
-                    if (cached) gradients.put(name, g);
-                    INDArray out = g;
-                    for (Hook h : backward) {
-                        INDArray r = h.backward().apply(out, p);
-                        if (r != null && r != out) {
-                            checkReplacement(name + " (gradient)", out, r);
-                            out = r;
-                        }
-                    }
-                    return out;
-                });
-            }
+            x = dispatch.backward(point, x, cached ? g -> gradients.put(name, g) : null);
             hooked.put(name, x);
         }
-        if (req.cache().test(name)) {
-            INDArray owner = graph.ownerOf(x.data());
-            // Memory a user's hook has seen may be held by the user: the cache must not free it.
-            if (owner == null || userSeen.contains(owner)) cache.put(name, x.data());
-            else cache.putOwned(name, x.data(), owner);
+        if (cached) {
+            cache.put(name, x.data());
             graph.keep(x.data());
         }
         return x;
-    }
-
-    private static void checkReplacement(String name, INDArray was, INDArray now) {
-        if (!Arrays.equals(was.shape(), now.shape()))
-            throw new LoupeException("hook '" + name + "' returned shape " + Arrays.toString(now.shape())
-                    + ", expected " + Arrays.toString(was.shape()));
-        if (was.dataType() != now.dataType())
-            throw new LoupeException(
-                    "hook '" + name + "' returned dtype " + now.dataType() + ", expected " + was.dataType());
     }
 
     // ------------------------------------------------------------------ parameters and gradients
