@@ -451,7 +451,7 @@ class DocsExamplesTest {
     }
 
     @Test
-    void scoresAreScaledAndMaskedAndNormalizedIsAfterTheAffinePart() {
+    void scoresAreScaledAndMaskedAndNormalizedIsBeforeTheAffinePart() {
         ModelConfig c = ModelConfig.builder()
                 .dModel(8)
                 .nLayers(1)
@@ -475,13 +475,19 @@ class DocsExamplesTest {
         assertEquals(Double.NEGATIVE_INFINITY, scores.getDouble(0, 1, 1, 2)); // future
         assertEquals(Double.NEGATIVE_INFINITY, scores.getDouble(1, 0, 2, 0)); // padding key
         assertEquals(0, cache.get("pattern0").getDouble(1, 0, 2, 0), 0);
-        // normalized = (x - mean) / scale * w + b
+        // normalized = (x - mean) / scale, before the affine part (as TransformerLens); the queries read it * w + b
         INDArray x = cache.get("resid_pre0").get(point(0), point(2), all());
         INDArray centred = x.sub(x.meanNumber());
         double scale = cache.get("blocks.0.ln1.hook_scale").getDouble(0, 2, 0);
-        INDArray expected = centred.div(scale)
+        INDArray normalized = cache.get("blocks.0.ln1.hook_normalized").get(point(0), point(2), all());
+        assertTrue(maxDiff(centred.div(scale), normalized) < 1e-5);
+        INDArray affine = normalized
                 .mul(m.weights().get("blocks.0.ln1.w"))
                 .add(m.weights().get("blocks.0.ln1.b"));
-        assertTrue(maxDiff(expected, cache.get("blocks.0.ln1.hook_normalized").get(point(0), point(2), all())) < 1e-5);
+        INDArray queries = affine.reshape(1, 8).mmul(m.weights().get("blocks.0.attn.W_Q"));
+        assertTrue(maxDiff(
+                        queries.reshape(8),
+                        q.get(point(0), point(2), all(), all()).reshape(8))
+                < 1e-5);
     }
 }

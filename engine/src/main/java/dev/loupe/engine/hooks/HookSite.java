@@ -26,7 +26,7 @@ public enum HookSite {
     LN1_NORMALIZED(
             "blocks.{l}.ln1.hook_normalized",
             "[batch, pos, d_model]",
-            "the attention's input: `x / scale`, after the affine part (see below)"),
+            "`x / scale`, before the affine part (`* w + b`) that makes it the attention's input"),
     Q("blocks.{l}.attn.hook_q", "[batch, pos, head, d_head]", "queries `x W_Q + b_Q` (before rotary)"),
     K("blocks.{l}.attn.hook_k", "[batch, pos, kv_head, d_head]", "keys (before rotary)"),
     V("blocks.{l}.attn.hook_v", "[batch, pos, kv_head, d_head]", "values"),
@@ -44,11 +44,13 @@ public enum HookSite {
             "each head's write to the residual, `z_h W_O[h]` (without `b_O`)"),
     LN1_POST_SCALE("blocks.{l}.ln1_post.hook_scale", "[batch, pos, 1]", "as `ln1`, of the attention's output"),
     LN1_POST_NORMALIZED(
-            "blocks.{l}.ln1_post.hook_normalized", "[batch, pos, d_model]", "the attention's output after its norm"),
+            "blocks.{l}.ln1_post.hook_normalized",
+            "[batch, pos, d_model]",
+            "the attention's output `/ scale`, before `* w`"),
     ATTN_OUT("blocks.{l}.hook_attn_out", "[batch, pos, d_model]", "attention output, `b_O` included"),
     RESID_MID("blocks.{l}.hook_resid_mid", "[batch, pos, d_model]", "`resid_pre + attn_out`"),
     LN2_SCALE("blocks.{l}.ln2.hook_scale", "[batch, pos, 1]", "as `ln1`"),
-    LN2_NORMALIZED("blocks.{l}.ln2.hook_normalized", "[batch, pos, d_model]", "the MLP's input"),
+    LN2_NORMALIZED("blocks.{l}.ln2.hook_normalized", "[batch, pos, d_model]", "as `ln1`, for the MLP's input"),
     MLP_PRE(
             "blocks.{l}.mlp.hook_pre",
             "[batch, pos, d_mlp]",
@@ -57,13 +59,13 @@ public enum HookSite {
     MLP_POST("blocks.{l}.mlp.hook_post", "[batch, pos, d_mlp]", "`act(pre)`; gated: `act(pre) * pre_linear + b_in`"),
     LN2_POST_SCALE("blocks.{l}.ln2_post.hook_scale", "[batch, pos, 1]", "as `ln1`, of the MLP's output"),
     LN2_POST_NORMALIZED(
-            "blocks.{l}.ln2_post.hook_normalized", "[batch, pos, d_model]", "the MLP's output after its norm"),
+            "blocks.{l}.ln2_post.hook_normalized", "[batch, pos, d_model]", "the MLP's output `/ scale`, before `* w`"),
     MLP_OUT("blocks.{l}.hook_mlp_out", "[batch, pos, d_model]", "MLP output, `post W_out + b_out`"),
     RESID_POST("blocks.{l}.hook_resid_post", "[batch, pos, d_model]", "residual stream leaving block `l`"),
     LN_FINAL_SCALE("ln_final.hook_scale", "[batch, pos, 1]", "as `ln1`"),
-    LN_FINAL_NORMALIZED("ln_final.hook_normalized", "[batch, pos, d_model]", "the unembedding's input"),
-    UNEMBED_IN("unembed.hook_in", "[batch, pos, d_model]", "the unembedding's input"),
-    UNEMBED_OUT("unembed.hook_out", "[batch, pos, d_vocab]", "the logits");
+    LN_FINAL_NORMALIZED("ln_final.hook_normalized", "[batch, pos, d_model]", "as `ln1`, for the unembedding's input"),
+    UNEMBED_IN("unembed.hook_in", "[batch, pos, d_model]", "the unembedding's input (after `ln_final`'s affine part)"),
+    UNEMBED_OUT("unembed.hook_out", "[batch, pos, d_vocab]", "the logits, before any soft-cap (`outputLogitsSoftCap`)");
 
     private static final String LAYER = "{l}";
 

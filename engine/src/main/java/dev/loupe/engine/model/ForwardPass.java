@@ -1,5 +1,6 @@
 package dev.loupe.engine.model;
 
+import static dev.loupe.engine.autograd.TransformerKernels.affineLast;
 import static dev.loupe.engine.autograd.TransformerKernels.attend;
 import static dev.loupe.engine.autograd.TransformerKernels.attentionScores;
 import static dev.loupe.engine.autograd.TransformerKernels.centerLast;
@@ -172,16 +173,19 @@ final class ForwardPass {
         return normalize(norm, l, x, cfg.normalization());
     }
 
-    /** LayerNorm / RMSNorm, with TransformerLens's hooks: scale [B, T, 1] and normalized [B, T, D]. */
+    /**
+     * LayerNorm / RMSNorm with TransformerLens's hooks: hook_scale [B, T, 1], then hook_normalized,
+     * x / scale [B, T, D] before the affine part (TransformerLens's components/layer_norm.py and
+     * rms_norm.py hook it there), then * w + b.
+     */
     private Tensor normalize(Norm norm, int l, Tensor x, Normalization n) {
         if (n == Normalization.NONE) return x;
-        String weights = norm.scale().module(l);
         if (n.centers()) x = centerLast(x); // x - mean(x)
         Tensor scale = hook(norm.scale(), l, rmsLast(x, cfg.normEps())); // sqrt(mean(x^2) + eps)
-        Tensor normalized = n.hasWeights()
-                ? normalizeLast(x, scale, param(weights + ".w"), optional(weights + ".b"))
-                : normalizeLast(x, scale, null, null); // x / scale * w + b
-        return hook(norm.normalized(), l, normalized);
+        Tensor normalized = hook(norm.normalized(), l, normalizeLast(x, scale)); // x / scale
+        if (!n.hasWeights()) return normalized; // folded into the weights that read it
+        String module = norm.scale().module(l);
+        return affineLast(normalized, param(module + ".w"), optional(module + ".b")); // * w + b
     }
 
     private Tensor attention(int l, Tensor x) {
@@ -264,10 +268,10 @@ final class ForwardPass {
     private Tensor unembed(Tensor x) {
         Tensor in = hook(UNEMBED_IN, -1, x);
         Tensor wU = cfg.tiedEmbeddings() ? param("embed.W_E").transpose() : param("unembed.W_U");
-        Tensor logits = in.linear(wU, optional("unembed.b_U"));
-        // Gemma 2 soft-caps the logits; hook_out holds the capped logits, i.e. what the model outputs.
+        Tensor logits = hook(UNEMBED_OUT, -1, in.linear(wU, optional("unembed.b_U")));
+        // Gemma 2 soft-caps the logits after the unembedding, so (as in TransformerLens) hook_out holds them uncapped.
         double cap = cfg.outputLogitsSoftCap();
-        return hook(UNEMBED_OUT, -1, cap == 0 ? logits : logits.softcap(cap));
+        return cap == 0 ? logits : logits.softcap(cap);
     }
 
     // ------------------------------------------------------------------ inputs

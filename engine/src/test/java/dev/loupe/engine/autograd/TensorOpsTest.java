@@ -1,5 +1,6 @@
 package dev.loupe.engine.autograd;
 
+import static dev.loupe.engine.autograd.TransformerKernels.affineLast;
 import static dev.loupe.engine.autograd.TransformerKernels.attend;
 import static dev.loupe.engine.autograd.TransformerKernels.attentionScores;
 import static dev.loupe.engine.autograd.TransformerKernels.centerLast;
@@ -61,32 +62,38 @@ class TensorOpsTest {
         INDArray w = rand(4), b = rand(4), x0 = rand(2, 3, 4);
         check("rmsLast", rand(2, 3, 4), x -> rmsLast(x, 0.1));
         check(
-                "normalizeLast x",
+                "normalizeLast x, affine",
                 rand(2, 3, 4),
-                x -> normalizeLast(
-                        x, rmsLast(x, 1e-3), x.graph().constant(w), x.graph().constant(b)));
+                x -> affineLast(
+                        normalizeLast(x, rmsLast(x, 1e-3)),
+                        x.graph().constant(w),
+                        x.graph().constant(b)));
         check(
                 "normalizeLast scale",
                 rand(2, 3, 1),
-                s -> normalizeLast(
-                        s.graph().constant(x0), s.square().add(0.5), s.graph().constant(w), null));
+                s -> affineLast(
+                        normalizeLast(s.graph().constant(x0), s.square().add(0.5)),
+                        s.graph().constant(w),
+                        null));
         check(
-                "normalizeLast w",
+                "affineLast w",
                 rand(4),
-                v -> normalizeLast(
-                        v.graph().constant(x0),
-                        rmsLast(v.graph().constant(x0), 0),
+                v -> affineLast(
+                        normalizeLast(v.graph().constant(x0), rmsLast(v.graph().constant(x0), 0)),
                         v,
                         v.graph().constant(b)));
         check(
-                "normalizeLast b",
+                "affineLast b",
                 rand(4),
-                v -> normalizeLast(v.graph().constant(x0), rmsLast(v.graph().constant(x0), 0), null, v));
-        check("normalizeLast no affine", rand(2, 3, 4), x -> normalizeLast(x, rmsLast(x, 1e-3), null, null));
+                v -> affineLast(
+                        normalizeLast(v.graph().constant(x0), rmsLast(v.graph().constant(x0), 0)),
+                        v.graph().constant(w),
+                        v));
+        check("normalizeLast no affine", rand(2, 3, 4), x -> normalizeLast(x, rmsLast(x, 1e-3)));
         for (long[] shape : new long[][] {{1, 1, 4}, {2, 1, 4}, {1, 4}}) { // size-1 dimensions: ND4J strides them oddly
             Graph gi = Graph.inference();
             Tensor x = gi.constant(rand(shape)), centred = centerLast(x), scale = rmsLast(centred, 1e-3);
-            INDArray fused = normalizeLast(centred, scale, gi.constant(w), gi.constant(b))
+            INDArray fused = affineLast(normalizeLast(centred, scale), gi.constant(w), gi.constant(b))
                     .data();
             INDArray composed = x.sub(x.meanLast())
                     .div(scale)
@@ -101,7 +108,7 @@ class TensorOpsTest {
             check(
                     "normalizeLast " + java.util.Arrays.toString(shape),
                     rand(shape),
-                    v -> normalizeLast(centerLast(v), rmsLast(centerLast(v), 1e-3), null, null));
+                    v -> normalizeLast(centerLast(v), rmsLast(centerLast(v), 1e-3)));
         }
         check("sqrt", rand(3, 4), x -> x.square().add(0.5).sqrt());
         check("tanh", rand(3, 4), Tensor::tanh);

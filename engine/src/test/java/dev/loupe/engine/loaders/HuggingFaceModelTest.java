@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.loupe.engine.hooks.ActivationCache;
 import dev.loupe.engine.hooks.ActivationFilter;
+import dev.loupe.engine.model.ForwardResult;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.model.ModelConfig.Activation;
@@ -143,7 +144,8 @@ class HuggingFaceModelTest {
     void gemma2HooksHoldScaledEmbeddingsCappedScoresAndPostNormOutputs() {
         HookedTransformer m = HuggingFaceModel.load(HfFixtures.folder("gemma2_bf16"));
         Tokens tokens = HfFixtures.tokens(HfFixtures.folder("gemma2_bf16"));
-        ActivationCache cache = m.runWithCache(tokens, ActivationFilter.all()).cache();
+        ForwardResult result = m.runWithCache(tokens, ActivationFilter.all());
+        ActivationCache cache = result.cache();
         // hook_embed: W_E rows times sqrt(d_model)
         INDArray row = m.weights().get("embed.W_E").getRow(tokens.ids()[0][0]).mul(4.0);
         assertEquals(
@@ -163,21 +165,27 @@ class HuggingFaceModelTest {
             assertEquals(l % 2 == 0, Double.isInfinite(farScore), "layer " + l + " score[9, 0] = " + farScore);
             assertEquals(l % 2 == 0, cache.get("pattern", l).getDouble(0, 0, 9, 5) == 0, "layer " + l);
         }
-        // hook_attn_out is ln1_post's output; hook_mlp_out is ln2_post's
+        // hook_attn_out is ln1_post's output, its hook_normalized (x / scale) * w; likewise hook_mlp_out and ln2_post
+        for (String n : List.of("ln1_post", "ln2_post")) {
+            INDArray w = m.weights().get("blocks.1." + n + ".w").reshape(1, 1, -1);
+            INDArray out = cache.get(n.equals("ln1_post") ? "blocks.1.hook_attn_out" : "blocks.1.hook_mlp_out");
+            assertEquals(
+                    0,
+                    Transforms.abs(out.sub(cache.get("blocks.1." + n + ".hook_normalized")
+                                    .mul(w)))
+                            .maxNumber()
+                            .doubleValue(),
+                    1e-6,
+                    n);
+        }
+        // unembed.hook_out: the logits before the cap, as TransformerLens hooks them; the returned logits are capped
+        INDArray raw = cache.get("unembed.hook_out");
         assertEquals(
                 0,
-                Transforms.abs(cache.get("blocks.1.hook_attn_out").sub(cache.get("blocks.1.ln1_post.hook_normalized")))
+                Transforms.abs(Transforms.tanh(raw.div(3.0), true).muli(3.0).sub(result.logits()))
                         .maxNumber()
                         .doubleValue(),
-                0);
-        assertEquals(
-                0,
-                Transforms.abs(cache.get("blocks.1.hook_mlp_out").sub(cache.get("blocks.1.ln2_post.hook_normalized")))
-                        .maxNumber()
-                        .doubleValue(),
-                0);
-        // unembed.hook_out: the capped logits
-        assertTrue(cache.get("unembed.hook_out").amaxNumber().doubleValue() < 3.0);
+                1e-6);
     }
 
     @Test
