@@ -8,6 +8,9 @@ package dev.loupe.engine.hooks;
  * never listed by hand. The constants are in the order a sequential block meets them;
  * {@code docs/hooks.md}'s table lists the same rows (a test holds the two equal).
  * <p>
+ * Two kinds may share a name when models differ in shape there (TransformerLens's q/k norms are per
+ * head in Qwen 3 and over all heads in OLMo 2).
+ * <p>
  * Shapes use {@code batch}, {@code pos} (positions run), {@code head} ({@code n_heads}),
  * {@code kv_head} ({@code n_kv_heads}), {@code q_pos}/{@code k_pos} (query and key positions), and
  * the config's widths.
@@ -26,10 +29,33 @@ public enum HookSite {
     LN1_NORMALIZED(
             "blocks.{l}.ln1.hook_normalized",
             "[batch, pos, d_model]",
-            "`x / scale`, before the affine part (`* w + b`) that makes it the attention's input"),
+            "`x / scale`, before the affine part (`* w + b`) that makes it the attention's input (OLMo 2: "
+                    + "normalises the attention's output)"),
     Q("blocks.{l}.attn.hook_q", "[batch, pos, head, d_head]", "queries `x W_Q + b_Q` (before rotary)"),
     K("blocks.{l}.attn.hook_k", "[batch, pos, kv_head, d_head]", "keys (before rotary)"),
     V("blocks.{l}.attn.hook_v", "[batch, pos, kv_head, d_head]", "values"),
+    Q_NORM_SCALE(
+            "blocks.{l}.attn.q_norm.hook_scale",
+            "[batch*pos*head, 1]",
+            "`sqrt(mean(q²) + eps)` of each head's query (per-head q/k norm: Qwen 3, Gemma 3)"),
+    Q_NORM_NORMALIZED(
+            "blocks.{l}.attn.q_norm.hook_normalized",
+            "[batch*pos*head, d_head]",
+            "each head's query `/ scale`, before `* w`; rotary reads the result"),
+    K_NORM_SCALE("blocks.{l}.attn.k_norm.hook_scale", "[batch*pos*kv_head, 1]", "as `q_norm`, of each head's key"),
+    K_NORM_NORMALIZED(
+            "blocks.{l}.attn.k_norm.hook_normalized", "[batch*pos*kv_head, d_head]", "as `q_norm`, of each head's key"),
+    Q_NORM_ALL_HEADS_SCALE(
+            "blocks.{l}.attn.q_norm.hook_scale",
+            "[batch, pos, 1]",
+            "`sqrt(mean(q²) + eps)` over all heads' queries together (q/k norm over all heads: OLMo 2)"),
+    Q_NORM_ALL_HEADS_NORMALIZED(
+            "blocks.{l}.attn.q_norm.hook_normalized",
+            "[batch, pos, head*d_head]",
+            "all heads' queries `/ scale`, before `* w`"),
+    K_NORM_ALL_HEADS_SCALE("blocks.{l}.attn.k_norm.hook_scale", "[batch, pos, 1]", "as `q_norm`, of the keys"),
+    K_NORM_ALL_HEADS_NORMALIZED(
+            "blocks.{l}.attn.k_norm.hook_normalized", "[batch, pos, kv_head*d_head]", "as `q_norm`, of the keys"),
     ROT_Q("blocks.{l}.attn.hook_rot_q", "[batch, pos, head, d_head]", "queries after the rotary embedding"),
     ROT_K("blocks.{l}.attn.hook_rot_k", "[batch, pos, kv_head, d_head]", "keys after the rotary embedding"),
     ATTN_SCORES(
@@ -50,7 +76,10 @@ public enum HookSite {
     ATTN_OUT("blocks.{l}.hook_attn_out", "[batch, pos, d_model]", "attention output, `b_O` included"),
     RESID_MID("blocks.{l}.hook_resid_mid", "[batch, pos, d_model]", "`resid_pre + attn_out`"),
     LN2_SCALE("blocks.{l}.ln2.hook_scale", "[batch, pos, 1]", "as `ln1`"),
-    LN2_NORMALIZED("blocks.{l}.ln2.hook_normalized", "[batch, pos, d_model]", "as `ln1`, for the MLP's input"),
+    LN2_NORMALIZED(
+            "blocks.{l}.ln2.hook_normalized",
+            "[batch, pos, d_model]",
+            "as `ln1`, for the MLP's input (OLMo 2: normalises the MLP's output)"),
     MLP_PRE(
             "blocks.{l}.mlp.hook_pre",
             "[batch, pos, d_mlp]",

@@ -49,6 +49,7 @@ final class ForwardPass {
     private INDArray mask; // [B, 1, T, S] additive: 0 where attention is allowed, -inf elsewhere
     private INDArray localMask; // the same for local (sliding window) layers; null when there are none
     private INDArray cos, sin; // [B, T, 1, rotary_dim]
+    private INDArray cosLocal, sinLocal; // the same for local layers with their own base; null when none
 
     ForwardPass(ModelConfig cfg, Weights weights, List<Hook> hooks, ForwardRequest req) {
         this.cfg = cfg;
@@ -140,10 +141,19 @@ final class ForwardPass {
     /**
      * One block. With norms before and after (Gemma 2) each sublayer's output is normalized again
      * (ln1_post, ln2_post) before hook_attn_out / hook_mlp_out, so those hooks still hold exactly
-     * what is added to the residual stream.
+     * what is added to the residual stream. With norms after only (OLMo 2), ln1 and ln2 normalize
+     * the sublayers' outputs, and, as TransformerLens hooks them, hook_attn_out / hook_mlp_out come
+     * before those norms.
      */
     private Tensor block(int l, Tensor resid) {
         Tensor residPre = hook(RESID_PRE, l, resid);
+        if (cfg.useNormalizationAfterOnly()) {
+            Tensor attnOut = normalize(LN1, l, hook(ATTN_OUT, l, attention(l, residPre)));
+            if (cfg.attnOnly()) return hook(RESID_POST, l, residPre.add(attnOut));
+            Tensor residMid = hook(RESID_MID, l, residPre.add(attnOut));
+            Tensor mlpOut = normalize(LN2, l, hook(MLP_OUT, l, mlp(l, residMid)));
+            return hook(RESID_POST, l, residMid.add(mlpOut));
+        }
         Tensor attnOut = hook(ATTN_OUT, l, normalizeOutput(LN1_POST, l, attention(l, normalize(LN1, l, residPre))));
         if (cfg.attnOnly()) return hook(RESID_POST, l, residPre.add(attnOut));
         if (cfg.parallelAttnMlp()) {
@@ -162,7 +172,11 @@ final class ForwardPass {
             LN1_POST = new Norm(LN1_POST_SCALE, LN1_POST_NORMALIZED),
             LN2 = new Norm(LN2_SCALE, LN2_NORMALIZED),
             LN2_POST = new Norm(LN2_POST_SCALE, LN2_POST_NORMALIZED),
-            LN_FINAL = new Norm(LN_FINAL_SCALE, LN_FINAL_NORMALIZED);
+            LN_FINAL = new Norm(LN_FINAL_SCALE, LN_FINAL_NORMALIZED),
+            Q_NORM = new Norm(Q_NORM_SCALE, Q_NORM_NORMALIZED),
+            K_NORM = new Norm(K_NORM_SCALE, K_NORM_NORMALIZED),
+            Q_NORM_ALL_HEADS = new Norm(Q_NORM_ALL_HEADS_SCALE, Q_NORM_ALL_HEADS_NORMALIZED),
+            K_NORM_ALL_HEADS = new Norm(K_NORM_ALL_HEADS_SCALE, K_NORM_ALL_HEADS_NORMALIZED);
 
     /** A sublayer's output through its post-norm (RMSNorm with weight), when the model has them. */
     private Tensor normalizeOutput(Norm norm, int l, Tensor x) {
@@ -197,9 +211,25 @@ final class ForwardPass {
                 HookSite.K, l, x.linear(param(a + "W_K"), optional(a + "b_K")).reshape(B, T, K, d));
         Tensor v = hook(
                 HookSite.V, l, x.linear(param(a + "W_V"), optional(a + "b_V")).reshape(B, T, K, d));
+        switch (cfg.qkNorm()) { // RMSNorms with weight; TransformerLens's shapes at their hooks
+            case NONE -> {}
+            case PER_HEAD -> { // each head's vector: [B*T*heads, d]
+                q = normalize(Q_NORM, l, q.reshape((long) B * T * H, d), Normalization.RMS_NORM)
+                        .reshape(B, T, H, d);
+                k = normalize(K_NORM, l, k.reshape((long) B * T * K, d), Normalization.RMS_NORM)
+                        .reshape(B, T, K, d);
+            }
+            case ALL_HEADS -> { // all heads at once: [B, T, heads * d]
+                q = normalize(Q_NORM_ALL_HEADS, l, q.reshape(B, T, H * d), Normalization.RMS_NORM)
+                        .reshape(B, T, H, d);
+                k = normalize(K_NORM_ALL_HEADS, l, k.reshape(B, T, K * d), Normalization.RMS_NORM)
+                        .reshape(B, T, K, d);
+            }
+        }
         if (cfg.positional() == Positional.ROTARY) {
-            q = hook(ROT_Q, l, rotary(q));
-            k = hook(ROT_K, l, rotary(k));
+            boolean local = cfg.isLocalAttn(l) && cosLocal != null;
+            q = hook(ROT_Q, l, rotary(q, local));
+            k = hook(ROT_K, l, rotary(k, local));
         }
         if (req.kvCache() != null) { // attend over the cached positions too
             KvCache.KeysAndValues all = req.kvCache().extend(l, k.data(), v.data());
@@ -230,13 +260,17 @@ final class ForwardPass {
         return attentionScores(q, k, 1 / cfg.attnScale(), null).softcap(cap).add(graph.constant(mask));
     }
 
-    /** Rotate-half rotary embedding (GPT-NeoX / Hugging Face layout) on the first rotary_dim dims. */
-    private Tensor rotary(Tensor x) { // [B, T, heads, d]
+    /**
+     * Rotate-half rotary embedding (GPT-NeoX / Hugging Face layout) on the first rotary_dim dims, with
+     * the local layers' own base when it differs (Gemma 3).
+     */
+    private Tensor rotary(Tensor x, boolean local) { // [B, T, heads, d]
         int r = cfg.rotaryDim(), d = cfg.dHead();
         Tensor rot = r == d ? x : x.sliceLast(0, r);
         Tensor half1 = rot.sliceLast(0, r / 2), half2 = rot.sliceLast(r / 2, r);
         Tensor rotated = Tensor.concatLast(half2.mul(-1), half1);
-        Tensor out = rot.mul(graph.constant(cos)).add(rotated.mul(graph.constant(sin)));
+        Tensor out = rot.mul(graph.constant(local ? cosLocal : cos))
+                .add(rotated.mul(graph.constant(local ? sinLocal : sin)));
         return r == d ? out : Tensor.concatLast(out, x.sliceLast(r, d));
     }
 
@@ -369,13 +403,27 @@ final class ForwardPass {
     }
 
     private void rotaryTables() {
-        int r = cfg.rotaryDim();
         INDArray pos = Nd4j.createFromArray(positions()).castTo(DataType.DOUBLE).reshape(B * T, 1);
-        INDArray invFreq = Nd4j.createFromArray(rotaryFrequencies(cfg)).reshape(1, r / 2);
+        INDArray[] global = rotaryTables(pos, rotaryFrequencies(cfg));
+        cos = global[0];
+        sin = global[1];
+        if (!cfg.localAttnLayers().isEmpty() && cfg.rotaryBaseLocal() != cfg.rotaryBase()) {
+            INDArray[] local = rotaryTables(pos, rotaryFrequencies(cfg.rotaryDim(), cfg.rotaryBaseLocal(), null));
+            cosLocal = local[0];
+            sinLocal = local[1];
+        }
+    }
+
+    /** cos and sin [B, T, 1, r] of position times each frequency, for positions [B*T, 1]. */
+    private INDArray[] rotaryTables(INDArray pos, double[] frequencies) {
+        int r = cfg.rotaryDim();
+        INDArray invFreq = Nd4j.createFromArray(frequencies).reshape(1, r / 2);
         INDArray angles = pos.mmul(invFreq); // [B*T, r/2]
         INDArray full = Nd4j.concat(1, angles, angles); // [B*T, r]
-        cos = Transforms.cos(full, true).castTo(dtype()).reshape(B, T, 1, r);
-        sin = Transforms.sin(full, true).castTo(dtype()).reshape(B, T, 1, r);
+        return new INDArray[] {
+            Transforms.cos(full, true).castTo(dtype()).reshape(B, T, 1, r),
+            Transforms.sin(full, true).castTo(dtype()).reshape(B, T, 1, r)
+        };
     }
 
     /**
@@ -383,10 +431,12 @@ final class ForwardPass {
      * {@link ModelConfig.RopeScaling} (Hugging Face's {@code _compute_llama3_parameters}).
      */
     static double[] rotaryFrequencies(ModelConfig cfg) {
-        int r = cfg.rotaryDim();
+        return rotaryFrequencies(cfg.rotaryDim(), cfg.rotaryBase(), cfg.ropeScaling());
+    }
+
+    private static double[] rotaryFrequencies(int r, double base, ModelConfig.RopeScaling s) {
         double[] f = new double[r / 2];
-        for (int i = 0; i < f.length; i++) f[i] = Math.exp(-2.0 * i / r * Math.log(cfg.rotaryBase()));
-        ModelConfig.RopeScaling s = cfg.ropeScaling();
+        for (int i = 0; i < f.length; i++) f[i] = Math.exp(-2.0 * i / r * Math.log(base));
         if (s == null) return f;
         double lowFreqWavelength = s.originalContextLength() / s.lowFreqFactor();
         double highFreqWavelength = s.originalContextLength() / s.highFreqFactor();

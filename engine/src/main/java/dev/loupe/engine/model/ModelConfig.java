@@ -107,6 +107,17 @@ public abstract class ModelConfig {
         return false;
     }
 
+    /**
+     * OLMo 2's blocks: {@code ln1} and {@code ln2} normalise the attention's and the MLP's outputs,
+     * before they are added to the residual stream, instead of their inputs. As in TransformerLens,
+     * {@code hook_attn_out} and {@code hook_mlp_out} hold the outputs before those norms.
+     */
+    @JsonProperty("use_normalization_after_only")
+    @Value.Default
+    public boolean useNormalizationAfterOnly() {
+        return false;
+    }
+
     /** How position enters the model. */
     @JsonProperty("positional")
     @Value.Default
@@ -128,10 +139,27 @@ public abstract class ModelConfig {
         return 10000;
     }
 
+    /**
+     * Rotary theta of the local (sliding window) layers; default rotaryBase. When it differs (Gemma 3:
+     * 10,000 locally, 1,000,000 globally), local layers use it without {@link #ropeScaling()}.
+     */
+    @JsonProperty("rotary_base_local")
+    @Value.Default
+    public double rotaryBaseLocal() {
+        return rotaryBase();
+    }
+
     /** Llama 3's rescaling of the rotary frequencies, or null for none. */
     @JsonProperty("rope_scaling")
     @Nullable
     public abstract RopeScaling ropeScaling();
+
+    /** RMSNorm (with weight) of queries and keys after their projection, before rotary (Qwen 3, Gemma 3, OLMo 2). */
+    @JsonProperty("qk_norm")
+    @Value.Default
+    public QkNorm qkNorm() {
+        return QkNorm.NONE;
+    }
 
     /** MLP nonlinearity. */
     @JsonProperty("activation")
@@ -242,6 +270,19 @@ public abstract class ModelConfig {
         public boolean centers() {
             return this == LAYER_NORM || this == LAYER_NORM_PRE;
         }
+    }
+
+    /**
+     * How queries and keys are normalised (RMSNorm with a weight, the model's eps), between
+     * {@code hook_q}/{@code hook_k} and rotary. Weight processing leaves these weights in place:
+     * rotary mixes dimensions, so no projection can absorb them.
+     */
+    public enum QkNorm {
+        NONE,
+        /** Each head's query and key over d_head, one weight [d_head] shared by the heads (Qwen 3, Gemma 3). */
+        PER_HEAD,
+        /** All heads' queries (keys) together over heads * d_head, weights [heads * d_head] (OLMo 2). */
+        ALL_HEADS
     }
 
     public enum Positional {
@@ -369,6 +410,14 @@ public abstract class ModelConfig {
                 && normalization() != Normalization.RMS_NORM_PRE)
             throw new LoupeException("model config: norms after each sublayer (use_normalization_before_and_after) "
                     + "need RMS_NORM or RMS_NORM_PRE, got " + normalization());
+        if (useNormalizationAfterOnly() && (useNormalizationBeforeAndAfter() || normalization() == Normalization.NONE))
+            throw new LoupeException("model config: norms after the sublayers only (use_normalization_after_only) "
+                    + "need a normalization and exclude use_normalization_before_and_after");
+        if (useNormalizationAfterOnly() && parallelAttnMlp())
+            throw new LoupeException(
+                    "model config: norms after the sublayers only (use_normalization_after_only) need sequential blocks");
+        if (positional() == Positional.ROTARY && !(rotaryBaseLocal() > 0))
+            throw new LoupeException("model config: rotary_base_local must be > 0, got " + rotaryBaseLocal());
         if (ropeScaling() != null && positional() != Positional.ROTARY)
             throw new LoupeException("model config: rope_scaling needs rotary positions, got " + positional());
         finitePositive("embed_scale", embedScale());
@@ -424,7 +473,13 @@ public abstract class ModelConfig {
                 ? 0
                 : (activation().gated() ? 3 : 2) * d * dMlp() + (b.mlpIn() ? dMlp() : 0) + (b.mlpOut() ? d : 0);
         long postNorms = useNormalizationBeforeAndAfter() ? d : 0;
-        long perLayer = attn + mlp + (norm + postNorms) * (attnOnly() ? 1 : 2);
+        long qkNorms =
+                switch (qkNorm()) {
+                    case NONE -> 0;
+                    case PER_HEAD -> 2L * dHead();
+                    case ALL_HEADS -> qDim + kvDim;
+                };
+        long perLayer = attn + qkNorms + mlp + (norm + postNorms) * (attnOnly() ? 1 : 2);
         long embed = (long) dVocab() * d + (positional() == Positional.LEARNED ? (long) nCtx() * d : 0);
         long unembed = (tiedEmbeddings() ? 0 : d * dVocab()) + (b.unembed() ? dVocab() : 0);
         return embed + nLayers() * perLayer + norm + unembed;
