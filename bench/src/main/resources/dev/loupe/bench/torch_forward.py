@@ -38,13 +38,14 @@ def main():
     causal = torch.full((T, T), float("-inf")).triu(1)
 
     def ln(x, w, b, cache, name):
+        # As TransformerLens's components/layer_norm.py: hook_normalized is x / scale, before * w + b.
         x = x - x.mean(-1, keepdim=True)
         scale = (x.pow(2).mean(-1, keepdim=True) + eps).sqrt()
-        out = x / scale * w + b
+        normalized = x / scale
         if cache is not None:
             cache[name + ".hook_scale"] = scale
-            cache[name + ".hook_normalized"] = out
-        return out
+            cache[name + ".hook_normalized"] = normalized
+        return normalized * w + b
 
     def forward(cache):
         keep = (lambda n, t: cache.__setitem__(n, t)) if cache is not None else (lambda n, t: None)

@@ -21,13 +21,8 @@ import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.KvCache;
 import dev.loupe.engine.model.Losses;
 import dev.loupe.engine.model.ModelConfig;
-import dev.loupe.engine.model.ModelConfig.Activation;
-import dev.loupe.engine.model.ModelConfig.Normalization;
-import dev.loupe.engine.model.ModelConfig.Positional;
 import dev.loupe.engine.model.Objective;
 import dev.loupe.engine.model.Tokens;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -35,8 +30,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -457,131 +450,8 @@ class DocsExamplesTest {
         assertArrayEquals(new long[] {1, 2, 1, 5}, shapes.get("blocks.0.attn.hook_pattern"));
     }
 
-    // ------------------------------------------------------------------ the table of docs/hooks.md
-
-    private record Row(Pattern name, List<String> dims) {}
-
-    /** The hook table of docs/hooks.md: name pattern and symbolic shape of each row. */
-    private static List<Row> hookTable() throws IOException {
-        Path doc = Files.exists(Path.of("../docs/hooks.md")) ? Path.of("../docs/hooks.md") : Path.of("docs/hooks.md");
-        Pattern row = Pattern.compile("^\\| `([a-z_.{}0-9]+)`\\s*\\| `\\[([a-z_, 0-9]+)\\]`\\s*\\|.*");
-        List<Row> rows = new ArrayList<>();
-        for (String line : Files.readAllLines(doc)) {
-            Matcher m = row.matcher(line);
-            if (!m.matches()) continue;
-            String regex = Pattern.quote(m.group(1)).replace("{l}", "\\E\\d+\\Q");
-            rows.add(new Row(Pattern.compile(regex), List.of(m.group(2).split(",\\s*"))));
-        }
-        assertTrue(rows.size() >= 27, "rows parsed from " + doc.toAbsolutePath() + ": " + rows.size());
-        return rows;
-    }
-
-    private static long dim(String d, ModelConfig c, long batch, long pos) {
-        return switch (d) {
-            case "batch" -> batch;
-            case "pos", "q_pos", "k_pos" -> pos;
-            case "d_model" -> c.dModel();
-            case "head" -> c.nHeads();
-            case "kv_head" -> c.nKvHeads();
-            case "d_head" -> c.dHead();
-            case "d_mlp" -> c.dMlp();
-            case "d_vocab" -> c.dVocab();
-            case "1" -> 1;
-            default -> throw new AssertionError("unknown dimension " + d);
-        };
-    }
-
     @Test
-    void hookTableMatchesEveryArchitecture() throws IOException {
-        List<Row> table = hookTable();
-        ModelConfig.Builder base = ModelConfig.builder()
-                .dModel(12)
-                .nLayers(2)
-                .nHeads(4)
-                .dHead(4)
-                .dMlp(10)
-                .dVocab(13)
-                .nCtx(16);
-        Map<String, ModelConfig> configs = new LinkedHashMap<>();
-        configs.put("gpt2", base.build());
-        configs.put(
-                "llama",
-                base.normalization(Normalization.RMS_NORM)
-                        .positional(Positional.ROTARY)
-                        .nKvHeads(2)
-                        .activation(Activation.SILU_GATED)
-                        .useAttnResult(true)
-                        .build());
-        configs.put(
-                "neox",
-                ModelConfig.builder()
-                        .dModel(12)
-                        .nLayers(1)
-                        .nHeads(4)
-                        .dHead(4)
-                        .dMlp(10)
-                        .dVocab(13)
-                        .nCtx(16)
-                        .positional(Positional.ROTARY)
-                        .rotaryDim(2)
-                        .parallelAttnMlp(true)
-                        .build());
-        configs.put(
-                "attn-only",
-                ModelConfig.builder()
-                        .dModel(12)
-                        .nLayers(1)
-                        .nHeads(2)
-                        .dVocab(13)
-                        .nCtx(16)
-                        .attnOnly(true)
-                        .normalization(Normalization.NONE)
-                        .positional(Positional.NONE)
-                        .build());
-        Set<Pattern> used = new HashSet<>();
-        int batch = 2, pos = 5;
-        for (var e : configs.entrySet()) {
-            ModelConfig c = e.getValue();
-            HookedTransformer m = HookedTransformer.random(c, 1);
-            ActivationCache cache = m.runWithCache(
-                            Tokens.of(new int[] {1, 2, 3, 4, 5}, new int[] {5, 4, 3, 2, 1}), ActivationFilter.all())
-                    .cache();
-            assertEquals(new HashSet<>(m.hookNames()), cache.names(), e.getKey());
-            for (String name : m.hookNames()) {
-                Row row = table.stream()
-                        .filter(r -> r.name().matcher(name).matches())
-                        .findFirst()
-                        .orElseThrow(() -> new AssertionError("docs/hooks.md has no row for " + name));
-                used.add(row.name());
-                long[] want = row.dims().stream()
-                        .mapToLong(d -> dim(d, c, batch, pos))
-                        .toArray();
-                assertArrayEquals(want, cache.get(name).shape(), e.getKey() + " " + name);
-            }
-        }
-        assertEquals(table.size(), used.size(), "every row of the table is some model's hook point");
-
-        // the "Exists" column
-        List<String> gpt2 = HookNames.all(configs.get("gpt2")),
-                llama = HookNames.all(configs.get("llama")),
-                neox = HookNames.all(configs.get("neox")),
-                attnOnly = HookNames.all(configs.get("attn-only"));
-        assertTrue(gpt2.contains("hook_pos_embed") && !llama.contains("hook_pos_embed"));
-        assertTrue(llama.contains("blocks.0.attn.hook_rot_q") && !gpt2.contains("blocks.0.attn.hook_rot_q"));
-        assertTrue(gpt2.contains("blocks.0.hook_resid_mid")
-                && !neox.contains("blocks.0.hook_resid_mid")
-                && !attnOnly.contains("blocks.0.hook_resid_mid"));
-        assertTrue(attnOnly.stream().noneMatch(n -> n.contains("mlp") || n.contains("ln")));
-        assertTrue(llama.contains("blocks.1.mlp.hook_pre_linear") && !gpt2.contains("blocks.1.mlp.hook_pre_linear"));
-        assertTrue(llama.contains("blocks.1.attn.hook_result") && !gpt2.contains("blocks.1.attn.hook_result"));
-        assertTrue(HookNames.all(configs.get("gpt2").toBuilder()
-                        .normalization(Normalization.LAYER_NORM_PRE)
-                        .build())
-                .contains("ln_final.hook_scale"));
-    }
-
-    @Test
-    void scoresAreScaledAndMaskedAndNormalizedIsAfterTheAffinePart() {
+    void scoresAreScaledAndMaskedAndNormalizedIsBeforeTheAffinePart() {
         ModelConfig c = ModelConfig.builder()
                 .dModel(8)
                 .nLayers(1)
@@ -605,13 +475,19 @@ class DocsExamplesTest {
         assertEquals(Double.NEGATIVE_INFINITY, scores.getDouble(0, 1, 1, 2)); // future
         assertEquals(Double.NEGATIVE_INFINITY, scores.getDouble(1, 0, 2, 0)); // padding key
         assertEquals(0, cache.get("pattern0").getDouble(1, 0, 2, 0), 0);
-        // normalized = (x - mean) / scale * w + b
+        // normalized = (x - mean) / scale, before the affine part (as TransformerLens); the queries read it * w + b
         INDArray x = cache.get("resid_pre0").get(point(0), point(2), all());
         INDArray centred = x.sub(x.meanNumber());
         double scale = cache.get("blocks.0.ln1.hook_scale").getDouble(0, 2, 0);
-        INDArray expected = centred.div(scale)
+        INDArray normalized = cache.get("blocks.0.ln1.hook_normalized").get(point(0), point(2), all());
+        assertTrue(maxDiff(centred.div(scale), normalized) < 1e-5);
+        INDArray affine = normalized
                 .mul(m.weights().get("blocks.0.ln1.w"))
                 .add(m.weights().get("blocks.0.ln1.b"));
-        assertTrue(maxDiff(expected, cache.get("blocks.0.ln1.hook_normalized").get(point(0), point(2), all())) < 1e-5);
+        INDArray queries = affine.reshape(1, 8).mmul(m.weights().get("blocks.0.attn.W_Q"));
+        assertTrue(maxDiff(
+                        queries.reshape(8),
+                        q.get(point(0), point(2), all(), all()).reshape(8))
+                < 1e-5);
     }
 }

@@ -30,6 +30,7 @@ public final class Graph implements AutoCloseable {
     private final List<INDArray> owned = new ArrayList<>();
     private final Map<DataBuffer, INDArray> ownerByBuffer = new IdentityHashMap<>();
     private final Set<DataBuffer> kept = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final Set<DataBuffer> handedOut = Collections.newSetFromMap(new IdentityHashMap<>());
     private boolean closed;
 
     private Graph(boolean recording) {
@@ -86,17 +87,30 @@ public final class Graph implements AutoCloseable {
         ownerByBuffer.put(base(a.data()), a);
     }
 
-    /**
-     * The array this graph allocated that holds {@code a}'s memory ({@code a} itself or the base
-     * of a view), or null when the memory is not the graph's (a weight, a user's array).
-     */
-    public INDArray ownerOf(INDArray a) {
-        return a == null ? null : ownerByBuffer.get(base(a.data()));
-    }
-
     /** Marks an array (or the buffer under a view) as escaping: it is never freed by this graph. */
     public void keep(INDArray a) {
         if (a != null) kept.add(base(a.data()));
+    }
+
+    /**
+     * Marks an array as given to user code (a hook), which may hold on to it: it is kept, and its
+     * memory is never handed to a cache or result to free ({@link #release}). Returns {@code a}.
+     */
+    public INDArray handOut(INDArray a) {
+        keep(a);
+        handedOut.add(base(a.data()));
+        return a;
+    }
+
+    /**
+     * For a kept array that a cache or result returns to the caller: the array holding its memory
+     * (itself, or the base of a view), which the receiver may free when it is closed; null when the
+     * memory is not this graph's to give (a weight, a user's array, or memory a hook was handed).
+     */
+    public INDArray release(INDArray a) {
+        if (a == null) return null;
+        DataBuffer b = base(a.data());
+        return handedOut.contains(b) ? null : ownerByBuffer.get(b);
     }
 
     private static DataBuffer base(DataBuffer b) {

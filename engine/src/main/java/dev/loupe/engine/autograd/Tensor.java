@@ -1,12 +1,18 @@
 package dev.loupe.engine.autograd;
 
+import static dev.loupe.engine.autograd.Rows.columnSums;
+import static dev.loupe.engine.autograd.Rows.dense;
+import static dev.loupe.engine.autograd.Rows.flatIndices;
+import static dev.loupe.engine.autograd.Rows.gatherFlat;
+import static dev.loupe.engine.autograd.Rows.rows;
+import static dev.loupe.engine.autograd.Rows.scatterAddRows;
+
 import java.util.Arrays;
 import java.util.function.Consumer;
 import org.nd4j.linalg.api.blas.params.MMulTranspose;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.reduce.Mmul;
 import org.nd4j.linalg.api.ops.impl.reduce3.Dot;
-import org.nd4j.linalg.api.ops.impl.scatter.ScatterUpdate;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.DivOp;
@@ -24,7 +30,9 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * <p>
  * Every op allocates its result through the graph (so it can be freed early) and never modifies
  * its inputs. Element-wise ops broadcast like numpy; their backward sums the gradient over the
- * broadcast dimensions.
+ * broadcast dimensions. These are the general ops; the transformer's fused kernels (norm pieces,
+ * attention, cross-entropy) are in {@link TransformerKernels}, built on the same plumbing
+ * ({@link #result}, {@link #send}).
  */
 public final class Tensor {
     private final Graph graph;
@@ -99,19 +107,6 @@ public final class Tensor {
         }
     }
 
-    private static boolean dense(INDArray a) {
-        if (a.ordering() != 'c' || a.offset() != 0 || a.length() != a.data().length()) return false;
-        // Shape.hasDefaultStridesForShape rejects what ND4J itself creates for size-1 dimensions
-        // ([1, 1, 4] gets strides [4, 4, 1]); a size-1 dimension's stride is never used.
-        long[] shape = a.shape(), stride = a.stride();
-        long expected = 1;
-        for (int i = shape.length - 1; i >= 0; i--) {
-            if (shape[i] != 1 && stride[i] != expected) return false;
-            expected *= shape[i];
-        }
-        return true;
-    }
-
     void runBackward() {
         if (backward != null) backward.accept(grad);
     }
@@ -130,7 +125,7 @@ public final class Tensor {
     }
 
     /** Wraps an op result; when recording and any input needs a gradient, puts it on the tape. */
-    private static Tensor result(INDArray out, Consumer<INDArray> backward, Tensor... inputs) {
+    static Tensor result(INDArray out, Consumer<INDArray> backward, Tensor... inputs) {
         Graph g = graphOf(inputs);
         boolean needs = false;
         if (g.isRecording()) for (Tensor t : inputs) if (t != null && t.requiresGrad) needs = true;
@@ -142,16 +137,16 @@ public final class Tensor {
         return r;
     }
 
-    private INDArray alloc(long... shape) {
+    INDArray alloc(long... shape) {
         return graph.alloc(data.dataType(), shape);
     }
 
-    private void send(INDArray g) {
+    void send(INDArray g) {
         if (requiresGrad) accumulateGrad(g, false);
     }
 
     /** {@link #send} for a gradient array the caller made for this tensor alone. */
-    private void sendFresh(INDArray g) {
+    void sendFresh(INDArray g) {
         if (requiresGrad) accumulateGrad(g, true);
     }
 
@@ -369,102 +364,6 @@ public final class Tensor {
         return out.reshape('c', shape());
     }
 
-    /**
-     * sqrt(mean(x^2) + eps) over the last dimension, keeping it as size 1: the scale of LayerNorm
-     * (on centred input) and RMSNorm, in one reduction pass.
-     */
-    public Tensor rmsLast(double eps) {
-        int last = rank() - 1;
-        long n = size(last);
-        INDArray out = data.norm2(true, last);
-        graph.own(out);
-        out.muli(out).divi(n).addi(eps);
-        Transforms.sqrt(out, false);
-        // d scale / dx = x / (n * scale)
-        return result(
-                out,
-                g -> {
-                    INDArray x = rows(data, n), dx = Nd4j.createUninitialized(data.dataType(), x.shape());
-                    Nd4j.exec(new MulOp(
-                            x, rows(g, 1).div(out.reshape('c', g.length(), 1)).divi(n), dx));
-                    sendFresh(dx.reshape('c', shape()));
-                },
-                this);
-    }
-
-    /**
-     * x - mean(x) over the last dimension: LayerNorm's centring as one op, whose backward is
-     * g - mean(g). As {@code sub(meanLast())} it took five passes forward and back plus a gradient sum.
-     */
-    public Tensor centerLast() {
-        long n = size(rank() - 1);
-        INDArray x = rows(data, n); // [rows, n]
-        INDArray out = alloc(x.shape());
-        INDArray mean = Nd4j.valueArrayOf(new long[] {n}, 1.0 / n, data.dataType()); // [n]
-        Nd4j.exec(new SubOp(x, rowDot(x, mean), out));
-        return result(
-                out.reshape('c', shape()),
-                g -> {
-                    INDArray g2 = rows(g, n), dx = Nd4j.createUninitialized(g.dataType(), g2.shape());
-                    Nd4j.exec(new SubOp(g2, rowDot(g2, mean), dx));
-                    sendFresh(dx.reshape('c', shape()));
-                },
-                this);
-    }
-
-    /**
-     * x / scale * w + b over the last dimension, with scale [..., 1] (a norm's scale) and w, b [n]
-     * (either may be null): the normalisation and affine part of LayerNorm and RMSNorm as one op.
-     * Backward, with x̂ = x / scale and gx̂ = g * w: dx = gx̂ / scale,
-     * dscale = -sum(gx̂ * x̂) / scale, dw = column sums of g * x̂, db = column sums of g.
-     */
-    public Tensor normalizeLast(Tensor scale, Tensor w, Tensor b) {
-        long n = size(rank() - 1);
-        INDArray x = rows(data, n), s = rows(scale.data, 1); // [rows, n], [rows, 1]
-        INDArray xHat2 = alloc(x.shape()); // x̂, kept for the backward
-        Nd4j.exec(new DivOp(x, s, xHat2));
-        INDArray out2 = xHat2;
-        if (w != null || b != null) {
-            out2 = alloc(x.shape());
-            if (w != null) Nd4j.exec(new MulOp(xHat2, rows(w.data, n), out2));
-            if (b != null) Nd4j.exec(new AddOp(w != null ? out2 : xHat2, rows(b.data, n), out2));
-        }
-        return result(
-                out2.reshape('c', shape()),
-                g -> {
-                    INDArray g2 = rows(g, n);
-                    INDArray gxHat = g2;
-                    if (w != null)
-                        Nd4j.exec(new MulOp(
-                                g2, rows(w.data, n), gxHat = Nd4j.createUninitialized(g.dataType(), g2.shape())));
-                    // sum(gx̂ * x̂) over a row is (g * x̂) . w: a GEMV on the product dw needs anyway,
-                    // instead of a row-wise dot (186 vs 22 µs for [2048, 128]).
-                    INDArray gTimesXHat = w != null && (w.requiresGrad || scale.requiresGrad) ? g2.mul(xHat2) : null;
-                    if (scale.requiresGrad) {
-                        INDArray dot = w != null
-                                ? rowDot(gTimesXHat, w.data.reshape('c', new long[] {n}))
-                                : Nd4j.getExecutioner()
-                                        .exec(new Dot(g2, xHat2, 1))
-                                        .reshape('c', s.shape()); // [rows, 1]
-                        scale.send(dot.divi(s).negi().reshape('c', scale.shape()));
-                    }
-                    if (w != null && w.requiresGrad)
-                        w.send(columnSums(gTimesXHat).reshape(w.shape()));
-                    if (b != null && b.requiresGrad) b.send(columnSums(g2).reshape(b.shape()));
-                    if (requiresGrad) {
-                        INDArray dx = gxHat == g2
-                                ? Nd4j.createUninitialized(g.dataType(), g2.shape())
-                                : gxHat; // gx̂ is ours to overwrite
-                        Nd4j.exec(new DivOp(gxHat, s, dx));
-                        sendFresh(dx.reshape('c', shape()));
-                    }
-                },
-                this,
-                scale,
-                w,
-                b);
-    }
-
     /** Sum of all elements, as a scalar tensor. */
     public Tensor sum() {
         INDArray out = Nd4j.scalar(data.dataType(), data.sumNumber().doubleValue());
@@ -559,33 +458,6 @@ public final class Tensor {
     }
 
     /**
-     * m [rows, n] times v [n], as [rows, 1]: row sums, means and dots as one GEMV, which took a
-     * sixth of the time of ND4J's row reductions (22 vs 136 µs for a [2048, 128] mean).
-     */
-    private static INDArray rowDot(INDArray m, INDArray v) {
-        INDArray out = Nd4j.createUninitialized(m.dataType(), m.size(0));
-        Nd4j.getBlasWrapper().level2().gemv('c', 'N', 1.0, m, v, 0.0, out);
-        return out.reshape('c', m.size(0), 1);
-    }
-
-    /** Sums of the columns of a c-ordered [rows, cols] matrix, as [1, cols]. */
-    private static INDArray columnSums(INDArray m) {
-        INDArray ones = Nd4j.ones(m.dataType(), 1, m.size(0));
-        INDArray out = Nd4j.createUninitialized(m.dataType(), 1, m.size(1));
-        Nd4j.gemm(ones, m, out, false, false, 1.0, 0.0);
-        return out;
-    }
-
-    /**
-     * A c-ordered [rows, cols] view (or copy, when the layout requires one) of an array: for reading.
-     * Ops write into arrays they allocate in this shape and reshape those.
-     */
-    private static INDArray rows(INDArray a, long cols) {
-        INDArray c = dense(a) ? a : a.dup('c');
-        return c.reshape('c', c.length() / cols, cols);
-    }
-
-    /**
      * Batched matrix product over the last two dimensions, [..., m, k] x [..., k, n] (or
      * [..., n, k] with {@code transposeOther}) -> [..., m, n], scaled by alpha (inside the matmul).
      */
@@ -639,90 +511,6 @@ public final class Tensor {
                 },
                 this,
                 o);
-    }
-
-    // ---------------------------------------------------------------- attention
-
-    /*
-     * Queries, keys and values stay in the token-major [batch, pos, head, d_head] layout of their
-     * hook points. ND4J's batched matmul reads and writes head-major [batch, head, pos, d_head]
-     * permuted views of them at full speed, so these two ops make no transposed copies, forward or
-     * backward (permuting four arrays per layer and back cost ~8% of a training step).
-     */
-
-    private static final int[] HEADS_FIRST = {0, 2, 1, 3}; // [B, T, H, d] <-> [B, H, T, d]
-
-    /**
-     * Attention scores for every head: this (queries [B, T, H, d]) dot k ([B, S, H, d]) over d,
-     * times alpha, plus {@code addend} (the mask, broadcast; may be null): [B, H, T, S].
-     */
-    public Tensor attentionScores(Tensor k, double alpha, INDArray addend) {
-        INDArray qh = data.permute(HEADS_FIRST), kh = k.data.permute(HEADS_FIRST); // [B, H, T, d], [B, H, S, d]
-        INDArray out = alloc(qh.size(0), qh.size(1), qh.size(2), kh.size(2)); // [B, H, T, S]
-        Nd4j.exec(new Mmul(
-                qh, kh, out, alpha, 0, MMulTranspose.builder().transposeB(true).build()));
-        if (addend != null) Nd4j.exec(new AddOp(out, addend, out));
-        return result(
-                out,
-                g -> {
-                    if (requiresGrad) { // dq = alpha G k
-                        INDArray dq = Nd4j.createUninitialized(data.dataType(), shape());
-                        Nd4j.exec(new Mmul(
-                                g,
-                                kh,
-                                dq.permute(HEADS_FIRST),
-                                alpha,
-                                0,
-                                MMulTranspose.builder().build()));
-                        sendFresh(dq);
-                    }
-                    if (k.requiresGrad) { // dk = alpha G^T q
-                        INDArray dk = Nd4j.createUninitialized(k.data.dataType(), k.shape());
-                        Nd4j.exec(new Mmul(
-                                g,
-                                qh,
-                                dk.permute(HEADS_FIRST),
-                                alpha,
-                                0,
-                                MMulTranspose.builder().transposeA(true).build()));
-                        k.sendFresh(dk);
-                    }
-                },
-                this,
-                k);
-    }
-
-    /** The attention output of every head: this (the pattern [B, H, T, S]) times v ([B, S, H, d]), as z [B, T, H, d]. */
-    public Tensor attend(Tensor v) {
-        INDArray vh = v.data.permute(HEADS_FIRST); // [B, H, S, d]
-        INDArray z = alloc(size(0), size(2), size(1), vh.size(3)); // [B, T, H, d]
-        Nd4j.exec(new Mmul(
-                data, vh, z.permute(HEADS_FIRST), MMulTranspose.builder().build()));
-        return result(
-                z,
-                g -> {
-                    INDArray gh = g.permute(HEADS_FIRST); // [B, H, T, d]
-                    if (requiresGrad) { // dpattern = G v^T
-                        INDArray dp = Nd4j.createUninitialized(data.dataType(), shape());
-                        Nd4j.exec(new Mmul(
-                                gh,
-                                vh,
-                                dp,
-                                MMulTranspose.builder().transposeB(true).build()));
-                        sendFresh(dp);
-                    }
-                    if (v.requiresGrad) { // dv = pattern^T G
-                        INDArray dv = Nd4j.createUninitialized(v.data.dataType(), v.shape());
-                        Nd4j.exec(new Mmul(
-                                data,
-                                gh,
-                                dv.permute(HEADS_FIRST),
-                                MMulTranspose.builder().transposeA(true).build()));
-                        v.sendFresh(dv);
-                    }
-                },
-                this,
-                v);
     }
 
     // ---------------------------------------------------------------- shape
@@ -906,78 +694,6 @@ public final class Tensor {
         if (ids.length % p != 0) return 0;
         for (int i = 0; i < ids.length; i++) if (ids[i] != i % p) return 0;
         return p;
-    }
-
-    /** Elements {@code at} of an array's flat (c-order) values, as [at.length, 1]: the inverse of {@link #scatterAddRows} on a column. */
-    private static INDArray gatherFlat(INDArray a, int[] at) {
-        return Nd4j.pullRows(rows(a, 1), 1, at);
-    }
-
-    /** Adds row i of {@code updates} to row {@code index[i]} of {@code into} (repeated indices add up); returns {@code into}. */
-    private static INDArray scatterAddRows(INDArray into, INDArray index, INDArray updates) {
-        Nd4j.scatterUpdate(ScatterUpdate.UpdateOp.ADD, into, index, updates, 1);
-        return into;
-    }
-
-    /**
-     * Cross-entropy of [..., n] logits against one target index per leading position, times a weight
-     * per position: {@code weight[r] * (logsumexp(x[r]) - x[r, target[r]])}, shape [...]. The same
-     * as {@code -logSoftmaxLast().pickLast(target) * weight}, fused: the forward is one softmax
-     * kernel and the loss -log p(target) (log-sum-exp when p underflows), the backward is
-     * {@code g * weight * (softmax - onehot)} from the forward's softmax, about a third of the passes
-     * over [rows, n] of the composed ops.
-     */
-    public Tensor crossEntropyLast(long[] target, double[] weight) {
-        long n = size(rank() - 1);
-        long rowCount = data.length() / n;
-        if (target.length != rowCount || weight.length != rowCount)
-            throw new IllegalArgumentException("crossEntropyLast: " + target.length + " targets and " + weight.length
-                    + " weights for " + rowCount + " rows");
-        int[] at = flatIndices("crossEntropyLast", target, n);
-        INDArray x = rows(data, n); // [rows, n]
-        INDArray softmax =
-                Nd4j.createUninitialized(x.dataType(), x.shape()); // one ND4J kernel: ~half the time of max, exp, sum
-        Nd4j.exec(new SoftMax(x, softmax, 1));
-        INDArray w = Nd4j.createFromArray(weight).castTo(data.dataType()).reshape('c', rowCount, 1);
-        INDArray picked = gatherFlat(softmax, at); // [rows, 1], p(target)
-        INDArray loss;
-        if (picked.minNumber().doubleValue() > 1e-30) {
-            loss = Transforms.log(picked, false).negi().muli(w);
-        } else {
-            // A probability near float underflow has lost its digits: log-sum-exp - x[target] is exact.
-            INDArray max = x.max(true, 1), shifted = Nd4j.createUninitialized(x.dataType(), x.shape());
-            Nd4j.exec(new SubOp(x, max, shifted));
-            INDArray sumExp = Transforms.exp(shifted, false).sum(true, 1);
-            loss = Transforms.log(sumExp, false)
-                    .addi(max)
-                    .subi(gatherFlat(x, at))
-                    .muli(w);
-        }
-        long[] outShape = Arrays.copyOf(shape(), rank() - 1);
-        return result(
-                loss.reshape('c', outShape),
-                g -> {
-                    INDArray coef = rows(g, 1).mul(w); // [rows, 1]
-                    INDArray d = softmax; // softmax * coef, in place
-                    Nd4j.exec(new MulOp(softmax, coef, d));
-                    scatterAddRows(
-                            d.reshape('c', d.length(), 1),
-                            Nd4j.createFromArray(at),
-                            coef.neg()); // - onehot * coef (a view of d)
-                    send(d.reshape('c', shape()));
-                },
-                this);
-    }
-
-    /** Flat index r * n + index[r] of each row's picked element, checked ({@code op} names the caller in errors). */
-    private static int[] flatIndices(String op, long[] index, long n) {
-        int[] at = new int[index.length];
-        for (int r = 0; r < index.length; r++) {
-            if (index[r] < 0 || index[r] >= n)
-                throw new IllegalArgumentException(op + ": index " + index[r] + " outside [0, " + n + ")");
-            at[r] = Math.toIntExact(r * n + index[r]);
-        }
-        return at;
     }
 
     /**

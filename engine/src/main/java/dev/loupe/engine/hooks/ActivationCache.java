@@ -28,12 +28,12 @@ public final class ActivationCache implements AutoCloseable {
     }
 
     /**
-     * Adds an activation whose memory this cache may free on {@link #close}: {@code owner} is the
-     * array holding that memory (the activation itself, or the base of a view).
+     * Gives this cache the memory of some of its activations to free on {@link #close}: each
+     * {@code owner} is the array holding that memory (an activation, or the base of a view of one).
+     * The forward pass that filled the cache does this for the memory nobody else holds.
      */
-    public void putOwned(String name, INDArray activation, INDArray owner) {
-        entries.put(name, activation);
-        owned.add(owner);
+    public void adopt(java.util.Collection<INDArray> owners) {
+        owned.addAll(owners);
     }
 
     /**
@@ -46,10 +46,6 @@ public final class ActivationCache implements AutoCloseable {
         entries.clear();
         owned.forEach(dev.loupe.engine.autograd.Graph::recycle);
         owned.clear();
-    }
-
-    boolean owns(INDArray owner) {
-        return owned.contains(owner);
     }
 
     /** By full name ({@code blocks.0.attn.hook_pattern}) or compact short name ({@code "pattern0"}). */

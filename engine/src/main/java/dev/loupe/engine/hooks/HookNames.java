@@ -2,8 +2,6 @@ package dev.loupe.engine.hooks;
 
 import dev.loupe.engine.ClosestNames;
 import dev.loupe.engine.LoupeException;
-import dev.loupe.engine.model.ModelConfig;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -85,59 +83,6 @@ public final class HookNames {
     public static int layerOf(String name) {
         Matcher m = BLOCK.matcher(name);
         return m.matches() ? Integer.parseInt(m.group(1)) : -1;
-    }
-
-    /** Every hook point a model with this config has, in the order the forward pass meets them. */
-    public static List<String> all(ModelConfig cfg) {
-        List<String> names = new ArrayList<>();
-        names.add("hook_embed");
-        if (cfg.positional() == ModelConfig.Positional.LEARNED) names.add("hook_pos_embed");
-        boolean norm = cfg.normalization() != ModelConfig.Normalization.NONE;
-        for (int l = 0; l < cfg.nLayers(); l++) {
-            String b = "blocks." + l + ".";
-            names.add(b + "hook_resid_pre");
-            if (norm) {
-                names.add(b + "ln1.hook_scale");
-                names.add(b + "ln1.hook_normalized");
-            }
-            for (String s : List.of("q", "k", "v")) names.add(b + "attn.hook_" + s);
-            if (cfg.positional() == ModelConfig.Positional.ROTARY) {
-                names.add(b + "attn.hook_rot_q");
-                names.add(b + "attn.hook_rot_k");
-            }
-            names.add(b + "attn.hook_attn_scores");
-            names.add(b + "attn.hook_pattern");
-            names.add(b + "attn.hook_z");
-            if (cfg.useAttnResult()) names.add(b + "attn.hook_result");
-            if (cfg.useNormalizationBeforeAndAfter()) {
-                names.add(b + "ln1_post.hook_scale");
-                names.add(b + "ln1_post.hook_normalized");
-            }
-            names.add(b + "hook_attn_out");
-            if (!cfg.attnOnly()) {
-                if (!cfg.parallelAttnMlp()) names.add(b + "hook_resid_mid");
-                if (norm) {
-                    names.add(b + "ln2.hook_scale");
-                    names.add(b + "ln2.hook_normalized");
-                }
-                names.add(b + "mlp.hook_pre");
-                if (cfg.activation().gated()) names.add(b + "mlp.hook_pre_linear");
-                names.add(b + "mlp.hook_post");
-                if (cfg.useNormalizationBeforeAndAfter()) {
-                    names.add(b + "ln2_post.hook_scale");
-                    names.add(b + "ln2_post.hook_normalized");
-                }
-                names.add(b + "hook_mlp_out");
-            }
-            names.add(b + "hook_resid_post");
-        }
-        if (norm) {
-            names.add("ln_final.hook_scale");
-            names.add("ln_final.hook_normalized");
-        }
-        names.add("unembed.hook_in");
-        names.add("unembed.hook_out");
-        return names;
     }
 
     /** An error for a hook point this model does not have. */

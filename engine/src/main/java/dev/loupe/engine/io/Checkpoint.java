@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -30,6 +31,33 @@ public final class Checkpoint {
     public static final String CONFIG = "config.json", WEIGHTS = "model.safetensors", FORMAT = "loupe-checkpoint";
     public static final int VERSION = 1;
     private static final ObjectMapper JSON = Json.fileFormat();
+
+    /**
+     * The config keys the first checkpoints already had: a file without one is damaged. A key added
+     * to {@link ModelConfig} since is absent from older files, which then take the field's declared
+     * default (it leaves the architecture as it was: no soft-cap, no window, attn_scale sqrt(d_head)...).
+     */
+    private static final List<String> KEYS_SINCE_VERSION_1 = List.of(
+            "d_model",
+            "n_layers",
+            "n_heads",
+            "n_kv_heads",
+            "d_head",
+            "d_mlp",
+            "d_vocab",
+            "n_ctx",
+            "normalization",
+            "norm_eps",
+            "positional",
+            "rotary_dim",
+            "rotary_base",
+            "activation",
+            "attn_only",
+            "parallel_attn_mlp",
+            "tied_embeddings",
+            "biases",
+            "use_attn_result",
+            "dtype");
 
     private Checkpoint() {}
 
@@ -82,7 +110,10 @@ public final class Checkpoint {
         if (!config.isObject())
             throw new LoupeException(
                     file + ": \"config\" must be an object, found " + (config.isMissingNode() ? "nothing" : config));
-        addKeysNewerThanTheFile((ObjectNode) config);
+        for (String key : KEYS_SINCE_VERSION_1)
+            if (!config.has(key))
+                throw new LoupeException(
+                        file + ": invalid config: missing key \"" + key + "\" (every checkpoint has it)");
         try {
             return JSON.treeToValue(config, ModelConfig.class);
         } catch (IOException e) {
@@ -100,22 +131,6 @@ public final class Checkpoint {
                             + cause.getMessage().lines().findFirst().orElse(""),
                     e);
         }
-    }
-
-    /**
-     * Configs written before a field was added to {@link ModelConfig} lack its key: give it the value
-     * that leaves the architecture as it was (for attn_scale, the then implicit sqrt(d_head)).
-     */
-    private static void addKeysNewerThanTheFile(ObjectNode c) {
-        if (!c.has("use_normalization_before_and_after")) c.put("use_normalization_before_and_after", false);
-        if (!c.has("rope_scaling")) c.putNull("rope_scaling");
-        if (!c.has("embed_scale")) c.put("embed_scale", 1.0);
-        if (!c.has("attn_scale") && c.path("d_head").canConvertToInt())
-            c.put("attn_scale", Math.sqrt(c.path("d_head").asInt()));
-        if (!c.has("attn_scores_soft_cap")) c.put("attn_scores_soft_cap", 0.0);
-        if (!c.has("output_logits_soft_cap")) c.put("output_logits_soft_cap", 0.0);
-        if (!c.has("window_size")) c.put("window_size", 0);
-        if (!c.has("local_attn_layers")) c.putArray("local_attn_layers");
     }
 
     /**

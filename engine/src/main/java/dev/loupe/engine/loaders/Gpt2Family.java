@@ -20,7 +20,7 @@ final class Gpt2Family implements HfFamily {
         if (d % heads != 0) throw c.invalid("n_embd", "(" + d + ") must be a multiple of n_head (" + heads + ")");
         if (c.optionalBool("scale_attn_by_inverse_layer_idx", false))
             throw c.invalid("scale_attn_by_inverse_layer_idx", "is true, which Loupe does not support");
-        return ModelConfig.builder()
+        ModelConfig.Builder b = ModelConfig.builder()
                 .dModel(d)
                 .nLayers(c.layerCount("n_layer"))
                 .nHeads(heads)
@@ -33,9 +33,9 @@ final class Gpt2Family implements HfFamily {
                 .positional(Positional.LEARNED)
                 .activation(HfCommon.activation(c, "activation_function", "gelu_new", false))
                 .tiedEmbeddings(c.optionalBool("tie_word_embeddings", true))
-                .biases(new Biases(true, true, true, true, false))
-                .attnScale(c.optionalBool("scale_attn_weights", true) ? -1 : 1)
-                .build();
+                .biases(new Biases(true, true, true, true, false));
+        if (!c.optionalBool("scale_attn_weights", true)) b.attnScale(1); // else the default, sqrt(d_head)
+        return b.build();
     }
 
     @Override

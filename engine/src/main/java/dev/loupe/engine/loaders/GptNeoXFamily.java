@@ -11,7 +11,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * {@code model_type "gpt_neox"} (Pythia, GPT-NeoX-20B). The fused {@code query_key_value} projection
  * is interleaved per head: its output is [heads, 3, head_size] ({@code GPTNeoXAttention} views it so
  * and takes q, k, v as thirds of each head's slice), not [3, heads, head_size]. Rotary embedding
- * covers the first {@code int(head_size * rotary_pct)} dims of each head (rotate-half, as Loupe).
+ * covers the first {@code int(head_size * rotary_pct)} dims of each head (rotate-half, as Loupe;
+ * transformers 5 writes the fraction as {@code rope_parameters.partial_rotary_factor}).
  * {@code use_parallel_residual} (default true) runs attention and MLP on the same residual.
  */
 final class GptNeoXFamily implements HfFamily {
@@ -21,10 +22,17 @@ final class GptNeoXFamily implements HfFamily {
         if (d % heads != 0)
             throw c.invalid("hidden_size", "(" + d + ") must be a multiple of num_attention_heads (" + heads + ")");
         int headSize = d / heads;
-        String pctKey = c.has("rotary_pct") ? "rotary_pct" : "partial_rotary_factor";
-        double pct = c.optionalDouble(pctKey, 0.25);
-        if (!(pct > 0 && pct <= 1)) throw c.invalid(pctKey, "must be in (0, 1], found " + pct);
-        if (HfCommon.ropeScaling(c) != null) throw c.invalid("rope_scaling", "is not supported for gpt_neox");
+        // transformers 4.x: rotary_pct and rotary_emb_base; 5: rope_parameters.partial_rotary_factor and rope_theta
+        HfCommon.Rope rope = HfCommon.rope(
+                c,
+                null,
+                new HfCommon.RopeKeys(
+                        c.has("rotary_emb_base") ? "rotary_emb_base" : "rope_theta",
+                        c.has("rotary_pct") ? "rotary_pct" : "partial_rotary_factor",
+                        true),
+                10000,
+                0.25);
+        if (rope.scaling() != null) throw c.invalid("rope_scaling", "is not supported for gpt_neox");
         boolean bias = c.optionalBool("attention_bias", true);
         return ModelConfig.builder()
                 .dModel(d)
@@ -37,8 +45,8 @@ final class GptNeoXFamily implements HfFamily {
                 .normalization(Normalization.LAYER_NORM)
                 .normEps(c.optionalEps("layer_norm_eps", 1e-5))
                 .positional(Positional.ROTARY)
-                .rotaryDim((int) (headSize * pct))
-                .rotaryBase(HfCommon.ropeTheta(c, c.has("rotary_emb_base") ? "rotary_emb_base" : "rope_theta", 10000))
+                .rotaryDim(HfCommon.rotaryDim(c, headSize, rope))
+                .rotaryBase(rope.theta())
                 .activation(HfCommon.activation(c, "hidden_act", "gelu", false))
                 .parallelAttnMlp(c.optionalBool("use_parallel_residual", true))
                 .tiedEmbeddings(c.optionalBool("tie_word_embeddings", false))

@@ -51,6 +51,23 @@ final class HfConfig {
         return n != null && n.isTextual() ? n.asText() : null;
     }
 
+    /** Whether the key holds a number. */
+    boolean isNumber(String key) {
+        JsonNode n = root.get(key);
+        return n != null && n.isNumber();
+    }
+
+    /**
+     * The dtype the weights were saved in: transformers 5's {@code dtype} or 4.x's {@code torch_dtype}
+     * (refused when both are there and differ), or null when the config names none.
+     */
+    String storedDtype() {
+        String v5 = optionalString("dtype", null), v4 = optionalString("torch_dtype", null);
+        if (v5 != null && v4 != null && !v5.equals(v4))
+            throw invalid("torch_dtype", "is \"" + v4 + "\" but \"dtype\" is \"" + v5 + "\"; they must agree");
+        return v5 != null ? v5 : v4;
+    }
+
     boolean has(String key) {
         JsonNode n = root.get(key);
         return n != null && !n.isNull();

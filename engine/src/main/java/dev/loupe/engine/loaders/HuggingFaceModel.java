@@ -17,8 +17,9 @@ import java.util.Map;
  * <pre>{@code
  * HookedTransformer gpt2 = HuggingFaceModel.load(Path.of("models/gpt2"));
  * }</pre>
- * Supported {@code model_type}s: gpt2, gpt_neox (Pythia), llama, mistral, qwen2, gemma2 (see
- * {@code docs/models.md} for the keys read and how each family's quirks map onto hooks). Weights
+ * Supported {@code model_type}s: gpt2, gpt_neox (Pythia), llama (also SmolLM2), mistral, qwen2 (also
+ * QwQ), qwen3, phi3, olmo2, gemma, gemma2, gemma3_text (see {@code docs/models.md} for the keys read,
+ * in both the transformers 4.x and 5 config styles, and how each family's quirks map onto hooks). Weights
  * stored as F32, F16, BF16 or F64 are computed in float32; tensors are converted one at a time, so
  * loading needs about one float32 copy of the model plus its largest tensor.
  * <p>
@@ -38,7 +39,12 @@ public final class HuggingFaceModel {
         FAMILIES.put("llama", new LlamaFamily(LlamaFamily.Variant.LLAMA));
         FAMILIES.put("mistral", new LlamaFamily(LlamaFamily.Variant.MISTRAL));
         FAMILIES.put("qwen2", new LlamaFamily(LlamaFamily.Variant.QWEN2));
-        FAMILIES.put("gemma2", new Gemma2Family());
+        FAMILIES.put("qwen3", new LlamaFamily(LlamaFamily.Variant.QWEN3));
+        FAMILIES.put("phi3", new Phi3Family());
+        FAMILIES.put("olmo2", new Olmo2Family());
+        FAMILIES.put("gemma", new GemmaFamily(GemmaFamily.Variant.GEMMA));
+        FAMILIES.put("gemma2", new GemmaFamily(GemmaFamily.Variant.GEMMA2));
+        FAMILIES.put("gemma3_text", new GemmaFamily(GemmaFamily.Variant.GEMMA3));
     }
 
     private HuggingFaceModel() {}
@@ -74,8 +80,19 @@ public final class HuggingFaceModel {
         }
     }
 
+    /**
+     * Keys that give a model mixture-of-experts layers: Loupe computes dense MLPs only, so a config
+     * with any of them set is refused rather than run with the wrong MLP.
+     */
+    private static final java.util.List<String> MOE_KEYS = java.util.List.of(
+            "num_experts", "num_local_experts", "n_routed_experts", "num_experts_per_tok", "moe_intermediate_size");
+
     private static ModelConfig readConfig(HfConfig c) {
         HfFamily f = family(c);
+        for (String key : MOE_KEYS)
+            if (c.has(key) && !(c.isNumber(key) && c.requiredDouble(key) == 0))
+                throw c.invalid(key, "is set: mixture-of-experts layers are not supported (Loupe computes dense MLPs)");
+        c.storedDtype(); // refuses dtype and torch_dtype that disagree
         try {
             return f.config(c);
         } catch (LoupeException e) {

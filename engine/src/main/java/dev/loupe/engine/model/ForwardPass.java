@@ -1,5 +1,13 @@
 package dev.loupe.engine.model;
 
+import static dev.loupe.engine.autograd.TransformerKernels.affineLast;
+import static dev.loupe.engine.autograd.TransformerKernels.attend;
+import static dev.loupe.engine.autograd.TransformerKernels.attentionScores;
+import static dev.loupe.engine.autograd.TransformerKernels.centerLast;
+import static dev.loupe.engine.autograd.TransformerKernels.normalizeLast;
+import static dev.loupe.engine.autograd.TransformerKernels.rmsLast;
+import static dev.loupe.engine.hooks.HookSite.*;
+
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.autograd.Graph;
 import dev.loupe.engine.autograd.Tensor;
@@ -7,6 +15,7 @@ import dev.loupe.engine.hooks.ActivationCache;
 import dev.loupe.engine.hooks.Hook;
 import dev.loupe.engine.hooks.HookNames;
 import dev.loupe.engine.hooks.HookPoint;
+import dev.loupe.engine.hooks.HookSite;
 import dev.loupe.engine.model.ModelConfig.Normalization;
 import dev.loupe.engine.model.ModelConfig.Positional;
 import java.util.Arrays;
@@ -28,19 +37,19 @@ final class ForwardPass {
     private final ModelConfig cfg;
     private final Weights weights;
     private final List<Hook> hooks;
+    private final HookDispatch dispatch;
     private final ForwardRequest req;
     private final Graph graph;
     private final ActivationCache cache = new ActivationCache();
     private final Map<String, Tensor> params = new HashMap<>();
     private final Map<String, Tensor> hooked = new LinkedHashMap<>(); // every hook point's tensor, when differentiating
     private final Map<String, INDArray> gradients = new LinkedHashMap<>();
-    private final java.util.Set<INDArray> userSeen =
-            java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     private final Tokens tokens;
     private final int B, T;
     private INDArray mask; // [B, 1, T, S] additive: 0 where attention is allowed, -inf elsewhere
     private INDArray localMask; // the same for local (sliding window) layers; null when there are none
     private INDArray cos, sin; // [B, T, 1, rotary_dim]
+    private INDArray cosLocal, sinLocal; // the same for local layers with their own base; null when none
 
     ForwardPass(ModelConfig cfg, Weights weights, List<Hook> hooks, ForwardRequest req) {
         this.cfg = cfg;
@@ -48,6 +57,7 @@ final class ForwardPass {
         this.hooks = hooks;
         this.req = req;
         this.graph = req.objective() != null ? Graph.recording() : Graph.inference();
+        this.dispatch = new HookDispatch(hooks, graph);
         this.tokens = req.tokens();
         if (req.startResidual() != null) {
             INDArray r = req.startResidual();
@@ -78,7 +88,7 @@ final class ForwardPass {
             }
             Tensor logits = null, residual = null;
             if (stop < cfg.nLayers()) residual = resid;
-            else logits = unembed(normalize("ln_final", resid));
+            else logits = unembed(normalize(LN_FINAL, -1, resid));
             if (req.kvCache() != null) req.kvCache().advance(tokens);
             double objective = Double.NaN;
             Map<String, INDArray> weightGrads = Map.of();
@@ -89,17 +99,20 @@ final class ForwardPass {
                 weightGrads = weightGradients();
                 gradients.forEach((n, g) -> cache.put(n + "_grad", g));
             }
-            if (logits != null) graph.keep(logits.data());
-            if (residual != null) graph.keep(residual.data());
             INDArray out = logits != null ? logits.data() : residual.data();
-            INDArray outOwner = graph.ownerOf(out);
+            graph.keep(out);
+            // Memory nobody else holds (no hook was handed it) is freed by whoever returns it, when closed.
+            cache.adopt(cache.names().stream()
+                    .map(n -> graph.release(cache.get(n)))
+                    .filter(java.util.Objects::nonNull)
+                    .toList());
             return new ForwardResult(
                     logits == null ? null : logits.data(),
                     residual == null ? null : residual.data(),
                     cache,
                     objective,
                     weightGrads,
-                    outOwner == null || userSeen.contains(outOwner) ? null : outOwner);
+                    graph.release(out));
         }
     }
 
@@ -108,11 +121,10 @@ final class ForwardPass {
     /** Token embedding (times embedScale, as Gemma scales it: hook_embed holds the scaled value) plus positions. */
     private Tensor embed() {
         Tensor rows = param("embed.W_E").gatherRows(lookupIds()).reshape(B, T, cfg.dModel());
-        Tensor embed = hook("hook_embed", cfg.embedScale() == 1 ? rows : rows.mul(cfg.embedScale()));
+        Tensor embed = hook(EMBED, -1, cfg.embedScale() == 1 ? rows : rows.mul(cfg.embedScale()));
         if (cfg.positional() != Positional.LEARNED) return embed;
         Tensor pos = hook(
-                "hook_pos_embed",
-                param("pos_embed.W_pos").gatherRows(positions()).reshape(B, T, cfg.dModel()));
+                POS_EMBED, -1, param("pos_embed.W_pos").gatherRows(positions()).reshape(B, T, cfg.dModel()));
         return embed.add(pos);
     }
 
@@ -129,87 +141,111 @@ final class ForwardPass {
     /**
      * One block. With norms before and after (Gemma 2) each sublayer's output is normalized again
      * (ln1_post, ln2_post) before hook_attn_out / hook_mlp_out, so those hooks still hold exactly
-     * what is added to the residual stream.
+     * what is added to the residual stream. With norms after only (OLMo 2), ln1 and ln2 normalize
+     * the sublayers' outputs, and, as TransformerLens hooks them, hook_attn_out / hook_mlp_out come
+     * before those norms.
      */
     private Tensor block(int l, Tensor resid) {
-        String b = "blocks." + l + ".";
-        Tensor residPre = hook(b + "hook_resid_pre", resid);
-        Tensor attnOut = hook(
-                b + "hook_attn_out", normalizeOutput(b + "ln1_post", attention(l, normalize(b + "ln1", residPre))));
-        if (cfg.attnOnly()) return hook(b + "hook_resid_post", residPre.add(attnOut));
-        if (cfg.parallelAttnMlp()) {
-            Tensor mlpOut =
-                    hook(b + "hook_mlp_out", normalizeOutput(b + "ln2_post", mlp(l, normalize(b + "ln2", residPre))));
-            return hook(b + "hook_resid_post", residPre.add(attnOut).add(mlpOut));
+        Tensor residPre = hook(RESID_PRE, l, resid);
+        if (cfg.useNormalizationAfterOnly()) {
+            Tensor attnOut = normalize(LN1, l, hook(ATTN_OUT, l, attention(l, residPre)));
+            if (cfg.attnOnly()) return hook(RESID_POST, l, residPre.add(attnOut));
+            Tensor residMid = hook(RESID_MID, l, residPre.add(attnOut));
+            Tensor mlpOut = normalize(LN2, l, hook(MLP_OUT, l, mlp(l, residMid)));
+            return hook(RESID_POST, l, residMid.add(mlpOut));
         }
-        Tensor residMid = hook(b + "hook_resid_mid", residPre.add(attnOut));
-        Tensor mlpOut =
-                hook(b + "hook_mlp_out", normalizeOutput(b + "ln2_post", mlp(l, normalize(b + "ln2", residMid))));
-        return hook(b + "hook_resid_post", residMid.add(mlpOut));
+        Tensor attnOut = hook(ATTN_OUT, l, normalizeOutput(LN1_POST, l, attention(l, normalize(LN1, l, residPre))));
+        if (cfg.attnOnly()) return hook(RESID_POST, l, residPre.add(attnOut));
+        if (cfg.parallelAttnMlp()) {
+            Tensor mlpOut = hook(MLP_OUT, l, normalizeOutput(LN2_POST, l, mlp(l, normalize(LN2, l, residPre))));
+            return hook(RESID_POST, l, residPre.add(attnOut).add(mlpOut));
+        }
+        Tensor residMid = hook(RESID_MID, l, residPre.add(attnOut));
+        Tensor mlpOut = hook(MLP_OUT, l, normalizeOutput(LN2_POST, l, mlp(l, normalize(LN2, l, residMid))));
+        return hook(RESID_POST, l, residMid.add(mlpOut));
     }
+
+    /** A norm: its two hook points (the module they name holds its weights, {@code .w} and {@code .b}). */
+    private record Norm(HookSite scale, HookSite normalized) {}
+
+    private static final Norm LN1 = new Norm(LN1_SCALE, LN1_NORMALIZED),
+            LN1_POST = new Norm(LN1_POST_SCALE, LN1_POST_NORMALIZED),
+            LN2 = new Norm(LN2_SCALE, LN2_NORMALIZED),
+            LN2_POST = new Norm(LN2_POST_SCALE, LN2_POST_NORMALIZED),
+            LN_FINAL = new Norm(LN_FINAL_SCALE, LN_FINAL_NORMALIZED),
+            Q_NORM = new Norm(Q_NORM_SCALE, Q_NORM_NORMALIZED),
+            K_NORM = new Norm(K_NORM_SCALE, K_NORM_NORMALIZED),
+            Q_NORM_ALL_HEADS = new Norm(Q_NORM_ALL_HEADS_SCALE, Q_NORM_ALL_HEADS_NORMALIZED),
+            K_NORM_ALL_HEADS = new Norm(K_NORM_ALL_HEADS_SCALE, K_NORM_ALL_HEADS_NORMALIZED);
 
     /** A sublayer's output through its post-norm (RMSNorm with weight), when the model has them. */
-    private Tensor normalizeOutput(String prefix, Tensor x) {
-        return cfg.useNormalizationBeforeAndAfter() ? normalize(prefix, x, Normalization.RMS_NORM) : x;
+    private Tensor normalizeOutput(Norm norm, int l, Tensor x) {
+        return cfg.useNormalizationBeforeAndAfter() ? normalize(norm, l, x, Normalization.RMS_NORM) : x;
     }
 
-    private Tensor normalize(String prefix, Tensor x) {
-        return normalize(prefix, x, cfg.normalization());
+    private Tensor normalize(Norm norm, int l, Tensor x) {
+        return normalize(norm, l, x, cfg.normalization());
     }
 
-    /** LayerNorm / RMSNorm, with TransformerLens's hooks: scale [B, T, 1] and normalized [B, T, D]. */
-    private Tensor normalize(String prefix, Tensor x, Normalization n) {
+    /**
+     * LayerNorm / RMSNorm with TransformerLens's hooks: hook_scale [B, T, 1], then hook_normalized,
+     * x / scale [B, T, D] before the affine part (TransformerLens's components/layer_norm.py and
+     * rms_norm.py hook it there), then * w + b.
+     */
+    private Tensor normalize(Norm norm, int l, Tensor x, Normalization n) {
         if (n == Normalization.NONE) return x;
-        if (n.centers()) x = x.centerLast(); // x - mean(x)
-        Tensor scale = hook(prefix + ".hook_scale", x.rmsLast(cfg.normEps())); // sqrt(mean(x^2) + eps)
-        Tensor normalized = n.hasWeights()
-                ? x.normalizeLast(scale, param(prefix + ".w"), optional(prefix + ".b"))
-                : x.normalizeLast(scale, null, null); // x / scale * w + b
-        return hook(prefix + ".hook_normalized", normalized);
+        if (n.centers()) x = centerLast(x); // x - mean(x)
+        Tensor scale = hook(norm.scale(), l, rmsLast(x, cfg.normEps())); // sqrt(mean(x^2) + eps)
+        Tensor normalized = hook(norm.normalized(), l, normalizeLast(x, scale)); // x / scale
+        if (!n.hasWeights()) return normalized; // folded into the weights that read it
+        String module = norm.scale().module(l);
+        return affineLast(normalized, param(module + ".w"), optional(module + ".b")); // * w + b
     }
 
     private Tensor attention(int l, Tensor x) {
         String a = "blocks." + l + ".attn.";
         int H = cfg.nHeads(), K = cfg.nKvHeads(), d = cfg.dHead();
         Tensor q = hook(
-                a + "hook_q", x.linear(param(a + "W_Q"), optional(a + "b_Q")).reshape(B, T, H, d));
+                HookSite.Q, l, x.linear(param(a + "W_Q"), optional(a + "b_Q")).reshape(B, T, H, d));
         Tensor k = hook(
-                a + "hook_k", x.linear(param(a + "W_K"), optional(a + "b_K")).reshape(B, T, K, d));
+                HookSite.K, l, x.linear(param(a + "W_K"), optional(a + "b_K")).reshape(B, T, K, d));
         Tensor v = hook(
-                a + "hook_v", x.linear(param(a + "W_V"), optional(a + "b_V")).reshape(B, T, K, d));
-        if (cfg.positional() == Positional.ROTARY) {
-            q = hook(a + "hook_rot_q", rotary(q));
-            k = hook(a + "hook_rot_k", rotary(k));
-        }
-        if (req.kvCache() != null) {
-            KvCache kv = req.kvCache();
-            if (kv.length() > 0) {
-                k = graph.constant(Nd4j.concat(1, kv.keys(l), k.data())); // [B, S, K, d]
-                v = graph.constant(Nd4j.concat(1, kv.values(l), v.data()));
+                HookSite.V, l, x.linear(param(a + "W_V"), optional(a + "b_V")).reshape(B, T, K, d));
+        switch (cfg.qkNorm()) { // RMSNorms with weight; TransformerLens's shapes at their hooks
+            case NONE -> {}
+            case PER_HEAD -> { // each head's vector: [B*T*heads, d]
+                q = normalize(Q_NORM, l, q.reshape((long) B * T * H, d), Normalization.RMS_NORM)
+                        .reshape(B, T, H, d);
+                k = normalize(K_NORM, l, k.reshape((long) B * T * K, d), Normalization.RMS_NORM)
+                        .reshape(B, T, K, d);
             }
-            kv.append(
-                    l,
-                    k.data()
-                            .get(
-                                    org.nd4j.linalg.indexing.NDArrayIndex.all(),
-                                    org.nd4j.linalg.indexing.NDArrayIndex.interval(k.size(1) - T, k.size(1))),
-                    v.data()
-                            .get(
-                                    org.nd4j.linalg.indexing.NDArrayIndex.all(),
-                                    org.nd4j.linalg.indexing.NDArrayIndex.interval(v.size(1) - T, v.size(1))));
+            case ALL_HEADS -> { // all heads at once: [B, T, heads * d]
+                q = normalize(Q_NORM_ALL_HEADS, l, q.reshape(B, T, H * d), Normalization.RMS_NORM)
+                        .reshape(B, T, H, d);
+                k = normalize(K_NORM_ALL_HEADS, l, k.reshape(B, T, K * d), Normalization.RMS_NORM)
+                        .reshape(B, T, K, d);
+            }
+        }
+        if (cfg.positional() == Positional.ROTARY) {
+            boolean local = cfg.isLocalAttn(l) && cosLocal != null;
+            q = hook(ROT_Q, l, rotary(q, local));
+            k = hook(ROT_K, l, rotary(k, local));
+        }
+        if (req.kvCache() != null) { // attend over the cached positions too
+            KvCache.KeysAndValues all = req.kvCache().extend(l, k.data(), v.data());
+            k = graph.constant(all.keys()); // [B, S, K, d]
+            v = graph.constant(all.values());
         }
         Tensor kAll = k.repeatInterleave(2, cfg.nKvGroups()); // [B, S, H, d]: each key/value head
         Tensor vAll = v.repeatInterleave(2, cfg.nKvGroups()); // serves its group of query heads
-        Tensor scores =
-                hook(a + "hook_attn_scores", scores(q, kAll, cfg.isLocalAttn(l) ? localMask : mask)); // [B, H, T, S]
-        Tensor pattern = hook(a + "hook_pattern", scores.softmaxLast());
-        Tensor z = hook(a + "hook_z", pattern.attend(vAll)); // [B, T, H, d]
-        String result = a + "hook_result";
+        Tensor scores = hook(ATTN_SCORES, l, scores(q, kAll, cfg.isLocalAttn(l) ? localMask : mask)); // [B, H, T, S]
+        Tensor pattern = hook(PATTERN, l, scores.softmaxLast());
+        Tensor z = hook(Z, l, attend(pattern, vAll)); // [B, T, H, d]
         if (cfg.useAttnResult()) {
             // Each head's write into the residual stream: z_h W_O[h].
             Tensor wO = param(a + "W_O").reshape(H, d, cfg.dModel()); // [H, d, D]
             Tensor perHead = z.reshape(B * T, H, d).permute(1, 0, 2).bmm(wO, false, 1); // [H, B*T, D]
-            Tensor res = hook(result, perHead.permute(1, 0, 2).reshape(B, T, H, cfg.dModel()));
+            Tensor res = hook(RESULT, l, perHead.permute(1, 0, 2).reshape(B, T, H, cfg.dModel()));
             Tensor out = res.sum(2);
             Tensor bO = optional(a + "b_O");
             return bO == null ? out : out.add(bO);
@@ -220,17 +256,21 @@ final class ForwardPass {
     /** q.k / attnScale, soft-capped when the model caps scores (Gemma 2), then masked: [B, H, T, S]. */
     private Tensor scores(Tensor q, Tensor k, INDArray mask) {
         double cap = cfg.attnScoresSoftCap();
-        if (cap == 0) return q.attentionScores(k, 1 / cfg.attnScale(), mask);
-        return q.attentionScores(k, 1 / cfg.attnScale(), null).softcap(cap).add(graph.constant(mask));
+        if (cap == 0) return attentionScores(q, k, 1 / cfg.attnScale(), mask);
+        return attentionScores(q, k, 1 / cfg.attnScale(), null).softcap(cap).add(graph.constant(mask));
     }
 
-    /** Rotate-half rotary embedding (GPT-NeoX / Hugging Face layout) on the first rotary_dim dims. */
-    private Tensor rotary(Tensor x) { // [B, T, heads, d]
+    /**
+     * Rotate-half rotary embedding (GPT-NeoX / Hugging Face layout) on the first rotary_dim dims, with
+     * the local layers' own base when it differs (Gemma 3).
+     */
+    private Tensor rotary(Tensor x, boolean local) { // [B, T, heads, d]
         int r = cfg.rotaryDim(), d = cfg.dHead();
         Tensor rot = r == d ? x : x.sliceLast(0, r);
         Tensor half1 = rot.sliceLast(0, r / 2), half2 = rot.sliceLast(r / 2, r);
         Tensor rotated = Tensor.concatLast(half2.mul(-1), half1);
-        Tensor out = rot.mul(graph.constant(cos)).add(rotated.mul(graph.constant(sin)));
+        Tensor out = rot.mul(graph.constant(local ? cosLocal : cos))
+                .add(rotated.mul(graph.constant(local ? sinLocal : sin)));
         return r == d ? out : Tensor.concatLast(out, x.sliceLast(r, d));
     }
 
@@ -238,15 +278,15 @@ final class ForwardPass {
         String m = "blocks." + l + ".mlp.";
         if (cfg.activation().gated()) {
             // As TransformerLens's GatedMLP: b_in is added after the product, not inside pre_linear.
-            Tensor pre = hook(m + "hook_pre", x.linear(param(m + "W_gate"), null));
-            Tensor preLinear = hook(m + "hook_pre_linear", x.linear(param(m + "W_in"), null));
+            Tensor pre = hook(MLP_PRE, l, x.linear(param(m + "W_gate"), null));
+            Tensor preLinear = hook(MLP_PRE_LINEAR, l, x.linear(param(m + "W_in"), null));
             Tensor gated = activate(pre).mul(preLinear);
             Tensor bIn = optional(m + "b_in");
-            Tensor post = hook(m + "hook_post", bIn == null ? gated : gated.add(bIn));
+            Tensor post = hook(MLP_POST, l, bIn == null ? gated : gated.add(bIn));
             return post.linear(param(m + "W_out"), optional(m + "b_out"));
         }
-        Tensor pre = hook(m + "hook_pre", x.linear(param(m + "W_in"), optional(m + "b_in")));
-        Tensor post = hook(m + "hook_post", activate(pre));
+        Tensor pre = hook(MLP_PRE, l, x.linear(param(m + "W_in"), optional(m + "b_in")));
+        Tensor post = hook(MLP_POST, l, activate(pre));
         return post.linear(param(m + "W_out"), optional(m + "b_out"));
     }
 
@@ -260,12 +300,12 @@ final class ForwardPass {
     }
 
     private Tensor unembed(Tensor x) {
-        Tensor in = hook("unembed.hook_in", x);
+        Tensor in = hook(UNEMBED_IN, -1, x);
         Tensor wU = cfg.tiedEmbeddings() ? param("embed.W_E").transpose() : param("unembed.W_U");
-        Tensor logits = in.linear(wU, optional("unembed.b_U"));
-        // Gemma 2 soft-caps the logits; hook_out holds the capped logits, i.e. what the model outputs.
+        Tensor logits = hook(UNEMBED_OUT, -1, in.linear(wU, optional("unembed.b_U")));
+        // Gemma 2 soft-caps the logits after the unembedding, so (as in TransformerLens) hook_out holds them uncapped.
         double cap = cfg.outputLogitsSoftCap();
-        return hook("unembed.hook_out", cap == 0 ? logits : logits.softcap(cap));
+        return cap == 0 ? logits : logits.softcap(cap);
     }
 
     // ------------------------------------------------------------------ inputs
@@ -293,25 +333,20 @@ final class ForwardPass {
                 || (req.stopAtLayer() >= 0 && req.stopAtLayer() < req.startAtLayer()))
             throw new LoupeException("layer range: startAtLayer=" + req.startAtLayer() + ", stopAtLayer="
                     + req.stopAtLayer() + " for a model of " + cfg.nLayers() + " layers");
-        List<String> names = HookNames.all(cfg);
+        // Named hooks and cached names must exist. Predicate hooks are not checked, so the dry run
+        // that lists the hook points (which uses one) never needs the list itself.
         if (req.cache() instanceof dev.loupe.engine.hooks.ActivationFilter.Names wanted)
-            for (String n : wanted.names()) if (!names.contains(n)) throw HookNames.unknownHook(n, names);
-        for (Hook h : hooks)
-            if (h.exactName() && !names.contains(h.description())) throw HookNames.unknownHook(h.description(), names);
+            for (String n : wanted.names()) checkHookName(n);
+        for (Hook h : hooks) if (h.exactName()) checkHookName(h.description());
         if (req.objective() != null && req.kvCache() != null)
             throw new LoupeException("gradients through a KV-cached pass are not supported; run the full sequence");
-        if (req.kvCache() != null) {
-            // A cached pass must extend every layer's keys/values for the same sequences.
-            if (req.startAtLayer() > 0 || (req.stopAtLayer() >= 0 && req.stopAtLayer() < cfg.nLayers()))
-                throw new LoupeException("a KV-cached pass must run every layer (startAtLayer=" + req.startAtLayer()
-                        + ", stopAtLayer=" + req.stopAtLayer() + ")");
-            if (req.kvCache().layers() != cfg.nLayers())
-                throw new LoupeException(
-                        "the KV cache has " + req.kvCache().layers() + " layers, the model " + cfg.nLayers());
-            if (req.kvCache().batch() >= 0 && req.kvCache().batch() != B)
-                throw new LoupeException(
-                        "the KV cache holds " + req.kvCache().batch() + " sequences but the tokens have " + B);
-        }
+        if (req.kvCache() != null)
+            req.kvCache()
+                    .checkPass(
+                            cfg.nLayers(),
+                            req.startAtLayer(),
+                            req.stopAtLayer() < 0 ? cfg.nLayers() : req.stopAtLayer(),
+                            B);
     }
 
     /** Position of each new token: its index among the real tokens of its sequence. */
@@ -368,13 +403,27 @@ final class ForwardPass {
     }
 
     private void rotaryTables() {
-        int r = cfg.rotaryDim();
         INDArray pos = Nd4j.createFromArray(positions()).castTo(DataType.DOUBLE).reshape(B * T, 1);
-        INDArray invFreq = Nd4j.createFromArray(rotaryFrequencies(cfg)).reshape(1, r / 2);
+        INDArray[] global = rotaryTables(pos, rotaryFrequencies(cfg));
+        cos = global[0];
+        sin = global[1];
+        if (!cfg.localAttnLayers().isEmpty() && cfg.rotaryBaseLocal() != cfg.rotaryBase()) {
+            INDArray[] local = rotaryTables(pos, rotaryFrequencies(cfg.rotaryDim(), cfg.rotaryBaseLocal(), null));
+            cosLocal = local[0];
+            sinLocal = local[1];
+        }
+    }
+
+    /** cos and sin [B, T, 1, r] of position times each frequency, for positions [B*T, 1]. */
+    private INDArray[] rotaryTables(INDArray pos, double[] frequencies) {
+        int r = cfg.rotaryDim();
+        INDArray invFreq = Nd4j.createFromArray(frequencies).reshape(1, r / 2);
         INDArray angles = pos.mmul(invFreq); // [B*T, r/2]
         INDArray full = Nd4j.concat(1, angles, angles); // [B*T, r]
-        cos = Transforms.cos(full, true).castTo(dtype()).reshape(B, T, 1, r);
-        sin = Transforms.sin(full, true).castTo(dtype()).reshape(B, T, 1, r);
+        return new INDArray[] {
+            Transforms.cos(full, true).castTo(dtype()).reshape(B, T, 1, r),
+            Transforms.sin(full, true).castTo(dtype()).reshape(B, T, 1, r)
+        };
     }
 
     /**
@@ -382,10 +431,12 @@ final class ForwardPass {
      * {@link ModelConfig.RopeScaling} (Hugging Face's {@code _compute_llama3_parameters}).
      */
     static double[] rotaryFrequencies(ModelConfig cfg) {
-        int r = cfg.rotaryDim();
+        return rotaryFrequencies(cfg.rotaryDim(), cfg.rotaryBase(), cfg.ropeScaling());
+    }
+
+    private static double[] rotaryFrequencies(int r, double base, ModelConfig.RopeScaling s) {
         double[] f = new double[r / 2];
-        for (int i = 0; i < f.length; i++) f[i] = Math.exp(-2.0 * i / r * Math.log(cfg.rotaryBase()));
-        ModelConfig.RopeScaling s = cfg.ropeScaling();
+        for (int i = 0; i < f.length; i++) f[i] = Math.exp(-2.0 * i / r * Math.log(base));
         if (s == null) return f;
         double lowFreqWavelength = s.originalContextLength() / s.lowFreqFactor();
         double highFreqWavelength = s.originalContextLength() / s.highFreqFactor();
@@ -403,60 +454,82 @@ final class ForwardPass {
 
     // ------------------------------------------------------------------ hooks
 
-    private Tensor hook(String name, Tensor x) {
-        HookPoint point = null;
-        for (Hook h : hooks) {
-            if (h.forward() == null || !h.appliesTo(name)) continue;
-            if (point == null) point = new HookPoint(name, HookNames.layerOf(name));
-            // The tape may hold this array for the backward pass: hand a hook a copy it may edit.
-            INDArray seen = graph.isRecording() ? x.data().dup() : x.data();
-            graph.keep(seen);
-            userSeen.add(graph.ownerOf(seen));
-            INDArray out = h.forward().apply(seen, point);
-            if (out == null || out == seen || out == x.data()) continue;
-            checkReplacement(name, x.data(), out);
-            graph.keep(out);
-            x = graph.constant(out);
-        }
+    /** Hook point lists by config, most recently used last (a few configs are live at a time). */
+    private static final Map<ModelConfig, HookNameList> HOOK_NAMES =
+            java.util.Collections.synchronizedMap(new LinkedHashMap<>(16, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<ModelConfig, HookNameList> eldest) {
+                    return size() > 64;
+                }
+            });
+
+    private record HookNameList(List<String> names, java.util.Set<String> set) {}
+
+    /**
+     * Every hook point a model with this config has, in the order its forward pass meets them: found
+     * by running this forward pass once, with a hook on every point, on one token through a model of
+     * the same architecture with the smallest widths (so nothing lists the hook points by hand).
+     */
+    static List<String> hookNames(ModelConfig cfg) {
+        return hookNameList(cfg).names();
+    }
+
+    private static HookNameList hookNameList(ModelConfig cfg) {
+        HookNameList known = HOOK_NAMES.get(cfg);
+        if (known != null) return known;
+        ModelConfig tiny = smallestOfItsArchitecture(cfg);
+        List<String> met = new java.util.ArrayList<>();
+        Hook everyPoint = Hook.forward(name -> true, (a, point) -> {
+            met.add(point.name());
+            return null;
+        });
+        ForwardRequest dryRun = ForwardRequest.of(Tokens.of(new int[] {0})).build();
+        new ForwardPass(tiny, Weights.random(tiny, 0, false), List.of(everyPoint), dryRun)
+                .run()
+                .close();
+        HookNameList list = new HookNameList(List.copyOf(met), java.util.Set.copyOf(met));
+        HOOK_NAMES.put(cfg, list);
+        return list;
+    }
+
+    /** The config with every width at its smallest; everything that decides which hooks exist kept. */
+    private static ModelConfig smallestOfItsArchitecture(ModelConfig cfg) {
+        boolean partialRotary = cfg.positional() == Positional.ROTARY && cfg.rotaryDim() < cfg.dHead();
+        return cfg.toBuilder()
+                .dModel(2)
+                .dHead(partialRotary ? 4 : 2)
+                .rotaryDim(2)
+                .dMlp(1)
+                .dVocab(1)
+                .nCtx(1)
+                .build();
+    }
+
+    private void checkHookName(String name) {
+        HookNameList known = hookNameList(cfg);
+        if (!known.set().contains(name)) throw HookNames.unknownHook(name, known.names());
+    }
+
+    /**
+     * The activation at hook point {@code site} of block {@code layer} (-1 outside the blocks): the
+     * user's forward hooks may replace it; in a differentiated pass the objective may read it, its
+     * gradient is recorded when it is cached, and backward hooks act on that gradient; it is cached
+     * when the filter asks (who frees its memory is settled when the pass ends).
+     */
+    private Tensor hook(HookSite site, int layer, Tensor x) {
+        String name = site.name(layer);
+        HookPoint point = new HookPoint(name, layer);
+        x = dispatch.forward(point, x);
+        boolean cached = req.cache().test(name);
         if (graph.isRecording()) {
-            boolean cached = req.cache().test(name);
-            HookPoint p = point != null ? point : new HookPoint(name, HookNames.layerOf(name));
-            List<Hook> backward = hooks.stream()
-                    .filter(h -> h.backward() != null && h.appliesTo(name))
-                    .toList();
-            if (cached || !backward.isEmpty()) {
-                x = x.withGradientHook(g -> {
-                    if (cached) gradients.put(name, g);
-                    INDArray out = g;
-                    for (Hook h : backward) {
-                        INDArray r = h.backward().apply(out, p);
-                        if (r != null && r != out) {
-                            checkReplacement(name + " (gradient)", out, r);
-                            out = r;
-                        }
-                    }
-                    return out;
-                });
-            }
+            x = dispatch.backward(point, x, cached ? g -> gradients.put(name, g) : null);
             hooked.put(name, x);
         }
-        if (req.cache().test(name)) {
-            INDArray owner = graph.ownerOf(x.data());
-            // Memory a user's hook has seen may be held by the user: the cache must not free it.
-            if (owner == null || userSeen.contains(owner)) cache.put(name, x.data());
-            else cache.putOwned(name, x.data(), owner);
+        if (cached) {
+            cache.put(name, x.data());
             graph.keep(x.data());
         }
         return x;
-    }
-
-    private static void checkReplacement(String name, INDArray was, INDArray now) {
-        if (!Arrays.equals(was.shape(), now.shape()))
-            throw new LoupeException("hook '" + name + "' returned shape " + Arrays.toString(now.shape())
-                    + ", expected " + Arrays.toString(was.shape()));
-        if (was.dataType() != now.dataType())
-            throw new LoupeException(
-                    "hook '" + name + "' returned dtype " + now.dataType() + ", expected " + was.dataType());
     }
 
     // ------------------------------------------------------------------ parameters and gradients

@@ -1,27 +1,61 @@
 package dev.loupe.engine.model;
 
+import dev.loupe.engine.autograd.Graph;
 import dev.loupe.engine.hooks.ActivationCache;
 import java.util.Map;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * What a forward pass returns.
- *
- * @param logits         [batch, pos, d_vocab]; null when the pass stopped early
- * @param residual       [batch, pos, d_model] where the pass stopped; null when it ran to the end
- * @param cache          the activations the request's filter kept (and their gradients)
- * @param objective      the value of the differentiated objective, or NaN
- * @param weightGrads    gradient of the objective for every weight, TransformerLens names and shapes; empty without an objective
- * @param outputOwner    the array holding the logits' (or residual's) memory when this result may free it, else null
+ * What a forward pass returns: its output, the activations its filter kept, and what a
+ * differentiated pass computed. {@link #close()} frees the memory these hold now rather than at
+ * garbage collection.
  */
-public record ForwardResult(
-        INDArray logits,
-        INDArray residual,
-        ActivationCache cache,
-        double objective,
-        Map<String, INDArray> weightGrads,
-        INDArray outputOwner)
-        implements AutoCloseable {
+public final class ForwardResult implements AutoCloseable {
+    private final INDArray logits, residual;
+    private final ActivationCache cache;
+    private final double objective;
+    private final Map<String, INDArray> weightGrads;
+    private final INDArray outputMemory; // what close() frees: the array holding the output's memory, or null
+
+    ForwardResult(
+            INDArray logits,
+            INDArray residual,
+            ActivationCache cache,
+            double objective,
+            Map<String, INDArray> weightGrads,
+            INDArray outputMemory) {
+        this.logits = logits;
+        this.residual = residual;
+        this.cache = cache;
+        this.objective = objective;
+        this.weightGrads = weightGrads;
+        this.outputMemory = outputMemory;
+    }
+
+    /** [batch, pos, d_vocab]; null when the pass stopped early. */
+    public INDArray logits() {
+        return logits;
+    }
+
+    /** [batch, pos, d_model] where the pass stopped; null when it ran to the end. */
+    public INDArray residual() {
+        return residual;
+    }
+
+    /** The activations the request's filter kept (and, for a differentiated pass, their gradients). */
+    public ActivationCache cache() {
+        return cache;
+    }
+
+    /** The value of the differentiated objective, or NaN. */
+    public double objective() {
+        return objective;
+    }
+
+    /** Gradient of the objective for every weight, TransformerLens names and shapes; empty without an objective. */
+    public Map<String, INDArray> weightGrads() {
+        return weightGrads;
+    }
 
     /**
      * Frees the logits (or residual) and the cached activations now rather than at garbage
@@ -31,6 +65,6 @@ public record ForwardResult(
     @Override
     public void close() {
         cache.close();
-        dev.loupe.engine.autograd.Graph.recycle(outputOwner);
+        Graph.recycle(outputMemory);
     }
 }

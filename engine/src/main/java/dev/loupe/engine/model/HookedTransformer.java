@@ -3,6 +3,7 @@ package dev.loupe.engine.model;
 import dev.loupe.engine.hooks.ActivationFilter;
 import dev.loupe.engine.hooks.Hook;
 import dev.loupe.engine.hooks.HookNames;
+import dev.loupe.engine.hooks.HookSite;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -59,7 +60,15 @@ public final class HookedTransformer {
 
     /** Every hook point of this model, in forward order. */
     public List<String> hookNames() {
-        return HookNames.all(config);
+        return ForwardPass.hookNames(config);
+    }
+
+    /**
+     * Every hook point a model with this config has, in forward order (see {@link HookSite} for what
+     * each holds). Found by running the forward pass itself on a tiny model of the same architecture.
+     */
+    public static List<String> hookNames(ModelConfig config) {
+        return ForwardPass.hookNames(config);
     }
 
     // ------------------------------------------------------------------ verbs

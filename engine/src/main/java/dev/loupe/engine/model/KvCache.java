@@ -1,5 +1,6 @@
 package dev.loupe.engine.model;
 
+import dev.loupe.engine.LoupeException;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -25,10 +26,6 @@ public final class KvCache {
         return pastMask == null ? 0 : pastMask[0].length;
     }
 
-    int layers() {
-        return keys.length;
-    }
-
     /** Number of sequences cached, or -1 while empty. */
     int batch() {
         return pastMask == null ? -1 : pastMask.length;
@@ -42,22 +39,34 @@ public final class KvCache {
         return nextPosition == null ? 0 : nextPosition[b];
     }
 
-    INDArray keys(int layer) {
-        return keys[layer];
-    }
+    /** A layer's keys and values at every position so far: [batch, past + new, kv_heads, d_head] each. */
+    record KeysAndValues(INDArray keys, INDArray values) {}
 
-    INDArray values(int layer) {
-        return values[layer];
+    /**
+     * The keys and values a pass attends over in {@code layer}: the cached positions' followed by
+     * the new ones ({@code newKeys}, {@code newValues}: [batch, new, kv_heads, d_head]). They are
+     * staged, and {@link #advance} keeps them; staging rather than appending means a pass that fails
+     * part-way (a hook throws, say) leaves the cache as it was, instead of some layers one pass
+     * longer than the others.
+     */
+    KeysAndValues extend(int layer, INDArray newKeys, INDArray newValues) {
+        stagedKeys[layer] = keys[layer] == null ? newKeys.dup() : Nd4j.concat(1, keys[layer], newKeys);
+        stagedValues[layer] = values[layer] == null ? newValues.dup() : Nd4j.concat(1, values[layer], newValues);
+        return new KeysAndValues(stagedKeys[layer], stagedValues[layer]);
     }
 
     /**
-     * Stages a layer's new keys/values, appended along the position axis; {@link #advance} keeps
-     * them. Staging rather than appending means a pass that fails part-way (a hook throws, say)
-     * leaves the cache as it was, instead of some layers one pass longer than the others.
+     * Checks that a pass can extend this cache: it runs every layer ({@code fromLayer} 0 to
+     * {@code toLayer} n_layers) of a model with this many layers, over as many sequences as cached.
      */
-    void append(int layer, INDArray k, INDArray v) {
-        stagedKeys[layer] = keys[layer] == null ? k.dup() : Nd4j.concat(1, keys[layer], k);
-        stagedValues[layer] = values[layer] == null ? v.dup() : Nd4j.concat(1, values[layer], v);
+    void checkPass(int modelLayers, int fromLayer, int toLayer, int batch) {
+        if (fromLayer > 0 || toLayer < modelLayers)
+            throw new LoupeException("a KV-cached pass must run every layer (startAtLayer=" + fromLayer
+                    + ", stopAtLayer=" + toLayer + ")");
+        if (keys.length != modelLayers)
+            throw new LoupeException("the KV cache has " + keys.length + " layers, the model " + modelLayers);
+        if (batch() >= 0 && batch() != batch)
+            throw new LoupeException("the KV cache holds " + batch() + " sequences but the tokens have " + batch);
     }
 
     /** After a pass over new tokens (every layer staged): keeps the staged keys/values, extends the padding mask and positions. */

@@ -1,6 +1,7 @@
 package dev.loupe.engine.model;
 
 import dev.loupe.engine.autograd.Tensor;
+import dev.loupe.engine.autograd.TransformerKernels;
 
 /** Differentiable losses over model outputs. */
 public final class Losses {
@@ -76,6 +77,6 @@ public final class Losses {
                 picked[b * T + p] = t;
                 weight[b * T + p] = 1;
             }
-        return logits.crossEntropyLast(picked, weight);
+        return TransformerKernels.crossEntropyLast(logits, picked, weight);
     }
 }

@@ -69,6 +69,17 @@ public final class Weights {
                 s.put(b + "attn.b_K", new long[] {kv});
                 s.put(b + "attn.b_V", new long[] {kv});
             }
+            switch (c.qkNorm()) {
+                case NONE -> {}
+                case PER_HEAD -> {
+                    s.put(b + "attn.q_norm.w", new long[] {c.dHead()});
+                    s.put(b + "attn.k_norm.w", new long[] {c.dHead()});
+                }
+                case ALL_HEADS -> {
+                    s.put(b + "attn.q_norm.w", new long[] {q});
+                    s.put(b + "attn.k_norm.w", new long[] {kv});
+                }
+            }
             s.put(b + "attn.W_O", new long[] {q, d});
             if (c.biases().attnOut()) s.put(b + "attn.b_O", new long[] {d});
             if (c.useNormalizationBeforeAndAfter()) s.put(b + "ln1_post.w", new long[] {d});

@@ -20,14 +20,11 @@ public final class Tokenizers {
     public static Tokenizer load(Path path) {
         if (path == null) throw new LoupeException("tokenizer path is null");
         if (Files.isDirectory(path)) {
-            Path json = path.resolve(TOKENIZER_JSON);
-            if (Files.isRegularFile(json)) return TokenizerJson.load(json);
-            Path vocab = path.resolve(Gpt2Files.VOCAB), merges = path.resolve(Gpt2Files.MERGES);
-            if (Files.isRegularFile(vocab) && Files.isRegularFile(merges)) return Gpt2Files.load(vocab, merges);
-            Path bin = path.resolve(TOKENIZER_BIN);
-            if (Files.isRegularFile(bin)) return Llama2cTokenizer.load(bin);
-            throw new LoupeException(path + ": no tokenizer found (looked for " + TOKENIZER_JSON + ", "
-                    + Gpt2Files.VOCAB + " + " + Gpt2Files.MERGES + ", " + TOKENIZER_BIN + ")");
+            Path file = find(path);
+            if (file == null)
+                throw new LoupeException(path + ": no tokenizer found (looked for " + TOKENIZER_JSON + ", "
+                        + Gpt2Files.VOCAB + " + " + Gpt2Files.MERGES + ", " + TOKENIZER_BIN + ")");
+            return load(file);
         }
         if (!Files.isRegularFile(path)) throw new LoupeException(path + ": no such file or folder");
         String name = path.getFileName().toString();
@@ -43,6 +40,19 @@ public final class Tokenizers {
         throw new LoupeException(
                 path + ": not a tokenizer file I know (expected tokenizer.json, vocab.json, merges.txt "
                         + "or a llama2.c tokenizer .bin)");
+    }
+
+    /**
+     * The file {@link #load} reads from a folder: its {@code tokenizer.json}, else {@code vocab.json}
+     * (when {@code merges.txt} is beside it), else {@code tokenizer.bin}; null when it has none.
+     */
+    public static Path find(Path dir) {
+        if (dir == null || !Files.isDirectory(dir)) return null;
+        Path json = dir.resolve(TOKENIZER_JSON), vocab = dir.resolve(Gpt2Files.VOCAB), bin = dir.resolve(TOKENIZER_BIN);
+        if (Files.isRegularFile(json)) return json;
+        if (Files.isRegularFile(vocab) && Files.isRegularFile(dir.resolve(Gpt2Files.MERGES))) return vocab;
+        if (Files.isRegularFile(bin)) return bin;
+        return null;
     }
 
     private static Path sibling(Path file, String name) {

@@ -82,12 +82,14 @@ public final class WeightProcessing {
     /**
      * TransformerLens's standard sequence: fold_ln, center_writing_weights, center_unembed,
      * fold_value_biases, each as enabled by {@code options}. As TransformerLens does, center_unembed
-     * is skipped for a model that soft-caps its logits. The model is copied once and every
+     * is skipped for a model that soft-caps its logits; fold_ln is skipped for a model whose block
+     * norms act on the sublayers' outputs (OLMo 2). The model is copied once and every
      * step works on that copy.
      */
     public static HookedTransformer process(HookedTransformer model, Options options) {
         Work w = new Work(model);
-        if (options.foldLn()) foldLayerNorm(w, true);
+        // OLMo 2's ln1/ln2 normalise the sublayers' outputs: nothing reads them but the residual stream.
+        if (options.foldLn() && !w.cfg.useNormalizationAfterOnly()) foldLayerNorm(w, true);
         if (options.centerWritingWeights() && w.cfg.normalization().centers()) centerWritingWeights(w);
         // As TransformerLens: a constant added to every logit is not harmless once the logits are soft-capped.
         if (options.centerUnembed() && w.cfg.outputLogitsSoftCap() == 0) centerUnembed(w);
@@ -231,6 +233,10 @@ public final class WeightProcessing {
         ModelConfig c = w.cfg;
         Normalization n = c.normalization();
         if (!n.hasWeights()) return;
+        if (c.useNormalizationAfterOnly())
+            throw new LoupeException("foldLayerNorm: the blocks' ln1 and ln2 normalise the attention's and MLP's "
+                    + "outputs (use_normalization_after_only, OLMo 2), which only the residual stream reads: there is "
+                    + "no weight to fold them into");
         boolean ln = n == Normalization.LAYER_NORM;
         boolean center = centerWeights && ln;
 

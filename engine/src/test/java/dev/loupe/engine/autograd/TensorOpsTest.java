@@ -1,5 +1,12 @@
 package dev.loupe.engine.autograd;
 
+import static dev.loupe.engine.autograd.TransformerKernels.affineLast;
+import static dev.loupe.engine.autograd.TransformerKernels.attend;
+import static dev.loupe.engine.autograd.TransformerKernels.attentionScores;
+import static dev.loupe.engine.autograd.TransformerKernels.centerLast;
+import static dev.loupe.engine.autograd.TransformerKernels.crossEntropyLast;
+import static dev.loupe.engine.autograd.TransformerKernels.normalizeLast;
+import static dev.loupe.engine.autograd.TransformerKernels.rmsLast;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.function.Function;
@@ -51,29 +58,43 @@ class TensorOpsTest {
         check("mul bcast", rand(3, 4), x -> x.mul(x.graph().constant(other)));
         check("div", rand(3, 4), x -> x.div(x.square().add(1.0)));
         check("sub self", rand(3, 4), x -> x.sub(x.meanLast()));
-        check("centerLast", rand(2, 3, 4), x -> x.centerLast().square());
+        check("centerLast", rand(2, 3, 4), x -> centerLast(x).square());
         INDArray w = rand(4), b = rand(4), x0 = rand(2, 3, 4);
-        check("rmsLast", rand(2, 3, 4), x -> x.rmsLast(0.1));
+        check("rmsLast", rand(2, 3, 4), x -> rmsLast(x, 0.1));
         check(
-                "normalizeLast x",
+                "normalizeLast x, affine",
                 rand(2, 3, 4),
-                x -> x.normalizeLast(
-                        x.rmsLast(1e-3), x.graph().constant(w), x.graph().constant(b)));
-        check("normalizeLast scale", rand(2, 3, 1), s -> s.graph()
-                .constant(x0)
-                .normalizeLast(s.square().add(0.5), s.graph().constant(w), null));
-        check("normalizeLast w", rand(4), v -> v.graph()
-                .constant(x0)
-                .normalizeLast(v.graph().constant(x0).rmsLast(0), v, v.graph().constant(b)));
-        check("normalizeLast b", rand(4), v -> v.graph()
-                .constant(x0)
-                .normalizeLast(v.graph().constant(x0).rmsLast(0), null, v));
-        check("normalizeLast no affine", rand(2, 3, 4), x -> x.normalizeLast(x.rmsLast(1e-3), null, null));
+                x -> affineLast(
+                        normalizeLast(x, rmsLast(x, 1e-3)),
+                        x.graph().constant(w),
+                        x.graph().constant(b)));
+        check(
+                "normalizeLast scale",
+                rand(2, 3, 1),
+                s -> affineLast(
+                        normalizeLast(s.graph().constant(x0), s.square().add(0.5)),
+                        s.graph().constant(w),
+                        null));
+        check(
+                "affineLast w",
+                rand(4),
+                v -> affineLast(
+                        normalizeLast(v.graph().constant(x0), rmsLast(v.graph().constant(x0), 0)),
+                        v,
+                        v.graph().constant(b)));
+        check(
+                "affineLast b",
+                rand(4),
+                v -> affineLast(
+                        normalizeLast(v.graph().constant(x0), rmsLast(v.graph().constant(x0), 0)),
+                        v.graph().constant(w),
+                        v));
+        check("normalizeLast no affine", rand(2, 3, 4), x -> normalizeLast(x, rmsLast(x, 1e-3)));
         for (long[] shape : new long[][] {{1, 1, 4}, {2, 1, 4}, {1, 4}}) { // size-1 dimensions: ND4J strides them oddly
             Graph gi = Graph.inference();
-            Tensor x = gi.constant(rand(shape)), centred = x.centerLast(), scale = centred.rmsLast(1e-3);
-            INDArray fused =
-                    centred.normalizeLast(scale, gi.constant(w), gi.constant(b)).data();
+            Tensor x = gi.constant(rand(shape)), centred = centerLast(x), scale = rmsLast(centred, 1e-3);
+            INDArray fused = affineLast(normalizeLast(centred, scale), gi.constant(w), gi.constant(b))
+                    .data();
             INDArray composed = x.sub(x.meanLast())
                     .div(scale)
                     .mul(gi.constant(w))
@@ -84,8 +105,10 @@ class TensorOpsTest {
                     fused.sub(composed).amaxNumber().doubleValue(),
                     1e-12,
                     "LayerNorm of " + java.util.Arrays.toString(shape));
-            check("normalizeLast " + java.util.Arrays.toString(shape), rand(shape), v -> v.centerLast()
-                    .normalizeLast(v.centerLast().rmsLast(1e-3), null, null));
+            check(
+                    "normalizeLast " + java.util.Arrays.toString(shape),
+                    rand(shape),
+                    v -> normalizeLast(centerLast(v), rmsLast(centerLast(v), 1e-3)));
         }
         check("sqrt", rand(3, 4), x -> x.square().add(0.5).sqrt());
         check("tanh", rand(3, 4), Tensor::tanh);
@@ -100,10 +123,10 @@ class TensorOpsTest {
         check("pick", rand(2, 3, 4), x -> x.pickLast(new long[] {0, 3, 2, 1, 1, 0}));
         long[] targets = {0, 3, 2, 1, 1, 0};
         double[] weights = {1, 0.5, 0, 2, 1, -1};
-        check("crossEntropy", rand(2, 3, 4), x -> x.crossEntropyLast(targets, weights));
+        check("crossEntropy", rand(2, 3, 4), x -> crossEntropyLast(x, targets, weights));
         INDArray logits = rand(2, 3, 4);
         Graph g = Graph.inference();
-        INDArray fused = g.constant(logits).crossEntropyLast(targets, weights).data();
+        INDArray fused = crossEntropyLast(g.constant(logits), targets, weights).data();
         INDArray composed = g.constant(logits)
                 .logSoftmaxLast()
                 .pickLast(targets)
@@ -112,8 +135,7 @@ class TensorOpsTest {
         assertEquals(0, fused.sub(composed).norm1Number().doubleValue(), 1e-12, "fused = -logSoftmax picked, weighted");
         // float32, a target 200 nats below the rest: p(target) underflows, the loss must not
         INDArray far = Nd4j.createFromArray(new float[] {0, 0, -200, 0, 5, 1}).reshape(2, 3);
-        INDArray ce = g.constant(far)
-                .crossEntropyLast(new long[] {2, 1}, new double[] {1, 1})
+        INDArray ce = crossEntropyLast(g.constant(far), new long[] {2, 1}, new double[] {1, 1})
                 .data();
         assertEquals(200 + Math.log(2), ce.getDouble(0), 1e-4, "loss of an underflowing probability");
         assertEquals(Math.log(Math.exp(-5) + 1 + Math.exp(-4)), ce.getDouble(1), 1e-6, "the other row");
@@ -144,10 +166,13 @@ class TensorOpsTest {
         check(
                 "attentionScores q",
                 rand(2, 3, 2, 4),
-                x -> x.attentionScores(x.graph().constant(k), 0.5, mask));
-        check("attentionScores k", rand(2, 5, 2, 4), x -> x.graph().constant(q).attentionScores(x, 0.5, null));
-        check("attend pattern", rand(2, 2, 3, 5), x -> x.attend(x.graph().constant(k)));
-        check("attend v", rand(2, 5, 2, 4), x -> x.graph().constant(pattern).attend(x));
+                x -> attentionScores(x, x.graph().constant(k), 0.5, mask));
+        check(
+                "attentionScores k",
+                rand(2, 5, 2, 4),
+                x -> attentionScores(x.graph().constant(q), x, 0.5, null));
+        check("attend pattern", rand(2, 2, 3, 5), x -> attend(x, x.graph().constant(k)));
+        check("attend v", rand(2, 5, 2, 4), x -> attend(x.graph().constant(pattern), x));
         Graph ga = Graph.inference();
         Tensor qt = ga.constant(q), kt = ga.constant(k), pt = ga.constant(pattern);
         INDArray viaBmm = qt.permute(0, 2, 1, 3)
@@ -156,7 +181,7 @@ class TensorOpsTest {
                 .data();
         assertEquals(
                 0,
-                qt.attentionScores(kt, 0.5, mask)
+                attentionScores(qt, kt, 0.5, mask)
                         .data()
                         .sub(viaBmm)
                         .amaxNumber()
@@ -167,7 +192,7 @@ class TensorOpsTest {
                 pt.bmm(kt.permute(0, 2, 1, 3), false, 1).permute(0, 2, 1, 3).data();
         assertEquals(
                 0,
-                pt.attend(kt).data().sub(zViaBmm).amaxNumber().doubleValue(),
+                attend(pt, kt).data().sub(zViaBmm).amaxNumber().doubleValue(),
                 1e-12,
                 "attend = bmm, back to token-major");
         check("permute", rand(2, 3, 4), x -> x.permute(2, 0, 1).square());

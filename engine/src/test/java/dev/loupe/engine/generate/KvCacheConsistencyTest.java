@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loupe.engine.hooks.ActivationFilter;
 import dev.loupe.engine.hooks.Hook;
 import dev.loupe.engine.model.ForwardRequest;
 import dev.loupe.engine.model.HookedTransformer;
@@ -114,7 +115,10 @@ class KvCacheConsistencyTest {
                     int[] s = r.sequence(b);
                     prefix.add(Arrays.copyOf(s, s.length - r.generated(b).length + step));
                 }
-                INDArray full = last(model.run(Tokens.padded(prefix, 0, Tokens.Side.LEFT)));
+                INDArray full = last(model.runWithCache(
+                                Tokens.padded(prefix, 0, Tokens.Side.LEFT), ActivationFilter.names("unembed.hook_out"))
+                        .cache()
+                        .get("unembed.hook_out"));
                 assertClose(full, seen.get(step), "generation step " + step);
             }
         }

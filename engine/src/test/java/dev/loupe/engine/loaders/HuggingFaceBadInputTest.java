@@ -62,7 +62,11 @@ class HuggingFaceBadInputTest {
     @Test
     void unknownModelTypeListsTheSupportedOnes() throws IOException {
         Path dir = withConfig("llama", c -> c.put("model_type", "bert"));
-        loadFails(dir, "config.json", "\"bert\"", "gpt2, gpt_neox, llama, mistral, qwen2, gemma2");
+        loadFails(
+                dir,
+                "config.json",
+                "\"bert\"",
+                "gpt2, gpt_neox, llama, mistral, qwen2, qwen3, phi3, olmo2, gemma, gemma2, gemma3_text");
         Path none = withConfig("gpt2", c -> c.remove("model_type"));
         loadFails(none, "model_type", "supported model types: gpt2");
     }
@@ -93,6 +97,62 @@ class HuggingFaceBadInputTest {
         loadFails(dir, dir.resolve("config.json").toString(), "missing key \"" + key + "\"");
         Path nulled = withConfig(fixture, c -> c.putNull(key));
         loadFails(nulled, "missing key \"" + key + "\"");
+    }
+
+    @Test
+    void contradictoryOrUnsupportedRotaryAndMixtureOfExpertsConfigsAreRefusedNamingTheKey() throws IOException {
+        loadFails(
+                withConfig("llama", c -> c.putObject("rope_parameters")
+                        .put("rope_type", "default")
+                        .put("rope_theta", 5e5)),
+                "\"rope_theta\" is 10000.0",
+                "rope_parameters.rope_theta is 500000.0",
+                "must agree");
+        loadFails(
+                withConfig("llama", c -> c.putObject("rope_parameters")
+                        .put("rope_type", "yarn")
+                        .put("factor", 4)),
+                "\"rope_parameters.rope_type\" is \"yarn\"",
+                "\"default\" and \"llama3\"");
+        loadFails(
+                withConfig("llama", c -> c.putObject("rope_parameters")
+                        .put("rope_type", "linear")
+                        .put("factor", 2)),
+                "rope_parameters.rope_type",
+                "linear");
+        loadFails(
+                withConfig("llama3_bf16", c -> ((ObjectNode)
+                                c.putObject("rope_parameters").setAll((ObjectNode) c.get("rope_scaling")))
+                        .put("factor", 4.0)),
+                "\"rope_scaling\"",
+                "contradicts rope_parameters");
+        loadFails(
+                withConfig("pythia", c -> c.putObject("rope_parameters").put("partial_rotary_factor", 0.5)),
+                "\"rotary_pct\" is 0.25",
+                "rope_parameters.partial_rotary_factor is 0.5");
+        loadFails(
+                withConfig("llama", c -> c.put("num_local_experts", 8)), "\"num_local_experts\"", "mixture-of-experts");
+        loadFails(withConfig("llama", c -> c.put("num_experts", 4)), "\"num_experts\"", "mixture-of-experts");
+        loadFails(withConfig("llama", c -> c.put("dtype", "bfloat16")), "\"torch_dtype\" is \"float32\"", "\"dtype\"");
+        loadFails(
+                withConfig("gemma2_bf16", c -> c.putArray("layer_types")
+                        .add("sliding_attention")
+                        .add("chunked_attention")
+                        .add("full_attention")),
+                "layer_types",
+                "chunked_attention");
+        // transformers 5 writes the same model with these keys: it loads, to the same logits
+        Path v5 = withConfig("pythia", c -> {
+            c.remove("rotary_pct");
+            c.remove("rotary_emb_base");
+            c.remove("torch_dtype");
+            c.put("dtype", "float32");
+            c.putObject("rope_parameters")
+                    .put("rope_type", "default")
+                    .put("rope_theta", 10000.0)
+                    .put("partial_rotary_factor", 0.25);
+        });
+        assertTrue(HfFixtures.maxLogitDiff(HuggingFaceModel.load(v5), HfFixtures.folder("pythia")) <= 1e-4);
     }
 
     @Test

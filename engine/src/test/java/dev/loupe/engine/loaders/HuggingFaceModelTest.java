@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.loupe.engine.hooks.ActivationCache;
 import dev.loupe.engine.hooks.ActivationFilter;
+import dev.loupe.engine.model.ForwardResult;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.model.ModelConfig.Activation;
@@ -143,7 +144,8 @@ class HuggingFaceModelTest {
     void gemma2HooksHoldScaledEmbeddingsCappedScoresAndPostNormOutputs() {
         HookedTransformer m = HuggingFaceModel.load(HfFixtures.folder("gemma2_bf16"));
         Tokens tokens = HfFixtures.tokens(HfFixtures.folder("gemma2_bf16"));
-        ActivationCache cache = m.runWithCache(tokens, ActivationFilter.all()).cache();
+        ForwardResult result = m.runWithCache(tokens, ActivationFilter.all());
+        ActivationCache cache = result.cache();
         // hook_embed: W_E rows times sqrt(d_model)
         INDArray row = m.weights().get("embed.W_E").getRow(tokens.ids()[0][0]).mul(4.0);
         assertEquals(
@@ -163,21 +165,27 @@ class HuggingFaceModelTest {
             assertEquals(l % 2 == 0, Double.isInfinite(farScore), "layer " + l + " score[9, 0] = " + farScore);
             assertEquals(l % 2 == 0, cache.get("pattern", l).getDouble(0, 0, 9, 5) == 0, "layer " + l);
         }
-        // hook_attn_out is ln1_post's output; hook_mlp_out is ln2_post's
+        // hook_attn_out is ln1_post's output, its hook_normalized (x / scale) * w; likewise hook_mlp_out and ln2_post
+        for (String n : List.of("ln1_post", "ln2_post")) {
+            INDArray w = m.weights().get("blocks.1." + n + ".w").reshape(1, 1, -1);
+            INDArray out = cache.get(n.equals("ln1_post") ? "blocks.1.hook_attn_out" : "blocks.1.hook_mlp_out");
+            assertEquals(
+                    0,
+                    Transforms.abs(out.sub(cache.get("blocks.1." + n + ".hook_normalized")
+                                    .mul(w)))
+                            .maxNumber()
+                            .doubleValue(),
+                    1e-6,
+                    n);
+        }
+        // unembed.hook_out: the logits before the cap, as TransformerLens hooks them; the returned logits are capped
+        INDArray raw = cache.get("unembed.hook_out");
         assertEquals(
                 0,
-                Transforms.abs(cache.get("blocks.1.hook_attn_out").sub(cache.get("blocks.1.ln1_post.hook_normalized")))
+                Transforms.abs(Transforms.tanh(raw.div(3.0), true).muli(3.0).sub(result.logits()))
                         .maxNumber()
                         .doubleValue(),
-                0);
-        assertEquals(
-                0,
-                Transforms.abs(cache.get("blocks.1.hook_mlp_out").sub(cache.get("blocks.1.ln2_post.hook_normalized")))
-                        .maxNumber()
-                        .doubleValue(),
-                0);
-        // unembed.hook_out: the capped logits
-        assertTrue(cache.get("unembed.hook_out").amaxNumber().doubleValue() < 3.0);
+                1e-6);
     }
 
     @Test
@@ -193,5 +201,71 @@ class HuggingFaceModelTest {
                             .doubleValue(),
                     0);
         }
+    }
+
+    // ------------------------------------------------------------------ families that load through others
+
+    /** SmolLM2-135M's config.json (HuggingFaceTB/SmolLM2-135M), a llama config. */
+    static final String SMOLLM2_135M =
+            """
+            {"architectures": ["LlamaForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
+             "bos_token_id": 0, "eos_token_id": 0, "hidden_act": "silu", "hidden_size": 576,
+             "initializer_range": 0.041666666666666664, "intermediate_size": 1536, "is_llama_config": true,
+             "max_position_embeddings": 8192, "model_type": "llama", "num_attention_heads": 9,
+             "num_hidden_layers": 30, "num_key_value_heads": 3, "pretraining_tp": 1, "rms_norm_eps": 1e-05,
+             "rope_interleaved": false, "rope_scaling": null, "rope_theta": 100000, "tie_word_embeddings": true,
+             "torch_dtype": "bfloat16", "transformers_version": "4.42.3", "use_cache": true, "vocab_size": 49152}
+            """;
+
+    /** QwQ-32B's config.json (Qwen/QwQ-32B), a qwen2 config. */
+    static final String QWQ_32B =
+            """
+            {"architectures": ["Qwen2ForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 151643,
+             "eos_token_id": 151645, "hidden_act": "silu", "hidden_size": 5120, "initializer_range": 0.02,
+             "intermediate_size": 27648, "max_position_embeddings": 40960, "max_window_layers": 64,
+             "model_type": "qwen2", "num_attention_heads": 40, "num_hidden_layers": 64, "num_key_value_heads": 8,
+             "rms_norm_eps": 1e-05, "rope_scaling": null, "rope_theta": 1000000.0, "sliding_window": 32768,
+             "tie_word_embeddings": false, "torch_dtype": "bfloat16", "transformers_version": "4.43.1",
+             "use_cache": true, "use_sliding_window": false, "vocab_size": 152064}
+            """;
+
+    @Test
+    void smolLm2LoadsThroughLlama(@TempDir Path tmp) throws IOException {
+        Files.writeString(tmp.resolve("config.json"), SMOLLM2_135M);
+        ModelConfig c = HuggingFaceModel.readConfig(tmp);
+        assertEquals(576, c.dModel());
+        assertEquals(30, c.nLayers());
+        assertEquals(9, c.nHeads());
+        assertEquals(3, c.nKvHeads());
+        assertEquals(64, c.dHead());
+        assertEquals(1536, c.dMlp());
+        assertEquals(100000, c.rotaryBase());
+        assertEquals(64, c.rotaryDim());
+        assertEquals(1e-5, c.normEps());
+        assertTrue(c.tiedEmbeddings());
+        assertEquals(Activation.SILU_GATED, c.activation());
+        assertEquals(134_515_008L, c.parameterCount()); // "135M"
+        String interleaved = SMOLLM2_135M.replace("\"rope_interleaved\": false", "\"rope_interleaved\": true");
+        Files.writeString(tmp.resolve("config.json"), interleaved);
+        assertTrue(org.junit.jupiter.api.Assertions.assertThrows(
+                        dev.loupe.engine.LoupeException.class, () -> HuggingFaceModel.readConfig(tmp))
+                .getMessage()
+                .contains("\"rope_interleaved\""));
+    }
+
+    @Test
+    void qwqLoadsThroughQwen2(@TempDir Path tmp) throws IOException {
+        Files.writeString(tmp.resolve("config.json"), QWQ_32B);
+        ModelConfig c = HuggingFaceModel.readConfig(tmp);
+        assertEquals(5120, c.dModel());
+        assertEquals(64, c.nLayers());
+        assertEquals(40, c.nHeads());
+        assertEquals(8, c.nKvHeads());
+        assertEquals(128, c.dHead());
+        assertEquals(1_000_000, c.rotaryBase());
+        assertTrue(c.localAttnLayers().isEmpty(), "use_sliding_window is false");
+        assertFalse(c.tiedEmbeddings());
+        assertTrue(c.biases().qkv() && !c.biases().attnOut());
+        assertEquals(32_763_876_352L, c.parameterCount()); // "32B"
     }
 }

@@ -78,7 +78,7 @@ class ArchitectureOptionsTest {
     }
 
     @Test
-    void logitsAreSoftCappedAndHookOutHoldsTheCappedLogits() {
+    void logitsAreSoftCappedAfterHookOutAsInTransformerLens() {
         HookedTransformer uncapped =
                 TestModels.model(gemma().outputLogitsSoftCap(0).build(), 3);
         HookedTransformer capped = new HookedTransformer(GEMMA, uncapped.weights());
@@ -86,7 +86,7 @@ class ArchitectureOptionsTest {
         ForwardResult r = capped.runWithCache(SEQ, ActivationFilter.names("unembed.hook_out"));
         INDArray want = Transforms.tanh(raw.div(0.8), true).muli(0.8);
         assertEquals(0, maxDiff(want, r.logits()), 1e-12);
-        assertEquals(0, maxDiff(r.logits(), r.cache().get("unembed.hook_out")), 0);
+        assertEquals(0, maxDiff(raw, r.cache().get("unembed.hook_out")), 1e-12, "hook_out: before the cap");
     }
 
     @Test
@@ -100,8 +100,20 @@ class ArchitectureOptionsTest {
                 1e-12);
         for (int l = 0; l < 2; l++) {
             String b = "blocks." + l + ".";
-            assertEquals(0, maxDiff(c.get(b + "hook_attn_out"), c.get(b + "ln1_post.hook_normalized")), 0);
-            assertEquals(0, maxDiff(c.get(b + "hook_mlp_out"), c.get(b + "ln2_post.hook_normalized")), 0);
+            // the post-norms' outputs, x / scale (their hook_normalized) * w, are what the residual gets
+            INDArray w1 = m.weights().get(b + "ln1_post.w"), w2 = m.weights().get(b + "ln2_post.w");
+            assertEquals(
+                    0,
+                    maxDiff(
+                            c.get(b + "hook_attn_out"),
+                            c.get(b + "ln1_post.hook_normalized").mul(w1.reshape(1, 1, 8))),
+                    1e-12);
+            assertEquals(
+                    0,
+                    maxDiff(
+                            c.get(b + "hook_mlp_out"),
+                            c.get(b + "ln2_post.hook_normalized").mul(w2.reshape(1, 1, 8))),
+                    1e-12);
             assertArrayEquals(
                     new long[] {1, 7, 1}, c.get(b + "ln2_post.hook_scale").shape());
             // RMSNorm of the attention output, times ln1_post.w
@@ -137,7 +149,7 @@ class ArchitectureOptionsTest {
     }
 
     @Test
-    void attnScaleDefaultsToSqrtDHeadAndFollowsIt() {
+    void attnScaleDefaultsToSqrtDHeadAndACopyKeepsIt() {
         ModelConfig c = ModelConfig.builder()
                 .dModel(8)
                 .nLayers(1)
@@ -146,11 +158,16 @@ class ArchitectureOptionsTest {
                 .nCtx(4)
                 .build();
         assertEquals(2.0, c.attnScale());
-        assertEquals(Math.sqrt(8), c.toBuilder().dHead(8).build().attnScale());
-        assertEquals(5.0, c.toBuilder().attnScale(5).dHead(8).build().attnScale());
         assertEquals(
-                5.0,
-                c.toBuilder().attnScale(5).build().toBuilder().dHead(8).build().attnScale());
+                Math.sqrt(8),
+                ModelConfig.builder()
+                        .from(c)
+                        .dHead(8)
+                        .attnScale(Math.sqrt(8))
+                        .build()
+                        .attnScale());
+        assertEquals(2.0, c.toBuilder().dHead(8).build().attnScale(), "a copy keeps every value");
+        assertEquals(5.0, c.toBuilder().attnScale(5).dHead(8).build().attnScale());
     }
 
     @Test
@@ -176,7 +193,7 @@ class ArchitectureOptionsTest {
                         .build(),
                 () -> b.ropeScaling(null).embedScale(0).build(),
                 () -> b.embedScale(1).attnScale(Double.NaN).build(),
-                () -> b.attnScale(-1).attnScoresSoftCap(-2).build(),
+                () -> b.attnScale(2).attnScoresSoftCap(-2).build(),
                 () -> b.attnScoresSoftCap(0)
                         .outputLogitsSoftCap(Double.POSITIVE_INFINITY)
                         .build(),

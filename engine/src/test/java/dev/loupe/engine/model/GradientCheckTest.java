@@ -17,7 +17,7 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * Finite differences in float64 against the autodiff gradients, for every weight and every hook
  * point of every architecture in {@link TestModels}, on a padded batch. Together the test models
- * turn every architectural option on (Gemma 2's and Llama 3's included), which
+ * turn every architectural option on (Gemma 2's and 3's, Llama 3's, Qwen 3's and OLMo 2's included), which
  * {@link #theTestModelsTurnEveryOptionOn} guards.
  */
 class GradientCheckTest {
@@ -127,6 +127,14 @@ class GradientCheckTest {
                                 && c.localAttnLayers().size() < c.nLayers()),
                 "local and global layers, window shorter than the tokens");
         assertTrue(all.stream().anyMatch(c -> c.ropeScaling() != null), "rotary scaling");
+        assertTrue(all.stream().anyMatch(c -> c.qkNorm() == ModelConfig.QkNorm.PER_HEAD), "q/k norm per head");
+        assertTrue(all.stream().anyMatch(c -> c.qkNorm() == ModelConfig.QkNorm.ALL_HEADS), "q/k norm over all heads");
+        assertTrue(all.stream().anyMatch(ModelConfig::useNormalizationAfterOnly), "norms after the sublayers only");
+        assertTrue(
+                all.stream()
+                        .anyMatch(c -> c.rotaryBaseLocal() != c.rotaryBase()
+                                && !c.localAttnLayers().isEmpty()),
+                "a local rotary base");
     }
 
     @Test

@@ -5,6 +5,7 @@ import dev.loupe.engine.model.ModelConfig.Biases;
 import dev.loupe.engine.model.ModelConfig.Normalization;
 import dev.loupe.engine.model.ModelConfig.Positional;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /** Tiny configurations that together cover every architectural option. */
@@ -137,6 +138,66 @@ public final class TestModels {
                         .ropeScaling(new ModelConfig.RopeScaling(8, 1, 8, 256))
                         .activation(Activation.SILU_GATED)
                         .biases(new Biases(true, false, false, false, false))
+                        .build());
+        // The families added with transformers' goldens, each at its smallest: per-head q/k norms (Qwen 3);
+        // Gemma 1 (one key/value head, GeGLU, scaled embedding); Gemma 3 (q/k norms, norms before and after,
+        // a local rotary base); Phi-3 (half the head rotated, a window on every layer); OLMo 2 (norms after the
+        // sublayers only, q/k norms over all heads).
+        ModelConfig.Builder small = ModelConfig.builder()
+                .dModel(8)
+                .nLayers(2)
+                .nHeads(4)
+                .nKvHeads(2)
+                .dHead(4)
+                .dMlp(12)
+                .dVocab(11)
+                .nCtx(16)
+                .dtype(dtype)
+                .normalization(Normalization.RMS_NORM)
+                .positional(Positional.ROTARY)
+                .activation(Activation.SILU_GATED)
+                .biases(Biases.none());
+        m.put("qwen3-like", small.qkNorm(ModelConfig.QkNorm.PER_HEAD).build());
+        m.put(
+                "gemma-like",
+                small.qkNorm(ModelConfig.QkNorm.NONE)
+                        .nKvHeads(1)
+                        .activation(Activation.GELU_GATED)
+                        .tiedEmbeddings(true)
+                        .embedScale(Math.sqrt(8))
+                        .build());
+        m.put(
+                "gemma3-like",
+                small.nKvHeads(2)
+                        .qkNorm(ModelConfig.QkNorm.PER_HEAD)
+                        .useNormalizationBeforeAndAfter(true)
+                        .attnScale(3)
+                        .rotaryBase(1_000_000)
+                        .rotaryBaseLocal(10)
+                        .windowSize(2)
+                        .localAttnLayers(0)
+                        .build());
+        m.put(
+                "phi3-like",
+                small.qkNorm(ModelConfig.QkNorm.NONE)
+                        .useNormalizationBeforeAndAfter(false)
+                        .activation(Activation.SILU_GATED)
+                        .tiedEmbeddings(false)
+                        .embedScale(1)
+                        .attnScale(2)
+                        .rotaryBase(10000)
+                        .rotaryBaseLocal(10000)
+                        .rotaryDim(2)
+                        .windowSize(3)
+                        .localAttnLayers(0, 1)
+                        .build());
+        m.put(
+                "olmo2-like",
+                small.rotaryDim(4)
+                        .windowSize(0)
+                        .localAttnLayers(List.of())
+                        .qkNorm(ModelConfig.QkNorm.ALL_HEADS)
+                        .useNormalizationAfterOnly(true)
                         .build());
         return m;
     }
