@@ -98,14 +98,14 @@ class CommandTreeTest {
                 .start();
         String badErr = new String(bad.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(2, bad.waitFor(), badErr);
-        assertEquals("loupe: info: unknown option --frobnicate (known: --help, --model, --version)\n", badErr);
+        assertEquals("loupe: info: unknown option --frobnicate (known: --help, --json, --model, --version)\n", badErr);
 
         Process ok =
                 CliRun.process(List.of(), "info", "--model", "attn-only-2l").start();
         String out = new String(ok.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         String err = new String(ok.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(0, ok.waitFor(), err);
-        assertTrue(out.contains("parameters: 272,640"), out);
+        assertTrue(out.contains("parameters   272,640"), out);
         // ND4J logs through SLF4J: without one binding, SLF4J prints warnings; with one, INFO lines.
         assertEquals("", err, "stderr of ./loupe info");
         assertFalse(out.contains("SLF4J") || out.contains("INFO"), out);

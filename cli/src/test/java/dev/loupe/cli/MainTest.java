@@ -2,14 +2,17 @@ package dev.loupe.cli;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.generate.Generator;
 import dev.loupe.engine.generate.SamplingConfig;
 import dev.loupe.engine.io.Checkpoint;
+import dev.loupe.engine.io.Json;
 import dev.loupe.engine.io.NpyReader;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.TestModels;
@@ -47,18 +50,22 @@ class MainTest {
     }
 
     @Test
-    void infoPrintsTheConfigAndParameterCount() {
+    void infoPrintsAReadableSummaryAndJson() throws Exception {
         String out = CliRun.output("info", "--model", modelDir.toString());
-        assertTrue(out.contains("dModel=8"), out);
-        assertTrue(out.contains("nLayers=2"), out);
-        assertTrue(out.contains("parameters: "), out);
+        assertTrue(out.contains("2 layers, d_model 8"), out);
+        assertTrue(out.contains("hook points  " + model.hookNames().size()), out);
         String count = out.lines()
-                .filter(l -> l.startsWith("parameters: "))
+                .filter(l -> l.startsWith("parameters "))
                 .findFirst()
                 .orElseThrow()
-                .substring("parameters: ".length())
                 .replaceAll("\\D", "");
         assertEquals(model.config().parameterCount(), Long.parseLong(count));
+        assertFalse(out.contains("ModelConfig{"), "not a record's toString: " + out);
+
+        JsonNode json = Json.mapper().readTree(CliRun.output("info", "--model", modelDir.toString(), "--json"));
+        assertEquals(model.config().parameterCount(), json.get("parameters").asLong());
+        assertEquals(8, json.get("config").get("d_model").asInt());
+        assertEquals(model.hookNames().size(), json.get("hook_points").asInt());
     }
 
     @Test

@@ -50,7 +50,7 @@ public record ModelSummary(
         if (!Files.exists(path) && Zoo.NAMES.contains(pathOrId)) {
             ModelConfig cfg = Zoo.load(pathOrId).config();
             return new ModelSummary(
-                    pathOrId, "zoo", "loupe", null, cfg, cfg.dtype().toUpperCase(Locale.ROOT), null);
+                    pathOrId, "zoo", "loupe", null, cfg, cfg.dtype().equals("float64") ? "F64" : "F32", null);
         }
         path = ModelLoader.locate(pathOrId);
         if (ModelLoader.isLlama2c(path)) {
