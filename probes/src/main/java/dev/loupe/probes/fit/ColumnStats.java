@@ -1,0 +1,109 @@
+package dev.loupe.probes.fit;
+
+import dev.loupe.engine.LoupeException;
+import dev.loupe.probes.data.RowSource;
+import java.util.function.LongPredicate;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+/**
+ * One pass over a row source that every fit starts with: checks that every value is finite (a NaN
+ * or infinity is an error naming the row and column), and over the rows that take part computes the
+ * column means, optionally the column variances (a second pass, around the means, so large means do
+ * not cancel the variance away) and an evenly spaced sample of rows (for a preconditioner).
+ *
+ * @param count    rows that take part
+ * @param mean     [d] double, column means of those rows
+ * @param variance [d] double population variances, or null when not asked for
+ * @param sample   [m, d] float32 sampled rows, or null when not asked for
+ */
+public record ColumnStats(long count, INDArray mean, INDArray variance, INDArray sample) {
+
+    /**
+     * @param included    which source rows take part
+     * @param count       how many do
+     * @param variance    also compute variances
+     * @param sampleRows  how many rows to sample evenly (0: none)
+     */
+    public static ColumnStats compute(
+            RowSource rows, int batchRows, LongPredicate included, long count, boolean variance, int sampleRows) {
+        int d = rows.d();
+        INDArray sum = Nd4j.zeros(DataType.DOUBLE, d);
+        int m = (int) Math.min(sampleRows, count);
+        long[] pick = evenlySpaced(rows.rows(), included, count, m);
+        INDArray sample = m > 0 ? Nd4j.createUninitialized(DataType.FLOAT, m, d) : null;
+        int[] filled = {0};
+        rows.scan(batchRows, (first, x) -> {
+            int b = (int) x.size(0);
+            float[] mask = new float[b];
+            boolean all = true;
+            for (int i = 0; i < b; i++) {
+                mask[i] = included.test(first + i) ? 1f : 0f;
+                all &= mask[i] == 1f;
+            }
+            INDArray colSum = Nd4j.createUninitialized(DataType.FLOAT, d);
+            Blas.transposeTimesVector(x, Nd4j.ones(DataType.FLOAT, b), colSum);
+            checkFinite(rows, first, x, colSum);
+            if (!all) Blas.transposeTimesVector(x, Nd4j.createFromArray(mask), colSum);
+            sum.addi(colSum.castTo(DataType.DOUBLE));
+            // sampled rows in this batch
+            int from = filled[0], to = from;
+            while (to < m && pick[to] < first + b) to++;
+            if (to > from) {
+                int[] local = new int[to - from];
+                for (int k = from; k < to; k++) local[k - from] = (int) (pick[k] - first);
+                sample.get(NDArrayIndex.interval(from, to), NDArrayIndex.all()).assign(x.getRows(local));
+                filled[0] = to;
+            }
+        });
+        INDArray mean = count > 0 ? sum.divi(count) : sum;
+        INDArray var = null;
+        if (variance) {
+            INDArray sq = Nd4j.zeros(DataType.DOUBLE, d);
+            INDArray mean32 = mean.castTo(DataType.FLOAT);
+            rows.scan(batchRows, (first, x) -> {
+                int b = (int) x.size(0);
+                float[] mask = new float[b];
+                for (int i = 0; i < b; i++) mask[i] = included.test(first + i) ? 1f : 0f;
+                INDArray centred = x.subRowVector(mean32);
+                centred.muli(centred);
+                INDArray colSum = Nd4j.createUninitialized(DataType.FLOAT, d);
+                Blas.transposeTimesVector(centred, Nd4j.createFromArray(mask), colSum);
+                sq.addi(colSum.castTo(DataType.DOUBLE));
+                centred.close();
+            });
+            var = count > 0 ? sq.divi(count) : sq;
+        }
+        return new ColumnStats(count, mean, var, sample);
+    }
+
+    /** m indices of included rows, evenly spaced over them, in increasing order. */
+    private static long[] evenlySpaced(long n, LongPredicate included, long count, int m) {
+        long[] out = new long[m];
+        if (m == 0) return out;
+        long k = 0;
+        int next = 0;
+        for (long i = 0; i < n && next < m; i++) {
+            if (!included.test(i)) continue;
+            if (k == (long) Math.floor((double) next * count / m)) out[next++] = i;
+            k++;
+        }
+        return out;
+    }
+
+    private static void checkFinite(RowSource rows, long first, INDArray x, INDArray colSum) {
+        float[] s = colSum.toFloatVector();
+        for (int j = 0; j < s.length; j++) {
+            if (Float.isFinite(s[j])) continue;
+            double[] col = x.getColumn(j).toDoubleVector();
+            for (int i = 0; i < col.length; i++)
+                if (!Double.isFinite(col[i]))
+                    throw new LoupeException(rows.description() + ": row " + (first + i) + ", column " + j + " is "
+                            + col[i] + "; activations must be finite (no NaN or infinity)");
+            throw new LoupeException(rows.description() + ": column " + j + " sums to " + s[j] + " over rows " + first
+                    + ".." + (first + col.length - 1) + "; values this large overflow float32");
+        }
+    }
+}

@@ -1,0 +1,39 @@
+package dev.loupe.probes.sweep;
+
+import dev.loupe.engine.plot.Figure;
+import dev.loupe.probes.SupervisedProbe;
+import dev.loupe.probes.plot.SweepPlot;
+import java.util.Collections;
+import java.util.Map;
+import tech.tablesaw.api.Table;
+
+/**
+ * What a {@link LayerSweep} found: one table row per hook (hook, layer, n_train, n_test, then
+ * train_/test_ accuracy, auroc and log_loss — or r2 for a regression probe — and the fit's seconds)
+ * and the fitted probes by hook, each with those metrics recorded.
+ */
+public record SweepResult(Table table, Map<String, SupervisedProbe> probes) {
+    public SweepResult {
+        probes = Collections.unmodifiableMap(probes);
+    }
+
+    /** The probe of one hook. */
+    public SupervisedProbe probe(String hook) {
+        SupervisedProbe p = probes.get(hook);
+        if (p == null)
+            throw new dev.loupe.engine.LoupeException("sweep has no hook " + hook + "; hooks: " + probes.keySet());
+        return p;
+    }
+
+    /** The hook with the highest test accuracy (test R² for a regression probe). */
+    public String bestHook() {
+        String metric = table.containsColumn("test_accuracy") ? "test_accuracy" : "test_r2";
+        Table sorted = table.sortDescendingOn(metric);
+        return sorted.stringColumn("hook").get(0);
+    }
+
+    /** Train and test accuracy (or R²) per hook: {@link SweepPlot#accuracy}. */
+    public Figure figure() {
+        return SweepPlot.accuracy(table);
+    }
+}
