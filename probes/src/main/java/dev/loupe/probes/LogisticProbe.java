@@ -186,35 +186,45 @@ public final class LogisticProbe extends LinearProbe implements SupervisedProbe 
         }
         kappa = Math.max(cls.length == 2 ? kappa / 2 : kappa / cls.length, 1e-3);
         double lambda = Double.isInfinite(c) ? 0 : 1.0 / (c * total);
-        Preconditioner p = Preconditioner.fromSample(precondition, stats.sample(), scale, kappa, lambda);
         long T2 = System.nanoTime();
+        Preconditioner p = Preconditioner.fromSample(precondition, stats.sample(), scale, null, kappa, lambda);
+        Precondition kind = p.kind();
         LogisticObjective objective = new LogisticObjective(
                 data.rows(), batch, cls.length, classIndex, cw, c, standardMean, scale, centre, kappa, p);
 
         Lbfgs.Result<LogisticObjective.PassInfo> r;
         try (ProgressBar bar =
                 progress ? ProgressBar.onStderr("fit " + KIND, 0, maxIter, "iter") : ProgressBar.silent()) {
-            Lbfgs.Listener<LogisticObjective.PassInfo> show =
-                    (i, e) -> bar.update(i, String.format(Locale.ROOT, "loss %.6f  |g| %.1e", e.f(), e.stopGradient()));
-            r = Lbfgs.minimize(objective, new double[objective.size()], Lbfgs.Options.sklearn(maxIter, tol), show);
-            if (!r.status().converged || r.status() == Lbfgs.Status.RELATIVE_REDUCTION) {
-                // float32 rounding stopped the search short of tol: finish in double from where it stopped
-                int used = r.iterations();
-                objective.useDoublePrecision();
-                Lbfgs.Result<LogisticObjective.PassInfo> fine = r.status() == Lbfgs.Status.MAX_ITERATIONS
-                        ? r
-                        : Lbfgs.minimize(
-                                objective,
-                                r.x(),
-                                Lbfgs.Options.sklearn(Math.max(1, maxIter - used), tol),
-                                (i, e) -> show.iteration(used + i, e));
-                r = new Lbfgs.Result<>(
-                        fine.x(),
-                        fine.at(),
-                        used + fine.iterations(),
-                        r.evaluations() + fine.evaluations(),
-                        fine.status());
+            int[] done = {0};
+            Lbfgs.Listener<LogisticObjective.PassInfo> show = (i, e) ->
+                    bar.update(done[0] + i, String.format(Locale.ROOT, "loss %.6f  |g| %.1e", e.f(), e.stopGradient()));
+            double[] theta = new double[objective.size()];
+            int evaluations = 0;
+            // L-BFGS in rounds: after each round that ends short of tol the preconditioner is rebuilt from
+            // the curvature at the current point (rounds of 25, 50, 100, ... iterations)
+            for (int round = 25; ; round = Math.min(2 * round, 800)) {
+                int budget = Math.min(round, maxIter - done[0]);
+                r = Lbfgs.minimize(objective, theta, Lbfgs.Options.sklearn(budget, tol), show);
+                evaluations += r.evaluations();
+                done[0] += r.iterations();
+                theta = r.x();
+                boolean floatLimited = !objective.doublePrecision()
+                        && (r.status() == Lbfgs.Status.LINE_SEARCH_FAILED
+                                || r.status() == Lbfgs.Status.RELATIVE_REDUCTION);
+                if (floatLimited) {
+                    // float32 rounding stopped the search short of tol: go on in double from where it stopped
+                    objective.useDoublePrecision();
+                    continue;
+                }
+                if (r.status() != Lbfgs.Status.MAX_ITERATIONS || done[0] >= maxIter) break;
+                if (kind != Precondition.NONE) {
+                    INDArray curv = objective.curvature(stats.sample(), theta);
+                    Preconditioner next = Preconditioner.fromSample(kind, stats.sample(), scale, curv, 0, lambda);
+                    theta = objective.reparameterize(
+                            theta, next, Math.max(curv.meanNumber().doubleValue(), 1e-6));
+                }
             }
+            r = new Lbfgs.Result<>(r.x(), r.at(), done[0], evaluations, r.status());
         }
         long T3 = System.nanoTime();
         if (System.getProperty("loupe.debugTiming") != null)
@@ -244,7 +254,7 @@ public final class LogisticProbe extends LinearProbe implements SupervisedProbe 
         params.put("max_iter", maxIter);
         params.put("class_weight", classWeight.describe());
         params.put("standardize", standardize);
-        params.put("precondition", p.kind().name().toLowerCase(Locale.ROOT));
+        params.put("precondition", kind.name().toLowerCase(Locale.ROOT));
         params.put("n_iter", nIter);
         params.put("converged", status.converged);
         params.put("objective", r.at().f());

@@ -54,7 +54,8 @@ public record ColumnStats(long count, INDArray mean, INDArray variance, INDArray
             if (to > from) {
                 int[] local = new int[to - from];
                 for (int k = from; k < to; k++) local[k - from] = (int) (pick[k] - first);
-                sample.get(NDArrayIndex.interval(from, to), NDArrayIndex.all()).assign(x.getRows(local));
+                // pullRows, not getRows: getRows took 170-640 ms for 1024 rows, pullRows 11-45 ms
+                sample.get(NDArrayIndex.interval(from, to), NDArrayIndex.all()).assign(Nd4j.pullRows(x, 1, local));
                 filled[0] = to;
             }
         });

@@ -46,8 +46,8 @@ public final class LogisticObjective implements Lbfgs.Objective<LogisticObjectiv
     private final double weightSum, lambda;
     private final INDArray standardMean, standardScale; // m, s [d] double (0 and 1 when not standardising)
     private final INDArray centre; // c' [d] double
-    private final double interceptScale; // a
-    private final Preconditioner precond;
+    private double interceptScale; // a
+    private Preconditioner precond;
     private final Map<Long, BatchTargets> targets = new HashMap<>();
     private final boolean cacheOneHot;
     private boolean exact;
@@ -100,6 +100,38 @@ public final class LogisticObjective implements Lbfgs.Objective<LogisticObjectiv
 
     public boolean doublePrecision() {
         return exact;
+    }
+
+    /**
+     * The loss curvature of each sample row at {@code theta}: p(1 − p) for two classes, the mean over
+     * classes of p_k(1 − p_k) for more. [m] double.
+     */
+    public INDArray curvature(INDArray sample, double[] theta) {
+        RawWeights raw = raw(coefficients(theta));
+        INDArray z = sample.castTo(DataType.DOUBLE).mmul(raw.w()).addiRowVector(raw.b()); // [m, k]
+        if (k == 1) {
+            INDArray p = Transforms.sigmoid(z, false);
+            return p.mul(p.rsub(1)).reshape(sample.size(0));
+        }
+        INDArray p = dev.loupe.probes.metrics.Metrics.softmax(z);
+        return p.mul(p.rsub(1)).mean(1);
+    }
+
+    /**
+     * Switches to a new preconditioner and intercept curvature, returning {@code theta}'s point in the
+     * new coordinates (the same coefficients U and intercept c).
+     */
+    public double[] reparameterize(double[] theta, Preconditioner next, double interceptCurvature) {
+        Coefficients c = coefficients(theta);
+        precond = next;
+        interceptScale = 1.0 / Math.sqrt(interceptCurvature);
+        INDArray v = next.invert(c.u()); // [d, k]
+        INDArray beta =
+                c.intercept().add(centre.reshape(1, d).mmul(c.u()).reshape(k)).divi(interceptScale);
+        double[] out = new double[size()];
+        System.arraycopy(v.dup('f').data().asDouble(), 0, out, 0, k * d);
+        System.arraycopy(beta.data().asDouble(), 0, out, k * d, k);
+        return out;
     }
 
     /** Number of optimizer parameters: k·d weights then k intercepts. */

@@ -7,25 +7,29 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
- * A linear change of variables U = P V for the optimizer, with P Pᵀ ≈ H₀⁻¹ where
- * H₀ = κ·Cov(x') + λI is the Hessian of a linear model's loss at its start (κ the loss curvature
- * per row, Cov the covariance of the features the coefficients act on, λ the L2 strength).
- * Whitening (P = L⁻ᵀ, L the Cholesky factor of H₀ estimated on a sample of rows) makes anisotropic,
+ * A linear change of variables U = P V for the optimizer, with P Pᵀ ≈ H⁻¹ where
+ * H = (1/m) Σᵢ Dᵢ x'ᵢ x'ᵢᵀ + λI is the Hessian of a linear model's loss (Dᵢ the loss curvature of
+ * row i at the current point, x' the centred features the coefficients act on, λ the L2 strength),
+ * estimated on a sample of rows. Whitening (P = L⁻ᵀ, L the Cholesky factor of H) makes anisotropic,
  * correlated activations look isotropic to L-BFGS; the diagonal form rescales each feature only.
+ * Recomputed as the fit goes on ({@link #fromSample} with the current curvatures): once a probe
+ * separates most rows their curvature vanishes and the penalty λI dominates H.
  */
 public final class Preconditioner {
     private final Precondition kind;
-    private final INDArray lowerInverse; // L⁻¹ [d, d] (whitening): P = L⁻ᵀ
+    private final INDArray lower; // L [d, d] (whitening): P = L⁻ᵀ, P⁻¹ = Lᵀ
+    private final INDArray lowerInverse; // L⁻¹
     private final INDArray diagonal; // p [d] (diagonal): P = diag(p)
 
-    private Preconditioner(Precondition kind, INDArray lowerInverse, INDArray diagonal) {
+    private Preconditioner(Precondition kind, INDArray lower, INDArray lowerInverse, INDArray diagonal) {
         this.kind = kind;
+        this.lower = lower;
         this.lowerInverse = lowerInverse;
         this.diagonal = diagonal;
     }
 
     public static Preconditioner identity() {
-        return new Preconditioner(Precondition.NONE, null, null);
+        return new Preconditioner(Precondition.NONE, null, null, null);
     }
 
     /** The kind applied (AUTO resolved). */
@@ -34,38 +38,46 @@ public final class Preconditioner {
     }
 
     /**
-     * @param kind   NONE, DIAGONAL, WHITEN, or AUTO: WHITEN when the features are strongly correlated
-     *               (the largest eigenvalue of the sample's correlation matrix is over 4 times what
-     *               independent features would give) and d ≤ 2048, else DIAGONAL
-     * @param sample [m, d] float32 rows (raw features)
-     * @param scale  s [d]: the coefficients act on x ⊘ s
-     * @param kappa  curvature of the loss per row at the start
-     * @param lambda L2 strength
+     * @param kind      NONE, DIAGONAL, WHITEN, or AUTO: WHITEN when the features are strongly correlated
+     *                  (the largest eigenvalue of the sample's correlation matrix is over 4 times what
+     *                  independent features would give) and d ≤ 2048, else DIAGONAL
+     * @param sample    [m, d] float32 rows (raw features)
+     * @param scale     s [d]: the coefficients act on x ⊘ s
+     * @param curvature Dᵢ per sample row [m] (double), or null for the same {@code kappa} on every row
+     * @param kappa     curvature per row when {@code curvature} is null
+     * @param lambda    L2 strength
      */
     public static Preconditioner fromSample(
-            Precondition kind, INDArray sample, INDArray scale, double kappa, double lambda) {
+            Precondition kind, INDArray sample, INDArray scale, INDArray curvature, double kappa, double lambda) {
         if (kind == Precondition.NONE || sample == null || sample.size(0) < 2) return identity();
         int d = (int) sample.size(1);
         long m = sample.size(0);
         INDArray centred = sample.subRowVector(sample.mean(0)).diviRowVector(scale.castTo(DataType.FLOAT)); // [m, d]
-        INDArray var = centred.mul(centred).mean(0).castTo(DataType.DOUBLE); // [d]
         if (kind == Precondition.AUTO) {
+            INDArray var = centred.mul(centred).mean(0).castTo(DataType.DOUBLE);
             boolean correlated = d <= 2048
                     && largestCorrelationEigenvalue(centred, var) > 4 * Math.pow(1 + Math.sqrt((double) d / m), 2);
             kind = correlated ? Precondition.WHITEN : Precondition.DIAGONAL;
         }
+        // rows weighted by √D, so that the products below sum Dᵢ x'ᵢ x'ᵢᵀ
+        INDArray weighted = curvature == null
+                ? centred.mul(Math.sqrt(kappa))
+                : centred.mulColumnVector(
+                        Transforms.sqrt(curvature, true).castTo(DataType.FLOAT).reshape(m, 1));
         if (kind == Precondition.DIAGONAL) {
-            INDArray p = Transforms.pow(var.mul(kappa).addi(lambda + 1e-300), -0.5, false);
-            return new Preconditioner(Precondition.DIAGONAL, null, p);
+            INDArray h = weighted.mul(weighted).mean(0).castTo(DataType.DOUBLE); // diagonal of H without λ
+            return new Preconditioner(
+                    Precondition.DIAGONAL, null, null, Transforms.pow(h.addi(lambda + 1e-300), -0.5, false));
         }
-        INDArray cov = Blas.transposeTimesMatrix(centred, centred)
+        INDArray h = Blas.transposeTimesMatrix(weighted, weighted)
                 .castTo(DataType.DOUBLE)
                 .divi(m); // [d, d]
-        cov = cov.add(cov.transpose()).muli(0.5 * kappa);
-        double trace = Nd4j.diag(cov).sumNumber().doubleValue();
+        h = h.add(h.transpose()).muli(0.5);
+        double trace = Nd4j.diag(h).sumNumber().doubleValue();
         double ridge = Math.max(lambda, 1e-10 * trace / d + 1e-300);
-        cov.addi(Nd4j.eye(d).castTo(DataType.DOUBLE).muli(ridge));
-        return new Preconditioner(Precondition.WHITEN, Blas.lowerInverse(Blas.cholesky(cov)), null);
+        h.addi(Nd4j.eye(d).castTo(DataType.DOUBLE).muli(ridge));
+        INDArray l = Blas.cholesky(h);
+        return new Preconditioner(Precondition.WHITEN, l, Blas.lowerInverse(l), null);
     }
 
     /** Power iteration on the correlation matrix Zᵀ Z / m, Z the centred sample with unit-variance columns. */
@@ -75,15 +87,15 @@ public final class Preconditioner {
         INDArray z = centred.divRowVector(Transforms.sqrt(var.add(1e-30), false).castTo(DataType.FLOAT));
         INDArray v = Nd4j.ones(DataType.FLOAT, d).divi(Math.sqrt(d));
         INDArray zv = Nd4j.createUninitialized(DataType.FLOAT, m), next = Nd4j.createUninitialized(DataType.FLOAT, d);
-        double lambda = 0;
+        double eigenvalue = 0;
         for (int it = 0; it < 30; it++) {
             Blas.rowsTimesVector(z, v, zv);
             Blas.transposeTimesVector(z, zv, next);
-            lambda = next.norm2Number().doubleValue() / m;
-            if (!(lambda > 0)) return 0;
+            eigenvalue = next.norm2Number().doubleValue() / m;
+            if (!(eigenvalue > 0)) return 0;
             v = next.div(next.norm2Number());
         }
-        return lambda;
+        return eigenvalue;
     }
 
     /** U = P V for V [d, k]. */
@@ -98,5 +110,12 @@ public final class Preconditioner {
         if (lowerInverse != null) return lowerInverse.mmul(g);
         if (diagonal != null) return g.mulColumnVector(diagonal.reshape(diagonal.length(), 1));
         return g;
+    }
+
+    /** V = P⁻¹ U: the optimizer's coordinates of coefficients U [d, k]. */
+    public INDArray invert(INDArray u) {
+        if (lower != null) return lower.transpose().mmul(u);
+        if (diagonal != null) return u.divColumnVector(diagonal.reshape(diagonal.length(), 1));
+        return u;
     }
 }
