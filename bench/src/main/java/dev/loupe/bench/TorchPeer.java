@@ -13,23 +13,36 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** Runs a PyTorch peer script (Debian python3-torch) shipped as a resource; its last output line is JSON. */
+/**
+ * Runs a Python peer script shipped as a resource (PyTorch from Debian's python3-torch; scikit-learn for the
+ * probe benchmark); its last output line is JSON.
+ */
 final class TorchPeer {
     private TorchPeer() {}
 
     /** Runs {@code /dev/loupe/bench/<script>} with {@code args} and returns its last line, parsed. */
     static JsonNode run(String script, List<String> args) {
+        return run(
+                "/usr/bin/python3", script, args, "PyTorch", "Debian's python3-torch (apt-get install python3-torch)");
+    }
+
+    /**
+     * Runs {@code script} with the Python at {@code python}; {@code peer} names the peer in messages and
+     * {@code needs} says what the Python must have.
+     */
+    static JsonNode run(String python, String script, List<String> args, String peer, String needs) {
         Path file;
         try (InputStream in = TorchPeer.class.getResourceAsStream("/dev/loupe/bench/" + script)) {
             file = Files.createTempFile("loupe-" + script.replace(".py", ""), ".py");
             Files.write(file, in.readAllBytes());
         } catch (IOException | NullPointerException e) {
-            throw new LoupeException("bench: cannot extract the PyTorch peer script " + script + ": " + e.getMessage());
+            throw new LoupeException(
+                    "bench: cannot extract the " + peer + " peer script " + script + ": " + e.getMessage());
         }
         warnIfReferenceBlas();
-        List<String> cmd = new ArrayList<>(List.of("/usr/bin/python3", file.toString()));
+        List<String> cmd = new ArrayList<>(List.of(python, file.toString()));
         cmd.addAll(args);
-        System.err.println("running the PyTorch peer...");
+        System.err.println("running the " + peer + " peer (" + python + ")...");
         try {
             Process p = new ProcessBuilder(cmd)
                     .redirectError(ProcessBuilder.Redirect.INHERIT)
@@ -38,11 +51,11 @@ final class TorchPeer {
             int rc = p.waitFor();
             Files.deleteIfExists(file);
             if (rc != 0)
-                throw new LoupeException("bench: the PyTorch peer failed (exit " + rc
-                        + "); is Debian's python3-torch installed? (apt-get install python3-torch)");
+                throw new LoupeException("bench: the " + peer + " peer failed (exit " + rc + "); does " + python
+                        + " have " + needs + "?");
             return Json.mapper().readTree(out.lines().reduce((x, y) -> y).orElse("{}"));
         } catch (IOException e) {
-            throw new LoupeException("bench: cannot run /usr/bin/python3 for the PyTorch peer: " + e.getMessage());
+            throw new LoupeException("bench: cannot run " + python + " for the " + peer + " peer: " + e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new LoupeException("bench: interrupted");

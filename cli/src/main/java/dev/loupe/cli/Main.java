@@ -2,9 +2,12 @@ package dev.loupe.cli;
 
 import dev.loupe.cli.bench.BenchForwardCommand;
 import dev.loupe.cli.bench.BenchLoadCommand;
+import dev.loupe.cli.bench.BenchProbeCommand;
 import dev.loupe.cli.bench.BenchTrainCommand;
 import dev.loupe.cli.notebooks.KernelCommand;
 import dev.loupe.cli.notebooks.LabCommand;
+import dev.loupe.cli.probe.ProbeFitCommand;
+import dev.loupe.cli.probe.ProbePredictCommand;
 import dev.loupe.cli.store.HarvestCommand;
 import dev.loupe.cli.store.StoreBenchCommand;
 import dev.loupe.cli.store.StoreBenchExportCommand;
@@ -61,7 +64,13 @@ public final class Main implements Callable<Integer> {
                         "Benchmarks, each against its peer in the same run (last line ratio_vs_...=).",
                         new BenchForwardCommand(),
                         new BenchLoadCommand(),
-                        new BenchTrainCommand()))
+                        new BenchTrainCommand(),
+                        new BenchProbeCommand()))
+                .addSubcommand(group(
+                        "probe",
+                        "Linear probes on activations: fit and predict (see docs/probes.md).",
+                        new ProbeFitCommand(),
+                        new ProbePredictCommand()))
                 .addSubcommand(new HarvestCommand())
                 .addSubcommand(group(
                         "store",

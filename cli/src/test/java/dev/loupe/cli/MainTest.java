@@ -189,7 +189,8 @@ class MainTest {
                 "no such file or folder");
         assertFails(new String[] {"info", "--model"}, "--model needs a value");
         assertFails(
-                new String[] {"bench"}, "bench: expected 'bench forward', 'bench load' or 'bench train', got nothing");
+                new String[] {"bench"},
+                "bench: expected 'bench forward', 'bench load', 'bench train' or 'bench probe', got nothing");
         assertFails(new String[] {"bench", "sideways"}, "bench: unknown command 'sideways'");
         assertFails(
                 new String[] {"generate", "--model", m, "--tokens", "1", "--top-p", "most"},

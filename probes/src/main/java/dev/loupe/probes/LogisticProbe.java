@@ -58,7 +58,7 @@ public final class LogisticProbe extends LinearProbe implements SupervisedProbe 
     LogisticProbe(State s) {
         super(s);
         this.c = ((Number) s.params().getOrDefault("C", 1.0)).doubleValue();
-        this.tol = ((Number) s.params().getOrDefault("tol", 1e-4)).doubleValue();
+        this.tol = ((Number) s.params().getOrDefault("tol", DEFAULT_TOL)).doubleValue();
         this.maxIter = ((Number) s.params().getOrDefault("max_iter", 100)).intValue();
         this.classWeight = ClassWeight.none();
         this.standardize = Boolean.TRUE.equals(s.params().get("standardize"));
@@ -71,13 +71,20 @@ public final class LogisticProbe extends LinearProbe implements SupervisedProbe 
         return new Builder();
     }
 
-    /** C = 1, tol = 1e-4, max_iter = 100, no class weights, no standardisation: scikit-learn's defaults. */
+    /**
+     * The default gradient tolerance, tighter than scikit-learn's 1e-4: at 1e-4 two correct solvers can
+     * stop 2e-3 apart in probability on ordinary data, at 1e-6 both stand at the optimum (to ~3e-5),
+     * which is what any exact solver agrees on. Costs a few more iterations.
+     */
+    public static final double DEFAULT_TOL = 1e-6;
+
+    /** C = 1, tol = {@link #DEFAULT_TOL}, max_iter = 100, no class weights, no standardisation. */
     public static LogisticProbe create() {
         return builder().build();
     }
 
     public static final class Builder {
-        private double c = 1.0, tol = 1e-4;
+        private double c = 1.0, tol = DEFAULT_TOL;
         private int maxIter = 100;
         private ClassWeight classWeight = ClassWeight.none();
         private boolean standardize, progress;
@@ -91,7 +98,7 @@ public final class LogisticProbe extends LinearProbe implements SupervisedProbe 
             return this;
         }
 
-        /** Gradient tolerance (scikit-learn's tol). */
+        /** Gradient tolerance (scikit-learn's tol; default {@link #DEFAULT_TOL}). */
         public Builder tol(double v) {
             if (!(v >= 0)) throw new LoupeException("logistic probe: tol must be >= 0, got " + v);
             tol = v;

@@ -2,11 +2,11 @@ package dev.loupe.probes;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.io.AtomicFileWriter;
+import dev.loupe.engine.io.Json;
 import dev.loupe.engine.io.SafetensorsReader;
 import dev.loupe.engine.io.SafetensorsWriter;
 import java.io.IOException;
@@ -30,7 +30,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 public final class ProbeFolder {
     public static final String JSON_FILE = "probe.json", TENSORS_FILE = "probe.safetensors", FORMAT = "loupe-probe";
     public static final int VERSION = 1;
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper JSON = Json.mapper();
 
     private ProbeFolder() {}
 
@@ -66,7 +66,7 @@ public final class ProbeFolder {
         });
         byte[] bytes;
         try {
-            bytes = JSON.writeValueAsBytes(root);
+            bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root);
         } catch (IOException e) {
             throw new LoupeException("cannot encode " + dir.resolve(JSON_FILE) + ": " + e.getMessage(), e);
         }

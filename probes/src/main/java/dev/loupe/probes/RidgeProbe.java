@@ -146,6 +146,22 @@ public final class RidgeProbe extends LinearProbe implements SupervisedProbe {
         return Metrics.r2(targets, predict(x));
     }
 
+    /**
+     * The accuracy of a regression on integer labels used as a classifier: each prediction [n] rounded to
+     * the nearest of the labels that occur.
+     */
+    public static double roundedAccuracy(INDArray predictions, int[] labels) {
+        int[] classes = Arrays.stream(labels).distinct().sorted().toArray();
+        double[] p = predictions.castTo(DataType.DOUBLE).toDoubleVector();
+        int[] nearest = new int[p.length];
+        for (int i = 0; i < p.length; i++) {
+            int best = classes[0];
+            for (int c : classes) if (Math.abs(p[i] - c) < Math.abs(p[i] - best)) best = c;
+            nearest[i] = best;
+        }
+        return Metrics.accuracy(labels, nearest);
+    }
+
     /** The coefficients of the (first) target, [d]. */
     @Override
     public INDArray direction() {

@@ -1,7 +1,6 @@
 package dev.loupe.probes;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
+import dev.loupe.engine.SharedData;
 import dev.loupe.engine.hooks.ActivationCache;
 import dev.loupe.engine.hooks.ActivationFilter;
 import dev.loupe.engine.loaders.ModelLoader;
@@ -9,8 +8,6 @@ import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.Tokens;
 import dev.loupe.engine.zoo.Zoo;
 import dev.loupe.probes.data.CacheRows;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.SplittableRandom;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -44,25 +41,10 @@ final class Fixtures {
         }
     }
 
-    /** {@code ../shared} beside the repository (-Dloupe.shared overrides), as the engine's tests find it. */
-    static Path shared(String relative) {
-        String prop = System.getProperty("loupe.shared");
-        Path dir = Path.of("").toAbsolutePath();
-        while (dir != null && !Files.isRegularFile(dir.resolve("engine").resolve("pom.xml"))) dir = dir.getParent();
-        Path root = prop != null
-                ? Path.of(prop)
-                : dir == null || dir.getParent() == null
-                        ? null
-                        : dir.getParent().resolve("shared");
-        Path p = root == null ? null : root.resolve(relative);
-        assumeTrue(p != null && Files.exists(p), "reference data ../shared/" + relative + " is absent; skipping");
-        return p;
-    }
-
     /** stories260K's residual stream after block {@code layer} on random-but-fixed sequences, with their tokens. */
     static Stories stories(int layer, int sequences, int length, long seed) {
-        HookedTransformer m =
-                ModelLoader.load(shared("models/stories260K/stories260K.bin").toString());
+        HookedTransformer m = ModelLoader.load(
+                SharedData.require("models/stories260K/stories260K.bin").toString());
         SplittableRandom rng = new SplittableRandom(seed);
         int[][] ids = new int[sequences][length];
         for (int s = 0; s < sequences; s++) {

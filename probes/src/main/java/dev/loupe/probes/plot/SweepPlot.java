@@ -1,6 +1,6 @@
 package dev.loupe.probes.plot;
 
-import dev.loupe.engine.plot.Figure;
+import dev.loupe.viz.Figure;
 import java.util.ArrayList;
 import java.util.List;
 import tech.tablesaw.api.Table;

@@ -1,8 +1,8 @@
 package dev.loupe.probes.sweep;
 
-import dev.loupe.engine.plot.Figure;
 import dev.loupe.probes.SupervisedProbe;
 import dev.loupe.probes.plot.SweepPlot;
+import dev.loupe.viz.Figure;
 import java.util.Collections;
 import java.util.Map;
 import tech.tablesaw.api.Table;

@@ -1,7 +1,6 @@
-package dev.loupe.probes.bench;
+package dev.loupe.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.io.NpyWriter;
 import dev.loupe.probes.LogisticProbe;
@@ -15,7 +14,6 @@ import dev.loupe.store.StoreManifest;
 import dev.loupe.store.read.ActivationStore;
 import dev.loupe.store.write.StoreWriter;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
@@ -48,7 +46,7 @@ public final class ProbeBenchmark {
     /**
      * @param python the Python with scikit-learn (LOUPE_PYTHON, default /usr/bin/python3)
      */
-    public record FitOptions(
+    public record Settings(
             int n,
             int d,
             int classes,
@@ -62,7 +60,8 @@ public final class ProbeBenchmark {
             Precondition precondition) {}
 
     /** Runs the fit benchmark; returns the ratio (NaN without the peer). */
-    public static double fit(FitOptions o, PrintStream out) {
+    public static double run(Settings o) {
+        PrintStream out = System.out;
         if (o.n() < 2 || o.d() < 1 || o.classes() < 2 || o.repeats() < 1)
             throw new LoupeException("bench probe: need n >= 2, d >= 1, classes >= 2, repeats >= 1");
         out.printf(
@@ -119,7 +118,17 @@ public final class ProbeBenchmark {
             dir = Files.createTempDirectory("loupe-bench-probe");
             NpyWriter.write(dir.resolve("X.npy"), data.x());
             NpyWriter.write(dir.resolve("y.npy"), Nd4j.createFromArray(data.y()));
-            JsonNode peer = runPeer(o.python(), dir, o);
+            JsonNode peer = TorchPeer.run(
+                    o.python(),
+                    "sklearn_probe.py",
+                    List.of(
+                            dir.toString(),
+                            Double.toString(o.c()),
+                            Double.toString(o.tol()),
+                            Integer.toString(o.maxIter()),
+                            Integer.toString(o.repeats())),
+                    "scikit-learn",
+                    "scikit-learn (apt-get install python3-sklearn, or --python PATH / LOUPE_PYTHON)");
             double skBest = Double.POSITIVE_INFINITY;
             int k = 0;
             for (JsonNode s : peer.get("seconds")) {
@@ -153,38 +162,6 @@ public final class ProbeBenchmark {
         } finally {
             if (dir != null) deleteTree(dir);
         }
-    }
-
-    private static JsonNode runPeer(String python, Path dir, FitOptions o) throws IOException {
-        Path script = dir.resolve("sklearn_probe.py");
-        try (InputStream in = ProbeBenchmark.class.getResourceAsStream("/dev/loupe/probes/bench/sklearn_probe.py")) {
-            if (in == null)
-                throw new LoupeException("bench probe: the scikit-learn peer script is missing from the jar");
-            Files.write(script, in.readAllBytes());
-        }
-        List<String> cmd = List.of(
-                python,
-                script.toString(),
-                dir.toString(),
-                Double.toString(o.c()),
-                Double.toString(o.tol()),
-                Integer.toString(o.maxIter()),
-                Integer.toString(o.repeats()));
-        System.err.println("running the scikit-learn peer (" + python + ")...");
-        Process p = new ProcessBuilder(cmd)
-                .redirectError(ProcessBuilder.Redirect.INHERIT)
-                .start();
-        String text = new String(p.getInputStream().readAllBytes()).trim();
-        try {
-            int rc = p.waitFor();
-            if (rc != 0)
-                throw new LoupeException("bench probe: the scikit-learn peer failed (exit " + rc + "); does " + python
-                        + " have scikit-learn? (apt-get install python3-sklearn, or --python PATH / LOUPE_PYTHON)");
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new LoupeException("bench probe: interrupted");
-        }
-        return new ObjectMapper().readTree(text.lines().reduce((a, b) -> b).orElse("{}"));
     }
 
     /** Gaussian features with labels from a planted linear model (logits of standard deviation 3). */
@@ -221,7 +198,7 @@ public final class ProbeBenchmark {
      * @param store the store folder (made if it has no manifest yet; a temporary folder when null)
      * @param keep  keep a temporary store afterwards
      */
-    public record SweepOptions(
+    public record SweepSettings(
             long rows, int layers, int d, Path store, StoreDType dtype, int maxIter, long seed, boolean keep) {}
 
     /**
@@ -229,7 +206,8 @@ public final class ProbeBenchmark {
      * layer l carries a planted direction of strength growing with l, and fits a logistic probe per
      * layer streaming from it; prints the table, the time and the peak memory.
      */
-    public static SweepResult sweep(SweepOptions o, PrintStream out) {
+    public static SweepResult sweep(SweepSettings o) {
+        PrintStream out = System.out;
         Path dir = o.store();
         boolean temporary = dir == null;
         try {
@@ -280,7 +258,7 @@ public final class ProbeBenchmark {
         }
     }
 
-    private static void writeStore(Path dir, Path labelsFile, SweepOptions o) {
+    private static void writeStore(Path dir, Path labelsFile, SweepSettings o) {
         int context = 128, seqsPerAppend = 64, d = o.d();
         long sequences = (o.rows() + context - 1) / context;
         int appendRows = seqsPerAppend * context;
