@@ -172,13 +172,11 @@ public final class LogisticProbe extends LinearProbe implements SupervisedProbe 
             if (classIndex[i] >= 0) counts[classIndex[i]]++;
         }
         double[] cw = classWeight.weights(cls, counts);
-        int batch = Batching.rows(d, cls.length);
+        int batch = Batching.rows(data.rows(), cls.length);
         int sampleRows = precondition == Precondition.NONE ? 0 : Math.min(8192, Math.max(1024, 4 * d));
-        long T0 = System.nanoTime();
-        ColumnStats stats =
-                ColumnStats.compute(data.rows(), batch, data::includes, data.count(), standardize, sampleRows);
-
-        long T1 = System.nanoTime();
+        // the variance pass copies its batches: the streaming batch size, even for rows in memory
+        ColumnStats stats = ColumnStats.compute(
+                data.rows(), Batching.rows(d, cls.length), data::includes, data.count(), standardize, sampleRows);
         INDArray mean = stats.mean();
         INDArray standardMean = standardize ? mean : Nd4j.zeros(DataType.DOUBLE, d);
         INDArray scale = standardize ? standardScale(stats.variance()) : Nd4j.ones(DataType.DOUBLE, d);
@@ -193,7 +191,6 @@ public final class LogisticProbe extends LinearProbe implements SupervisedProbe 
         }
         kappa = Math.max(cls.length == 2 ? kappa / 2 : kappa / cls.length, 1e-3);
         double lambda = Double.isInfinite(c) ? 0 : 1.0 / (c * total);
-        long T2 = System.nanoTime();
         Preconditioner p = Preconditioner.fromSample(precondition, stats.sample(), scale, null, kappa, lambda);
         Precondition kind = p.kind();
         LogisticObjective objective = new LogisticObjective(
@@ -233,11 +230,6 @@ public final class LogisticProbe extends LinearProbe implements SupervisedProbe 
             }
             r = new Lbfgs.Result<>(r.x(), r.at(), done[0], evaluations, r.status());
         }
-        long T3 = System.nanoTime();
-        if (System.getProperty("loupe.debugTiming") != null)
-            System.err.printf(
-                    "stats %.1f ms precond %.1f ms lbfgs %.1f ms (%d evals)%n",
-                    (T1 - T0) / 1e6, (T2 - T1) / 1e6, (T3 - T2) / 1e6, r.evaluations());
         LogisticObjective.RawWeights raw = objective.raw(objective.coefficients(r.x()));
         if (cls.length == 2) {
             INDArray[] wb = twoClass(raw.w().reshape(d), raw.b().getDouble(0));

@@ -19,6 +19,11 @@ public interface RowSource {
     /** What the rows are, for messages: a file, or a store and a hook. */
     String description();
 
+    /** True when the rows are in memory (batches are views), false when each scan reads them. */
+    default boolean inMemory() {
+        return false;
+    }
+
     /**
      * Visits every row in order, in batches of at most {@code batchRows} rows. A batch is a float32
      * {@code [b, d]} array, valid only during the call (it may be a view of the source or a buffer
@@ -59,6 +64,11 @@ public interface RowSource {
             @Override
             public String description() {
                 return description;
+            }
+
+            @Override
+            public boolean inMemory() {
+                return true;
             }
 
             @Override

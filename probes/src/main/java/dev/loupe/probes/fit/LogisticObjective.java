@@ -39,7 +39,7 @@ public final class LogisticObjective implements Lbfgs.Objective<LogisticObjectiv
     }
 
     private final RowSource rows;
-    private final int batchRows;
+    private int batchRows;
     private final int d, k; // k logits: 1 (binary) or the number of classes
     private final int[] classIndex; // per row, -1 when the row does not take part
     private final double[] rowWeight; // per class
@@ -96,6 +96,13 @@ public final class LogisticObjective implements Lbfgs.Objective<LogisticObjectiv
      */
     public void useDoublePrecision() {
         exact = true;
+        // each double batch is a copy: back to the streaming batch size, so that an in-memory source's
+        // single whole-array batch does not become a double copy of the whole array
+        int bounded = Math.min(batchRows, Batching.rows(d, k));
+        if (bounded != batchRows) {
+            batchRows = bounded;
+            targets.clear(); // cached per batch start, for the old batch size
+        }
     }
 
     public boolean doublePrecision() {

@@ -32,7 +32,7 @@ public final class Evaluation {
             truth[p] = new int[sizes[p]];
         }
         int[] filled = new int[ps.length];
-        any.rows().scan(Batching.rows(any.rows().d(), k), (first, x) -> {
+        any.rows().scan(Batching.rows(any.rows(), k), (first, x) -> {
             int n = (int) x.size(0);
             double[][] out = classes == null
                     ? probe.predict(x).castTo(DataType.DOUBLE).reshape(n, 1).toDoubleMatrix()

@@ -5,6 +5,7 @@ import dev.loupe.probes.plot.SweepPlot;
 import dev.loupe.viz.Figure;
 import java.util.Collections;
 import java.util.Map;
+import tech.tablesaw.api.DoubleColumn;
 import tech.tablesaw.api.Table;
 
 /**
@@ -30,6 +31,17 @@ public record SweepResult(Table table, Map<String, SupervisedProbe> probes) {
         String metric = table.containsColumn("test_accuracy") ? "test_accuracy" : "test_r2";
         Table sorted = table.sortDescendingOn(metric);
         return sorted.stringColumn("hook").get(0);
+    }
+
+    /** hook, then the test metrics rounded to 3 decimals: the table to show a reader. */
+    public Table summary() {
+        Table t = Table.create("probe sweep (test metrics)").addColumns(table.stringColumn("hook").copy());
+        for (String c : table.columnNames())
+            if (c.startsWith("test_")) {
+                DoubleColumn col = table.doubleColumn(c).map(v -> Double.isFinite(v) ? Math.round(v * 1000) / 1000.0 : v);
+                t.addColumns(col.setName(c.substring("test_".length())));
+            }
+        return t;
     }
 
     /** Train and test accuracy (or R²) per hook: {@link SweepPlot#accuracy}. */
