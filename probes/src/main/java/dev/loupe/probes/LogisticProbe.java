@@ -3,7 +3,6 @@ package dev.loupe.probes;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.progress.ProgressBar;
 import dev.loupe.probes.data.LabeledRows;
-import dev.loupe.probes.data.StoreRows;
 import dev.loupe.probes.fit.Batching;
 import dev.loupe.probes.fit.ColumnStats;
 import dev.loupe.probes.fit.Lbfgs;
@@ -156,7 +155,7 @@ public final class LogisticProbe extends LinearProbe implements SupervisedProbe 
 
     @Override
     public LogisticProbe fit(LabeledRows data) {
-        if (hook == null && data.rows() instanceof StoreRows s) hook = s.hook();
+        if (hook == null) hook = data.rows().hook();
         int[] cls = data.classes();
         String what = data.rows().description();
         if (data.count() == 0) throw new LoupeException(what + ": no labelled rows to fit on");

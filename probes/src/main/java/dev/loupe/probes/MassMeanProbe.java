@@ -2,7 +2,6 @@ package dev.loupe.probes;
 
 import dev.loupe.engine.LoupeException;
 import dev.loupe.probes.data.LabeledRows;
-import dev.loupe.probes.data.StoreRows;
 import dev.loupe.probes.fit.Batching;
 import dev.loupe.probes.fit.Blas;
 import dev.loupe.probes.fit.ColumnStats;
@@ -66,7 +65,7 @@ public final class MassMeanProbe extends LinearProbe implements SupervisedProbe 
 
     @Override
     public MassMeanProbe fit(LabeledRows data) {
-        if (hook == null && data.rows() instanceof StoreRows s) hook = s.hook();
+        if (hook == null) hook = data.rows().hook();
         String what = data.rows().description();
         int[] cls = data.classes();
         if (cls.length != 2)

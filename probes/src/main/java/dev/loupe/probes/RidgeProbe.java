@@ -3,7 +3,6 @@ package dev.loupe.probes;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.probes.data.LabeledRows;
 import dev.loupe.probes.data.RowSource;
-import dev.loupe.probes.data.StoreRows;
 import dev.loupe.probes.fit.Batching;
 import dev.loupe.probes.fit.Blas;
 import dev.loupe.probes.fit.ColumnStats;
@@ -69,7 +68,7 @@ public final class RidgeProbe extends LinearProbe implements SupervisedProbe {
     /** Fits on labels as regression targets (rows labelled IGNORE and rows outside a split are left out). */
     @Override
     public RidgeProbe fit(LabeledRows data) {
-        if (hook == null && data.rows() instanceof StoreRows s) hook = s.hook();
+        if (hook == null) hook = data.rows().hook();
         int[] labels = data.labels();
         double[] t = new double[labels.length];
         for (int i = 0; i < t.length; i++) t[i] = data.includes(i) ? labels[i] : 0;

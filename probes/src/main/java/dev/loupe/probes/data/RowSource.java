@@ -19,6 +19,11 @@ public interface RowSource {
     /** What the rows are, for messages: a file, or a store and a hook. */
     String description();
 
+    /** The hook point the rows were read at (a store's hook, a cache's), or null when not known. */
+    default String hook() {
+        return null;
+    }
+
     /** True when the rows are in memory (batches are views), false when each scan reads them. */
     default boolean inMemory() {
         return false;
@@ -41,6 +46,11 @@ public interface RowSource {
      * it is not float32 already). Batches are views, not copies.
      */
     static RowSource of(INDArray x, String description) {
+        return of(x, description, null);
+    }
+
+    /** Rows in memory read at {@code hook} (recorded by the probes fitted on them). */
+    static RowSource of(INDArray x, String description, String hook) {
         if (x == null) throw new LoupeException(description + ": the activations are null");
         if (x.rank() != 2)
             throw new LoupeException(description + ": expected activations [rows, d], got shape "
@@ -64,6 +74,11 @@ public interface RowSource {
             @Override
             public String description() {
                 return description;
+            }
+
+            @Override
+            public String hook() {
+                return hook;
             }
 
             @Override

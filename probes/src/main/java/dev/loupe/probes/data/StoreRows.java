@@ -30,6 +30,7 @@ public final class StoreRows implements RowSource {
         return store;
     }
 
+    @Override
     public String hook() {
         return hook;
     }

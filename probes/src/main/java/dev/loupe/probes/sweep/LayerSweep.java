@@ -77,7 +77,7 @@ public final class LayerSweep {
         Map<String, RowSource> sources = new LinkedHashMap<>();
         for (String h : hooks) {
             String name = HookNames.actName(h, -1);
-            sources.put(name, RowSource.of(CacheRows.of(cache, name), "cache " + name));
+            sources.put(name, RowSource.of(CacheRows.of(cache, name), "cache " + name, name));
         }
         return run(sources, labels);
     }
@@ -88,7 +88,8 @@ public final class LayerSweep {
         for (String h : hooks) {
             String name = HookNames.actName(h, -1);
             sources.put(
-                    name, RowSource.of(CacheRows.at(cache, name, position), "cache " + name + " position " + position));
+                    name,
+                    RowSource.of(CacheRows.at(cache, name, position), "cache " + name + " position " + position, name));
         }
         return run(sources, labels);
     }

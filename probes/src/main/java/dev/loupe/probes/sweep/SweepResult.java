@@ -35,10 +35,12 @@ public record SweepResult(Table table, Map<String, SupervisedProbe> probes) {
 
     /** hook, then the test metrics rounded to 3 decimals: the table to show a reader. */
     public Table summary() {
-        Table t = Table.create("probe sweep (test metrics)").addColumns(table.stringColumn("hook").copy());
+        Table t = Table.create("probe sweep (test metrics)")
+                .addColumns(table.stringColumn("hook").copy());
         for (String c : table.columnNames())
             if (c.startsWith("test_")) {
-                DoubleColumn col = table.doubleColumn(c).map(v -> Double.isFinite(v) ? Math.round(v * 1000) / 1000.0 : v);
+                DoubleColumn col =
+                        table.doubleColumn(c).map(v -> Double.isFinite(v) ? Math.round(v * 1000) / 1000.0 : v);
                 t.addColumns(col.setName(c.substring("test_".length())));
             }
         return t;
