@@ -3,8 +3,10 @@ package dev.loupe.probes;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loupe.engine.LoupeException;
 import dev.loupe.probes.data.LabeledRows;
 import dev.loupe.probes.data.Labels;
 import dev.loupe.probes.data.RowSource;
@@ -59,6 +61,16 @@ class LayerSweepTest {
             double[] b = loaded.table().doubleColumn("test_accuracy").asDoubleArray();
             assertArrayEquals(a, b, 1e-9);
             assertTrue(a[0] > 0.7, "position parity is readable after block 0, test accuracy " + a[0]);
+
+            LoupeException e = assertThrows(
+                    LoupeException.class, () -> sweep.run(store, List.of("blocks.1.hook_resid_pre"), labels));
+            assertTrue(
+                    e.getMessage().contains(dir.toString())
+                            && e.getMessage().contains("blocks.1.hook_resid_pre")
+                            && e.getMessage().contains("blocks.0.hook_resid_post"),
+                    e.getMessage());
+            e = assertThrows(LoupeException.class, () -> sweep.run(store, HOOKS, Arrays.copyOf(labels, 100)));
+            assertTrue(e.getMessage().contains("100 labels"), e.getMessage());
         }
     }
 

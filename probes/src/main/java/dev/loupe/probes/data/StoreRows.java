@@ -1,5 +1,6 @@
 package dev.loupe.probes.data;
 
+import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.hooks.HookNames;
 import dev.loupe.store.read.ActivationStore;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -23,6 +24,10 @@ public final class StoreRows implements RowSource {
     /** The rows of {@code hook} (full or short name, e.g. {@code resid_post3}) in {@code store}. */
     public static StoreRows of(ActivationStore store, String hook) {
         String full = store.hooks().contains(hook) ? hook : HookNames.actName(hook, -1);
+        if (!store.hooks().contains(full))
+            throw new LoupeException(store.dir() + ": "
+                    + HookNames.unknown("hook in this store", hook, store.hooks())
+                            .getMessage());
         return new StoreRows(store, full);
     }
 
