@@ -305,17 +305,26 @@ public final class ProbeBenchmark {
                 Map<String, INDArray> acts = new LinkedHashMap<>();
                 for (int l = 0; l < o.layers(); l++) {
                     INDArray x = Nd4j.randn(DataType.FLOAT, n, d).muliRowVector(scales);
-                    x.addi(Nd4j.randn(DataType.FLOAT, n, 8).mmul(shared[l]));
-                    x.addi(signs.mmul(directions[l]));
+                    INDArray noise = Nd4j.randn(DataType.FLOAT, n, 8), sharedPart = noise.mmul(shared[l]);
+                    INDArray planted = signs.mmul(directions[l]);
+                    x.addi(sharedPart).addi(planted);
+                    closeAll(noise, sharedPart, planted);
                     acts.put(hooks.get(l).name(), x);
                 }
                 w.append(acts, new int[seqs][context]);
+                // ~25 MB per layer per append: free them now, not at a GC that may come after 10 GB
+                closeAll(acts.values().toArray(INDArray[]::new));
+                closeAll(signs);
                 rowsDone += n;
                 bar.update(rowsDone, "");
             }
             w.finish();
         }
         NpyWriter.write(labelsFile, Nd4j.createFromArray(labels));
+    }
+
+    private static void closeAll(INDArray... arrays) {
+        for (INDArray a : arrays) if (a.closeable()) a.close();
     }
 
     /** Peak resident memory: the JVM heap's peak and the process's anonymous (non-file) memory, sampled. */
