@@ -7,14 +7,16 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.List;
 import org.apache.parquet.io.OutputFile;
 import org.apache.parquet.io.PositionOutputStream;
 
 /**
  * One file an export writes, as a channel (Arrow's IPC writer) or a Parquet {@link OutputFile}.
  * Bytes go through the store's {@link DiskWrites} (so {@code -Dloupe.store.failAfterBytes} makes a
- * test's export hit a "full disk" as a harvest would), and {@link #finish} forces them to disk: the
- * export renames its folder into place only after every file was forced.
+ * test's export hit a "full disk" as a harvest would). {@link #finish} forces a file to disk, {@link
+ * #force} data files written earlier: the export renames its folder into place only after every file
+ * was forced.
  */
 final class ExportFile implements WritableByteChannel {
     private static final int PARQUET_BUFFER = 1 << 20;
@@ -63,7 +65,20 @@ final class ExportFile implements WritableByteChannel {
         channel.close();
     }
 
-    /** Closes without forcing (the export failed; the folder is deleted). */
+    /**
+     * Forces written and closed files to disk, each with one fsync (which writes the file's pages
+     * whichever descriptor wrote them). An export writes all its data files, then forces them: forcing
+     * waits for the disk, so forcing each file as it is done would stop the writing at every file,
+     * while the kernel writes the earlier files out in the background anyway.
+     */
+    static void force(List<Path> files) throws IOException {
+        for (Path f : files)
+            try (FileChannel ch = FileChannel.open(f, StandardOpenOption.WRITE)) {
+                ch.force(true);
+            }
+    }
+
+    /** Closes without forcing (a data file that {@link #force} forces later, or a failed export's). */
     @Override
     public void close() throws IOException {
         channel.close();
@@ -100,7 +115,8 @@ final class ExportFile implements WritableByteChannel {
     }
 
     private final class ParquetStream extends PositionOutputStream {
-        private final ByteBuffer buffer = ByteBuffer.allocate(PARQUET_BUFFER);
+        // direct: the channel writes it as it is (a heap buffer is copied into a direct one first)
+        private final ByteBuffer buffer = ByteBuffer.allocateDirect(PARQUET_BUFFER);
         private long position;
 
         @Override
@@ -128,7 +144,7 @@ final class ExportFile implements WritableByteChannel {
             drain();
         }
 
-        /** Writes out what is buffered; the channel stays open until {@link #finish}. */
+        /** Writes out what is buffered; the channel stays open until the file is closed. */
         @Override
         public void close() throws IOException {
             drain();

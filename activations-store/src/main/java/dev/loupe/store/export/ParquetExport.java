@@ -29,7 +29,11 @@ import org.apache.parquet.bytes.BytesInput;
 import org.apache.parquet.column.ColumnDescriptor;
 import org.apache.parquet.column.ColumnWriteStore;
 import org.apache.parquet.column.ColumnWriter;
+import org.apache.parquet.column.Encoding;
 import org.apache.parquet.column.ParquetProperties;
+import org.apache.parquet.column.statistics.FloatStatistics;
+import org.apache.parquet.column.statistics.Statistics;
+import org.apache.parquet.column.values.ValuesWriter;
 import org.apache.parquet.compression.CompressionCodecFactory.BytesInputCompressor;
 import org.apache.parquet.hadoop.ColumnChunkPageWriteStore;
 import org.apache.parquet.hadoop.ParquetFileWriter;
@@ -55,9 +59,10 @@ import org.apache.parquet.schema.Types;
  * uncompressed (float activations do not compress), with min/max/null-count statistics per row group
  * and page indexes; no Hadoop is involved.
  *
- * <p>Memory: each file's writer buffers one row group ({@link ExportPlan.Buffers}: 64 MB of
- * activations) before writing it, and reads the store a block at a time; files are written in
- * parallel, one per processor, since Parquet Java encodes value by value.
+ * <p>float32 activations go page by page from the memory-mapped store to the file ({@link
+ * HookPages}): no value-by-value encoding and no row-group buffer for them. Memory: the small columns
+ * of one row group, a block of token ids, and (float16 kept, which Parquet Java encodes value by value)
+ * one row group of activations per file; files are written in parallel, one per processor.
  */
 final class ParquetExport {
     private ParquetExport() {}
@@ -169,6 +174,7 @@ final class ParquetExport {
                 Thread.currentThread().interrupt();
             }
         }
+        ExportFile.force(files);
         return files;
     }
 
@@ -187,7 +193,6 @@ final class ParquetExport {
                 .withMaxRowCountForPageSizeCheck(Math.max(check, 10_000))
                 .withSizeStatisticsEnabled(false) // level histograms: per-value work no reader here needs
                 .withPageWriteChecksumEnabled(false) // as pyarrow: a copy and a CRC32 of every page saved
-                .withValuesWriterFactory(new PlainFloatValues())
                 .withDictionaryEncoding(false);
         for (ColumnDescriptor c : schema.getColumns())
             if (c.getPath()[0].equals("token_ids") || c.getPath()[0].equals("position"))
@@ -204,64 +209,86 @@ final class ParquetExport {
             java.util.function.LongConsumer progress)
             throws IOException {
         ParquetProperties props = properties(plan, schema);
+        int nh = plan.hooks().size();
+        // float32 activations are written page by page from the store's bytes (HookPages); float16 ones
+        // value by value through Parquet's column writers, with the other columns
+        boolean pagesFromStore = plan.width() == Float.BYTES;
+        MessageType encoded = pagesFromStore
+                ? new MessageType(schema.getName(), schema.getFields().subList(nh, schema.getFieldCount()))
+                : schema;
+        HookPages hookPages = pagesFromStore ? new HookPages(plan, props, schema) : null;
         int groupSequences = plan.blockSequences(plan.buffers().rowGroupBytes());
         int block = Math.min(groupSequences, plan.blockSequences(plan.buffers().blockBytes() / 2));
-        // one block of every hook's activations, reused
-        ByteBuffer scratch = ByteBuffer.allocateDirect(Math.toIntExact(block * plan.activationBytesPerSequence()));
+        // one block of every hook's activations, reused (float16 only)
+        ByteBuffer scratch = pagesFromStore
+                ? null
+                : ByteBuffer.allocateDirect(Math.toIntExact(block * plan.activationBytesPerSequence()));
         try (ExportFile out = ExportFile.create(file)) {
             ParquetFileWriter writer = new ParquetFileWriter(
                     out.parquet(),
                     schema,
                     ParquetFileWriter.Mode.CREATE,
                     plan.buffers().rowGroupBytes(),
-                    0);
+                    0,
+                    props.getColumnIndexTruncateLength(),
+                    props.getStatisticsTruncateLength(),
+                    props.getPageWriteChecksumEnabled());
             writer.start();
             for (long g = range[0]; g < range[1]; g += groupSequences) {
                 if (Thread.interrupted()) throw new java.io.InterruptedIOException("export cancelled");
                 long groupEnd = Math.min(range[1], g + groupSequences);
                 ColumnChunkPageWriteStore pages = new ColumnChunkPageWriteStore(
                         Uncompressed.INSTANCE,
-                        schema,
+                        encoded,
                         props.getAllocator(),
                         props.getColumnIndexTruncateLength(),
                         props.getPageWriteChecksumEnabled());
-                ColumnWriteStore columns = props.newColumnWriteStore(schema, pages, pages);
+                ColumnWriteStore columns = props.newColumnWriteStore(encoded, pages, pages);
                 long rows = 0;
                 for (long s = g;
                         s < groupEnd;
                         s += block) { // a block: half the batch, as the rows are copied once more
                     int n = (int) Math.min(block, groupEnd - s);
-                    rows += writeRows(plan, schema, columns, plan.read(s, n), scratch);
-                    progress.accept(n * plan.activationBytesPerSequence());
+                    rows += writeRows(plan, encoded, columns, plan.read(s, n), scratch, !pagesFromStore);
+                    if (!pagesFromStore) progress.accept(n * plan.activationBytesPerSequence());
                 }
                 writer.startBlock(rows);
+                if (pagesFromStore) // the hooks' column chunks first, in schema order
+                for (int h = 0; h < nh; h++) hookPages.write(writer, h, g, groupEnd, progress);
                 columns.flush();
                 pages.flushToFileWriter(writer);
                 writer.endBlock();
                 columns.close();
                 pages.close();
             }
-            writer.end(kv);
-            out.finish();
+            writer.end(kv); // forced with the other files at the end
         }
     }
 
-    /** Writes the block's rows into the row group's column writers; returns how many rows. */
+    /**
+     * Writes the block's rows into the row group's column writers; returns how many rows. {@code
+     * withHooks}: the hooks' columns too (the first leaves), else only {@code token_ids}, {@code
+     * sequence}, {@code position}.
+     */
     private static long writeRows(
-            ExportPlan plan, MessageType schema, ColumnWriteStore columns, SequenceBlock b, ByteBuffer scratch) {
+            ExportPlan plan,
+            MessageType schema,
+            ColumnWriteStore columns,
+            SequenceBlock b,
+            ByteBuffer scratch,
+            boolean withHooks) {
         boolean bySequence = plan.rows() == ExportOptions.Rows.SEQUENCES;
         int rows = bySequence ? b.sequences : b.rows();
         int perRow = bySequence ? b.context : 1; // tokens per row
         int depth = bySequence ? 2 : 1;
         List<ColumnDescriptor> leaves = schema.getColumns();
         List<String> hooks = plan.hooks();
-        int nh = hooks.size();
+        int nh = withHooks ? hooks.size() : 0;
         ColumnWriter[] w = new ColumnWriter[leaves.size()];
         for (int c = 0; c < w.length; c++) w[c] = columns.getColumnWriter(leaves.get(c));
         int[] d = new int[nh], dl = new int[nh];
         ByteBuffer[] values = new ByteBuffer[nh];
-        FloatBuffer[] floats = new FloatBuffer[nh];
-        scratch.clear();
+        if (withHooks) scratch.clear();
         for (int h = 0; h < nh; h++) { // each hook's block in one bulk copy
             d[h] = plan.d(hooks.get(h));
             dl[h] = leaves.get(h).getMaxDefinitionLevel();
@@ -272,14 +299,11 @@ final class ParquetExport {
                     .limit(scratch.position())
                     .slice()
                     .order(ByteOrder.LITTLE_ENDIAN);
-            floats[h] = values[h].asFloatBuffer();
         }
         int idCol = nh, seqCol = nh + 1, posCol = nh + 2;
         for (int r = 0; r < rows; r++) { // row by row, so that Parquet cuts pages of about the page size
             int token = r * perRow; // the row's first token in the block
-            for (int h = 0; h < nh; h++)
-                if (plan.width() == 4) writeFloats(w[h], floats[h], token * d[h], perRow, d[h], depth, dl[h]);
-                else writeHalves(w[h], values[h], token * d[h], perRow, d[h], depth, dl[h]);
+            for (int h = 0; h < nh; h++) writeHalves(w[h], values[h], token * d[h], perRow, d[h], depth, dl[h]);
             writeInts(w[idCol], leaves.get(idCol), b.tokens, token, perRow, bySequence);
             w[seqCol].write(b.sequence[token], 0, leaves.get(seqCol).getMaxDefinitionLevel());
             writeInts(w[posCol], leaves.get(posCol), b.position, token, perRow, bySequence);
@@ -289,18 +313,131 @@ final class ParquetExport {
     }
 
     /**
-     * One row of a hook: {@code perRow} lists of {@code d} values (a sequence) or one list (a token),
-     * from value {@code at}. Repetition level 0 starts the row, {@code depth - 1} a position's list,
-     * {@code depth} continues a list.
+     * The float32 hooks' column chunks, written page by page from the store: a page's values are the
+     * stored bytes as they are (PLAIN encoding is 4-byte little-endian IEEE 754 per value, which is
+     * what the store holds), handed to Parquet's file writer as one buffer over the memory-mapped
+     * shard. Every row has the same shape, so the repetition and definition levels of a page of n rows
+     * are the same bytes for every page: Parquet's level encoder (RLE) encodes them once per column
+     * and page length. The statistics are a min/max pass over the values. Parquet Java writes the page
+     * headers, column index, offset index and footer.
      */
-    private static void writeFloats(ColumnWriter w, FloatBuffer v, int at, int perRow, int d, int depth, int dl) {
-        for (int t = 0; t < perRow; t++) {
-            w.write(v.get(at++), t > 0 ? depth - 1 : 0, dl);
-            for (int k = 1; k < d; k++) w.write(v.get(at++), depth, dl);
+    private static final class HookPages {
+        private final ExportPlan plan;
+        private final ParquetProperties props;
+        private final List<ColumnDescriptor> leaves;
+        private final boolean bySequence;
+        private final Map<Long, BytesInput> levels = new java.util.HashMap<>(); // (hook, rows per page) -> levels
+        private ByteBuffer scratch; // a page that spans two shards, copied (allocated when first needed)
+
+        HookPages(ExportPlan plan, ParquetProperties props, MessageType schema) {
+            this.plan = plan;
+            this.props = props;
+            this.leaves = schema.getColumns();
+            this.bySequence = plan.rows() == ExportOptions.Rows.SEQUENCES;
+        }
+
+        /** Hook {@code h}'s column chunk of the sequences {@code [first, end)}. */
+        void write(ParquetFileWriter writer, int h, long first, long end, java.util.function.LongConsumer progress)
+                throws IOException {
+            String hook = plan.hooks().get(h);
+            ColumnDescriptor c = leaves.get(h);
+            int d = plan.d(hook), context = plan.context();
+            int tokensPerRow = bySequence ? context : 1;
+            long rowBytes = (long) tokensPerRow * d * Float.BYTES;
+            int pageRows = (int) Math.max(1, plan.buffers().pageBytes() / rowBytes);
+            long firstToken = first * context, endToken = end * context;
+            writer.startColumn(c, (endToken - firstToken) * d, CompressionCodecName.UNCOMPRESSED);
+            for (long t = firstToken; t < endToken; ) {
+                int rows = (int) Math.min(pageRows, (endToken - t) / tokensPerRow);
+                int tokens = rows * tokensPerRow;
+                ByteBuffer values = plan.store().mappedRows(hook, t, tokens);
+                if (values == null) values = copy(hook, t, tokens, (long) tokens * d * Float.BYTES);
+                BytesInput page = BytesInput.concat(levels(h, c, rows, tokensPerRow, d), BytesInput.from(values));
+                writer.writeDataPage(
+                        tokens * d,
+                        Math.toIntExact(page.size()),
+                        page,
+                        statistics(c, values),
+                        rows,
+                        Encoding.RLE,
+                        Encoding.RLE,
+                        Encoding.PLAIN);
+                progress.accept((long) tokens * d * Float.BYTES);
+                t += tokens;
+            }
+            writer.endColumn();
+        }
+
+        /** The rows' values copied from the store, when they span two shards. */
+        private ByteBuffer copy(String hook, long token, int tokens, long bytes) {
+            if (scratch == null || scratch.capacity() < bytes)
+                scratch = ByteBuffer.allocateDirect(Math.toIntExact(bytes)).order(ByteOrder.LITTLE_ENDIAN);
+            scratch.clear();
+            plan.store().copyRows(hook, token, tokens, scratch);
+            return scratch.flip();
+        }
+
+        /**
+         * Repetition then definition levels of {@code rows} rows, as a V1 data page holds them (each
+         * RLE, prefixed by its length): 0 starts a row, {@code maxRep - 1} a position's list ({@code
+         * maxRep} is 2 for a row per sequence), {@code maxRep} continues a list; every value is defined.
+         */
+        private BytesInput levels(int h, ColumnDescriptor c, int rows, int tokensPerRow, int d) {
+            return levels.computeIfAbsent(((long) h << 32) | rows, k -> {
+                ValuesWriter rl = props.newRepetitionLevelWriter(c), dl = props.newDefinitionLevelWriter(c);
+                int maxRep = c.getMaxRepetitionLevel(), maxDef = c.getMaxDefinitionLevel();
+                for (int r = 0; r < rows; r++)
+                    for (int t = 0; t < tokensPerRow; t++)
+                        for (int i = 0; i < d; i++) {
+                            rl.writeInteger(i > 0 ? maxRep : t > 0 ? maxRep - 1 : 0);
+                            dl.writeInteger(maxDef);
+                        }
+                try {
+                    return BytesInput.from(
+                            BytesInput.concat(rl.getBytes(), dl.getBytes()).toByteArray());
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                } finally {
+                    rl.close();
+                    dl.close();
+                }
+            });
+        }
+
+        /**
+         * The page's min and max, as Parquet's statistics keep them, in one pass: a value inside the
+         * running [min, max] (nearly all of them) costs two comparisons and one branch; a page with a
+         * NaN goes value by value through Parquet's own rules.
+         */
+        private static Statistics<?> statistics(ColumnDescriptor c, ByteBuffer values) {
+            FloatStatistics stats = (FloatStatistics) Statistics.createStats(c.getPrimitiveType());
+            FloatBuffer v = values.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+            int n = v.limit();
+            float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
+            boolean nan = false;
+            for (int i = 0; i < n; i++) {
+                float x = v.get(i);
+                if (!(x >= min && x <= max)) { // outside, or NaN
+                    if (x < min) min = x;
+                    if (x > max) max = x;
+                    if (x != x) nan = true;
+                }
+            }
+            if (nan) for (int j = 0; j < n; j++) stats.updateStats(v.get(j));
+            else if (n > 0) {
+                stats.updateStats(min);
+                stats.updateStats(max);
+            }
+            return stats;
         }
     }
 
-    /** As {@link #writeFloats}, float16 as Parquet's FLOAT16 (2-byte fixed-length, little-endian). */
+    /**
+     * One row of a float16 hook: {@code perRow} lists of {@code d} values (a sequence) or one list (a
+     * token), from value {@code at}, as Parquet's FLOAT16 (2-byte fixed-length, little-endian).
+     * Repetition level 0 starts the row, {@code depth - 1} a position's list, {@code depth} continues
+     * a list.
+     */
     private static void writeHalves(ColumnWriter w, ByteBuffer v, int at, int perRow, int d, int depth, int dl) {
         for (int t = 0; t < perRow; t++)
             for (int k = 0; k < d; k++, at++) {

@@ -6,20 +6,25 @@ import dev.loupe.store.export.DatasetsFeatures.Feature;
 import dev.loupe.store.export.DatasetsFeatures.Sequence;
 import dev.loupe.store.export.DatasetsFeatures.Value;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.ForeignAllocation;
 import org.apache.arrow.memory.RootAllocator;
-import org.apache.arrow.vector.BaseFixedWidthVector;
+import org.apache.arrow.memory.util.MemoryUtil;
+import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.IntVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.complex.FixedSizeListVector;
 import org.apache.arrow.vector.complex.ListVector;
 import org.apache.arrow.vector.ipc.ArrowStreamWriter;
+import org.apache.arrow.vector.ipc.message.ArrowFieldNode;
 
 /**
  * Writes a store as the folder SAELens's {@code CacheActivationsRunner} writes (and trains from with
@@ -33,8 +38,9 @@ import org.apache.arrow.vector.ipc.ArrowStreamWriter;
  *
  * Columns are the hooks in order, then {@code token_ids}, as SAELens's {@code _create_shard} builds
  * them. Each file is written in record batches of about {@link ExportPlan.Buffers#blockBytes()} of
- * activations (32 MB) into buffers allocated once per file, so memory stays bounded by one batch
- * whatever the file size.
+ * activations (32 MB), cut at the store's shard ends: a batch's values are the mapped shard bytes,
+ * written by Arrow's IPC writer with no copy in Java; offsets, validity and token ids live in buffers
+ * allocated once per file. Memory stays bounded by one batch's offsets whatever the file size.
  */
 final class SaeLensExport {
     private SaeLensExport() {}
@@ -60,6 +66,7 @@ final class SaeLensExport {
             }
         }
         List<Path> data = List.copyOf(written);
+        ExportFile.force(data);
         written.add(ExportFile.writeText(dir.resolve("dataset_info.json"), features.datasetInfoJson()));
         written.add(ExportFile.writeText(
                 dir.resolve("state.json"), stateJson(data, ExportFingerprint.of(plan, ExportFormat.SAELENS))));
@@ -77,29 +84,44 @@ final class SaeLensExport {
             throws IOException {
         int block = (int) Math.min(plan.blockSequences(plan.buffers().blockBytes()), Math.max(1, range[1] - range[0]));
         try (VectorSchemaRoot root = VectorSchemaRoot.create(features.arrowSchema(), allocator);
+                Copies copies = new Copies(allocator);
                 ExportFile out = ExportFile.create(file);
                 ArrowStreamWriter writer = new ArrowStreamWriter(root, null, out)) {
             allocate(root, plan, block); // once: every batch reuses the buffers
             writer.start();
-            for (long s = range[0]; s < range[1]; s += block) {
-                int n = (int) Math.min(block, range[1] - s);
-                fill(root, plan, plan.read(s, n));
+            for (long s = range[0]; s < range[1]; ) {
+                int n = batchSequences(plan, s, Math.min(range[1], s + block));
+                fill(root, plan, plan.read(s, n), allocator, copies);
                 writer.writeBatch();
                 done[0] += n * plan.activationBytesPerSequence();
                 progress.update(done[0], file.getFileName().toString());
+                s += n;
             }
-            writer.end();
-            out.finish();
+            writer.end(); // forced with the other files at the end
         }
     }
 
-    /** Buffers for batches of up to {@code sequences} rows. */
+    /**
+     * Sequences in the batch from {@code first}: up to {@code end}, but not past the end of the shard
+     * {@code first} lies in (when shards hold whole sequences), so that each hook's values of a batch
+     * are one run of mapped bytes the writer hands straight to the file.
+     */
+    private static int batchSequences(ExportPlan plan, long first, long end) {
+        long shardEnd = plan.store().nextShardStart(first * plan.context());
+        if (shardEnd % plan.context() == 0) end = Math.min(end, Math.max(first + 1, shardEnd / plan.context()));
+        return (int) (end - first);
+    }
+
+    /**
+     * Offsets, validity and token id buffers for batches of up to {@code sequences} rows; the
+     * activation values get their buffers per batch ({@link #fill}).
+     */
     private static void allocate(VectorSchemaRoot root, ExportPlan plan, int sequences) {
         int tokens = Math.multiplyExact(sequences, plan.context());
         for (String h : plan.hooks()) {
             ListVector seqs = (ListVector) root.getVector(h);
             seqs.setInitialTotalCapacity(sequences, tokens);
-            ((ListVector) seqs.getDataVector()).setInitialTotalCapacity(tokens, Math.multiplyExact(tokens, plan.d(h)));
+            ((ListVector) seqs.getDataVector()).setInitialTotalCapacity(tokens, 1);
             seqs.allocateNew();
         }
         FixedSizeListVector ids = (FixedSizeListVector) root.getVector("token_ids");
@@ -107,14 +129,19 @@ final class SaeLensExport {
         ids.allocateNew();
     }
 
-    /** One record batch: the block's sequences as rows. */
-    private static void fill(VectorSchemaRoot root, ExportPlan plan, SequenceBlock b) {
+    /**
+     * One record batch: the block's sequences as rows. A hook's values are the mapped store bytes
+     * themselves where they can be (an Arrow buffer over the mapping: the IPC writer writes them to
+     * the file with no copy in Java), else a copy (cast from bf16/f16, or a batch across two shards).
+     */
+    private static void fill(
+            VectorSchemaRoot root, ExportPlan plan, SequenceBlock b, BufferAllocator allocator, Copies copies) {
         int n = b.sequences, tokens = b.rows(), context = b.context;
         for (String h : plan.hooks()) {
             int d = plan.d(h);
             ListVector seqs = (ListVector) root.getVector(h); // [n] lists of context positions
             ListVector positions = (ListVector) seqs.getDataVector(); // [n * context] lists of d values
-            BaseFixedWidthVector values = (BaseFixedWidthVector) positions.getDataVector(); // [n * context * d]
+            FieldVector values = positions.getDataVector(); // [n * context * d]
             int count = Math.multiplyExact(tokens, d);
             for (int i = 0; i < n; i++) {
                 seqs.startNewValue(i);
@@ -124,16 +151,62 @@ final class SaeLensExport {
                 positions.startNewValue(j);
                 positions.endValue(j, d);
             }
-            if (values.getValueCapacity() < count)
-                throw new IllegalStateException("Arrow allocated " + values.getValueCapacity() + " < " + count);
-            b.activations(h, values.getDataBuffer().nioBuffer(0, (int) b.bytes(h)));
-            values.getValidityBuffer().setOne(0L, (count + 7L) / 8);
+            ByteBuffer mapped = b.stored(h);
+            try (ArrowBuf data =
+                    mapped != null ? allocator.wrapForeignAllocation(new Mapped(mapped)) : copies.of(h, b)) {
+                // no nulls: Arrow gives the values an all-set validity bitmap of their count
+                values.loadFieldBuffers(new ArrowFieldNode(count, 0), List.of(allocator.getEmpty(), data));
+            }
         }
         FixedSizeListVector ids = (FixedSizeListVector) root.getVector("token_ids");
         IntVector idValues = (IntVector) ids.getDataVector();
         for (int i = 0; i < n; i++) ids.setNotNull(i);
         for (int j = 0; j < tokens; j++) idValues.set(j, b.tokens[j]);
         root.setRowCount(n);
+    }
+
+    /** Mapped store bytes as an Arrow buffer; the store owns (and unmaps) the mapping. */
+    private static final class Mapped extends ForeignAllocation {
+        private final ByteBuffer view; // keeps the mapping reachable while Arrow holds its address
+
+        Mapped(ByteBuffer view) {
+            super(view.capacity(), MemoryUtil.getByteBufferAddress(view));
+            this.view = view;
+        }
+
+        @Override
+        protected void release0() {
+            // nothing to free: the store unmaps when it is closed
+        }
+    }
+
+    /** Buffers for values that cannot be written from the mapping: one per hook, allocated on first use, reused. */
+    private static final class Copies implements AutoCloseable {
+        private final BufferAllocator allocator;
+        private final Map<String, ArrowBuf> buffers = new LinkedHashMap<>();
+
+        Copies(BufferAllocator allocator) {
+            this.allocator = allocator;
+        }
+
+        /** The block's values of {@code hook}, copied (cast) into this hook's buffer; a new reference the caller closes. */
+        ArrowBuf of(String hook, SequenceBlock b) {
+            long bytes = b.bytes(hook);
+            ArrowBuf buf = buffers.get(hook);
+            if (buf == null || buf.capacity() < bytes) {
+                if (buf != null) buf.close();
+                buf = allocator.buffer(bytes);
+                buffers.put(hook, buf);
+            }
+            b.activations(hook, buf.nioBuffer(0, Math.toIntExact(bytes)));
+            buf.getReferenceManager().retain();
+            return buf.slice(0, bytes);
+        }
+
+        @Override
+        public void close() {
+            buffers.values().forEach(ArrowBuf::close);
+        }
     }
 
     /**

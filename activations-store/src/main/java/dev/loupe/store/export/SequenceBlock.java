@@ -51,6 +51,16 @@ final class SequenceBlock {
         return (long) rows() * plan.d(hook) * plan.width();
     }
 
+    /**
+     * A hook's values as the store holds them, a read-only view of the memory-mapped shard (no copy),
+     * when they are already in the export dtype and lie in one shard; else null (then {@link
+     * #activations} copies them).
+     */
+    ByteBuffer stored(String hook) {
+        if (plan.store().dtype().nd4j() != plan.nd4j()) return null;
+        return plan.store().mappedRows(hook, firstSequence * context, rows());
+    }
+
     /** Puts a hook's values, in the export dtype, little-endian, row after row, into {@code dst} at its position. */
     void activations(String hook, ByteBuffer dst) {
         long firstRow = firstSequence * context;

@@ -200,6 +200,27 @@ public final class ActivationStore implements AutoCloseable {
         }
     }
 
+    /**
+     * Rows [from, from + count) as stored (storage dtype, little-endian, row after row): a read-only
+     * view of the memory-mapped shard, no copy, for writers that hand stored bytes straight to a file
+     * (exports); null when the rows span two shards (then {@link #copyRows}). The view is valid while
+     * the store is open.
+     */
+    public ByteBuffer mappedRows(String hook, long from, int count) {
+        checkRange(from, count);
+        int s = shardOf(from);
+        if (count > 0 && from + count > firstRow[s + 1]) return null;
+        long rowBytes = (long) d(hook) * dtype().width();
+        return data(hook, s)
+                .slice((int) ((from - firstRow[s]) * rowBytes), (int) (count * rowBytes))
+                .order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** The first row after {@code row} that starts a shard (the store's row count after the last shard). */
+    public long nextShardStart(long row) {
+        return firstRow[shardOf(row) + 1];
+    }
+
     static INDArray toFloat(INDArray stored) {
         if (stored.dataType() == DataType.FLOAT) return stored;
         INDArray f = stored.castTo(DataType.FLOAT);
