@@ -12,16 +12,22 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * but correct). One instance per thread: it keeps movable pointers into two matrices.
  */
 final class RowBlas {
-    private static final boolean OPENBLAS = openBlasLoads();
+    private static final boolean OPENBLAS_LOADS = openBlasLoads();
+    /** Tests set this to run the Java loops where OpenBLAS is available. */
+    static volatile boolean forceJava = false;
+
+    private final boolean openBlas;
     private final int d;
     private final FloatPointer xp, yp;
     private final FloatBuffer xb, yb;
+    private FloatPointer zeros; // a row of zeros to copy from (javacpp's memset takes positions in bytes)
 
     /** Rows of {@code x} and {@code y}, both with {@code d} columns. */
     RowBlas(INDArray x, INDArray y) {
         this.d = (int) x.size(1);
         if (y.size(1) != d) throw new IllegalArgumentException("rows of " + d + " and " + y.size(1));
-        if (OPENBLAS) {
+        this.openBlas = OPENBLAS_LOADS && !forceJava;
+        if (openBlas) {
             xp = new FloatPointer(new PagedPointer(NativeFloats.address(x)));
             yp = new FloatPointer(new PagedPointer(NativeFloats.address(y)));
             xb = yb = null;
@@ -33,12 +39,12 @@ final class RowBlas {
     }
 
     static boolean usesOpenBlas() {
-        return OPENBLAS;
+        return OPENBLAS_LOADS && !forceJava;
     }
 
     /** {@code y[yRow] += alpha * x[xRow]}. */
     void axpy(float alpha, int xRow, int yRow) {
-        if (OPENBLAS) {
+        if (openBlas) {
             org.bytedeco.openblas.global.openblas.cblas_saxpy(
                     d, alpha, xp.position((long) xRow * d), 1, yp.position((long) yRow * d), 1);
         } else {
@@ -47,9 +53,17 @@ final class RowBlas {
         }
     }
 
+    /** {@code y[yRow] = 0}. */
+    void zeroY(int yRow) {
+        if (openBlas) {
+            if (zeros == null) zeros = new FloatPointer(d).zero();
+            org.bytedeco.openblas.global.openblas.cblas_scopy(d, zeros, 1, yp.position((long) yRow * d), 1);
+        } else for (int i = 0, o = yRow * d; i < d; i++) yb.put(o + i, 0f);
+    }
+
     /** {@code x[xRow] · y[yRow]}. */
     float dot(int xRow, int yRow) {
-        if (OPENBLAS)
+        if (openBlas)
             return org.bytedeco.openblas.global.openblas.cblas_sdot(
                     d, xp.position((long) xRow * d), 1, yp.position((long) yRow * d), 1);
         int xo = xRow * d, yo = yRow * d;

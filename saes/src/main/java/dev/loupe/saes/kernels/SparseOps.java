@@ -42,9 +42,10 @@ public final class SparseOps {
     }
 
     /**
-     * {@code grad[f] += Σ_{e of latent f} coef[e] · x[row(e)]}: the gradient of a [d_sae, d] weight whose
-     * rows multiply (or are multiplied by) the codes. Latents are split over threads; within a latent
-     * entries are summed in row order.
+     * {@code grad[f] (+)= Σ_{e of latent f} coef[e] · x[row(e)]}: the gradient of a [d_sae, d] weight whose
+     * rows multiply (or are multiplied by) the codes. With {@code overwrite}, every row of {@code grad} is
+     * first set to 0 (rows of latents without entries included), which spares zeroing the whole matrix
+     * in a separate pass. Latents are split over threads; within a latent entries are summed in row order.
      */
     public static void scatterRows(
             SparseCodes codes,
@@ -52,15 +53,18 @@ public final class SparseOps {
             int[] entryRows,
             float[] coef,
             INDArray x,
-            INDArray grad) {
+            INDArray grad,
+            boolean overwrite) {
         int[] start = byLatent.latentStart(), order = byLatent.order();
         Parallel.forRange(codes.dSae(), 256, (from, to) -> {
             RowBlas blas = new RowBlas(x, grad);
-            for (int f = from; f < to; f++)
+            for (int f = from; f < to; f++) {
+                if (overwrite) blas.zeroY(f);
                 for (int i = start[f]; i < start[f + 1]; i++) {
                     int e = order[i];
                     if (coef[e] != 0) blas.axpy(coef[e], entryRows[e], f);
                 }
+            }
         });
         NativeFloats.written(grad);
     }

@@ -17,14 +17,17 @@ public final class TopKSelect {
 
     /** The {@code k} largest values of each row of {@code pre} ([n, d_sae], dense c order, float32) with their latents. */
     public static SparseCodes perRow(INDArray pre, int k) {
-        return perRow(pre, k, null);
+        return perRow(pre, null, null, k, null);
     }
 
     /**
-     * The {@code k} largest values of each row among the latents in {@code candidates} (all when null),
-     * as SAELens's AuxK loss selects among dead latents. {@code k} must not exceed the candidates.
+     * The {@code k} largest values of each row of {@code (raw + bias) · scale} (per latent; either may be
+     * null) among the latents in {@code candidates} (all when null), as SAELens's AuxK loss selects among
+     * dead latents; the values kept are the transformed ones. Applying the bias and scale here, to a row
+     * that is already in cache, saves two passes over the [n, d_sae] matrix.
      */
-    public static SparseCodes perRow(INDArray pre, int k, int[] candidates) {
+    public static SparseCodes perRow(INDArray raw, float[] bias, float[] scale, int k, int[] candidates) {
+        INDArray pre = raw;
         int n = (int) pre.size(0), s = (int) pre.size(1);
         int width = candidates == null ? s : candidates.length;
         if (k < 1 || k > width) throw new IllegalArgumentException("k = " + k + " of " + width + " latents");
@@ -39,6 +42,8 @@ public final class TopKSelect {
             int[] hi = new int[k];
             for (int b = from; b < to; b++) {
                 data.get((int) ((long) b * s), row, 0, s);
+                if (bias != null) for (int j = 0; j < s; j++) row[j] += bias[j];
+                if (scale != null) for (int j = 0; j < s; j++) row[j] *= scale[j];
                 if (candidates == null) selectRow(row, s, k, hv, hi);
                 else selectAmong(row, candidates, k, hv, hi);
                 sortByIndex(hv, hi, k);
