@@ -25,9 +25,17 @@ public final class Parallel {
         return POOL.getParallelism();
     }
 
-    /** Runs {@code body} over {@code [0, n)} split into at most {@link #threads()} ranges of at least {@code grain} elements. */
-    public static void forRange(int n, int grain, Range body) {
-        int parts = (int) Math.max(1, Math.min(threads(), n / (long) Math.max(1, grain)));
+    /** Work below this (in element operations) runs on the calling thread: waking pool threads costs more. */
+    private static final long MIN_WORK_PER_THREAD = 1 << 18;
+
+    /**
+     * Runs {@code body} over {@code [0, n)} split into at most {@link #threads()} ranges, each with at least
+     * {@code MIN_WORK_PER_THREAD} element operations ({@code workPerItem} per index). Small loops stay on
+     * the calling thread: on a loaded machine, handing them to sleeping pool threads took longer than the work.
+     */
+    public static void forRange(int n, long workPerItem, Range body) {
+        long work = (long) n * Math.max(1, workPerItem);
+        int parts = (int) Math.max(1, Math.min(Math.min(threads(), n), work / MIN_WORK_PER_THREAD));
         if (parts == 1) {
             body.run(0, n);
             return;

@@ -21,7 +21,8 @@ public final class SparseOps {
     /** {@code out[b] += Σ_e coef[e] · w[index[e]]} over row b's entries; out [rows, d], w [d_sae, d]. */
     public static void decodeInto(SparseCodes codes, float[] coef, INDArray w, INDArray out) {
         int[] start = codes.rowStart(), index = codes.index();
-        Parallel.forRange(codes.rows(), 32, (from, to) -> {
+        long perRow = (long) codes.size() / Math.max(1, codes.rows()) * w.size(1);
+        Parallel.forRange(codes.rows(), perRow, (from, to) -> {
             RowBlas blas = new RowBlas(w, out);
             for (int b = from; b < to; b++)
                 for (int e = start[b]; e < start[b + 1]; e++) if (coef[e] != 0) blas.axpy(coef[e], index[e], b);
@@ -33,7 +34,8 @@ public final class SparseOps {
     public static float[] entryDots(SparseCodes codes, INDArray g, INDArray w) {
         int[] start = codes.rowStart(), index = codes.index();
         float[] out = new float[codes.size()];
-        Parallel.forRange(codes.rows(), 32, (from, to) -> {
+        long perRow = (long) codes.size() / Math.max(1, codes.rows()) * w.size(1);
+        Parallel.forRange(codes.rows(), perRow, (from, to) -> {
             RowBlas blas = new RowBlas(w, g);
             for (int b = from; b < to; b++)
                 for (int e = start[b]; e < start[b + 1]; e++) out[e] = blas.dot(index[e], b);
@@ -56,7 +58,8 @@ public final class SparseOps {
             INDArray grad,
             boolean overwrite) {
         int[] start = byLatent.latentStart(), order = byLatent.order();
-        Parallel.forRange(codes.dSae(), 256, (from, to) -> {
+        long perLatent = ((long) codes.size() / Math.max(1, codes.dSae()) + 1) * x.size(1);
+        Parallel.forRange(codes.dSae(), perLatent, (from, to) -> {
             RowBlas blas = new RowBlas(x, grad);
             for (int f = from; f < to; f++) {
                 if (overwrite) blas.zeroY(f);

@@ -36,7 +36,7 @@ public final class TopKSelect {
         for (int b = 0; b <= n; b++) rowStart[b] = b * k;
         int[] index = new int[n * k];
         float[] value = new float[n * k];
-        Parallel.forRange(n, 64, (from, to) -> {
+        Parallel.forRange(n, s, (from, to) -> {
             float[] row = new float[s];
             float[] hv = new float[k];
             int[] hi = new int[k];
@@ -182,7 +182,7 @@ public final class TopKSelect {
         for (int b = 0; b < n; b++) rowStart[b + 1] = rowStart[b] + counts[b];
         int[] index = new int[rowStart[n]];
         float[] value = new float[rowStart[n]];
-        Parallel.forRange(n, 64, (from, to) -> {
+        Parallel.forRange(n, s, (from, to) -> {
             float[] row = new float[s];
             for (int b = from; b < to; b++) {
                 data.get((int) ((long) b * s), row, 0, s);
@@ -205,7 +205,7 @@ public final class TopKSelect {
     private static long[] histogram(FloatBuffer data, int n, int s, int bucket) {
         long[][] parts = new long[Parallel.threads()][];
         int[] slot = {0};
-        Parallel.forRange(n, 64, (from, to) -> {
+        Parallel.forRange(n, s, (from, to) -> {
             long[] h = new long[1 << 16];
             float[] row = new float[s];
             for (int b = from; b < to; b++) {
