@@ -153,7 +153,13 @@ abstract class BaseSae implements Sae {
         Normalizer.Context norm = Normalizer.in(config, input);
         Latents l = latents(processed(norm.normalized()));
         INDArray recons = linearDecode(l.post(), l.codes());
-        return new SaePass(input, l.pre(), l.post(), l.codes(), recons, norm.out(recons));
+        return new SaePass(input, l.pre(), l.post(), l.codes(), recons, norm.out(recons), norm::out);
+    }
+
+    @Override
+    public INDArray decode(INDArray featureActs, SaePass pass) {
+        Rows rows = Rows.ofLatents(featureActs, config);
+        return pass.unnormalize().apply(linearDecode(rows.matrix(), null));
     }
 
     /** {@code process_sae_in} after normalization: subtract {@code b_dec} when {@code apply_b_dec_to_input}. */

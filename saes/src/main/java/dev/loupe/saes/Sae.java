@@ -22,6 +22,12 @@ public interface Sae {
     /** Reconstructions [..., d_in] of latent activations [..., d_sae]. */
     INDArray decode(INDArray featureActs);
 
+    /**
+     * Reconstructions [n, d_in] of (edited) latent activations [n, d_sae] of a {@link #run}'s rows, undoing
+     * that pass's normalization: for splicing, where hooks may edit the latents between encode and decode.
+     */
+    INDArray decode(INDArray featureActs, SaePass pass);
+
     /** {@code decode(encode(x))}: the reconstruction, in {@code x}'s shape. */
     INDArray forward(INDArray x);
 

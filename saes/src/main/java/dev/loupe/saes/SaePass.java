@@ -1,6 +1,7 @@
 package dev.loupe.saes;
 
 import dev.loupe.saes.kernels.SparseCodes;
+import java.util.function.UnaryOperator;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -13,9 +14,16 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * @param codes      the nonzero latents of TopK SAEs as sparse codes (null for the other architectures)
  * @param recons     {@code hook_sae_recons}: {@code acts @ W_dec + b_dec}, before undoing the normalization [n, d_in]
  * @param output     the reconstruction in input space [n, d_in] ({@code hook_sae_output} without an error term)
+ * @param unnormalize undoes this pass's input normalization (the identity unless constant_norm_rescale or layer_norm)
  */
 public record SaePass(
-        INDArray input, INDArray actsPre, INDArray actsPost, SparseCodes codes, INDArray recons, INDArray output) {
+        INDArray input,
+        INDArray actsPre,
+        INDArray actsPost,
+        SparseCodes codes,
+        INDArray recons,
+        INDArray output,
+        UnaryOperator<INDArray> unnormalize) {
 
     /** {@code hook_sae_error}: {@code input - output} [n, d_in]. */
     public INDArray error() {
