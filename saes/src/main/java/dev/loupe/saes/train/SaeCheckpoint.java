@@ -41,9 +41,6 @@ final class SaeCheckpoint {
     static final int VERSION = 1, KEEP = 2;
     private static final Pattern STEP_DIR = Pattern.compile("step-(\\d+)");
 
-    /** One SAE's part of a checkpoint. */
-    record Part(TrainingSae sae, Adam adam, LatentStats stats, double scalingFactor) {}
-
     /** What {@code trainer.json} holds besides the tensors. */
     record State(
             int step,
@@ -58,7 +55,12 @@ final class SaeCheckpoint {
     private SaeCheckpoint() {}
 
     static Path save(
-            Path out, int step, JsonNode config, JsonNode specs, List<Part> parts, List<Map<String, Double>> history) {
+            Path out,
+            int step,
+            JsonNode config,
+            JsonNode specs,
+            List<SaeLearner> parts,
+            List<Map<String, Double>> history) {
         Path root = out.resolve(DIR);
         Path done = root.resolve(String.format("step-%07d", step));
         Path temp = root.resolve("." + done.getFileName() + "."
@@ -72,7 +74,7 @@ final class SaeCheckpoint {
             json.set("config", config);
             json.set("specs", specs);
             ArrayNode saes = json.putArray("saes");
-            for (Part part : parts) {
+            for (SaeLearner part : parts) {
                 String name = part.sae().spec().name();
                 Map<String, INDArray> t = new LinkedHashMap<>();
                 part.sae().params().views().forEach((k, v) -> t.put("param." + k, v));
@@ -166,7 +168,7 @@ final class SaeCheckpoint {
     }
 
     /** Loads one SAE's tensors from {@code dir} into its parameters, Adam and statistics. */
-    static void restore(Path dir, Part part, int adamSteps, long rowsSeen) {
+    static void restore(Path dir, SaeLearner part, int adamSteps, long rowsSeen) {
         Path file = dir.resolve(part.sae().spec().name() + ".safetensors");
         try (SafetensorsReader r = SafetensorsReader.open(file)) {
             for (var e : part.sae().params().views().entrySet()) {

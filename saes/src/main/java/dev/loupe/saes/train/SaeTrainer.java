@@ -16,12 +16,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import org.nd4j.linalg.api.memory.MemoryWorkspace;
-import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
-import org.nd4j.linalg.api.memory.enums.AllocationPolicy;
-import org.nd4j.linalg.api.memory.enums.LearningPolicy;
-import org.nd4j.linalg.api.memory.enums.ResetPolicy;
-import org.nd4j.linalg.api.memory.enums.SpillPolicy;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -51,14 +45,6 @@ import org.nd4j.linalg.factory.Nd4j;
  * stops the run before any weight is updated, naming the step and the last good checkpoint.
  */
 public final class SaeTrainer {
-    private static final WorkspaceConfiguration STEP_MEMORY = WorkspaceConfiguration.builder()
-            .policyLearning(LearningPolicy.FIRST_LOOP)
-            .policyAllocation(AllocationPolicy.OVERALLOCATE)
-            .overallocationLimit(0.2)
-            .policyReset(ResetPolicy.BLOCK_LEFT)
-            .policySpill(SpillPolicy.REALLOCATE)
-            .build();
-
     private final SaeTrainingConfig config;
     private final List<SaeSpec> specs = new ArrayList<>();
     private Path out;
@@ -155,15 +141,11 @@ public final class SaeTrainer {
                         "SAE trainer: no activations for hook '" + h + "' (have " + sources.keySet() + ")");
         JsonNode configJson = SaeJson.MAPPER.valueToTree(config), specsJson = SaeJson.MAPPER.valueToTree(all);
 
-        List<SaeCheckpoint.Part> parts = new ArrayList<>();
+        List<SaeLearner> parts = new ArrayList<>();
         for (int i = 0; i < all.size(); i++) {
             SaeSpec spec = all.get(i);
-            TrainingSae sae = TrainingSae.create(spec, sources.get(spec.hook()).d(), initSeed(config.seed(), i));
-            parts.add(new SaeCheckpoint.Part(
-                    sae,
-                    new Adam(sae.params(), config.beta1(), config.beta2(), 1e-8),
-                    new LatentStats(spec.dSae()),
-                    1.0));
+            parts.add(new SaeLearner(
+                    TrainingSae.create(spec, sources.get(spec.hook()).d(), initSeed(config.seed(), i)), config));
         }
         List<Map<String, Double>> history = new ArrayList<>();
         int start = 0;
@@ -179,14 +161,8 @@ public final class SaeTrainer {
                         + " or use another output folder. Differences (checkpoint vs requested): "
                         + String.join("; ", differences));
             for (int i = 0; i < parts.size(); i++) {
-                SaeCheckpoint.Part part = parts.get(i);
-                parts.set(
-                        i,
-                        part = new SaeCheckpoint.Part(
-                                part.sae(),
-                                part.adam(),
-                                part.stats(),
-                                state.scalingFactors().get(i)));
+                SaeLearner part = parts.get(i);
+                part.scalingFactor(state.scalingFactors().get(i));
                 SaeCheckpoint.restore(
                         dir, part, state.adamSteps().get(i), state.rowsSeen().get(i));
                 part.sae().restoreExtraState(state.extra().get(i));
@@ -196,7 +172,7 @@ public final class SaeTrainer {
             for (String h : hooks) sources.get(h).skip(start); // the same batches an uninterrupted run takes next
         } else {
             for (int i = 0; i < parts.size(); i++)
-                parts.set(i, initialize(parts.get(i), sources.get(all.get(i).hook())));
+                initialize(parts.get(i), sources.get(all.get(i).hook()));
         }
 
         int end = stopAfter >= 0 ? Math.min(stopAfter, config.steps()) : config.steps();
@@ -213,8 +189,11 @@ public final class SaeTrainer {
                 row.put("step", (double) (step + 1));
                 row.put("lr", config.learningRate(step));
                 row.put("wait_ms", (t1 - t0) / 1e6);
-                for (SaeCheckpoint.Part part : parts)
-                    step(part, batches.get(part.sae().spec().hook()), step, lastGood, row, parts.size() > 1);
+                for (SaeLearner part : parts) {
+                    SaeLearner.Result r =
+                            part.step(batches.get(part.sae().spec().hook()), step, config, lastGood);
+                    part.record(r, config, parts.size() > 1 ? part.sae().spec().name() + "/" : "", row);
+                }
                 batches.values().forEach(b -> {
                     if (b.closeable()) b.close();
                 });
@@ -232,7 +211,7 @@ public final class SaeTrainer {
         }
         List<Sae> saes = new ArrayList<>();
         List<double[]> densities = new ArrayList<>();
-        for (SaeCheckpoint.Part part : parts) {
+        for (SaeLearner part : parts) {
             SaeSpec spec = part.sae().spec();
             Map<String, Object> meta = new LinkedHashMap<>(metadata);
             meta.put("hook_name", spec.hook());
@@ -267,46 +246,8 @@ public final class SaeTrainer {
         return run;
     }
 
-    /** One SAE's step on its hook's batch; adds its metrics to {@code row}. */
-    private void step(
-            SaeCheckpoint.Part part, INDArray batch, int step, Path lastGood, Map<String, Double> row, boolean prefix) {
-        TrainingSae sae = part.sae();
-        SaeSpec spec = sae.spec();
-        LatentStats stats = part.stats();
-        if ((step + 1) % config.featureSamplingWindow() == 0) stats.resetWindow();
-        StepContext ctx = new StepContext(
-                step,
-                SaeTrainingConfig.coefficient(spec.l1Coefficient(), spec.l1WarmUpSteps(), step),
-                SaeTrainingConfig.coefficient(spec.l0Coefficient(), spec.l0WarmUpSteps(), step),
-                stats.dead(config.deadFeatureWindow()));
-        StepOutput o;
-        double norm;
-        try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(STEP_MEMORY, "loupe-sae-step")) {
-            INDArray x = part.scalingFactor() == 1 ? batch : batch.mul(part.scalingFactor());
-            o = sae.step(x, ctx);
-            if (!Double.isFinite(o.loss())) throw diverged(spec, "its loss is " + o.loss(), step, lastGood);
-            norm = sae.params().grads().norm2Number().doubleValue();
-            if (!Double.isFinite(norm)) throw diverged(spec, "its gradient norm is " + norm, step, lastGood);
-            // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1
-            if (config.gradClip() > 0) {
-                double scale = Math.min(1, config.gradClip() / (norm + 1e-6));
-                if (scale < 1) sae.params().grads().muli(scale);
-            }
-            part.adam().update(config.learningRate(step));
-        }
-        stats.update(o.fired(), (int) batch.size(0));
-        String p = prefix ? spec.name() + "/" : "";
-        row.put(p + "loss", o.loss());
-        o.losses().forEach((k, v) -> row.put(p + k, v));
-        row.put(p + "l0", o.l0());
-        row.put(p + "explained_variance", o.explainedVariance());
-        row.put(p + "grad_norm", norm);
-        row.put(p + "dead_fraction", stats.deadFraction(config.deadFeatureWindow()));
-        row.put(p + "dense_fraction", stats.denseFraction(config.denseThreshold()));
-    }
-
     /** Scaling factor and b_dec before the first step. */
-    private SaeCheckpoint.Part initialize(SaeCheckpoint.Part part, ActivationSource source) {
+    private void initialize(SaeLearner part, ActivationSource source) {
         SaeSpec spec = part.sae().spec();
         double scale = 1;
         if (spec.normalizeActivations() == Normalization.EXPECTED_AVERAGE_ONLY_IN) {
@@ -323,7 +264,7 @@ public final class SaeTrainer {
             INDArray b = spec.bDecInit() == SaeSpec.BDecInit.MEAN ? sample.mean(0) : GeometricMedian.of(sample);
             part.sae().params().get("b_dec").assign(b);
         }
-        return new SaeCheckpoint.Part(part.sae(), part.adam(), part.stats(), scale);
+        part.scalingFactor(scale);
     }
 
     private static INDArray checkedBatch(ActivationSource source, int step) {
@@ -347,14 +288,7 @@ public final class SaeTrainer {
                 source.describe() + ": " + what + " sums to a non-finite value (activations too large)");
     }
 
-    private static LoupeException diverged(SaeSpec spec, String what, int step, Path lastGood) {
-        return new LoupeException("SAE '" + spec.name() + "' diverged at step " + (step + 1) + ": " + what
-                + "; its weights were not updated. "
-                + (lastGood != null ? "The last good checkpoint is " + lastGood : "No checkpoint was saved yet")
-                + ". Try a lower learning rate.");
-    }
-
-    private static String status(Map<String, Double> row, List<SaeCheckpoint.Part> parts) {
+    private static String status(Map<String, Double> row, List<SaeLearner> parts) {
         String p = parts.size() > 1 ? parts.get(0).sae().spec().name() + "/" : "";
         String s = String.format(
                 Locale.ROOT,
