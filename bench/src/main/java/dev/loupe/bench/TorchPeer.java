@@ -19,6 +19,11 @@ final class TorchPeer {
 
     /** Runs {@code /dev/loupe/bench/<script>} with {@code args} and returns its last line, parsed. */
     static JsonNode run(String script, List<String> args) {
+        return run("/usr/bin/python3", script, args);
+    }
+
+    /** As {@link #run(String, List)} with another Python (a venv with a newer torch). */
+    static JsonNode run(String python, String script, List<String> args) {
         Path file;
         try (InputStream in = TorchPeer.class.getResourceAsStream("/dev/loupe/bench/" + script)) {
             file = Files.createTempFile("loupe-" + script.replace(".py", ""), ".py");
@@ -27,7 +32,7 @@ final class TorchPeer {
             throw new LoupeException("bench: cannot extract the PyTorch peer script " + script + ": " + e.getMessage());
         }
         warnIfReferenceBlas();
-        List<String> cmd = new ArrayList<>(List.of("/usr/bin/python3", file.toString()));
+        List<String> cmd = new ArrayList<>(List.of(python, file.toString()));
         cmd.addAll(args);
         System.err.println("running the PyTorch peer...");
         try {
@@ -42,7 +47,7 @@ final class TorchPeer {
                         + "); is Debian's python3-torch installed? (apt-get install python3-torch)");
             return Json.mapper().readTree(out.lines().reduce((x, y) -> y).orElse("{}"));
         } catch (IOException e) {
-            throw new LoupeException("bench: cannot run /usr/bin/python3 for the PyTorch peer: " + e.getMessage());
+            throw new LoupeException("bench: cannot run " + python + " for the PyTorch peer: " + e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new LoupeException("bench: interrupted");

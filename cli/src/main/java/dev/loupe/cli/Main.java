@@ -2,9 +2,15 @@ package dev.loupe.cli;
 
 import dev.loupe.cli.bench.BenchForwardCommand;
 import dev.loupe.cli.bench.BenchLoadCommand;
+import dev.loupe.cli.bench.BenchSaeCommand;
 import dev.loupe.cli.bench.BenchTrainCommand;
 import dev.loupe.cli.notebooks.KernelCommand;
 import dev.loupe.cli.notebooks.LabCommand;
+import dev.loupe.cli.sae.SaeCorpusCommand;
+import dev.loupe.cli.sae.SaeDashboardCommand;
+import dev.loupe.cli.sae.SaeEvalCommand;
+import dev.loupe.cli.sae.SaeRunCommand;
+import dev.loupe.cli.sae.SaeTrainCommand;
 import dev.loupe.cli.store.HarvestCommand;
 import dev.loupe.cli.store.StoreBenchCommand;
 import dev.loupe.cli.store.StoreBenchExportCommand;
@@ -61,8 +67,17 @@ public final class Main implements Callable<Integer> {
                         "Benchmarks, each against its peer in the same run (last line ratio_vs_...=).",
                         new BenchForwardCommand(),
                         new BenchLoadCommand(),
-                        new BenchTrainCommand()))
+                        new BenchTrainCommand(),
+                        new BenchSaeCommand()))
                 .addSubcommand(new HarvestCommand())
+                .addSubcommand(group(
+                        "sae",
+                        "Sparse autoencoders (SAELens's format): train, run, evaluate, dashboards.",
+                        new SaeTrainCommand(),
+                        new SaeRunCommand(),
+                        new SaeEvalCommand(),
+                        new SaeDashboardCommand(),
+                        new SaeCorpusCommand()))
                 .addSubcommand(group(
                         "store",
                         "Activation stores written by harvest: inspect, verify, export, benchmark.",

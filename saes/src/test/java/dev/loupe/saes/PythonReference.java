@@ -10,13 +10,13 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** Runs {@code saelens_reference.py} (the PyTorch re-implementation of SAELens's SAEs) with Debian's python3-torch. */
-final class PythonReference {
-    static final String PYTHON = System.getenv().getOrDefault("LOUPE_PYTHON", "/usr/bin/python3");
+public final class PythonReference {
+    public static final String PYTHON = System.getenv().getOrDefault("LOUPE_PYTHON", "/usr/bin/python3");
 
     private PythonReference() {}
 
     /** True when {@link #PYTHON} imports torch and numpy. */
-    static boolean available() {
+    public static boolean available() {
         try {
             Process p = new ProcessBuilder(PYTHON, "-c", "import torch, numpy")
                     .redirectErrorStream(true)
@@ -29,7 +29,7 @@ final class PythonReference {
     }
 
     /** Runs the script with {@code args}; returns its output, failing the test on a non-zero exit. */
-    static String run(Path tmp, String... args) throws Exception {
+    public static String run(Path tmp, String... args) throws Exception {
         Path script = tmp.resolve("saelens_reference.py");
         if (!Files.exists(script))
             try (InputStream in = PythonReference.class.getResourceAsStream("saelens_reference.py")) {
