@@ -56,6 +56,14 @@ public final class FeatureEdits {
      * the SAE spliced, and during generation.
      */
     public static Hook steer(Sae sae, int f, double coefficient) {
+        return steer(sae, f, coefficient, null);
+    }
+
+    /**
+     * As {@link #steer(Sae, int, double)}, at these positions only (of every sequence of the batch; negative
+     * positions count from the end, -1 is the last).
+     */
+    public static Hook steer(Sae sae, int f, double coefficient, int[] positions) {
         String hook = sae.config().hookName();
         if (hook == null)
             throw new LoupeException("SAE (" + sae.config().describe() + ") has no hook_name in its config");
@@ -65,9 +73,24 @@ public final class FeatureEdits {
         INDArray direction = sae.W_dec().getRow(f).mul(coefficient); // [d_in]
         return Hook.forward(hook, (act, point) -> {
             INDArray d = direction.castTo(act.dataType());
-            return act.reshape('c', act.length() / d.length(), d.length())
-                    .addRowVector(d)
-                    .reshape('c', act.shape());
+            if (positions == null)
+                return act.reshape('c', act.length() / d.length(), d.length())
+                        .addRowVector(d)
+                        .reshape('c', act.shape());
+            if (act.rank() != 3)
+                throw new LoupeException(point.name()
+                        + ": steering at positions needs [batch, pos, d] activations, got rank " + act.rank());
+            INDArray out = act.dup();
+            long len = act.size(1);
+            for (int p : positions) {
+                long at = p < 0 ? len + p : p;
+                if (at < 0 || at >= len)
+                    throw new LoupeException(
+                            point.name() + ": position " + p + " is outside the " + len + " positions");
+                out.get(NDArrayIndex.all(), NDArrayIndex.point(at), NDArrayIndex.all())
+                        .addiRowVector(d);
+            }
+            return out;
         });
     }
 }

@@ -17,6 +17,7 @@ import dev.loupe.saes.TestSaes;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 class HookedSaeTransformerTest {
@@ -100,6 +101,27 @@ class HookedSaeTransformerTest {
             INDArray delta = after.sub(before).reshape(12, 32);
             for (int r = 0; r < 12; r++)
                 assertTrue(diff(delta.getRow(r), sae.W_dec().getRow(11).mul(3)) < 1e-5);
+        }
+    }
+
+    @Test
+    void steeringAtOnePositionLeavesTheOthers() {
+        Sae sae = TestSaes.random(Architecture.TOPK, 32, 64, 4, HOOK, 6);
+        INDArray before = MODEL.runWithCache(TOKENS, ActivationFilter.names(HOOK))
+                .cache()
+                .get(HOOK)
+                .dup();
+        try (var scope = MODEL.withHooks(FeatureEdits.steer(sae, 3, -2.0, new int[] {-1}))) {
+            INDArray after = MODEL.runWithCache(TOKENS, ActivationFilter.names(HOOK))
+                    .cache()
+                    .get(HOOK);
+            for (int b = 0; b < 2; b++)
+                for (int p = 0; p < 6; p++) {
+                    INDArray delta = after.get(NDArrayIndex.point(b), NDArrayIndex.point(p), NDArrayIndex.all())
+                            .sub(before.get(NDArrayIndex.point(b), NDArrayIndex.point(p), NDArrayIndex.all()));
+                    INDArray expected = p == 5 ? sae.W_dec().getRow(3).mul(-2) : Nd4j.zeros(DataType.FLOAT, 32);
+                    assertTrue(diff(delta, expected) < 1e-5, "position " + p);
+                }
         }
     }
 
