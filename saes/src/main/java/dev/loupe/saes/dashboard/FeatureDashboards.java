@@ -108,7 +108,12 @@ public final class FeatureDashboards {
         return out;
     }
 
-    /** {@code W_dec @ W_U} [d_sae, d_vocab] when the hook's width is d_model (the residual stream), else null. */
+    /**
+     * The direct logit effect of each latent's decoder direction [d_sae, d_vocab] when the hook's width is
+     * d_model (the residual stream), else null: {@code W_dec @ W_U} read through the final normalization as
+     * sae_vis reads it on a TransformerLens model with {@code fold_ln} (the direction centred when the norm
+     * centres, scaled by {@code ln_final.w}), so the ranking is that of the tokens a large steer raises.
+     */
     static INDArray logitEffects(Sae sae, HookedTransformer model) {
         if (model == null || sae.config().dIn() != model.config().dModel()) return null;
         String hook = sae.config().hookName();
@@ -119,7 +124,12 @@ public final class FeatureDashboards {
         INDArray wU = sd.containsKey("unembed.W_U")
                 ? sd.get("unembed.W_U")
                 : sd.get("embed.W_E").transpose();
-        return sae.W_dec().mmul(wU.castTo(DataType.FLOAT));
+        INDArray directions = sae.W_dec().castTo(DataType.FLOAT); // [d_sae, d_model]
+        if (model.config().normalization().centers())
+            directions = directions.subColumnVector(directions.mean(1).reshape(-1, 1));
+        INDArray lnW = sd.get("ln_final.w"); // [d_model]; absent when folded into W_U or without a norm
+        if (lnW != null) directions = directions.mulRowVector(lnW.castTo(DataType.FLOAT));
+        return directions.mmul(wU.castTo(DataType.FLOAT));
     }
 
     private static void effects(

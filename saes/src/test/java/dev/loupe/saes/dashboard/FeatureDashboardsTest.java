@@ -65,10 +65,13 @@ class FeatureDashboardsTest {
                     long histogram = 0;
                     for (long c : d.histogram().counts()) histogram += c;
                     assertEquals(fired, histogram);
-                    // logit effects: W_dec[f] · W_U
-                    INDArray wU = Fixtures.smallModel().stateDict().get("unembed.W_U");
+                    // logit effects: W_dec[f] centred (the model's LayerNorm centres), times ln_final.w, · W_U
+                    var sd = Fixtures.smallModel().stateDict();
+                    assertTrue(Fixtures.smallModel().config().normalization().centers());
+                    INDArray row = sae.W_dec().getRow(f).dup();
+                    row.subi(row.meanNumber()).muli(sd.get("ln_final.w"));
                     INDArray effect =
-                            sae.W_dec().getRow(f).reshape(1, 32).mmul(wU).reshape(-1);
+                            row.reshape(1, 32).mmul(sd.get("unembed.W_U")).reshape(-1);
                     assertEquals(
                             effect.maxNumber().doubleValue(),
                             d.topLogits().get(0).value(),
