@@ -12,7 +12,6 @@ import dev.loupe.saes.Sae;
 import dev.loupe.saes.dashboard.DashboardConfig;
 import dev.loupe.saes.dashboard.FeatureDashboard;
 import dev.loupe.saes.dashboard.FeatureDashboards;
-import dev.loupe.saes.io.SaeSource;
 import dev.loupe.store.read.ActivationStore;
 import dev.loupe.viz.FeatureDashboardView;
 import java.nio.ByteBuffer;
@@ -22,6 +21,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code ./loupe sae dashboard}: feature dashboards from a store, as a static HTML page. */
@@ -34,12 +34,8 @@ import picocli.CommandLine.Option;
             "store's rows of the SAE's hook."
         })
 public final class SaeDashboardCommand implements Callable<Integer> {
-    @Option(
-            names = "--sae",
-            required = true,
-            paramLabel = "DIR",
-            description = "an SAELens folder, hf:org/repo/folder, or a zoo SAE")
-    String sae;
+    @Mixin
+    SaeOption sae;
 
     @Option(
             names = "--store",
@@ -69,7 +65,7 @@ public final class SaeDashboardCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Sae s = SaeSource.load(sae);
+        Sae s = sae.load();
         int[] f;
         try {
             f = Arrays.stream(features.split(","))

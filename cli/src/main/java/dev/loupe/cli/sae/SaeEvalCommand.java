@@ -12,7 +12,6 @@ import dev.loupe.saes.Sae;
 import dev.loupe.saes.eval.EvalConfig;
 import dev.loupe.saes.eval.SaeEvalReport;
 import dev.loupe.saes.eval.SaeEvals;
-import dev.loupe.saes.io.SaeSource;
 import dev.loupe.store.corpus.Chunker;
 import dev.loupe.store.corpus.Corpus;
 import java.nio.file.Files;
@@ -23,6 +22,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code ./loupe sae eval}: SAELens's evaluations of an SAE on a model and a corpus. */
@@ -37,12 +37,8 @@ import picocli.CommandLine.Option;
             "special tokens."
         })
 public final class SaeEvalCommand implements Callable<Integer> {
-    @Option(
-            names = "--sae",
-            required = true,
-            paramLabel = "DIR",
-            description = "an SAELens folder, hf:org/repo/folder, or a zoo SAE")
-    String sae;
+    @Mixin
+    SaeOption sae;
 
     @Option(names = "--model", required = true, paramLabel = "M", description = "the model (see ./loupe --help)")
     String model;
@@ -88,7 +84,7 @@ public final class SaeEvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Sae s = SaeSource.load(sae);
+        Sae s = sae.load();
         Path where = ModelLoader.locate(model);
         HookedTransformer m = ModelLoader.load(where.toString());
         Path tokPath = ModelTokenizer.path(tokenizer, where);

@@ -3,12 +3,12 @@ package dev.loupe.cli.sae;
 import dev.loupe.engine.io.NpyReader;
 import dev.loupe.engine.io.NpyWriter;
 import dev.loupe.saes.Sae;
-import dev.loupe.saes.io.SaeSource;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code ./loupe sae run}: features and reconstructions of activations, as SAELens's encode and decode. */
@@ -20,12 +20,8 @@ import picocli.CommandLine.Option;
             "Writes the features [n, d_sae] and the reconstructions [n, d_in] as float32 .npy files."
         })
 public final class SaeRunCommand implements Callable<Integer> {
-    @Option(
-            names = "--sae",
-            required = true,
-            paramLabel = "DIR",
-            description = "an SAELens folder, hf:org/repo/folder, or a zoo SAE")
-    String sae;
+    @Mixin
+    SaeOption sae;
 
     @Option(names = "--x", required = true, paramLabel = "X.npy", description = "activations [n, d_in]")
     Path x;
@@ -42,7 +38,7 @@ public final class SaeRunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Sae s = SaeSource.load(sae);
+        Sae s = sae.load();
         INDArray input = NpyReader.read(x);
         if (input.rank() != 2 || input.size(1) != s.config().dIn())
             throw new dev.loupe.engine.LoupeException(

@@ -53,7 +53,7 @@ class SaeCommandsTest {
                 "--d-sae",
                 "512",
                 "--steps",
-                "1500",
+                "700",
                 "--batch",
                 "1024",
                 "--lr",
