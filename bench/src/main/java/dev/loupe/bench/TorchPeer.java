@@ -22,8 +22,12 @@ final class TorchPeer {
 
     /** Runs {@code /dev/loupe/bench/<script>} with {@code args} and returns its last line, parsed. */
     static JsonNode run(String script, List<String> args) {
-        return run(
-                "/usr/bin/python3", script, args, "PyTorch", "Debian's python3-torch (apt-get install python3-torch)");
+        return run("/usr/bin/python3", script, args);
+    }
+
+    /** As {@link #run(String, List)} with another Python (a venv with a newer torch). */
+    static JsonNode run(String python, String script, List<String> args) {
+        return run(python, script, args, "PyTorch", "torch (Debian: apt-get install python3-torch)");
     }
 
     /**
@@ -56,6 +60,7 @@ final class TorchPeer {
             return Json.mapper().readTree(out.lines().reduce((x, y) -> y).orElse("{}"));
         } catch (IOException e) {
             throw new LoupeException("bench: cannot run " + python + " for the " + peer + " peer: " + e.getMessage());
+            throw new LoupeException("bench: cannot run " + python + " for the PyTorch peer: " + e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new LoupeException("bench: interrupted");

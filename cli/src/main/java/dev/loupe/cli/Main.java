@@ -8,6 +8,12 @@ import dev.loupe.cli.notebooks.KernelCommand;
 import dev.loupe.cli.notebooks.LabCommand;
 import dev.loupe.cli.probe.ProbeFitCommand;
 import dev.loupe.cli.probe.ProbePredictCommand;
+import dev.loupe.cli.bench.BenchSaeCommand;
+import dev.loupe.cli.sae.SaeCorpusCommand;
+import dev.loupe.cli.sae.SaeDashboardCommand;
+import dev.loupe.cli.sae.SaeEvalCommand;
+import dev.loupe.cli.sae.SaeRunCommand;
+import dev.loupe.cli.sae.SaeTrainCommand;
 import dev.loupe.cli.store.HarvestCommand;
 import dev.loupe.cli.store.StoreBenchCommand;
 import dev.loupe.cli.store.StoreBenchExportCommand;
@@ -65,13 +71,22 @@ public final class Main implements Callable<Integer> {
                         new BenchForwardCommand(),
                         new BenchLoadCommand(),
                         new BenchTrainCommand(),
-                        new BenchProbeCommand()))
+                        new BenchProbeCommand(),
+                        new BenchSaeCommand()))
                 .addSubcommand(group(
                         "probe",
                         "Linear probes on activations: fit and predict (see docs/probes.md).",
                         new ProbeFitCommand(),
                         new ProbePredictCommand()))
                 .addSubcommand(new HarvestCommand())
+                .addSubcommand(group(
+                        "sae",
+                        "Sparse autoencoders (SAELens's format): train, run, evaluate, dashboards.",
+                        new SaeTrainCommand(),
+                        new SaeRunCommand(),
+                        new SaeEvalCommand(),
+                        new SaeDashboardCommand(),
+                        new SaeCorpusCommand()))
                 .addSubcommand(group(
                         "store",
                         "Activation stores written by harvest: inspect, verify, export, benchmark.",

@@ -1,6 +1,7 @@
 package dev.loupe.notebooks.display;
 
 import dev.loupe.engine.hooks.ActivationCache;
+import dev.loupe.viz.FeatureDashboardView;
 import dev.loupe.viz.Figure;
 import dev.loupe.viz.PlotlyJs;
 import dev.loupe.viz.TableHtml;
@@ -29,6 +30,12 @@ public final class Renderers {
                 MIMEType.TEXT_HTML,
                 view -> PlotlyJs.scriptTagOnce() + view.html(),
                 AttentionView::toString);
+        register(
+                renderer,
+                FeatureDashboardView.class,
+                MIMEType.TEXT_HTML,
+                view -> PlotlyJs.scriptTagOnce() + view.html(),
+                FeatureDashboardView::toString);
         register(
                 renderer,
                 TokenActivations.class,
