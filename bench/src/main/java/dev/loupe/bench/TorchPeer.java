@@ -13,12 +13,30 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** Runs a PyTorch peer script (Debian python3-torch) shipped as a resource; its last output line is JSON. */
+/**
+ * Runs a PyTorch peer script shipped as a resource; its last output line is JSON. The Python is
+ * {@code --python PATH} where a benchmark takes it, else {@code $LOUPE_PYTHON}, else
+ * {@code /usr/bin/python3} (Debian's python3-torch).
+ */
 final class TorchPeer {
+    static final String DEFAULT_PYTHON = "/usr/bin/python3";
+
     private TorchPeer() {}
 
-    /** Runs {@code /dev/loupe/bench/<script>} with {@code args} and returns its last line, parsed. */
+    /** The Python to run peers with: {@code explicit} when given, else $LOUPE_PYTHON, else /usr/bin/python3. */
+    static String python(String explicit) {
+        if (explicit != null && !explicit.isBlank()) return explicit;
+        String env = System.getenv("LOUPE_PYTHON");
+        return env != null && !env.isBlank() ? env : DEFAULT_PYTHON;
+    }
+
+    /** Runs {@code /dev/loupe/bench/<script>} with {@code args} under the default Python (see {@link #python}). */
     static JsonNode run(String script, List<String> args) {
+        return run(python(null), script, args);
+    }
+
+    /** Runs {@code /dev/loupe/bench/<script>} with {@code args} under {@code python}; returns its last line, parsed. */
+    static JsonNode run(String python, String script, List<String> args) {
         Path file;
         try (InputStream in = TorchPeer.class.getResourceAsStream("/dev/loupe/bench/" + script)) {
             file = Files.createTempFile("loupe-" + script.replace(".py", ""), ".py");
@@ -27,7 +45,7 @@ final class TorchPeer {
             throw new LoupeException("bench: cannot extract the PyTorch peer script " + script + ": " + e.getMessage());
         }
         warnIfReferenceBlas();
-        List<String> cmd = new ArrayList<>(List.of("/usr/bin/python3", file.toString()));
+        List<String> cmd = new ArrayList<>(List.of(python, file.toString()));
         cmd.addAll(args);
         System.err.println("running the PyTorch peer...");
         try {
@@ -38,11 +56,12 @@ final class TorchPeer {
             int rc = p.waitFor();
             Files.deleteIfExists(file);
             if (rc != 0)
-                throw new LoupeException("bench: the PyTorch peer failed (exit " + rc
-                        + "); is Debian's python3-torch installed? (apt-get install python3-torch)");
+                throw new LoupeException(
+                        "bench: the PyTorch peer failed (exit " + rc + ") under " + python
+                                + "; does it have torch? (Debian: apt-get install python3-torch; or --python PATH / LOUPE_PYTHON)");
             return Json.mapper().readTree(out.lines().reduce((x, y) -> y).orElse("{}"));
         } catch (IOException e) {
-            throw new LoupeException("bench: cannot run /usr/bin/python3 for the PyTorch peer: " + e.getMessage());
+            throw new LoupeException("bench: cannot run " + python + " for the PyTorch peer: " + e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new LoupeException("bench: interrupted");

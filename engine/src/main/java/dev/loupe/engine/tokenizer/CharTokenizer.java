@@ -2,11 +2,11 @@ package dev.loupe.engine.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.io.AtomicFileWriter;
+import dev.loupe.engine.io.Json;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -87,7 +87,7 @@ public final class CharTokenizer implements Tokenizer {
 
     /** Writes {@code dir/char_tokenizer.json} (atomically); returns the file. */
     public Path save(Path dir) {
-        ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ObjectMapper mapper = Json.mapper();
         ObjectNode root = mapper.createObjectNode();
         root.put("format", FORMAT);
         root.put("version", VERSION);
@@ -97,7 +97,7 @@ public final class CharTokenizer implements Tokenizer {
         Path file = dir.resolve(FILE);
         try {
             Files.createDirectories(dir);
-            byte[] bytes = mapper.writeValueAsBytes(root);
+            byte[] bytes = mapper.writerWithDefaultPrettyPrinter().writeValueAsBytes(root);
             AtomicFileWriter.write(file, ch -> ch.write(ByteBuffer.wrap(bytes)));
         } catch (IOException e) {
             throw new LoupeException("cannot write " + file + ": " + e.getMessage(), e);

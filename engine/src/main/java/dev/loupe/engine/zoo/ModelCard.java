@@ -62,8 +62,8 @@ public final class ModelCard {
         return sb.toString();
     }
 
-    /** Prompts of the samples on a text model's card. */
-    static final List<String> SAMPLE_PROMPTS = List.of("ROMEO:\n", "First Citizen:\n", "\n");
+    /** Prompts of the samples on a text model's card (those the tokenizer can encode; the empty one always). */
+    static final List<String> SAMPLE_PROMPTS = List.of("ROMEO:\n", "First Citizen:\n", "");
 
     /** A text model's card: the held-out loss as training went, and greedy and sampled continuations. */
     private static void textSections(StringBuilder sb, TextTask text, TrainingRun run) {
@@ -95,7 +95,12 @@ public final class ModelCard {
                 .append(" sampled at temperature 0.8 (seed 0).\n");
         Tokenizer tok = text.tokenizer();
         for (String prompt : SAMPLE_PROMPTS) {
-            int[] ids = tok.toTokens(prompt);
+            int[] ids;
+            try {
+                ids = tok.toTokens(prompt);
+            } catch (dev.loupe.engine.LoupeException notInTheVocabulary) {
+                continue;
+            }
             int room = run.model().config().nCtx() - ids.length;
             for (SamplingConfig s : List.of(
                     SamplingConfig.greedy(room),
@@ -107,9 +112,11 @@ public final class ModelCard {
                 int[] out = Generator.generate(run.model(), Tokens.of(ids), s).sequence(0);
                 sb.append("\n")
                         .append(s.isGreedy() ? "Greedy" : "Sampled")
-                        .append(", prompt `")
-                        .append(prompt.replace("\n", "\\n"))
-                        .append("`:\n\n```\n")
+                        .append(
+                                prompt.isEmpty()
+                                        ? ", from the BOS alone"
+                                        : ", prompt `" + prompt.replace("\n", "\\n") + "`")
+                        .append(":\n\n```\n")
                         .append(tok.decode(out, true))
                         .append("\n```\n");
             }

@@ -4,6 +4,7 @@ import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.io.Checkpoint;
 import dev.loupe.engine.io.Folders;
 import dev.loupe.engine.model.HookedTransformer;
+import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.tokenizer.CharTokenizer;
 import dev.loupe.engine.tokenizer.Tokenizer;
 import dev.loupe.engine.tokenizer.Tokenizers;
@@ -48,6 +49,22 @@ public final class Zoo {
         } finally {
             Folders.deleteTree(dir);
         }
+    }
+
+    /** An embedded model's config, without its weights. */
+    public static ModelConfig config(String name) {
+        Path dir = extract(name, List.of(Checkpoint.CONFIG));
+        try {
+            return Checkpoint.readConfig(dir);
+        } finally {
+            Folders.deleteTree(dir);
+        }
+    }
+
+    /** True for the embedded models whose tokens are text ({@link #tokenizer} gives their tokenizer). */
+    public static boolean hasTokenizer(String name) {
+        check(name);
+        return TOKENIZERS.containsKey(name);
     }
 
     /**

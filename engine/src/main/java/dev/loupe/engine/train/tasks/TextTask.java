@@ -71,9 +71,26 @@ public final class TextTask implements Task {
     /**
      * Reads {@code corpus} (UTF-8) and tokenizes it with {@code tokenizer}: {@code "char"} for a
      * {@link CharTokenizer} of the corpus's characters, else a tokenizer path for
-     * {@link Tokenizers#load}.
+     * {@link Tokenizers#load}, whose files are copied beside the trained model.
      */
     public static TextTask load(Path corpus, String tokenizer, int seqLen) {
+        if (tokenizer.equals("char"))
+            return load(
+                    corpus,
+                    text -> CharTokenizer.fromText(text, "the characters of " + corpus.getFileName()),
+                    null,
+                    seqLen);
+        Path source = Path.of(tokenizer);
+        return load(corpus, text -> Tokenizers.load(source), source, seqLen);
+    }
+
+    /** Reads {@code corpus} (UTF-8) and tokenizes it with a given character vocabulary (another model's). */
+    public static TextTask load(Path corpus, CharTokenizer alphabet, int seqLen) {
+        return load(corpus, text -> alphabet, null, seqLen);
+    }
+
+    private static TextTask load(
+            Path corpus, java.util.function.Function<String, Tokenizer> tokenizerOf, Path source, int seqLen) {
         if (seqLen < 2) throw new LoupeException("text task: sequence length must be >= 2, got " + seqLen);
         byte[] bytes;
         try {
@@ -84,13 +101,7 @@ public final class TextTask implements Task {
         String text = Utf8.decodeStrict(bytes, "--corpus " + corpus);
         int n = text.codePointCount(0, text.length());
         int split = text.offsetByCodePoints(0, (int) (n * (1 - VALIDATION_FRACTION)));
-        Tokenizer tok;
-        Path source = null;
-        if (tokenizer.equals("char")) tok = CharTokenizer.fromText(text, "the characters of " + corpus.getFileName());
-        else {
-            source = Path.of(tokenizer);
-            tok = Tokenizers.load(source);
-        }
+        Tokenizer tok = tokenizerOf.apply(text);
         int[] train = tok.encode(text.substring(0, split)), validation = tok.encode(text.substring(split));
         if (train.length < seqLen)
             throw new LoupeException("--corpus " + corpus + ": its training part is " + train.length
@@ -117,8 +128,19 @@ public final class TextTask implements Task {
     @Override
     public String identity() {
         return "text corpus sha256 " + sha256 + ", tokenizer "
-                + (tokenizerSource == null ? "char (" + tokenizer.vocabSize() + " tokens)" : tokenizerSource)
+                + (tokenizerSource == null
+                        ? "char (" + tokenizer.vocabSize() + " tokens, SHA-256 of the characters "
+                                + sha256(tokenizer
+                                                .decode(allIds(), true)
+                                                .getBytes(java.nio.charset.StandardCharsets.UTF_8))
+                                        .substring(0, 16)
+                                + ")"
+                        : tokenizerSource)
                 + ", seq_len " + seqLen;
+    }
+
+    private int[] allIds() {
+        return java.util.stream.IntStream.range(0, tokenizer.vocabSize()).toArray();
     }
 
     public Tokenizer tokenizer() {

@@ -33,22 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 class TextTaskTest {
 
-    /** A play-like text with structure to learn: speakers' names in capitals, lines of words. */
     static String play(int lines, long seed) {
-        String[] names = {"ROMEO", "JULIET", "NURSE", "FRIAR"};
-        String[] words = {"the", "love", "night", "sweet", "thou", "art", "my", "and", "light", "death", "fair", "day"};
-        SplittableRandom rng = new SplittableRandom(seed);
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < lines; i++) {
-            sb.append(names[rng.nextInt(names.length)]).append(":\n");
-            int n = 3 + rng.nextInt(5);
-            for (int w = 0; w < n; w++) {
-                String word = words[rng.nextInt(words.length)];
-                sb.append(w == 0 ? Character.toUpperCase(word.charAt(0)) + word.substring(1) : word)
-                        .append(w + 1 < n ? " " : ".\n\n");
-            }
-        }
-        return sb.toString();
+        return PlayText.of(lines, seed);
     }
 
     static Path write(Path dir, String text) throws IOException {
