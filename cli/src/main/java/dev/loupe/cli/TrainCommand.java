@@ -4,6 +4,7 @@ import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.io.AtomicFileWriter;
 import dev.loupe.engine.tokenizer.CharTokenizer;
 import dev.loupe.engine.train.Trainer;
+import dev.loupe.engine.train.TrainingCheckpoint;
 import dev.loupe.engine.train.TrainingConfig;
 import dev.loupe.engine.train.TrainingRun;
 import dev.loupe.engine.train.tasks.TextTask;
@@ -146,6 +147,10 @@ final class TrainCommand implements Callable<Integer> {
             if (shards < 1) throw new LoupeException("train: --shards must be >= 1, got " + shards);
             trainer.shards(shards);
         }
+        // A resumed run times only the steps after its checkpoint; the card says which.
+        int resumedAfter = TrainingCheckpoint.latest(out)
+                .map(dir -> TrainingCheckpoint.readState(dir).step())
+                .orElse(0);
         long t0 = System.nanoTime();
         TrainingRun run = trainer.train(recipe.modelConfig());
         double seconds = (System.nanoTime() - t0) / 1e9;
@@ -160,7 +165,8 @@ final class TrainCommand implements Callable<Integer> {
             return 0;
         }
         String command = commandLine(recipe);
-        byte[] card = ModelCard.render(recipe, run, command, seconds).getBytes(StandardCharsets.UTF_8);
+        byte[] card =
+                ModelCard.render(recipe, run, command, seconds, resumedAfter).getBytes(StandardCharsets.UTF_8);
         AtomicFileWriter.write(out.resolve(ModelCard.FILE), ch -> ch.write(ByteBuffer.wrap(card)));
         System.out.println(ModelCard.metricsLine(run));
         System.out.println("wrote " + out + " (config.json, model.safetensors, "

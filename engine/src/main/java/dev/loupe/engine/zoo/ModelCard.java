@@ -20,6 +20,14 @@ public final class ModelCard {
     private ModelCard() {}
 
     public static String render(ZooRecipe recipe, TrainingRun run, String command, double seconds) {
+        return render(recipe, run, command, seconds, 0);
+    }
+
+    /**
+     * The card of a run that this process resumed after step {@code resumedAfter} (0: trained from
+     * the start): {@code seconds} then timed only the steps after it, and the card says so.
+     */
+    public static String render(ZooRecipe recipe, TrainingRun run, String command, double seconds, int resumedAfter) {
         TrainingConfig t = run.config();
         StringBuilder sb = new StringBuilder();
         sb.append("# ")
@@ -40,7 +48,7 @@ public final class ModelCard {
                 Locale.ROOT,
                 "%d steps of AdamW (lr %s, betas %s/%s, weight decay %s, %s schedule, "
                         + "%d warm-up steps, gradient clip %s), batch %d, seed %d, initial weights std %s; "
-                        + "%.0f s on %d processors.%n%n",
+                        + "%.0f s on %d processors%s.%n%n",
                 t.steps(),
                 t.lr(),
                 t.beta1(),
@@ -53,7 +61,8 @@ public final class ModelCard {
                 t.seed(),
                 t.initRange() > 0 ? t.initRange() : "0.8/sqrt(d_model)",
                 seconds,
-                Runtime.getRuntime().availableProcessors()));
+                Runtime.getRuntime().availableProcessors(),
+                resumedFor(resumedAfter, t.steps())));
         sb.append("## Final metrics\n\n| metric | value |\n|---|---|\n");
         sb.append(String.format(Locale.ROOT, "| train loss (last step) | %.4g |%n", run.last("loss")));
         for (String m : metricNames(run)) sb.append(String.format(Locale.ROOT, "| %s | %.4g |%n", m, run.last(m)));
@@ -136,5 +145,17 @@ public final class ModelCard {
             if (!NOT_METRICS.contains(k) && !names.contains(k)) names.add(k);
         }));
         return names;
+    }
+
+    /** What the time covers when the run was resumed: only the steps after the checkpoint it resumed from. */
+    private static String resumedFor(int resumedAfter, int steps) {
+        if (resumedAfter <= 0) return "";
+        if (resumedAfter >= steps) return " (every step was done before: this run resumed from the last checkpoint)";
+        return String.format(
+                Locale.ROOT,
+                " for steps %d-%d (resumed from the step-%d checkpoint; the earlier steps' time is not recorded)",
+                resumedAfter + 1,
+                steps,
+                resumedAfter);
     }
 }
