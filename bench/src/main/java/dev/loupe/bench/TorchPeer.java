@@ -14,20 +14,30 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Runs a Python peer script shipped as a resource (PyTorch from Debian's python3-torch; scikit-learn for the
- * probe benchmark); its last output line is JSON.
+ * Runs a Python peer script shipped as a resource (PyTorch; scikit-learn for the probe benchmark); its last
+ * output line is JSON. The Python is {@code --python PATH} where a benchmark takes it, else
+ * {@code $LOUPE_PYTHON}, else {@code /usr/bin/python3} (Debian's python3-torch).
  */
 final class TorchPeer {
+    static final String DEFAULT_PYTHON = "/usr/bin/python3";
+
     private TorchPeer() {}
 
-    /** Runs {@code /dev/loupe/bench/<script>} with {@code args} and returns its last line, parsed. */
-    static JsonNode run(String script, List<String> args) {
-        return run("/usr/bin/python3", script, args);
+    /** The Python to run peers with: {@code explicit} when given, else $LOUPE_PYTHON, else /usr/bin/python3. */
+    static String python(String explicit) {
+        if (explicit != null && !explicit.isBlank()) return explicit;
+        String env = System.getenv("LOUPE_PYTHON");
+        return env != null && !env.isBlank() ? env : DEFAULT_PYTHON;
     }
 
-    /** As {@link #run(String, List)} with another Python (a venv with a newer torch). */
+    /** Runs {@code /dev/loupe/bench/<script>} with {@code args} under the default Python (see {@link #python}). */
+    static JsonNode run(String script, List<String> args) {
+        return run(python(null), script, args);
+    }
+
+    /** Runs {@code /dev/loupe/bench/<script>} with {@code args} under {@code python}; returns its last line, parsed. */
     static JsonNode run(String python, String script, List<String> args) {
-        return run(python, script, args, "PyTorch", "torch (Debian: apt-get install python3-torch)");
+        return run(python, script, args, "PyTorch", "torch (Debian: apt-get install python3-torch; or --python PATH / LOUPE_PYTHON)");
     }
 
     /**

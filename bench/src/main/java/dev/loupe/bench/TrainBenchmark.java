@@ -10,6 +10,7 @@ import dev.loupe.engine.train.Task;
 import dev.loupe.engine.train.TaskBatch;
 import dev.loupe.engine.train.Trainer;
 import dev.loupe.engine.train.TrainingConfig;
+import dev.loupe.engine.zoo.Zoo;
 import dev.loupe.engine.zoo.ZooRecipe;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,15 +33,27 @@ public final class TrainBenchmark {
      * {@code warmup}, the batch cut into {@code shards} (null: one per processor), and with
      * {@code vsTorch} the PyTorch peer too.
      */
-    public record Settings(String model, int batch, int seq, int steps, int warmup, Integer shards, boolean vsTorch) {}
+    public record Settings(
+            String model, int batch, int seq, int steps, int warmup, Integer shards, boolean vsTorch, String python) {}
+
+    /** The zoo models this benchmark knows. */
+    public static final List<String> MODELS = List.of("attn-only-2l", "modadd-1l", ZooRecipe.SHAKESPEARE_CHAR);
 
     public static void run(Settings a) {
         String name = a.model();
-        ZooRecipe recipe = ZooRecipe.all().stream()
-                .filter(r -> r.model().equals(name))
-                .findFirst()
-                .orElseThrow(() -> new LoupeException(
-                        "bench train: unknown --model '" + name + "' (known: attn-only-2l, modadd-1l)"));
+        if (!MODELS.contains(name))
+            throw new LoupeException(
+                    "bench train: unknown --model '" + name + "' (known: " + String.join(", ", MODELS) + ")");
+        boolean text = name.equals(ZooRecipe.SHAKESPEARE_CHAR);
+        // The text model's recipe reads its corpus; its architecture is the recipe's with the shipped vocabulary.
+        ZooRecipe recipe = text
+                ? null
+                : ZooRecipe.all().stream()
+                        .filter(r -> r.model().equals(name))
+                        .findFirst()
+                        .orElseThrow();
+        ModelConfig cfg = text ? Zoo.config(name) : recipe.modelConfig();
+        TrainingConfig recipeTraining = text ? ZooRecipe.textTraining() : recipe.training();
         int batch = a.batch(),
                 seq = a.seq(),
                 steps = a.steps(),
@@ -48,7 +61,6 @@ public final class TrainBenchmark {
                 shards = a.shards() != null ? a.shards() : Runtime.getRuntime().availableProcessors();
         if (batch < 1 || steps < 1 || warmup < 0 || shards < 1)
             throw new LoupeException("bench train: --batch, --steps and --shards must be >= 1, --warmup >= 0");
-        ModelConfig cfg = recipe.modelConfig();
         if (seq < 2 || seq > cfg.nCtx())
             throw new LoupeException("bench train: --seq must be in [2, n_ctx = " + cfg.nCtx() + "], got " + seq);
         int threads = Nd4j.getEnvironment().maxMasterThreads();
@@ -70,7 +82,7 @@ public final class TrainBenchmark {
         for (int[] row : ids) for (int i = 0; i < seq; i++) row[i] = rng.nextInt(cfg.dVocab());
         TaskBatch fixed = TaskBatch.nextToken(Tokens.of(ids));
         Task task = (b, r) -> fixed;
-        TrainingConfig training = recipe.training().toBuilder()
+        TrainingConfig training = recipeTraining.toBuilder()
                 .steps(warmup + steps)
                 .batchSize(batch)
                 .warmupSteps(0)
@@ -97,25 +109,48 @@ public final class TrainBenchmark {
                 1000 / loupe,
                 loupe * batch * seq);
         if (a.vsTorch()) {
-            double torch = torchStepsPerSecond(cfg, training, batch, seq, steps, warmup, threads);
+            double torch = torchStepsPerSecond(cfg, training, batch, seq, steps, warmup, threads, text, a.python());
             System.out.printf(Locale.ROOT, "torch: %.2f steps/s (%.1f ms/step)%n", torch, 1000 / torch);
             System.out.printf(Locale.ROOT, "ratio_vs_torch=%.3f%n", loupe / torch);
         }
     }
 
+    /**
+     * The same step in PyTorch; {@code nanoGpt} runs it as nanoGPT's model.py (modules, fused qkv,
+     * scaled_dot_product_attention), else as a plain functional transformer.
+     */
     private static double torchStepsPerSecond(
-            ModelConfig c, TrainingConfig t, int batch, int seq, int steps, int warmup, int threads) {
+            ModelConfig c,
+            TrainingConfig t,
+            int batch,
+            int seq,
+            int steps,
+            int warmup,
+            int threads,
+            boolean nanoGpt,
+            String pythonOption) {
         Map<String, Object> config = TorchPeer.architecture(c);
+        if (nanoGpt) config.put("arch", "nanogpt");
         config.put("attn_only", c.attnOnly());
         config.put("normalization", c.normalization().name());
         config.put("activation", c.activation().name());
+        config.put("unembed_bias", c.biases().unembed());
+        config.put("tied_embeddings", c.tiedEmbeddings());
         config.put("lr", t.lr());
         config.put("beta1", t.beta1());
         config.put("beta2", t.beta2());
         config.put("adam_eps", t.eps());
         config.put("weight_decay", t.weightDecay());
         config.put("grad_clip", t.gradClip());
+        if (nanoGpt
+                && !(c.normalization() == ModelConfig.Normalization.LAYER_NORM
+                        && c.positional() == ModelConfig.Positional.LEARNED
+                        && !c.attnOnly()
+                        && c.biases().equals(ModelConfig.Biases.all())))
+            throw new LoupeException("bench train: the nanoGPT peer needs a GPT-2-style model, got " + c);
+        String python = TorchPeer.python(pythonOption);
         JsonNode json = TorchPeer.run(
+                python,
                 "torch_train.py",
                 List.of(
                         "--config",
@@ -130,7 +165,8 @@ public final class TrainBenchmark {
                         "" + warmup,
                         "--threads",
                         "" + threads));
-        System.out.println("torch " + json.path("torch").asText() + " with "
+        System.out.println("torch " + json.path("torch").asText() + " (" + python + ")"
+                + (nanoGpt ? ", nanoGPT's model.py," : "") + " with "
                 + json.path("threads").asInt() + " threads, final loss "
                 + json.path("loss").asText());
         return json.path("steps_per_s").asDouble();

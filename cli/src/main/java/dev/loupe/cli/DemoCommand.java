@@ -2,6 +2,7 @@ package dev.loupe.cli;
 
 import static org.nd4j.linalg.indexing.NDArrayIndex.point;
 
+import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.analysis.HeadScores;
 import dev.loupe.engine.autograd.Graph;
 import dev.loupe.engine.io.AtomicFileWriter;
@@ -11,6 +12,7 @@ import dev.loupe.engine.model.Losses;
 import dev.loupe.engine.model.Tokens;
 import dev.loupe.engine.train.tasks.InductionTask;
 import dev.loupe.engine.zoo.Zoo;
+import dev.loupe.engine.zoo.ZooRecipe;
 import dev.loupe.viz.Figure;
 import dev.loupe.viz.PlotlyJs;
 import dev.loupe.viz.TableHtml;
@@ -31,7 +33,8 @@ import tech.tablesaw.api.Table;
  * {@code ./loupe demo}: finds the induction circuit of the embedded {@code attn-only-2l}. Runs it
  * with a cache on repeated random tokens, prints every head's previous-token, duplicate-token and
  * induction scores, and writes an HTML report: the attention patterns of the top induction and
- * previous-token heads, and the loss per position, which drops on the repeated half.
+ * previous-token heads, and the loss per position, which drops on the repeated half. With
+ * {@code --model shakespeare-char}: the character model writes, and its logit lens ({@link TextDemo}).
  */
 @Command(
         name = "demo",
@@ -39,9 +42,32 @@ import tech.tablesaw.api.Table;
         description = {
             "Finds the induction heads of the embedded attn-only-2l.",
             "Prints every head's previous-token, duplicate-token and induction scores on repeated random tokens,",
-            "and writes an HTML report (attention patterns, loss per position) to --out."
+            "and writes an HTML report (attention patterns, loss per position) to --out.",
+            "--model shakespeare-char: the character model writes (greedy, sampled) and a logit-lens table shows",
+            "its next-character guess forming block by block on a held-out passage; report in --out."
         })
 final class DemoCommand implements Callable<Integer> {
+    @Option(
+            names = "--model",
+            paramLabel = "NAME",
+            defaultValue = "attn-only-2l",
+            completionCandidates = Models.class,
+            description = "attn-only-2l or shakespeare-char; default: ${DEFAULT-VALUE}")
+    String model;
+
+    @Option(
+            names = "--prompt",
+            paramLabel = "TEXT",
+            defaultValue = "ROMEO:\n",
+            description = "shakespeare-char: the text it continues; default: ROMEO: and a newline")
+    String prompt;
+
+    static final class Models extends java.util.ArrayList<String> {
+        Models() {
+            super(List.of("attn-only-2l", ZooRecipe.SHAKESPEARE_CHAR));
+        }
+    }
+
     @Option(
             names = "--out",
             paramLabel = "DIR",
@@ -67,27 +93,33 @@ final class DemoCommand implements Callable<Integer> {
             names = "--seed",
             paramLabel = "S",
             defaultValue = "0",
-            description = "seed of the random tokens; default: ${DEFAULT-VALUE}")
+            description = "seed of the random tokens (shakespeare-char: of the sample); default: ${DEFAULT-VALUE}")
     int seed;
 
     @Override
     public Integer call() {
-        HookedTransformer model = Zoo.load("attn-only-2l");
+        if (model.equals(ZooRecipe.SHAKESPEARE_CHAR)) {
+            TextDemo.run(model, prompt, seed, out);
+            return 0;
+        }
+        if (!model.equals("attn-only-2l"))
+            throw new LoupeException("demo: --model must be attn-only-2l or shakespeare-char, got '" + model + "'");
+        HookedTransformer attnOnly = Zoo.load("attn-only-2l");
         System.out.println(
-                "attn-only-2l: " + model + ", trained by Loupe on repeated random tokens (see its model card)");
+                "attn-only-2l: " + attnOnly + ", trained by Loupe on repeated random tokens (see its model card)");
 
         Tokens tokens =
-                HeadScores.repeatedRandomTokens(batch, seq, model.config().dVocab(), InductionTask.BOS, seed);
+                HeadScores.repeatedRandomTokens(batch, seq, attnOnly.config().dVocab(), InductionTask.BOS, seed);
         double[] loss;
         Table scores;
         INDArray patterns0, patterns1; // [head, q_pos, k_pos] of the first sequence, per layer
-        try (ForwardResult r = model.runWithCache(tokens, HeadScores.PATTERNS);
+        try (ForwardResult r = attnOnly.runWithCache(tokens, HeadScores.PATTERNS);
                 Graph g = Graph.inference()) {
             loss = Losses.perPosition(g.constant(r.logits()), tokens)
                     .data()
                     .mean(0)
                     .toDoubleVector(); // [2 * seq]
-            scores = HeadScores.fromCache(r.cache(), model.config().nLayers(), seq);
+            scores = HeadScores.fromCache(r.cache(), attnOnly.config().nLayers(), seq);
             patterns0 = r.cache().get("pattern", 0).get(point(0)).dup();
             patterns1 = r.cache().get("pattern", 1).get(point(0)).dup();
         }
@@ -105,7 +137,7 @@ final class DemoCommand implements Callable<Integer> {
                 "Mean loss predicting the random first half: %.3f; the repeated half: %.3f (uniform guess: %.3f)%n",
                 firstHalf,
                 repeated,
-                Math.log(model.config().dVocab() - 1));
+                Math.log(attnOnly.config().dVocab() - 1));
 
         int inductionRow = HeadScores.best(scores, "induction", 1, 2),
                 previousRow = HeadScores.best(scores, "previous_token", 0, 1);
@@ -126,7 +158,7 @@ final class DemoCommand implements Callable<Integer> {
         for (int p = 0; p < ids.length; p++) labels.add(p == 0 ? "BOS" : ids[p] + "@" + p);
         INDArray indPattern = (indLayer == 0 ? patterns0 : patterns1).get(point(indHead));
         String html = report(
-                model,
+                attnOnly,
                 scores,
                 labels,
                 seq,
@@ -209,7 +241,7 @@ final class DemoCommand implements Callable<Integer> {
                 + "</body></html>\n";
     }
 
-    private static void writeReport(Path out, String html) {
+    static void writeReport(Path out, String html) {
         try {
             Files.createDirectories(out);
         } catch (java.io.IOException e) {

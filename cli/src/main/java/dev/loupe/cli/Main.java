@@ -44,8 +44,9 @@ import picocli.CommandLine.ParseResult;
             "  test        Runs every test (the launcher runs Maven for it).",
             "",
             "Run './loupe COMMAND --help' for a command's options. Model PATHs (--model) are a Loupe checkpoint folder,",
-            "a Hugging Face model folder, a llama2.c .bin file, an embedded zoo model (attn-only-2l, modadd-1l), or a",
-            "Hugging Face model id (e.g. gpt2), found in the Hugging Face cache or downloaded into it.",
+            "a Hugging Face model folder, a llama2.c .bin file, an embedded zoo model (attn-only-2l, modadd-1l,",
+            "shakespeare-char), or a Hugging Face model id (e.g. gpt2), found in the Hugging Face cache or downloaded",
+            "into it. Tokenizer PATHs (--tokenizer) are a folder or file, or an embedded text model (shakespeare-char).",
             "Bad input prints 'loupe: ...' naming what is wrong and exits with status 2."
         })
 public final class Main implements Callable<Integer> {

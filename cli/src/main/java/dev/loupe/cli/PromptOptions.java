@@ -2,7 +2,6 @@ package dev.loupe.cli;
 
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.tokenizer.Tokenizer;
-import dev.loupe.engine.tokenizer.Tokenizers;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
@@ -25,8 +24,8 @@ final class PromptOptions {
     @Option(
             names = "--tokenizer",
             paramLabel = "PATH",
-            description = "the tokenizer for --prompt (default: the one in the model's folder, or tokenizer.bin beside"
-                    + " a llama2.c .bin)")
+            description = "the tokenizer for --prompt, a path or an embedded model's name (default: the model's own: in"
+                    + " its folder, tokenizer.bin beside a llama2.c .bin, or an embedded text model's)")
     Path tokenizer;
 
     /** The prompt's token ids: --tokens as given, or --prompt through the tokenizer (BOS prepended). */
@@ -39,12 +38,15 @@ final class PromptOptions {
         return tokenizer(command, model).toTokens(prompt);
     }
 
-    /** --tokenizer, else the model's folder, else a tokenizer.bin beside a llama2.c checkpoint. */
+    /** --tokenizer, else the model's own (an embedded text model's, its folder's, or a tokenizer.bin beside a .bin). */
     Tokenizer tokenizer(String command, Path model) {
-        Path p = ModelTokenizer.path(tokenizer, model);
-        if (p == null)
-            throw new LoupeException(command + ": --prompt needs a tokenizer: none found in "
-                    + ModelTokenizer.folderOf(model) + "; pass --tokenizer PATH or use --tokens");
-        return Tokenizers.load(p);
+        ModelTokenizer.Found found = ModelTokenizer.find(tokenizer, model);
+        if (found == null)
+            throw new LoupeException(command + ": --prompt needs a tokenizer: none found "
+                    + (ModelTokenizer.isZooName(model)
+                            ? "for the embedded " + model + " (its tokens are plain ids)"
+                            : "in " + ModelTokenizer.folderOf(model))
+                    + "; pass --tokenizer PATH or use --tokens");
+        return found.tokenizer();
     }
 }

@@ -2,10 +2,14 @@ package dev.loupe.cli;
 
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.io.AtomicFileWriter;
+import dev.loupe.engine.tokenizer.CharTokenizer;
 import dev.loupe.engine.train.Trainer;
+import dev.loupe.engine.train.TrainingCheckpoint;
 import dev.loupe.engine.train.TrainingConfig;
 import dev.loupe.engine.train.TrainingRun;
+import dev.loupe.engine.train.tasks.TextTask;
 import dev.loupe.engine.zoo.ModelCard;
+import dev.loupe.engine.zoo.Zoo;
 import dev.loupe.engine.zoo.ZooRecipe;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -20,14 +24,18 @@ import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code ./loupe train --task induction|modadd --out DIR [--steps N] ...}: trains (or resumes) a zoo recipe. */
+/**
+ * {@code ./loupe train --task induction|modadd|text --out DIR [--corpus FILE] [--steps N] ...}: trains
+ * (or resumes) a zoo recipe.
+ */
 @Command(
         name = "train",
         mixinStandardHelpOptions = true,
         description = {
             "Trains a zoo model from its recipe (the defaults reproduce the embedded model).",
             "Resumes from DIR's checkpoints; writes config.json, model.safetensors, history.csv and a model card",
-            "into DIR."
+            "into DIR, and for --task text the tokenizer (char_tokenizer.json, or a copy of --tokenizer's files).",
+            "--task text --corpus ../shared/corpora/tinyshakespeare.txt reproduces shakespeare-char."
         })
 final class TrainCommand implements Callable<Integer> {
     @Spec
@@ -38,8 +46,21 @@ final class TrainCommand implements Callable<Integer> {
             required = true,
             paramLabel = "TASK",
             completionCandidates = Tasks.class,
-            description = "induction (attn-only-2l) or modadd (modadd-1l)")
+            description = "induction (attn-only-2l), modadd (modadd-1l) or text (shakespeare-char on its corpus)")
     String task;
+
+    @Option(
+            names = "--corpus",
+            paramLabel = "FILE",
+            description = "--task text: the UTF-8 text to learn; its last 10% is held out for val_loss")
+    Path corpus;
+
+    @Option(
+            names = "--tokenizer",
+            paramLabel = "char|PATH",
+            description = "--task text: char (one token per character of the corpus, the default), a tokenizer path,"
+                    + " or an embedded text model's name (its characters)")
+    String tokenizer;
 
     @Option(
             names = "--out",
@@ -93,7 +114,7 @@ final class TrainCommand implements Callable<Integer> {
 
     static final class Tasks extends java.util.ArrayList<String> {
         Tasks() {
-            super(java.util.List.of("induction", "modadd"));
+            super(java.util.List.of("induction", "modadd", "text"));
         }
     }
 
@@ -105,7 +126,7 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        ZooRecipe recipe = ZooRecipe.forTask(task);
+        ZooRecipe recipe = recipe();
         TrainingConfig.Builder b = recipe.training().toBuilder();
         if (steps != null) b.steps(steps).warmupSteps(Math.min(recipe.training().warmupSteps(), Math.max(0, steps)));
         if (seed != null) b.seed(seed);
@@ -126,6 +147,10 @@ final class TrainCommand implements Callable<Integer> {
             if (shards < 1) throw new LoupeException("train: --shards must be >= 1, got " + shards);
             trainer.shards(shards);
         }
+        // A resumed run times only the steps after its checkpoint; the card says which.
+        int resumedAfter = TrainingCheckpoint.latest(out)
+                .map(dir -> TrainingCheckpoint.readState(dir).step())
+                .orElse(0);
         long t0 = System.nanoTime();
         TrainingRun run = trainer.train(recipe.modelConfig());
         double seconds = (System.nanoTime() - t0) / 1e9;
@@ -140,16 +165,42 @@ final class TrainCommand implements Callable<Integer> {
             return 0;
         }
         String command = commandLine(recipe);
-        byte[] card = ModelCard.render(recipe, run, command, seconds).getBytes(StandardCharsets.UTF_8);
+        byte[] card =
+                ModelCard.render(recipe, run, command, seconds, resumedAfter).getBytes(StandardCharsets.UTF_8);
         AtomicFileWriter.write(out.resolve(ModelCard.FILE), ch -> ch.write(ByteBuffer.wrap(card)));
         System.out.println(ModelCard.metricsLine(run));
-        System.out.println("wrote " + out + " (config.json, model.safetensors, history.csv, " + ModelCard.FILE + ")");
+        System.out.println("wrote " + out + " (config.json, model.safetensors, "
+                + (recipe.trainingTask() instanceof TextTask ? "the tokenizer, " : "") + "history.csv, "
+                + ModelCard.FILE
+                + ")");
         return 0;
+    }
+
+    /** The recipe of --task; text reads --corpus with --tokenizer. */
+    private ZooRecipe recipe() {
+        if (!task.equals("text")) {
+            if (corpus != null || tokenizer != null)
+                throw new LoupeException("train: --corpus and --tokenizer are for --task text, not " + task);
+            return ZooRecipe.forTask(task);
+        }
+        if (corpus == null) throw new LoupeException("train: --task text needs --corpus FILE (UTF-8 text)");
+        String tok = tokenizer == null ? "char" : tokenizer;
+        Path asPath = tok.equals("char") ? null : Path.of(tok);
+        TextTask text = asPath != null && ModelTokenizer.isZooName(asPath)
+                ? TextTask.load(corpus, zooAlphabet(tok), ZooRecipe.TEXT_SEQ_LEN)
+                : TextTask.load(corpus, tok, ZooRecipe.TEXT_SEQ_LEN);
+        System.out.println("task text: " + text);
+        return ZooRecipe.text(text);
+    }
+
+    private static CharTokenizer zooAlphabet(String name) {
+        if (Zoo.tokenizer(name) instanceof CharTokenizer c) return c;
+        throw new LoupeException("train: --tokenizer " + name + " is not a character tokenizer");
     }
 
     /** The command that reproduces this run, for the model card: the options given, as typed, in name order. */
     private String commandLine(ZooRecipe recipe) {
-        Set<String> excluded = Set.of("--task", "--out", "--stop-after");
+        Set<String> excluded = Set.of("--task", "--out", "--stop-after", "--corpus");
         TreeMap<String, String> given = new TreeMap<>();
         for (OptionSpec o : spec.commandLine().getParseResult().matchedOptions()) {
             String name = o.longestName();
@@ -157,7 +208,8 @@ final class TrainCommand implements Callable<Integer> {
             var values = o.originalStringValues();
             given.put(name.substring(2), values.isEmpty() ? null : values.get(values.size() - 1));
         }
-        StringBuilder sb = new StringBuilder("./loupe train --task " + recipe.task() + " --out DIR");
+        StringBuilder sb = new StringBuilder(
+                "./loupe train --task " + recipe.task() + (corpus == null ? "" : " --corpus " + corpus) + " --out DIR");
         given.forEach((name, value) -> sb.append(" --").append(name).append(value == null ? "" : " " + value));
         return sb.toString();
     }

@@ -65,6 +65,8 @@ class TrainAndDemoCommandTest {
                         "./loupe train --task modadd --out DIR --batch 64 --checkpoint-every 2 --eval-every 2 --shards 3 --steps 4"),
                 card);
         assertTrue(card.contains("| test_accuracy |"), card);
+        // this process trained steps 3-4 only, and the card's time says so
+        assertTrue(card.contains(" for steps 3-4 (resumed from the step-2 checkpoint;"), card);
     }
 
     @Test

@@ -19,7 +19,7 @@ public final class BenchTrainCommand implements Callable<Integer> {
             paramLabel = "NAME",
             defaultValue = "attn-only-2l",
             completionCandidates = Models.class,
-            description = "attn-only-2l or modadd-1l; default: ${DEFAULT-VALUE}")
+            description = "attn-only-2l, modadd-1l or shakespeare-char; default: ${DEFAULT-VALUE}")
     String model;
 
     @Option(names = "--batch", paramLabel = "B", defaultValue = "64", description = "default: ${DEFAULT-VALUE}")
@@ -50,18 +50,24 @@ public final class BenchTrainCommand implements Callable<Integer> {
 
     @Option(
             names = "--vs-torch",
-            description = "also run the PyTorch peer (Debian's python3-torch) with as many threads")
+            description = "also run the PyTorch peer with as many threads (shakespeare-char: as nanoGPT's model.py)")
     boolean vsTorch;
+
+    @Option(
+            names = "--python",
+            paramLabel = "PATH",
+            description = "the Python with torch for --vs-torch (default: $LOUPE_PYTHON, else /usr/bin/python3)")
+    String python;
 
     static final class Models extends java.util.ArrayList<String> {
         Models() {
-            super(java.util.List.of("attn-only-2l", "modadd-1l"));
+            super(TrainBenchmark.MODELS);
         }
     }
 
     @Override
     public Integer call() {
-        TrainBenchmark.run(new TrainBenchmark.Settings(model, batch, seq, steps, warmup, shards, vsTorch));
+        TrainBenchmark.run(new TrainBenchmark.Settings(model, batch, seq, steps, warmup, shards, vsTorch, python));
         return 0;
     }
 }

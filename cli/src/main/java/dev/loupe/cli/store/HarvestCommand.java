@@ -5,7 +5,6 @@ import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.loaders.ModelLoader;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.tokenizer.Tokenizer;
-import dev.loupe.engine.tokenizer.Tokenizers;
 import dev.loupe.store.StoreDType;
 import dev.loupe.store.corpus.Corpus;
 import dev.loupe.store.harvest.HarvestConfig;
@@ -137,8 +136,8 @@ public final class HarvestCommand implements Callable<Integer> {
         for (Path p : corpusPaths)
             if (!Files.exists(p)) throw new LoupeException("corpus file " + p + " does not exist");
         Path where = ModelLoader.locate(model);
-        Path tokenizerPath = ModelTokenizer.path(tokenizer, where);
-        Tokenizer tok = tokenizerPath == null ? null : Tokenizers.load(tokenizerPath);
+        ModelTokenizer.Found found = ModelTokenizer.find(tokenizer, where);
+        Tokenizer tok = found == null ? null : found.tokenizer();
         Corpus.TextDocs docs =
                 switch (textDocs) {
                     case "lines" -> Corpus.TextDocs.LINES;
@@ -166,8 +165,7 @@ public final class HarvestCommand implements Callable<Integer> {
                 beginSequenceId,
                 separatorId);
         HookedTransformer m = ModelLoader.load(where.toString());
-        String tokName =
-                tok == null ? null : tokenizerPath.toAbsolutePath().normalize().toString();
+        String tokName = found == null ? null : found.source();
         HarvestResult r = Harvester.run(
                 m,
                 model,

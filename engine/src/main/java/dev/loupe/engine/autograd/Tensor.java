@@ -293,28 +293,26 @@ public final class Tensor {
 
     /**
      * GELU in GPT-2's tanh form, 0.5 x (1 + tanh(u)) with u = sqrt(2/pi) (x + 0.044715 x^3), computed
-     * as x * sigmoid(2u) = x / (1 + exp(-2u)): ND4J's {@code precise_gelu} is miscomputed, and exp
-     * is the fastest transcendental it has (tanh measured ~2x slower).
+     * as x * sigmoid(2u): ND4J's {@code precise_gelu} is miscomputed, and its sigmoid is one fused
+     * pass (tanh measured ~2x slower). sigmoid(2u) is kept for the backward pass, which then needs
+     * 9 element-wise passes instead of 17: fwd + bwd of [4096, 512] took 18 instead of 28 ms on one thread.
      */
     public Tensor geluNew() {
-        INDArray out = alloc(shape()).assign(data);
-        out.muli(data)
-                .muli(-2 * SQRT_2_OVER_PI * 0.044715)
-                .addi(-2 * SQRT_2_OVER_PI)
-                .muli(data); // -2u
-        Transforms.exp(out, false);
-        out.addi(1).rdivi(data); // x / (1 + exp(-2u)) = x * sigmoid(2u)
+        INDArray s = alloc(shape()).assign(data);
+        s.muli(data)
+                .muli(2 * SQRT_2_OVER_PI * 0.044715)
+                .addi(2 * SQRT_2_OVER_PI)
+                .muli(data); // 2u
+        Transforms.sigmoid(s, false); // s = sigmoid(2u)
+        INDArray out = alloc(shape()).assign(s).muli(data); // x * s
         Consumer<INDArray> back = g -> {
-            // with s = sigmoid(2u): d/dx = s + x * 2 s (1 - s) du/dx, du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
-            INDArray s = data.mul(data)
-                    .muli(-2 * SQRT_2_OVER_PI * 0.044715)
-                    .addi(-2 * SQRT_2_OVER_PI)
+            // d/dx = s + x * 2 s (1 - s) du/dx, du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+            INDArray d = data.mul(data)
+                    .muli(2 * SQRT_2_OVER_PI * 3 * 0.044715)
+                    .addi(2 * SQRT_2_OVER_PI)
                     .muli(data);
-            Transforms.exp(s, false);
-            s.addi(1).rdivi(1);
-            INDArray du = data.mul(data).muli(3 * 0.044715).addi(1).muli(2 * SQRT_2_OVER_PI);
-            INDArray d = s.rsub(1).muli(s).muli(du).muli(data).addi(s);
-            send(g.mul(d));
+            d.muli(s.rsub(1).muli(s)).addi(s).muli(g);
+            sendFresh(d);
         };
         return result(out, back, this);
     }

@@ -55,7 +55,7 @@ public final class ModelLoader {
     /** The model's config without loading its weights. */
     public static ModelConfig config(String path) {
         Path p = Path.of(path);
-        if (!Files.exists(p) && Zoo.NAMES.contains(path)) return Zoo.load(path).config();
+        if (!Files.exists(p) && Zoo.NAMES.contains(path)) return Zoo.config(path);
         if (isLlama2c(p)) return Llama2cCheckpoint.readHeader(p).toModelConfig();
         if (Files.isDirectory(p) && HuggingFaceModel.isHuggingFaceFolder(p) && !Checkpoint.isCheckpoint(p))
             return HuggingFaceModel.readConfig(p);

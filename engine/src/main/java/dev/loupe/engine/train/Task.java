@@ -26,6 +26,21 @@ public interface Task {
     }
 
     /**
+     * What identifies this task's data, stored with every checkpoint: a run resumes only from a
+     * checkpoint of the same identity (a text task: its corpus's SHA-256 and its tokenizer).
+     * Default: {@link #name()}.
+     */
+    default String identity() {
+        return name();
+    }
+
+    /**
+     * Writes the files a model trained on this task needs beside its weights (a text task's
+     * tokenizer) into {@code modelDir}; called whenever the trainer saves a model. Default: none.
+     */
+    default void writeFiles(java.nio.file.Path modelDir) {}
+
+    /**
      * Metrics on held-out data (test loss, accuracy, ...), in a stable order; empty when the task
      * has none. Called every {@link TrainingConfig#evalEvery()} steps.
      */

@@ -133,9 +133,9 @@ public final class Trainer {
                         dir + ": this checkpoint was trained with another training config; resume with the"
                                 + " same settings or use another --out folder.\n  checkpoint: " + state.config()
                                 + "\n  requested:  " + config);
-            if (!state.task().equals(task.name()))
+            if (!state.task().equals(task.identity()))
                 throw new LoupeException(dir + ": this checkpoint was trained on task '" + state.task() + "', not '"
-                        + task.name() + "'");
+                        + task.identity() + "'; resume with the same task and data or use another --out folder");
             optimizer = new AdamW(modelConfig, Checkpoint.load(dir).weights());
             TrainingCheckpoint.loadOptimizer(dir, optimizer, state.step());
             start = state.step();
@@ -163,7 +163,8 @@ public final class Trainer {
                             out,
                             model,
                             optimizer,
-                            new TrainingCheckpoint.State(step + 1, task.name(), config, history));
+                            new TrainingCheckpoint.State(step + 1, task.identity(), config, history),
+                            task::writeFiles);
                 bar.update(step + 1, String.format(Locale.ROOT, "loss %.4f", row.get("loss")));
                 listener.stepDone(step + 1, row);
             }
@@ -171,6 +172,7 @@ public final class Trainer {
         TrainingRun run = new TrainingRun(model, task.name(), config, List.copyOf(history));
         if (out != null && end == config.steps()) {
             Checkpoint.save(model, out);
+            task.writeFiles(out);
             run.saveHistory(out.resolve("history.csv"));
         }
         return run;

@@ -53,6 +53,19 @@ public final class TrainingCheckpoint {
 
     /** Writes step {@code state.step()}'s checkpoint under {@code out}; returns its folder. */
     public static Path save(Path out, HookedTransformer model, AdamW optimizer, State state) {
+        return save(out, model, optimizer, state, dir -> {});
+    }
+
+    /**
+     * As {@link #save(Path, HookedTransformer, AdamW, State)}, with {@code modelFiles} writing
+     * what the model needs beside its weights (a tokenizer) into the checkpoint folder.
+     */
+    public static Path save(
+            Path out,
+            HookedTransformer model,
+            AdamW optimizer,
+            State state,
+            java.util.function.Consumer<Path> modelFiles) {
         Path root = out.resolve(DIR);
         Path done = root.resolve(String.format("step-%07d", state.step()));
         Path temp = root.resolve("." + done.getFileName() + "."
@@ -60,6 +73,7 @@ public final class TrainingCheckpoint {
         try {
             Files.createDirectories(root);
             Checkpoint.save(model, temp);
+            modelFiles.accept(temp);
             SafetensorsWriter.write(temp.resolve(OPTIMIZER), optimizer.state(), Map.of("format", FORMAT));
             ObjectNode json = JSON.createObjectNode();
             json.put("format", FORMAT);
