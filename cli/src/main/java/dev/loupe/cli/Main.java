@@ -56,6 +56,7 @@ public final class Main implements Callable<Integer> {
                 .addSubcommand(new GenerateCommand())
                 .addSubcommand(new TokenizeCommand())
                 .addSubcommand(new TrainCommand())
+                .addSubcommand(new PatchCommand())
                 .addSubcommand(group(
                         "bench",
                         "Benchmarks, each against its peer in the same run (last line ratio_vs_...=).",

@@ -41,7 +41,12 @@ final class PromptOptions {
 
     /** --tokenizer, else the model's folder, else a tokenizer.bin beside a llama2.c checkpoint. */
     Tokenizer tokenizer(String command, Path model) {
-        Path p = ModelTokenizer.path(tokenizer, model);
+        return tokenizer(command, tokenizer, model);
+    }
+
+    /** {@code explicit} when given, else the model's own tokenizer; the error names {@code command}. */
+    static Tokenizer tokenizer(String command, Path explicit, Path model) {
+        Path p = ModelTokenizer.path(explicit, model);
         if (p == null)
             throw new LoupeException(command + ": --prompt needs a tokenizer: none found in "
                     + ModelTokenizer.folderOf(model) + "; pass --tokenizer PATH or use --tokens");
