@@ -57,6 +57,32 @@ public record PatchResult(INDArray values, List<String> axes, List<String> label
     }
 
     /**
+     * Pearson correlation with another result of the same shape (attribution estimates against true
+     * patching, say), over every entry.
+     */
+    public double correlation(PatchResult other) {
+        if (!Arrays.equals(values.shape(), other.values.shape()))
+            throw new LoupeException("patch result: correlation of shapes " + Arrays.toString(values.shape()) + " and "
+                    + Arrays.toString(other.values.shape()));
+        double[] x = values.dup('c').reshape(values.length()).toDoubleVector();
+        double[] y = other.values.dup('c').reshape(values.length()).toDoubleVector();
+        double mx = Arrays.stream(x).average().orElse(0),
+                my = Arrays.stream(y).average().orElse(0);
+        double sxy = 0, sxx = 0, syy = 0;
+        for (int i = 0; i < x.length; i++) {
+            sxy += (x[i] - mx) * (y[i] - my);
+            sxx += (x[i] - mx) * (x[i] - mx);
+            syy += (y[i] - my) * (y[i] - my);
+        }
+        return sxy / Math.sqrt(sxx * syy);
+    }
+
+    /** This result minus a constant (true patching minus the corrupted baseline, to compare with attribution). */
+    public PatchResult minus(double baseline) {
+        return new PatchResult(values.sub(baseline), axes, labels, metric + " - " + baseline);
+    }
+
+    /**
      * One row per patch: a column per axis ({@code layer}, {@code pos}, ... as integers; {@code
      * component} as text) and a {@code value} column. Sort or filter it with Tablesaw.
      */
