@@ -13,12 +13,30 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** Runs a PyTorch peer script (Debian python3-torch) shipped as a resource; its last output line is JSON. */
-final class TorchPeer {
+/**
+ * Runs a PyTorch peer script shipped as a resource with a Python that has torch (Debian's
+ * python3-torch by default); its last output line is JSON.
+ */
+public final class TorchPeer {
+    /** The Python used when neither {@code --python} nor {@code LOUPE_PYTHON} names one. */
+    public static final String DEFAULT_PYTHON = "/usr/bin/python3";
+
     private TorchPeer() {}
 
-    /** Runs {@code /dev/loupe/bench/<script>} with {@code args} and returns its last line, parsed. */
+    /** The interpreter for peers: {@code explicit} when given, else {@code $LOUPE_PYTHON}, else {@link #DEFAULT_PYTHON}. */
+    public static String python(String explicit) {
+        if (explicit != null && !explicit.isBlank()) return explicit;
+        String env = System.getenv("LOUPE_PYTHON");
+        return env != null && !env.isBlank() ? env : DEFAULT_PYTHON;
+    }
+
+    /** Runs {@code /dev/loupe/bench/<script>} with {@code args} under {@link #python(String) python(null)}. */
     static JsonNode run(String script, List<String> args) {
+        return run(python(null), script, args);
+    }
+
+    /** Runs {@code /dev/loupe/bench/<script>} with {@code args} under {@code python} and returns its last line, parsed. */
+    static JsonNode run(String python, String script, List<String> args) {
         Path file;
         try (InputStream in = TorchPeer.class.getResourceAsStream("/dev/loupe/bench/" + script)) {
             file = Files.createTempFile("loupe-" + script.replace(".py", ""), ".py");
@@ -26,10 +44,10 @@ final class TorchPeer {
         } catch (IOException | NullPointerException e) {
             throw new LoupeException("bench: cannot extract the PyTorch peer script " + script + ": " + e.getMessage());
         }
-        warnIfReferenceBlas();
-        List<String> cmd = new ArrayList<>(List.of("/usr/bin/python3", file.toString()));
+        if (python.equals(DEFAULT_PYTHON)) warnIfReferenceBlas(); // Debian's torch uses the system BLAS
+        List<String> cmd = new ArrayList<>(List.of(python, file.toString()));
         cmd.addAll(args);
-        System.err.println("running the PyTorch peer...");
+        System.err.println("running the PyTorch peer (" + python + ")...");
         try {
             Process p = new ProcessBuilder(cmd)
                     .redirectError(ProcessBuilder.Redirect.INHERIT)
@@ -38,11 +56,11 @@ final class TorchPeer {
             int rc = p.waitFor();
             Files.deleteIfExists(file);
             if (rc != 0)
-                throw new LoupeException("bench: the PyTorch peer failed (exit " + rc
-                        + "); is Debian's python3-torch installed? (apt-get install python3-torch)");
+                throw new LoupeException("bench: the PyTorch peer failed (exit " + rc + "); does " + python
+                        + " have torch? (Debian: apt-get install python3-torch; or pass --python / set LOUPE_PYTHON)");
             return Json.mapper().readTree(out.lines().reduce((x, y) -> y).orElse("{}"));
         } catch (IOException e) {
-            throw new LoupeException("bench: cannot run /usr/bin/python3 for the PyTorch peer: " + e.getMessage());
+            throw new LoupeException("bench: cannot run " + python + " for the PyTorch peer: " + e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new LoupeException("bench: interrupted");
