@@ -105,6 +105,88 @@ class PatchCommandTest {
                 <= 1e-4);
     }
 
+    /** --prompt/--corrupt-prompt and text answers go through the model's tokenizer, as their ids would. */
+    @Test
+    void promptsAndTextAnswersUseTheTokenizer() throws IOException {
+        Path gpt2 = dev.loupe.engine.SharedData.require("tokenizers/gpt2");
+        Path dir = tmp.resolve("with-tokenizer");
+        dev.loupe.engine.io.Checkpoint.save(
+                dev.loupe.engine.model.HookedTransformer.random(
+                        dev.loupe.engine.model.ModelConfig.builder()
+                                .dModel(8)
+                                .nLayers(2)
+                                .nHeads(2)
+                                .dVocab(50257)
+                                .nCtx(32)
+                                .build(),
+                        4),
+                dir);
+        Files.copy(gpt2.resolve("vocab.json"), dir.resolve("vocab.json"));
+        Files.copy(gpt2.resolve("merges.txt"), dir.resolve("merges.txt"));
+        Path text = tmp.resolve("text.npy"), ids = tmp.resolve("ids.npy");
+        CliRun.output(
+                "patch",
+                "--model",
+                dir.toString(),
+                "--prompt",
+                "When Mary and John went out, John gave it to",
+                "--corrupt-prompt",
+                "When Mary and John went out, Mary gave it to",
+                "--target",
+                "head_z",
+                "--answer",
+                " Mary",
+                "--wrong",
+                " John",
+                "--out",
+                text.toString());
+        // <|endoftext|>When Mary and John went out, John gave it to; " Mary" = 5335, " John" = 1757
+        var tok = dev.loupe.engine.tokenizer.Tokenizers.load(dir);
+        String clean = java.util.Arrays.stream(tok.toTokens("When Mary and John went out, John gave it to"))
+                .mapToObj(Integer::toString)
+                .collect(java.util.stream.Collectors.joining(" "));
+        String corrupt = java.util.Arrays.stream(tok.toTokens("When Mary and John went out, Mary gave it to"))
+                .mapToObj(Integer::toString)
+                .collect(java.util.stream.Collectors.joining(" "));
+        assertEquals(5335, tok.encode(" Mary")[0]);
+        CliRun.output(
+                "patch",
+                "--model",
+                dir.toString(),
+                "--clean",
+                clean,
+                "--corrupt",
+                corrupt,
+                "--target",
+                "head_z",
+                "--answer",
+                "5335",
+                "--wrong",
+                "1757",
+                "--out",
+                ids.toString());
+        assertEquals(NpyReader.read(ids), NpyReader.read(text));
+        assertFails(
+                new String[] {
+                    "patch",
+                    "--model",
+                    dir.toString(),
+                    "--clean",
+                    clean,
+                    "--corrupt",
+                    corrupt,
+                    "--target",
+                    "head_z",
+                    "--answer",
+                    " Mary Ann",
+                    "--wrong",
+                    "1757",
+                    "--out",
+                    ids.toString()
+                },
+                "--answer ' Mary Ann' is 2 tokens");
+    }
+
     @Test
     void badArgumentsAreNamed() throws IOException {
         Path model = gpt2();
