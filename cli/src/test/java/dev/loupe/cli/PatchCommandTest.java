@@ -189,89 +189,20 @@ class PatchCommandTest {
 
     @Test
     void badArgumentsAreNamed() throws IOException {
-        Path model = gpt2();
-        String out = tmp.resolve("x.npy").toString();
+        String model = gpt2().toString(), out = tmp.resolve("x.npy").toString();
+        assertFails(args(model, CLEAN, CORRUPT, "resid", "1", out), "--target 'resid' is not one of");
         assertFails(
-                new String[] {
-                    "patch",
-                    "--model",
-                    model.toString(),
-                    "--clean",
-                    CLEAN,
-                    "--corrupt",
-                    CORRUPT,
-                    "--target",
-                    "resid",
-                    "--answer",
-                    "1",
-                    "--wrong",
-                    "2",
-                    "--out",
-                    out
-                },
-                "--target 'resid' is not one of");
+                args(model, CLEAN, "3 17 9", "resid_pre", "1", out), "the clean prompt has 8 tokens, the corrupted 3");
         assertFails(
-                new String[] {
-                    "patch",
-                    "--model",
-                    model.toString(),
-                    "--clean",
-                    CLEAN,
-                    "--corrupt",
-                    "3 17 9",
-                    "--target",
-                    "resid_pre",
-                    "--answer",
-                    "1",
-                    "--wrong",
-                    "2",
-                    "--out",
-                    out
-                },
-                "the clean prompt has 8 tokens, the corrupted 3");
-        assertFails(
-                new String[] {
-                    "patch",
-                    "--model",
-                    model.toString(),
-                    "--clean",
-                    CLEAN,
-                    "--corrupt",
-                    CORRUPT,
-                    "--target",
-                    "resid_pre",
-                    "--answer",
-                    "32",
-                    "--wrong",
-                    "2",
-                    "--out",
-                    out
-                },
+                args(model, CLEAN, CORRUPT, "resid_pre", "32", out),
                 "--answer 32 is outside the model's vocabulary 0..31");
         assertFails(
-                new String[] {
-                    "patch",
-                    "--model",
-                    model.toString(),
-                    "--clean",
-                    CLEAN,
-                    "--corrupt",
-                    "3 17 9 12 1 22 5 40",
-                    "--target",
-                    "resid_pre",
-                    "--answer",
-                    "1",
-                    "--wrong",
-                    "2",
-                    "--out",
-                    out
-                },
-                "--corrupt token 40 at position 7");
+                args(model, CLEAN, "3 17 9 12 1 22 5 40", "resid_pre", "1", out), "--corrupt token 40 at position 7");
         assertFails(
                 new String[] {
                     "patch",
                     "--model",
-                    model.toString(),
+                    model,
                     "--corrupt",
                     CORRUPT,
                     "--target",
@@ -284,6 +215,26 @@ class PatchCommandTest {
                     out
                 },
                 "--clean or --prompt is required");
+    }
+
+    private static String[] args(String model, String clean, String corrupt, String target, String answer, String out) {
+        return new String[] {
+            "patch",
+            "--model",
+            model,
+            "--clean",
+            clean,
+            "--corrupt",
+            corrupt,
+            "--target",
+            target,
+            "--answer",
+            answer,
+            "--wrong",
+            "2",
+            "--out",
+            out
+        };
     }
 
     private static void assertFails(String[] argv, String fragment) {

@@ -1,6 +1,5 @@
 package dev.loupe.cli.bench;
 
-import dev.loupe.bench.ForwardBenchmark;
 import dev.loupe.bench.PatchBenchmark;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -20,7 +19,7 @@ public final class BenchPatchCommand implements Callable<Integer> {
             names = "--shape",
             paramLabel = "NAME",
             defaultValue = "gpt2-small",
-            completionCandidates = Shapes.class,
+            completionCandidates = BenchForwardCommand.Shapes.class,
             description = "gpt2-small or tiny; default: ${DEFAULT-VALUE}")
     String shape;
 
@@ -65,12 +64,6 @@ public final class BenchPatchCommand implements Callable<Integer> {
             description = "time only N of PyTorch's patched runs, evenly spread, and scale to the sweep (0: all);"
                     + " default: ${DEFAULT-VALUE}")
     int torchSample;
-
-    static final class Shapes extends java.util.ArrayList<String> {
-        Shapes() {
-            super(ForwardBenchmark.SHAPE_NAMES);
-        }
-    }
 
     static final class Targets extends java.util.ArrayList<String> {
         Targets() {

@@ -45,10 +45,7 @@ public final class AttributionPatching {
     /** Clean and corrupted prompts, [batch, pos] alike, and a differentiable metric. */
     public static AttributionPatching of(
             HookedTransformer model, Tokens clean, Tokens corrupted, PatchingMetric metric) {
-        if (clean.batch() != corrupted.batch() || clean.length() != corrupted.length())
-            throw new LoupeException("attribution patching: clean tokens are [" + clean.batch() + ", " + clean.length()
-                    + "] but corrupted tokens are [" + corrupted.batch() + ", " + corrupted.length()
-                    + "]; they must have the same batch and length");
+        PatchedRuns.checkPair("attribution patching", clean, corrupted);
         if (!metric.differentiable())
             throw new LoupeException("attribution patching: metric " + metric.name() + " has no gradient; build it "
                     + "from Tensor ops (PatchingMetric.differentiable, logitDiff, loss, kl)");

@@ -57,6 +57,14 @@ final class PatchedRuns {
     private boolean progress;
     private INDArray[] residPre; // the input's resid_pre of each block, [b, T, d_model]
 
+    /** Clean and corrupted prompts must have the same batch and length ({@code what} names the tool in errors). */
+    static void checkPair(String what, Tokens clean, Tokens corrupted) {
+        if (clean.batch() != corrupted.batch() || clean.length() != corrupted.length())
+            throw new LoupeException(what + ": clean tokens are [" + clean.batch() + ", " + clean.length()
+                    + "] but corrupted tokens are [" + corrupted.batch() + ", " + corrupted.length()
+                    + "]; they must have the same batch and length");
+    }
+
     PatchedRuns(HookedTransformer model, Tokens input) {
         if (input.padded())
             throw new LoupeException("patching: padded prompts are not supported; give prompts of equal length");

@@ -85,10 +85,7 @@ public final class Patching {
      * needs are cached from one clean run when it is first asked for. Both are [batch, pos], same shape.
      */
     public static Patching of(HookedTransformer model, Tokens clean, Tokens corrupted, PatchingMetric metric) {
-        if (clean.batch() != corrupted.batch() || clean.length() != corrupted.length())
-            throw new LoupeException("patching: clean tokens are [" + clean.batch() + ", " + clean.length()
-                    + "] but corrupted tokens are [" + corrupted.batch() + ", " + corrupted.length()
-                    + "]; they must have the same batch and length");
+        PatchedRuns.checkPair("patching", clean, corrupted);
         if (clean.padded()) throw new LoupeException("patching: padded clean prompts are not supported");
         return new Patching(model, clean, null, corrupted, metric, null);
     }

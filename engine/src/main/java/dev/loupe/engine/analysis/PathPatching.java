@@ -53,10 +53,7 @@ public final class PathPatching {
 
     /** Clean and corrupted prompts, [batch, pos] alike, and the metric of the patched runs. */
     public static PathPatching of(HookedTransformer model, Tokens clean, Tokens corrupted, PatchingMetric metric) {
-        if (clean.batch() != corrupted.batch() || clean.length() != corrupted.length())
-            throw new LoupeException("path patching: clean tokens are [" + clean.batch() + ", " + clean.length()
-                    + "] but corrupted tokens are [" + corrupted.batch() + ", " + corrupted.length()
-                    + "]; they must have the same batch and length");
+        PatchedRuns.checkPair("path patching", clean, corrupted);
         metric.check(model.config(), corrupted);
         return new PathPatching(model, clean, corrupted, metric);
     }

@@ -9,7 +9,7 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
 import dev.loupe.engine.hooks.ActivationFilter;
 import dev.loupe.engine.model.ForwardResult;
 import dev.loupe.engine.model.HookedTransformer;
-import dev.loupe.engine.model.ModelConfig;
+import dev.loupe.engine.model.TestModels;
 import dev.loupe.engine.model.Tokens;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -19,17 +19,9 @@ import tech.tablesaw.api.Table;
 
 /** The code examples of docs/analysis.md, verbatim, on a tiny random model. */
 class AnalysisDocsExamplesTest {
+    /** gpt2-like (two layers of two heads, d_model 8, vocabulary 11) with room for 17 tokens. */
     private final HookedTransformer model = HookedTransformer.random(
-            ModelConfig.builder()
-                    .dModel(8)
-                    .nLayers(2)
-                    .nHeads(2)
-                    .dHead(4)
-                    .dMlp(12)
-                    .dVocab(11)
-                    .nCtx(32)
-                    .build(),
-            3);
+            TestModels.all("float32").get("gpt2-like").toBuilder().nCtx(32).build(), 3);
 
     @Test
     void examples() {

@@ -16,7 +16,6 @@ import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.ops.transforms.Transforms;
 
 class FactoredMatrixTest {
     static INDArray random(long seed, long... shape) {
@@ -25,9 +24,7 @@ class FactoredMatrixTest {
     }
 
     static double maxDiff(INDArray a, INDArray b) {
-        return Transforms.abs(a.castTo(DataType.DOUBLE).sub(b.castTo(DataType.DOUBLE)))
-                .maxNumber()
-                .doubleValue();
+        return ResidualStreamTest.maxDiff(a, b);
     }
 
     @Test
