@@ -108,21 +108,8 @@ class PatchCommandTest {
     /** --prompt/--corrupt-prompt and text answers go through the model's tokenizer, as their ids would. */
     @Test
     void promptsAndTextAnswersUseTheTokenizer() throws IOException {
-        Path gpt2 = dev.loupe.engine.SharedData.require("tokenizers/gpt2");
         Path dir = tmp.resolve("with-tokenizer");
-        dev.loupe.engine.io.Checkpoint.save(
-                dev.loupe.engine.model.HookedTransformer.random(
-                        dev.loupe.engine.model.ModelConfig.builder()
-                                .dModel(8)
-                                .nLayers(2)
-                                .nHeads(2)
-                                .dVocab(50257)
-                                .nCtx(32)
-                                .build(),
-                        4),
-                dir);
-        Files.copy(gpt2.resolve("vocab.json"), dir.resolve("vocab.json"));
-        Files.copy(gpt2.resolve("merges.txt"), dir.resolve("merges.txt"));
+        dev.loupe.engine.model.TestModels.savedWithGpt2Tokenizer(dir);
         Path text = tmp.resolve("text.npy"), ids = tmp.resolve("ids.npy");
         CliRun.output(
                 "patch",

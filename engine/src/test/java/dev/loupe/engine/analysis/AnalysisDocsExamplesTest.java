@@ -5,14 +5,21 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.nd4j.linalg.indexing.NDArrayIndex.all;
 import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
+import static org.nd4j.linalg.indexing.NDArrayIndex.point;
 
 import dev.loupe.engine.hooks.ActivationFilter;
+import dev.loupe.engine.hooks.Hook;
+import dev.loupe.engine.loaders.ModelLoader;
 import dev.loupe.engine.model.ForwardResult;
 import dev.loupe.engine.model.HookedTransformer;
+import dev.loupe.engine.model.PromptTest;
 import dev.loupe.engine.model.TestModels;
 import dev.loupe.engine.model.Tokens;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import tech.tablesaw.api.Table;
@@ -82,5 +89,40 @@ class AnalysisDocsExamplesTest {
         INDArray custom = HeadDetector.detectHead(model, seq, Nd4j.eye(seq.length)); // attention to itself
         assertArrayEquals(new long[] {2, 2}, previous.shape());
         assertArrayEquals(new long[] {2, 2}, custom.shape());
+    }
+
+    /** The researcher verbs' example, on a tiny random model saved with GPT-2's tokenizer beside it. */
+    @Test
+    void researcherVerbs(@TempDir Path dir) throws IOException {
+        TestModels.savedWithGpt2Tokenizer(dir);
+        HookedTransformer model = ModelLoader.load(dir.toString()); // the folder's tokenizer comes with it
+        String prompt = "When Mary and John went out, John gave it to";
+        Tokens tokens = model.toTokens(prompt); // [1, 12], BOS (<|endoftext|>) first
+        List<String> strs = model.toStrTokens("When Mary and John"); // <|endoftext|>, When,  Mary,  and,  John
+        int mary = model.toSingleToken(" Mary"); // 5335; two tokens are an error
+        int johnAt = model.getTokenPosition(" John", prompt); // 4 (first); getTokenPosition(id, ids, "last")
+        PromptTest test = model.testPrompt(prompt, "Mary"); // rank, logit, prob of each answer token, top 10
+        System.out.println(test); // as utils.test_prompt prints it
+        Hook ablate = Hook.forward("z", 1, (z, hook) -> { // short name and layer
+            z.get(all(), all(), point(0), all()).assign(0); // edited in place
+            return null;
+        });
+        double loss = model.loss(tokens, ablate); // return_type="loss" with hooks
+        INDArray perToken = model.perTokenLoss(tokens, ablate); // [batch, pos - 1]: loss_per_token=True
+        ForwardResult r = model.runWithCache(tokens, ActivationFilter.names("z1"), ablate); // hooks and cache, one pass
+        assertEquals(12, tokens.length());
+        assertEquals(50256, tokens.ids()[0][0]);
+        assertEquals(List.of("<|endoftext|>", "When", " Mary", " and", " John"), strs);
+        assertEquals(5335, mary);
+        assertEquals(4, johnAt);
+        assertEquals(1, test.answers().size());
+        assertEquals(loss, perToken.meanNumber().doubleValue(), 1e-5);
+        assertEquals(
+                0,
+                r.cache()
+                        .get("z", 1)
+                        .get(all(), all(), point(0), all())
+                        .norm1Number()
+                        .doubleValue());
     }
 }
