@@ -91,7 +91,7 @@ final class PatchedRuns {
     /** The metric of each run, in order. */
     double[] metrics(List<Run> runs, PatchingMetric metric, String what, java.util.function.IntFunction<String> name) {
         double[] out = new double[runs.size()];
-        run(runs, ActivationFilter.none(), what, (ids, r) -> {
+        run(runs, ActivationFilter.none(), metric.readsLastPositionOnly(), what, (ids, r) -> {
             INDArray logits = r.logits();
             for (int k = 0; k < ids.size(); k++) {
                 double v = metric.value(rows(logits, k));
@@ -106,18 +106,23 @@ final class PatchedRuns {
 
     /** Runs every run, in passes of runs with the same start block, handing each pass's result to {@code sink}. */
     void run(List<Run> runs, ActivationFilter cache, String what, PassResults sink) {
+        run(runs, cache, false, what, sink);
+    }
+
+    /** {@link #run(List, ActivationFilter, String, PassResults)}; with {@code lastLogits}, logits of the last position only. */
+    void run(List<Run> runs, ActivationFilter cache, boolean lastLogits, String what, PassResults sink) {
         Map<Integer, List<Integer>> byStart = new java.util.TreeMap<>();
         for (int i = 0; i < runs.size(); i++)
             byStart.computeIfAbsent(runs.get(i).startLayer(), k -> new ArrayList<>())
                     .add(i);
-        int perPass = runsPerPass(cache);
+        int perPass = runsPerPass(cache, lastLogits);
         try (ProgressBar bar = progress ? ProgressBar.onStderr(what, 0, runs.size(), "runs") : ProgressBar.silent()) {
             int done = 0;
             for (var group : byStart.entrySet()) {
                 List<Integer> ids = group.getValue();
                 for (int from = 0; from < ids.size(); from += perPass) {
                     List<Integer> pass = ids.subList(from, Math.min(ids.size(), from + perPass));
-                    try (ForwardResult r = pass(group.getKey(), pass, runs, cache)) {
+                    try (ForwardResult r = pass(group.getKey(), pass, runs, cache, lastLogits)) {
                         sink.accept(pass, r);
                     }
                     done += pass.size();
@@ -148,11 +153,13 @@ final class PatchedRuns {
         return residPre[layer];
     }
 
-    private ForwardResult pass(int start, List<Integer> ids, List<Run> runs, ActivationFilter cache) {
+    private ForwardResult pass(
+            int start, List<Integer> ids, List<Run> runs, ActivationFilter cache, boolean lastLogits) {
         int n = ids.size();
         int[][] ids2 = new int[n * b][];
         for (int k = 0; k < n; k++) for (int j = 0; j < b; j++) ids2[k * b + j] = input.ids()[j];
-        ForwardRequest.Builder req = ForwardRequest.of(Tokens.of(ids2)).cache(cache);
+        ForwardRequest.Builder req =
+                ForwardRequest.of(Tokens.of(ids2)).cache(cache).lastPositionLogits(lastLogits);
         if (start > 0) req.startAtLayer(start, Nd4j.tile(residPre(start), n, 1, 1));
         // One hook per hook point, which edits the rows of every run of this pass that patches there.
         Map<String, List<int[]>> editsAt = new LinkedHashMap<>(); // hook -> (run in pass, edit index)
@@ -176,15 +183,19 @@ final class PatchedRuns {
      * activations of a block (residual copies, MLP hidden, attention scores) plus its logits and
      * whatever the cache keeps.
      */
-    private int runsPerPass(ActivationFilter cache) {
+    private int runsPerPass(ActivationFilter cache, boolean lastLogits) {
         ModelConfig c = model.config();
-        long perPosition = c.dVocab()
+        long perPosition = (lastLogits ? 0 : c.dVocab())
                 + 8L * c.dModel()
                 + 3L * (c.attnOnly() ? 0 : c.dMlp())
                 + 4L * c.nHeads() * c.dHead()
                 + 3L * c.nHeads() * T
                 + 4L * c.dModel(); // what a cache may keep
-        long perRun = Math.max(1, perPosition * b * T * (c.dtype().equals("float64") ? 8 : 4));
+        long perRun = Math.max(
+                1,
+                (perPosition * T + (lastLogits ? c.dVocab() : 0))
+                        * b
+                        * (c.dtype().equals("float64") ? 8 : 4));
         return (int) Math.max(1, Math.min(maxRunsPerPass, budgetBytes / perRun));
     }
 

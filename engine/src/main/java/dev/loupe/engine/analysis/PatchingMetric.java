@@ -34,6 +34,15 @@ public interface PatchingMetric {
     /** Checks the metric's arguments against the model and the prompts before any run (ids in range, ...). */
     default void check(ModelConfig config, Tokens prompts) {}
 
+    /**
+     * Whether {@link #apply} reads only the last position's logits (logit difference, KL): then the
+     * patched runs unembed that position alone. A metric that says so must give the same value on
+     * logits {@code [batch, 1, d_vocab]} holding just the last position.
+     */
+    default boolean readsLastPositionOnly() {
+        return false;
+    }
+
     /** Whether {@link #apply} can be differentiated (attribution patching needs it). */
     default boolean differentiable() {
         return true;
@@ -80,6 +89,11 @@ public interface PatchingMetric {
             public String name() {
                 return "logit_diff";
             }
+
+            @Override
+            public boolean readsLastPositionOnly() {
+                return true;
+            }
         };
     }
 
@@ -111,6 +125,11 @@ public interface PatchingMetric {
             @Override
             public String name() {
                 return "normalized_" + metric.name();
+            }
+
+            @Override
+            public boolean readsLastPositionOnly() {
+                return metric.readsLastPositionOnly();
             }
         };
     }
@@ -200,6 +219,11 @@ public interface PatchingMetric {
             @Override
             public String name() {
                 return "kl";
+            }
+
+            @Override
+            public boolean readsLastPositionOnly() {
+                return true;
             }
         };
     }

@@ -2,9 +2,11 @@ package dev.loupe.engine.analysis;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.nd4j.linalg.indexing.NDArrayIndex.all;
+import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
 import static org.nd4j.linalg.indexing.NDArrayIndex.point;
 
 import dev.loupe.engine.LoupeException;
@@ -12,6 +14,7 @@ import dev.loupe.engine.hooks.ActivationCache;
 import dev.loupe.engine.hooks.ActivationFilter;
 import dev.loupe.engine.hooks.Hook;
 import dev.loupe.engine.hooks.HookNames;
+import dev.loupe.engine.model.ForwardRequest;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.model.TestModels;
@@ -20,6 +23,7 @@ import java.util.List;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.ops.transforms.Transforms;
 import tech.tablesaw.api.Table;
 
 class PatchingTest {
@@ -76,6 +80,23 @@ class PatchingTest {
             for (int h = 0; h < 2; h++)
                 assertEquals(naive(m, clean, "z", l, -1, h), heads.get(l, h), 1e-5, "z " + l + " " + h);
         }
+    }
+
+    /** A last-position metric's patched runs unembed that position alone: the full run's last column. */
+    @Test
+    void lastPositionLogitsAreTheFullRunsLastColumn() {
+        HookedTransformer m = model("gpt2-like");
+        INDArray full = m.run(CLEAN);
+        INDArray last = m.forward(
+                        ForwardRequest.of(CLEAN).lastPositionLogits(true).build())
+                .logits();
+        assertArrayEquals(new long[] {2, 1, 11}, last.shape());
+        INDArray want = full.get(all(), interval(5, 6), all());
+        assertTrue(Transforms.abs(want.sub(last)).maxNumber().doubleValue() < 1e-6);
+        assertEquals(DIFF.value(full), DIFF.value(last), 1e-6);
+        assertTrue(DIFF.readsLastPositionOnly());
+        assertTrue(PatchingMetric.normalized(DIFF, 1, 0).readsLastPositionOnly());
+        assertFalse(PatchingMetric.loss(CLEAN).readsLastPositionOnly());
     }
 
     private static double naive(HookedTransformer m, ActivationCache clean, String act, int layer, int pos, int head) {
