@@ -53,13 +53,17 @@ public final class ForwardBenchmark {
     /** The shapes {@code --shape} accepts. */
     public static final List<String> SHAPE_NAMES = List.of("gpt2-small", "tiny");
 
+    /** The config of a named shape ({@link #SHAPE_NAMES}); errors name {@code command}. */
+    static ModelConfig shape(String name, String command) {
+        Supplier<ModelConfig> shape = SHAPES.get(name);
+        if (shape == null)
+            throw new LoupeException(command + ": unknown --shape '" + name + "' (known: " + SHAPE_NAMES + ")");
+        return shape.get();
+    }
+
     public static void run(Settings a) {
         String shapeName = a.shape();
-        Supplier<ModelConfig> shape = SHAPES.get(shapeName);
-        if (shape == null)
-            throw new LoupeException(
-                    "bench forward: unknown --shape '" + shapeName + "' (known: " + SHAPES.keySet() + ")");
-        ModelConfig cfg = shape.get();
+        ModelConfig cfg = shape(shapeName, "bench forward");
         int batch = a.batch(), seq = a.seq(), iters = a.iters(), warmup = a.warmup(), seed = a.seed();
         String cache = a.cache();
         if (!cache.equals("none") && !cache.equals("all"))

@@ -18,13 +18,13 @@ import java.util.Map;
  * output line is JSON. The Python is {@code --python PATH} where a benchmark takes it, else
  * {@code $LOUPE_PYTHON}, else {@code /usr/bin/python3} (Debian's python3-torch).
  */
-final class TorchPeer {
-    static final String DEFAULT_PYTHON = "/usr/bin/python3";
+public final class TorchPeer {
+    public static final String DEFAULT_PYTHON = "/usr/bin/python3";
 
     private TorchPeer() {}
 
     /** The Python to run peers with: {@code explicit} when given, else $LOUPE_PYTHON, else /usr/bin/python3. */
-    static String python(String explicit) {
+    public static String python(String explicit) {
         if (explicit != null && !explicit.isBlank()) return explicit;
         String env = System.getenv("LOUPE_PYTHON");
         return env != null && !env.isBlank() ? env : DEFAULT_PYTHON;
@@ -53,7 +53,7 @@ final class TorchPeer {
             throw new LoupeException(
                     "bench: cannot extract the " + peer + " peer script " + script + ": " + e.getMessage());
         }
-        warnIfReferenceBlas();
+        if (python.equals(DEFAULT_PYTHON)) warnIfReferenceBlas(); // Debian's torch uses the system BLAS
         List<String> cmd = new ArrayList<>(List.of(python, file.toString()));
         cmd.addAll(args);
         System.err.println("running the " + peer + " peer (" + python + ")...");

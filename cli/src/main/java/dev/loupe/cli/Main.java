@@ -3,6 +3,7 @@ package dev.loupe.cli;
 import dev.loupe.cli.bench.BenchForwardCommand;
 import dev.loupe.cli.bench.BenchLoadCommand;
 import dev.loupe.cli.bench.BenchProbeCommand;
+import dev.loupe.cli.bench.BenchPatchCommand;
 import dev.loupe.cli.bench.BenchTrainCommand;
 import dev.loupe.cli.notebooks.KernelCommand;
 import dev.loupe.cli.notebooks.LabCommand;
@@ -66,6 +67,7 @@ public final class Main implements Callable<Integer> {
                 .addSubcommand(new GenerateCommand())
                 .addSubcommand(new TokenizeCommand())
                 .addSubcommand(new TrainCommand())
+                .addSubcommand(new PatchCommand())
                 .addSubcommand(group(
                         "bench",
                         "Benchmarks, each against its peer in the same run (last line ratio_vs_...=).",
@@ -73,7 +75,8 @@ public final class Main implements Callable<Integer> {
                         new BenchLoadCommand(),
                         new BenchTrainCommand(),
                         new BenchProbeCommand(),
-                        new BenchSaeCommand()))
+                        new BenchSaeCommand(),
+                        new BenchPatchCommand()))
                 .addSubcommand(group(
                         "probe",
                         "Linear probes on activations: fit and predict (see docs/probes.md).",

@@ -40,7 +40,12 @@ final class PromptOptions {
 
     /** --tokenizer, else the model's own (an embedded text model's, its folder's, or a tokenizer.bin beside a .bin). */
     Tokenizer tokenizer(String command, Path model) {
-        ModelTokenizer.Found found = ModelTokenizer.find(tokenizer, model);
+        return tokenizer(command, tokenizer, model);
+    }
+
+    /** {@code explicit} when given, else the model's own tokenizer; the error names {@code command}. */
+    static Tokenizer tokenizer(String command, Path explicit, Path model) {
+        ModelTokenizer.Found found = ModelTokenizer.find(explicit, model);
         if (found == null)
             throw new LoupeException(command + ": --prompt needs a tokenizer: none found "
                     + (ModelTokenizer.isZooName(model)

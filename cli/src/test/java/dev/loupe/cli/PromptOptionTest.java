@@ -3,15 +3,14 @@ package dev.loupe.cli;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.loupe.engine.LoupeException;
-import dev.loupe.engine.SharedData;
 import dev.loupe.engine.generate.Generator;
 import dev.loupe.engine.generate.SamplingConfig;
 import dev.loupe.engine.io.Checkpoint;
 import dev.loupe.engine.io.NpyReader;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.ModelConfig;
+import dev.loupe.engine.model.TestModels;
 import dev.loupe.engine.model.Tokens;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -25,21 +24,8 @@ class PromptOptionTest {
     @TempDir
     Path dir;
 
-    /** A tiny random model with GPT-2's vocabulary, saved with GPT-2's tokenizer files beside it. */
     private HookedTransformer modelWithGpt2Tokenizer() throws Exception {
-        Path gpt2 = SharedData.require("tokenizers/gpt2");
-        ModelConfig cfg = ModelConfig.builder()
-                .dModel(8)
-                .nLayers(1)
-                .nHeads(2)
-                .dVocab(50257)
-                .nCtx(32)
-                .build();
-        HookedTransformer model = HookedTransformer.random(cfg, 3);
-        Checkpoint.save(model, dir);
-        Files.copy(gpt2.resolve("vocab.json"), dir.resolve("vocab.json"));
-        Files.copy(gpt2.resolve("merges.txt"), dir.resolve("merges.txt"));
-        return model;
+        return TestModels.savedWithGpt2Tokenizer(dir);
     }
 
     @Test

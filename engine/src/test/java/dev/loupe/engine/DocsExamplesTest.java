@@ -82,11 +82,10 @@ class DocsExamplesTest {
         ActivationCache cache =
                 model.runWithCache(tokens, ActivationFilter.all()).cache();
         INDArray pattern = cache.get("pattern", 0); // [1, 4, 4, 4]: batch, head, q_pos, k_pos
-        Hook zeroHead0 = Hook.forward("blocks.0.attn.hook_z", (z, hook) -> { // z: [batch, pos, head, d_head]
-            INDArray out = z.dup();
-            out.get(all(), all(), point(0), all()).assign(0);
-            return out;
-        });
+        Hook zeroHead0 = Hook.forward("z", 0, (z, hook) -> { // z: [batch, pos, head, d_head]
+            z.get(all(), all(), point(0), all()).assign(0);
+            return null;
+        }); // edited in place
         INDArray ablated = model.runWithHooks(tokens, zeroHead0);
         Checkpoint.save(model, dir); // config.json + model.safetensors
         // ---
@@ -119,9 +118,13 @@ class DocsExamplesTest {
         assertEquals("blocks.0.attn.hook_z", HookNames.actName("z", 0, "a"));
         assertEquals(1, HookNames.layerOf("blocks.1.attn.hook_z"));
         assertEquals("z", HookNames.shortName("blocks.1.attn.hook_z"));
-        // hooks take full names
-        assertThrows(LoupeException.class, () -> model.runWithHooks(tokens, Hook.forward("z0", (z, h) -> null)));
-        assertNotNull(model.runWithHooks(tokens, Hook.forward(HookNames.actName("z", 0), (z, h) -> null)));
+        // hooks take short name and layer, compact and full names alike
+        for (Hook h : List.of(
+                Hook.forward("z", 0, (z, p) -> null),
+                Hook.forward("z0", (z, p) -> null),
+                Hook.forward("blocks.0.attn.hook_z", (z, p) -> null)))
+            assertEquals("blocks.0.attn.hook_z", h.description());
+        assertNotNull(model.runWithHooks(tokens, Hook.forward("z0", (z, h) -> null)));
     }
 
     @Test
@@ -129,10 +132,9 @@ class DocsExamplesTest {
         HookedTransformer model = this.model;
         Tokens tokens = this.tokens;
         // --- docs/hooks.md: Forward hooks
-        Hook ablateHead1 = Hook.forward("blocks.0.attn.hook_z", (z, hook) -> { // z: [batch, pos, head, d_head]
-            INDArray out = z.dup();
-            out.get(all(), all(), point(1), all()).assign(0);
-            return out;
+        Hook ablateHead1 = Hook.forward("z", 0, (z, hook) -> { // z: [batch, pos, head, d_head]
+            z.get(all(), all(), point(1), all()).assign(0); // in place
+            return null;
         });
         INDArray ablated = model.runWithHooks(tokens, ablateHead1);
 

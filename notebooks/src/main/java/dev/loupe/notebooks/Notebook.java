@@ -1,6 +1,7 @@
 package dev.loupe.notebooks;
 
 import dev.loupe.engine.LoupeException;
+import dev.loupe.engine.analysis.PatchResult;
 import dev.loupe.engine.hooks.ActivationCache;
 import dev.loupe.engine.tokenizer.Tokenizer;
 import dev.loupe.notebooks.display.AttentionView;
@@ -36,6 +37,17 @@ public final class Notebook {
         return new Markdown(text);
     }
 
+    // ---- claims ------------------------------------------------------------------------------
+
+    /**
+     * States what the reader should see and checks it: prints {@code check: <claim>: ok}, or fails the
+     * cell (and so the notebook test) when the claim does not hold.
+     */
+    public static void check(boolean holds, String claim) {
+        if (!holds) throw new AssertionError("check failed: " + claim);
+        System.out.println("check: " + claim + ": ok");
+    }
+
     // ---- plots -------------------------------------------------------------------------------
 
     public static Figure heatmap(double[][] z) {
@@ -47,6 +59,19 @@ public final class Notebook {
         if (z.rank() != 2)
             throw new LoupeException("heatmap: expected a 2-d array, got shape " + Arrays.toString(z.shape()));
         return Figure.heatmap(z.toDoubleMatrix());
+    }
+
+    /**
+     * A heatmap of a two-axis patching result: its first axis down (layer), its second across, each
+     * titled with its axis name, white for zero.
+     */
+    public static Figure heatmap(PatchResult result) {
+        if (result.axes().size() != 2)
+            throw new LoupeException("heatmap: a patching result with 2 axes, got " + result.axes());
+        return Figure.heatmap(result.toMatrix())
+                .yTitle(result.axes().get(0))
+                .xTitle(result.axes().get(1))
+                .title(result.metric());
     }
 
     public static Figure line(double[] y) {

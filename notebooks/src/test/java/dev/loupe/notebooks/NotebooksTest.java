@@ -23,6 +23,13 @@ import org.junit.jupiter.api.io.TempDir;
 class NotebooksTest {
 
     static final int CELL_TIMEOUT_S = 180;
+
+    /**
+     * Notebooks that state what the reader should see with {@code check(...)}, and how many such claims
+     * each must print as {@code check: ...: ok} (a failed claim fails its cell).
+     */
+    static final Map<String, Integer> CLAIMS = Map.of("03-activation-patching", 10);
+
     static final int STARTUP_TIMEOUT_S = 90;
 
     static List<Path> notebooks() throws IOException {
@@ -72,7 +79,10 @@ class NotebooksTest {
         JupyterTools.require(chromium != null, "chromium");
         Path jupyterPath = JupyterTools.kernelSpecDir(tmp, Map.of());
         Map<String, String> env = Map.of("JUPYTER_PATH", jupyterPath.toString());
+        String only = System.getProperty(
+                "loupe.notebook", ""); // -Dloupe.notebook=03: just the notebooks whose name contains it
         for (Path nb : notebooks()) {
+            if (!nb.getFileName().toString().contains(only)) continue;
             String name = nb.getFileName().toString().replace(".ipynb", "");
             long t0 = System.nanoTime();
             JupyterTools.Result exec = JupyterTools.run(
@@ -95,11 +105,25 @@ class NotebooksTest {
             System.out.printf("notebook %s executed in %.1f s%n", name, seconds);
             Path executed = tmp.resolve(name + ".executed.ipynb");
             JsonNode root = new ObjectMapper().readTree(executed.toFile());
+            int claims = 0;
             for (JsonNode cell : root.path("cells")) {
                 for (JsonNode out : cell.path("outputs")) {
                     assertFalse("error".equals(out.path("output_type").asText()), nb + ": a cell failed: " + out);
+                    if (!"stream".equals(out.path("output_type").asText())) continue;
+                    JsonNode text = out.path("text");
+                    StringBuilder all = new StringBuilder();
+                    if (text.isArray()) text.forEach(t -> all.append(t.asText()));
+                    else all.append(text.asText());
+                    for (String line : all.toString().split("\n"))
+                        if (line.startsWith("check: ")) {
+                            assertTrue(line.endsWith(": ok"), nb + ": " + line);
+                            claims++;
+                        }
                 }
             }
+            assertTrue(
+                    claims >= CLAIMS.getOrDefault(name, 0),
+                    nb + ": " + claims + " claims checked, expected at least " + CLAIMS.getOrDefault(name, 0));
             JupyterTools.Result html = JupyterTools.run(
                     List.of(
                             "jupyter",

@@ -81,8 +81,8 @@ public final class SaeDashboardCommand implements Callable<Integer> {
         if (model != null) {
             Path where = ModelLoader.locate(model);
             m = ModelLoader.load(where.toString());
-            Path tp = ModelTokenizer.path(tokenizer, where);
-            if (tok == null && tp != null) tok = Tokenizers.load(tp);
+            ModelTokenizer.Found found = tok == null ? ModelTokenizer.find(null, where) : null;
+            if (found != null) tok = found.tokenizer();
         }
         List<FeatureDashboard> ds;
         try (ActivationStore st = ActivationStore.open(store);

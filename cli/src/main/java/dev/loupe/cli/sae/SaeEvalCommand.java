@@ -7,7 +7,6 @@ import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.Tokens;
 import dev.loupe.engine.progress.ProgressBar;
 import dev.loupe.engine.tokenizer.Tokenizer;
-import dev.loupe.engine.tokenizer.Tokenizers;
 import dev.loupe.saes.Sae;
 import dev.loupe.saes.eval.EvalConfig;
 import dev.loupe.saes.eval.SaeEvalReport;
@@ -87,8 +86,8 @@ public final class SaeEvalCommand implements Callable<Integer> {
         Sae s = sae.load();
         Path where = ModelLoader.locate(model);
         HookedTransformer m = ModelLoader.load(where.toString());
-        Path tokPath = ModelTokenizer.path(tokenizer, where);
-        Tokenizer tok = tokPath == null ? null : Tokenizers.load(tokPath);
+        ModelTokenizer.Found found = ModelTokenizer.find(tokenizer, where);
+        Tokenizer tok = found == null ? null : found.tokenizer();
         Integer bosId = bos != null ? bos : tok != null ? tok.bosForPrepending() : null;
         int ctx = context != null
                 ? context

@@ -57,6 +57,28 @@ public final class HeadScores {
         return Tokens.of(ids);
     }
 
+    /**
+     * A copy of {@code tokens} with positions {@code from} (inclusive) to {@code to} (exclusive) of
+     * every sequence drawn again uniformly from the vocabulary without {@code bos}: the corrupted
+     * prompts of a patching experiment on repeated tokens (resample the second half, and nothing is
+     * left to induct from).
+     */
+    public static Tokens resampled(Tokens tokens, int from, int to, int dVocab, int bos, long seed) {
+        if (from < 0 || to > tokens.length() || from >= to)
+            throw new LoupeException(
+                    "resampled tokens: positions [" + from + ", " + to + ") must lie in 0.." + (tokens.length() - 1));
+        SplittableRandom rng = new SplittableRandom(seed);
+        int[][] ids = new int[tokens.batch()][];
+        for (int b = 0; b < ids.length; b++) {
+            ids[b] = tokens.ids()[b].clone();
+            for (int p = from; p < to; p++) {
+                int t = rng.nextInt(dVocab - 1);
+                ids[b][p] = t >= bos ? t + 1 : t;
+            }
+        }
+        return new Tokens(ids, tokens.mask());
+    }
+
     /** [head] previous-token scores of one layer, from a cache holding {@code blocks.{layer}.attn.hook_pattern}. */
     public static INDArray previousToken(ActivationCache cache, int layer) {
         return diagonalMean(cache.get("pattern", layer), 1);

@@ -650,6 +650,18 @@ public final class Tensor {
         return result(data, g -> send(onGradient.apply(g)), this);
     }
 
+    /**
+     * {@code edited} — this value with some elements changed (a hook that edited a copy in place) —
+     * in its place. On the way back the unchanged elements pass their gradient and the changed ones
+     * get none, as after an assignment ({@code x[...] = v}) in PyTorch. This tensor itself when no
+     * element changed.
+     */
+    public Tensor withEdits(INDArray edited) {
+        INDArray unchanged = edited.eq(data).castTo(data.dataType()); // 1 where the hook left the value
+        if (unchanged.minNumber().doubleValue() == 1) return this;
+        return result(edited, g -> send(g.mul(unchanged)), this);
+    }
+
     // ---------------------------------------------------------------- indexing
 
     /** Rows of a [n, d] table picked by index (an embedding lookup): result [ids.length, d]. */

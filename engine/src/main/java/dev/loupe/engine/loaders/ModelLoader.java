@@ -5,6 +5,7 @@ import dev.loupe.engine.hub.Pretrained;
 import dev.loupe.engine.io.Checkpoint;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.model.ModelConfig;
+import dev.loupe.engine.tokenizer.Tokenizers;
 import dev.loupe.engine.zoo.Zoo;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,16 +19,22 @@ import java.nio.file.Path;
 public final class ModelLoader {
     private ModelLoader() {}
 
+    /**
+     * The model, with the tokenizer found beside it attached (its folder's {@code tokenizer.json},
+     * {@code vocab.json} + {@code merges.txt} or {@code tokenizer.bin}; loaded when first used).
+     */
     public static HookedTransformer load(String pathOrId) {
         if (pathOrId == null || pathOrId.isBlank()) throw new LoupeException("model path is empty");
         Path path = Path.of(pathOrId);
         if (Files.isDirectory(path)) {
-            if (Checkpoint.isCheckpoint(path)) return Checkpoint.load(path);
-            if (HuggingFaceModel.isHuggingFaceFolder(path)) return HuggingFaceModel.load(path);
+            if (Checkpoint.isCheckpoint(path)) return withTokenizer(Checkpoint.load(path), path);
+            if (HuggingFaceModel.isHuggingFaceFolder(path)) return withTokenizer(HuggingFaceModel.load(path), path);
             throw new LoupeException(pathOrId + ": neither a Loupe checkpoint nor a Hugging Face model folder (no "
                     + Checkpoint.CONFIG + " with \"format\": \"" + Checkpoint.FORMAT + "\" or a \"model_type\")");
         }
-        if (isLlama2c(path)) return Llama2cCheckpoint.load(path);
+        if (isLlama2c(path))
+            return withTokenizer(
+                    Llama2cCheckpoint.load(path), path.toAbsolutePath().getParent());
         if (Files.exists(path))
             throw new LoupeException(pathOrId + ": not a model folder or a llama2.c .bin checkpoint");
         if (Zoo.NAMES.contains(pathOrId)) return Zoo.load(pathOrId);
@@ -36,10 +43,18 @@ public final class ModelLoader {
 
     /**
      * A model by Hugging Face id ({@code "gpt2"}, {@code "EleutherAI/pythia-70m@main"}): found in the
-     * standard cache or downloaded into it (see {@link Pretrained}), then loaded.
+     * standard cache or downloaded into it (see {@link Pretrained}), then loaded with its tokenizer.
      */
     public static HookedTransformer fromPretrained(String id) {
-        return HuggingFaceModel.load(Pretrained.resolve(id));
+        Path dir = Pretrained.resolve(id);
+        return withTokenizer(HuggingFaceModel.load(dir), dir);
+    }
+
+    /** Attaches the tokenizer that {@code dir} holds, if any (TransformerLens loads a model's tokenizer with it). */
+    private static HookedTransformer withTokenizer(HookedTransformer model, Path dir) {
+        Path file = Tokenizers.find(dir);
+        if (file != null) model.setTokenizer(file);
+        return model;
     }
 
     /**

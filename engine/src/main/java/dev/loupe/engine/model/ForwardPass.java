@@ -88,7 +88,10 @@ final class ForwardPass {
             }
             Tensor logits = null, residual = null;
             if (stop < cfg.nLayers()) residual = resid;
-            else logits = unembed(normalize(LN_FINAL, -1, resid));
+            else {
+                if (req.lastPositionLogits()) resid = resid.slice(1, T - 1, T); // [B, 1, D]: only what is read
+                logits = unembed(normalize(LN_FINAL, -1, resid));
+            }
             if (req.kvCache() != null) req.kvCache().advance(tokens);
             double objective = Double.NaN;
             Map<String, INDArray> weightGrads = Map.of();

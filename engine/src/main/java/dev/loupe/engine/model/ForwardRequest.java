@@ -17,6 +17,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * @param startResidual    [batch, pos, d_model], required when startAtLayer > 0
  * @param objective        when set, differentiate it: gradients for weights, and {@code <name>_grad} in the cache for cached names
  * @param kvCache          when set, tokens are new positions after those in the cache (which is extended)
+ * @param lastPositionLogits only the last position goes through the final norm and the unembedding:
+ *                         logits [batch, 1, d_vocab] (the last column: prompts unpadded or padded on the
+ *                         left), for metrics that read nothing else — the unembedding of every position
+ *                         is a large share of a short run
  */
 public record ForwardRequest(
         Tokens tokens,
@@ -26,7 +30,8 @@ public record ForwardRequest(
         int startAtLayer,
         INDArray startResidual,
         Objective objective,
-        KvCache kvCache) {
+        KvCache kvCache,
+        boolean lastPositionLogits) {
 
     public static Builder of(Tokens tokens) {
         return new Builder().tokens(tokens);
@@ -40,6 +45,7 @@ public record ForwardRequest(
         private INDArray startResidual;
         private Objective objective;
         private KvCache kvCache;
+        private boolean lastPositionLogits;
 
         public Builder tokens(Tokens t) {
             tokens = t;
@@ -82,9 +88,22 @@ public record ForwardRequest(
             return this;
         }
 
+        public Builder lastPositionLogits(boolean on) {
+            lastPositionLogits = on;
+            return this;
+        }
+
         public ForwardRequest build() {
             return new ForwardRequest(
-                    tokens, cache, hooks, stopAtLayer, startAtLayer, startResidual, objective, kvCache);
+                    tokens,
+                    cache,
+                    hooks,
+                    stopAtLayer,
+                    startAtLayer,
+                    startResidual,
+                    objective,
+                    kvCache,
+                    lastPositionLogits);
         }
     }
 }

@@ -12,7 +12,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Runs the user's hooks at a hook point: the forward hooks on the activation, in order, each
- * seeing the previous one's output; and, in a differentiated pass, the backward hooks on the
+ * seeing the previous one's output (whether it returned a replacement or edited in place); and, in a differentiated pass, the backward hooks on the
  * gradient arriving there. Checks that a replacement has the shape and dtype of what it replaces.
  */
 final class HookDispatch {
@@ -28,10 +28,16 @@ final class HookDispatch {
     Tensor forward(HookPoint point, Tensor x) {
         for (Hook h : hooks) {
             if (h.forward() == null || !h.appliesTo(point.name())) continue;
-            // The tape may hold this array for the backward pass: hand a hook a copy it may edit.
+            // A hook may edit its argument in place. In a plain run it gets the pass's own array, so
+            // the edit acts downstream directly; the tape of a differentiated run may still need the
+            // original, so there the hook edits a copy, which then replaces the original (the edited
+            // elements as constants, see Tensor.withEdits).
             INDArray seen = graph.handOut(graph.isRecording() ? x.data().dup() : x.data());
             INDArray out = h.forward().apply(seen, point);
-            if (out == null || out == seen || out == x.data()) continue;
+            if (out == null || out == seen || out == x.data()) {
+                if (seen != x.data()) x = x.withEdits(seen);
+                continue;
+            }
             checkReplacement(point.name(), x.data(), out);
             graph.keep(out);
             x = graph.constant(out); // a replacement is a constant: no gradient flows through it

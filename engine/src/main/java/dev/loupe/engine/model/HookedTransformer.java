@@ -1,12 +1,18 @@
 package dev.loupe.engine.model;
 
+import dev.loupe.engine.LoupeException;
+import dev.loupe.engine.autograd.Graph;
 import dev.loupe.engine.hooks.ActivationFilter;
 import dev.loupe.engine.hooks.Hook;
 import dev.loupe.engine.hooks.HookNames;
 import dev.loupe.engine.hooks.HookSite;
+import dev.loupe.engine.tokenizer.Tokenizer;
+import dev.loupe.engine.tokenizer.Tokenizers;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -15,15 +21,18 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * <pre>{@code
  * INDArray logits = model.run(tokens);
  * ForwardResult r = model.runWithCache(tokens, ActivationFilter.all());   // r.logits(), r.cache()
- * INDArray patched = model.runWithHooks(tokens, Hook.forward("blocks.0.attn.hook_z", (z, h) -> ...));
+ * INDArray patched = model.runWithHooks(tokens, Hook.forward("z", 0, (z, h) -> ...));
+ * Tokens t = model.toTokens("The cat sat");                               // with its tokenizer
  * }</pre>
  * Permanent hooks ({@link #addHook}) apply to every pass until removed; {@link #withHooks} adds
- * them for a try-with-resources block.
+ * them for a try-with-resources block. A model loaded from a folder that holds a tokenizer has it
+ * attached ({@link #tokenizer()}); {@link #setTokenizer} attaches one.
  */
 public final class HookedTransformer {
     private final ModelConfig config;
     private final Weights weights;
     private final List<Hook> permanentHooks = new ArrayList<>();
+    private Supplier<Tokenizer> tokenizer; // null: none attached
 
     public HookedTransformer(ModelConfig config, Weights weights) {
         weights.validate(config, "model weights");
@@ -38,11 +47,14 @@ public final class HookedTransformer {
 
     /**
      * This model with per-head outputs ({@code attn.hook_result}, [batch, pos, head, d_model]) on or
-     * off, as TransformerLens's {@code set_use_attn_result}. Shares the weights (no copy); hooks are
-     * not carried over.
+     * off, as TransformerLens's {@code set_use_attn_result}. Shares the weights (no copy) and the
+     * tokenizer; hooks are not carried over.
      */
     public HookedTransformer useAttnResult(boolean on) {
-        return new HookedTransformer(config.toBuilder().useAttnResult(on).build(), weights);
+        HookedTransformer m =
+                new HookedTransformer(config.toBuilder().useAttnResult(on).build(), weights);
+        m.tokenizer = tokenizer;
+        return m;
     }
 
     public ModelConfig config() {
@@ -101,11 +113,160 @@ public final class HookedTransformer {
         return forward(ForwardRequest.of(tokens).hooks(hooks).build()).logits();
     }
 
-    /** Mean next-token cross-entropy of the tokens under this model. */
-    public double loss(Tokens tokens) {
-        try (var g = dev.loupe.engine.autograd.Graph.inference()) {
-            return Losses.nextToken(g.constant(run(tokens)), tokens).item();
+    /** Logits and the activations the filter accepts, with hooks active for this pass only (the cache holds what the hooks left). */
+    public ForwardResult runWithCache(Tokens tokens, ActivationFilter filter, Hook... hooks) {
+        return forward(ForwardRequest.of(tokens).cache(filter).hooks(hooks).build());
+    }
+
+    /** Logits [1, pos, d_vocab] of a text through the attached tokenizer (BOS prepended), with hooks for this pass. */
+    public INDArray run(String text, Hook... hooks) {
+        return runWithHooks(toTokens(text), hooks);
+    }
+
+    /**
+     * Mean next-token cross-entropy of the tokens under this model, with hooks active for this pass
+     * only (TransformerLens: {@code run_with_hooks(tokens, return_type="loss", fwd_hooks=...)}).
+     */
+    public double loss(Tokens tokens, Hook... hooks) {
+        INDArray logits = runWithHooks(tokens, hooks);
+        try (Graph g = Graph.inference()) {
+            return Losses.nextToken(g.constant(logits), tokens).item();
         }
+    }
+
+    /** {@link #loss(Tokens, Hook...)} of a text through the attached tokenizer (BOS prepended). */
+    public double loss(String text, Hook... hooks) {
+        return loss(toTokens(text), hooks);
+    }
+
+    /**
+     * The cross-entropy of each next-token prediction, [batch, pos - 1] (0 where padding is
+     * involved), with hooks active for this pass only: TransformerLens's {@code loss_per_token=True}.
+     */
+    public INDArray perTokenLoss(Tokens tokens, Hook... hooks) {
+        INDArray logits = runWithHooks(tokens, hooks);
+        try (Graph g = Graph.inference()) {
+            return Losses.perPosition(g.constant(logits), tokens).data().dup(); // outlives the graph
+        }
+    }
+
+    // ------------------------------------------------------------------ the tokenizer
+
+    /** The attached tokenizer; an error when none is attached. */
+    public Tokenizer tokenizer() {
+        if (tokenizer == null)
+            throw new LoupeException("this model has no tokenizer: load it from a folder holding tokenizer.json, "
+                    + "vocab.json + merges.txt or tokenizer.bin, or attach one with model.setTokenizer(...)");
+        return tokenizer.get();
+    }
+
+    /** Whether a tokenizer is attached. */
+    public boolean hasTokenizer() {
+        return tokenizer != null;
+    }
+
+    /** Attaches a tokenizer (TransformerLens's {@code set_tokenizer}). */
+    public void setTokenizer(Tokenizer t) {
+        if (t == null) throw new LoupeException("setTokenizer: the tokenizer is null");
+        tokenizer = () -> t;
+    }
+
+    /**
+     * Attaches the tokenizer at {@code path} (a file or a model folder, as {@link Tokenizers#load}
+     * reads), loaded when first used: loading a model does not pay for a tokenizer never used.
+     */
+    public void setTokenizer(Path path) {
+        if (path == null) throw new LoupeException("setTokenizer: the path is null");
+        Tokenizer[] loaded = new Tokenizer[1];
+        tokenizer = () -> {
+            synchronized (loaded) {
+                if (loaded[0] == null) loaded[0] = Tokenizers.load(path);
+                return loaded[0];
+            }
+        };
+    }
+
+    /** TransformerLens's {@code to_tokens}: one text, BOS prepended, as a batch of one. */
+    public Tokens toTokens(String text) {
+        return toTokens(text, true);
+    }
+
+    /** {@code to_tokens(text, prepend_bos=...)}. */
+    public Tokens toTokens(String text, boolean prependBos) {
+        int[] ids = tokenizer().toTokens(text, prependBos);
+        if (ids.length == 0)
+            throw new LoupeException("toTokens: the text encodes to no tokens (empty text without a BOS)");
+        return Tokens.of(ids);
+    }
+
+    /** {@code to_tokens(list)}: texts padded on the right (TransformerLens's default), BOS prepended. */
+    public Tokens toTokens(List<String> texts) {
+        return tokenizer().encodeBatch(texts, true, Tokens.Side.RIGHT);
+    }
+
+    /** TransformerLens's {@code to_str_tokens} of a text: each token's text, BOS first. */
+    public List<String> toStrTokens(String text) {
+        return toStrTokens(text, true);
+    }
+
+    /** {@code to_str_tokens(text, prepend_bos=...)}. */
+    public List<String> toStrTokens(String text, boolean prependBos) {
+        return tokenizer().toStrTokens(tokenizer().toTokens(text, prependBos));
+    }
+
+    /** {@code to_str_tokens} of ids: each id decoded on its own. */
+    public List<String> toStrTokens(int... ids) {
+        return tokenizer().toStrTokens(ids);
+    }
+
+    /**
+     * TransformerLens's {@code to_single_token}: the id of a text that is exactly one token (no BOS);
+     * an error naming the text and its tokens otherwise.
+     */
+    public int toSingleToken(String text) {
+        int[] ids = tokenizer().toTokens(text, false);
+        if (ids.length != 1)
+            throw new LoupeException("toSingleToken: '" + text + "' is not a single token: it is " + ids.length
+                    + " tokens " + tokenizer().toStrTokens(ids));
+        return ids[0];
+    }
+
+    /**
+     * TransformerLens's {@code get_token_position(token, input)}: the first position of a token in
+     * the tokens of {@code input} (BOS prepended, so position 0 is the BOS).
+     */
+    public int getTokenPosition(String token, String input) {
+        return getTokenPosition(toSingleToken(token), toTokens(input).ids()[0], "first");
+    }
+
+    /** {@code get_token_position(token_id, tokens, mode)}: mode "first" or "last"; an error when the token is absent. */
+    public int getTokenPosition(int token, int[] ids, String mode) {
+        if (!"first".equals(mode) && !"last".equals(mode))
+            throw new LoupeException("getTokenPosition: mode must be \"first\" or \"last\", got \"" + mode + "\"");
+        int found = -1;
+        for (int p = 0; p < ids.length; p++)
+            if (ids[p] == token) {
+                found = p;
+                if (mode.equals("first")) break;
+            }
+        if (found < 0) throw new LoupeException("getTokenPosition: token " + token + " does not occur in the input");
+        return found;
+    }
+
+    /**
+     * TransformerLens's {@code utils.test_prompt(prompt, answer, model)}: runs prompt + answer (a
+     * space put before the answer when it has none; BOS prepended) and reports, for each answer
+     * token, its rank, logit and probability at the position before it, and the top 10 tokens there.
+     * {@code System.out.println(model.testPrompt(...))} prints it as TransformerLens does.
+     */
+    public PromptTest testPrompt(String prompt, String answer) {
+        return PromptTest.run(this, prompt, answer, true, true, 10);
+    }
+
+    /** {@link #testPrompt(String, String)} with TransformerLens's options. */
+    public PromptTest testPrompt(
+            String prompt, String answer, boolean prependSpaceToAnswer, boolean prependBos, int topK) {
+        return PromptTest.run(this, prompt, answer, prependSpaceToAnswer, prependBos, topK);
     }
 
     /** The general form every verb above uses. */

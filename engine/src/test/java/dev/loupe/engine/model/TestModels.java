@@ -1,9 +1,14 @@
 package dev.loupe.engine.model;
 
+import dev.loupe.engine.SharedData;
+import dev.loupe.engine.io.Checkpoint;
 import dev.loupe.engine.model.ModelConfig.Activation;
 import dev.loupe.engine.model.ModelConfig.Biases;
 import dev.loupe.engine.model.ModelConfig.Normalization;
 import dev.loupe.engine.model.ModelConfig.Positional;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -205,5 +210,26 @@ public final class TestModels {
     /** A model whose every parameter (norm weights and biases too) is random. */
     public static HookedTransformer model(ModelConfig cfg, long seed) {
         return new HookedTransformer(cfg, Weights.random(cfg, seed, true));
+    }
+
+    /**
+     * A tiny random model with GPT-2's vocabulary (d_model 8, two layers of two heads), saved in
+     * {@code dir} with GPT-2's tokenizer files ({@code vocab.json}, {@code merges.txt} from
+     * ../shared) beside it; the test is skipped without them. Returns the saved model.
+     */
+    public static HookedTransformer savedWithGpt2Tokenizer(Path dir) throws IOException {
+        Path gpt2 = SharedData.require("tokenizers/gpt2");
+        ModelConfig cfg = ModelConfig.builder()
+                .dModel(8)
+                .nLayers(2)
+                .nHeads(2)
+                .dVocab(50257)
+                .nCtx(32)
+                .build();
+        HookedTransformer model = HookedTransformer.random(cfg, 3);
+        Checkpoint.save(model, dir);
+        Files.copy(gpt2.resolve("vocab.json"), dir.resolve("vocab.json"));
+        Files.copy(gpt2.resolve("merges.txt"), dir.resolve("merges.txt"));
+        return model;
     }
 }
