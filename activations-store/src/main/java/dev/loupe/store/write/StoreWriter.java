@@ -211,6 +211,7 @@ public final class StoreWriter implements AutoCloseable {
         }
         manifest = manifest.completed();
         manifest.write(dir);
+        removeLeftovers(dir, manifest); // copies of shards that distributed tasks started and did not finish
     }
 
     /** Hands the full shard to the commit thread, after the previous commit is done (one in flight). */
