@@ -14,10 +14,13 @@ import dev.loupe.store.StoreManifest;
 import dev.loupe.store.corpus.Corpus;
 import dev.loupe.store.harvest.HarvestConfig;
 import dev.loupe.store.harvest.Harvester;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -101,6 +104,71 @@ class SparkHarvestTest {
             failAttempts(0, 0);
         }
         assertSameStore(single, distributed); // no partial folder left either
+    }
+
+    /** The store after a kill: complete files for every listed shard, each the reference's. */
+    static int assertCommittedPrefix(Path reference, Path store) throws Exception {
+        StoreManifest ref = StoreManifest.read(reference), part = StoreManifest.read(store);
+        assertTrue(!part.complete() && part.shards().size() < ref.shards().size());
+        for (StoreManifest.ShardInfo s : part.shards()) {
+            assertEquals(ref.shards().get(s.index()), s);
+            for (StoreManifest.FileEntry f : s.files().values())
+                assertEquals(-1L, Files.mismatch(reference.resolve(f.path()), store.resolve(f.path())), f.path());
+        }
+        return part.shards().size();
+    }
+
+    @Test
+    void killingTheDriverAndRunningAgainResumesFromTheManifest() throws Exception {
+        HookedTransformer model = Fixtures.smallModel();
+        Path corpusFile = Fixtures.tokenCorpus(tmp, 6000, 97, 4); // 400 sequences, 67 shards
+        Corpus corpus = Corpus.of(List.of(corpusFile), null, "text", Corpus.TextDocs.LINES);
+        Path single = tmp.resolve("single"), distributed = tmp.resolve("spark");
+        Harvester.run(model, "small", corpus, null, CFG, single, Harvester.ProgressFactory.silent());
+
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments())
+            if (a.startsWith("--add-opens") || a.startsWith("-XX:+IgnoreUnrecognized") || a.startsWith("-Djdk.reflect"))
+                cmd.add(a);
+        cmd.addAll(List.of(
+                "-Xmx1g",
+                "-cp",
+                System.getProperty("java.class.path"),
+                HarvestDriverMain.class.getName(),
+                "local[2]",
+                corpusFile.toString(),
+                distributed.toString()));
+        Process driver = new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
+                .redirectOutput(tmp.resolve("driver.log").toFile())
+                .start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+            while (committedShards(distributed) < 4 && driver.isAlive() && System.nanoTime() < deadline)
+                Thread.sleep(2);
+            assertTrue(
+                    driver.isAlive(),
+                    "the driver ended before it could be killed: " + Files.readString(tmp.resolve("driver.log")));
+        } finally {
+            driver.destroyForcibly(); // kill -9
+            driver.waitFor(30, TimeUnit.SECONDS);
+        }
+        int committed = assertCommittedPrefix(single, distributed);
+        assertTrue(committed >= 4, committed + " shards");
+
+        SparkHarvest.Result r = spark(model, corpus, distributed); // the same harvest again
+        assertEquals(committed * 6L, r.harvest().resumedFrom());
+        assertEquals(67 - committed, r.tasks());
+        assertSameStore(single, distributed);
+    }
+
+    private static int committedShards(Path store) {
+        try {
+            return StoreManifest.read(store).shards().size();
+        } catch (RuntimeException e) {
+            return 0; // not created yet, or being replaced
+        }
     }
 
     @Test
