@@ -23,6 +23,10 @@ public final class SparkContexts {
     private SparkContexts() {}
 
     public static JavaSparkContext start(String master, String appName, Map<String, String> settings) {
+        // Hadoop's notice that it has no native library is of no use here (slf4j-simple; before it starts)
+        System.setProperty(
+                "org.slf4j.simpleLogger.log.org.apache.hadoop.util.NativeCodeLoader",
+                System.getProperty("org.slf4j.simpleLogger.log.org.apache.hadoop.util.NativeCodeLoader", "error"));
         SparkConf conf = new SparkConf().setAppName(appName);
         if (!master.equals(DEFAULT_MASTER)) conf.setMaster(master);
         else if (!conf.contains("spark.master"))

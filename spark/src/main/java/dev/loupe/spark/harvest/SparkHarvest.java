@@ -3,6 +3,7 @@ package dev.loupe.spark.harvest;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.progress.ProgressBar;
+import dev.loupe.spark.SparkContexts;
 import dev.loupe.store.StoreManifest;
 import dev.loupe.store.corpus.Chunker;
 import dev.loupe.store.corpus.Corpus;
@@ -14,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.BlockingQueue;
@@ -50,6 +52,28 @@ public final class SparkHarvest {
             int differingCopies,
             TreeSet<String> executors,
             int maxModelLoads) {}
+
+    /**
+     * Starts a Spark context on {@code master} with {@code settings} ({@link SparkContexts#start}),
+     * harvests, and stops it: the command line's {@code harvest --spark}.
+     */
+    public static Result run(
+            String master,
+            Map<String, String> settings,
+            HookedTransformer model,
+            String modelId,
+            Corpus corpus,
+            String tokenizerName,
+            HarvestConfig cfg,
+            Path out,
+            Harvester.ProgressFactory progress) {
+        JavaSparkContext sc = SparkContexts.start(master, "loupe harvest " + out, settings);
+        try {
+            return run(sc, model, modelId, corpus, tokenizerName, cfg, out, progress);
+        } finally {
+            sc.stop();
+        }
+    }
 
     /**
      * Harvests {@code corpus} into {@code out} (a folder every executor reaches) on {@code sc}'s executors.
