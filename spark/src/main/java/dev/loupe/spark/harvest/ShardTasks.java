@@ -2,27 +2,25 @@ package dev.loupe.spark.harvest;
 
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.model.HookedTransformer;
+import dev.loupe.spark.ExecutorResources;
+import dev.loupe.spark.TaskResults;
 import dev.loupe.store.StoreManifest;
 import dev.loupe.store.corpus.Chunker;
 import dev.loupe.store.corpus.Corpus;
 import dev.loupe.store.harvest.HarvestWorkers;
 import dev.loupe.store.write.ShardBuilder;
 import java.io.IOException;
-import java.io.Serializable;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
-import scala.collection.Iterator;
-import scala.runtime.AbstractFunction2;
 
 /**
  * The executors' side of a distributed harvest: a task computes one shard with the harvest's own
  * code (the chunker resumed at the shard's first sequence, {@link HarvestWorkers} for the forward
  * passes, {@link ShardBuilder} for the files) and publishes its folder; the driver lists it.
  */
-public final class ShardTasks extends AbstractFunction2<TaskContext, Iterator<ShardTask>, ShardOutcome>
-        implements Serializable {
+public final class ShardTasks implements TaskResults.Task<ShardTask, ShardOutcome> {
     /**
      * For tests, a job's local properties ({@code sc.setLocalProperty}): a task's attempts numbered
      * below {@code FAIL_ATTEMPTS} fail after {@code FAIL_AFTER_BATCHES} batches, as a task dying
@@ -38,8 +36,7 @@ public final class ShardTasks extends AbstractFunction2<TaskContext, Iterator<Sh
     }
 
     @Override
-    public ShardOutcome apply(TaskContext context, Iterator<ShardTask> tasks) {
-        ShardTask task = tasks.next(); // one per partition
+    public ShardOutcome run(TaskContext context, ShardTask task) {
         String where = "executor " + SparkEnv.get().executorId() + " (" + host() + ")";
         // unique per attempt and per application, so that no two copies of a shard share a folder
         String attempt = "t" + context.taskAttemptId() + "-"

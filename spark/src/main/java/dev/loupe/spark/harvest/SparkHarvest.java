@@ -3,7 +3,9 @@ package dev.loupe.spark.harvest;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.progress.ProgressBar;
+import dev.loupe.spark.ExecutorResources;
 import dev.loupe.spark.SparkContexts;
+import dev.loupe.spark.TaskResults;
 import dev.loupe.store.StoreManifest;
 import dev.loupe.store.corpus.Chunker;
 import dev.loupe.store.corpus.Corpus;
@@ -16,14 +18,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import org.apache.spark.api.java.JavaSparkContext;
-import scala.jdk.javaapi.CollectionConverters;
-import scala.reflect.ClassTag$;
-import scala.runtime.BoxedUnit;
 
 /**
  * A harvest on a Spark cluster that writes the very store {@link Harvester#run} writes on one machine:
@@ -111,20 +107,21 @@ public final class SparkHarvest {
             int adopted = 0, differing = 0, loads = 0;
             TreeSet<String> executors = new TreeSet<>();
             try (ProgressBar bar = progress.create(done * spec.contextSize(), total * spec.contextSize());
-                    Job job = Job.start(sc, plan, tasks)) {
-                TreeMap<Integer, ShardOutcome> waiting = new TreeMap<>();
-                int next = writer.manifest().shards().size();
-                for (ShardOutcome o = job.next(writer); o != null; o = job.next(writer)) {
-                    waiting.put(o.info().index(), o);
+                    TaskResults<ShardOutcome> job = TaskResults.start(
+                            sc,
+                            tasks,
+                            new ShardTasks(plan),
+                            ShardOutcome.class,
+                            "loupe harvest into " + plan.store())) {
+                for (ShardOutcome o = next(job, writer); o != null; o = next(job, writer)) {
                     executors.add(o.executor());
                     if (o.adopted()) adopted++;
                     if (!o.sameBytes()) differing++;
                     loads = Math.max(loads, o.modelLoads());
-                    for (ShardOutcome s = waiting.remove(next); s != null; s = waiting.remove(next)) {
-                        writer.commitPublished(s.info());
-                        next++;
-                        bar.update(writer.committedSequences() * spec.contextSize(), "shard " + next);
-                    }
+                    writer.commitPublished(o.info()); // in corpus order
+                    bar.update(
+                            writer.committedSequences() * spec.contextSize(),
+                            "shard " + o.info().index());
                 }
                 writer.finish();
                 bar.update(writer.committedSequences() * spec.contextSize(), "complete");
@@ -146,98 +143,17 @@ public final class SparkHarvest {
         return Files.exists(p) ? p.toAbsolutePath().normalize().toString() : null;
     }
 
-    /**
-     * The Spark job of one harvest, on a thread of its own: {@code runJob} blocks until every task
-     * succeeded, and hands each task's result over as it arrives, in any order.
-     */
-    private static final class Job implements AutoCloseable {
-        private static final Object DONE = new Object();
-        private final BlockingQueue<Object> results = new LinkedBlockingQueue<>();
-        private final JavaSparkContext sc;
-        private final Thread thread;
-        private final String group;
-        private boolean finished;
-
-        private Job(JavaSparkContext sc, HarvestPlan plan, List<ShardTask> tasks) {
-            this.sc = sc;
-            this.group = "loupe-harvest-" + System.nanoTime();
-            List<Object> partitions = new ArrayList<>();
-            for (int i = 0; i < tasks.size(); i++) partitions.add(i);
-            this.thread = new Thread(
-                    () -> {
-                        try {
-                            sc.setJobGroup(group, "loupe harvest into " + plan.store(), true);
-                            sc.sc()
-                                    .runJob(
-                                            sc.parallelize(tasks, Math.max(1, tasks.size()))
-                                                    .rdd(),
-                                            new ShardTasks(plan),
-                                            CollectionConverters.asScala(partitions)
-                                                    .toSeq(),
-                                            (scala.Function2<Object, ShardOutcome, BoxedUnit>) (i, o) -> {
-                                                results.add(o);
-                                                return BoxedUnit.UNIT;
-                                            },
-                                            ClassTag$.MODULE$.apply(ShardOutcome.class));
-                            results.add(DONE);
-                        } catch (Throwable t) {
-                            results.add(t);
-                        }
-                    },
-                    "loupe-spark-harvest");
-            thread.setDaemon(true);
-        }
-
-        static Job start(JavaSparkContext sc, HarvestPlan plan, List<ShardTask> tasks) {
-            Job j = new Job(sc, plan, tasks);
-            if (tasks.isEmpty()) j.results.add(DONE);
-            else j.thread.start();
-            return j;
-        }
-
-        /** The next task's result; null once all succeeded. A failed job is a LoupeException saying what the store holds. */
-        ShardOutcome next(StoreWriter writer) {
-            Object r;
-            try {
-                r = results.take();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new LoupeException("harvest interrupted", e);
-            }
-            if (r == DONE) {
-                finished = true;
-                return null;
-            }
-            if (r instanceof Throwable t) {
-                finished = true;
-                StoreManifest m = writer.manifest();
-                throw new LoupeException(
-                        "the harvest on Spark failed: " + summary(t) + "\nThe store is consistent: it holds "
-                                + m.shards().size() + " committed shards, " + m.rows() + " rows (" + m.sequences()
-                                + " sequences). Run the same command again to resume from there.",
-                        t);
-            }
-            return (ShardOutcome) r;
-        }
-
-        /** Spark's "job aborted" message up to its stack traces: it names the task, executor and cause. */
-        private static String summary(Throwable t) {
-            String m = String.valueOf(t.getMessage());
-            int cut = m.indexOf("\n\tat ");
-            int driver = m.indexOf("\nDriver stacktrace");
-            if (driver >= 0 && (cut < 0 || driver < cut)) cut = driver;
-            return (cut >= 0 ? m.substring(0, cut) : m).strip();
-        }
-
-        /** Cancels the job when the driver stops early (a failed commit, an interrupt). */
-        @Override
-        public void close() {
-            if (!finished) sc.cancelJobGroup(group);
-            try {
-                thread.join(60_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+    /** The next shard in corpus order; a failed job says what the store holds and how to go on. */
+    private static ShardOutcome next(TaskResults<ShardOutcome> job, StoreWriter writer) {
+        try {
+            return job.next();
+        } catch (LoupeException e) {
+            StoreManifest m = writer.manifest();
+            throw new LoupeException(
+                    "the harvest on Spark failed: " + e.getMessage() + "\nThe store is consistent: it holds "
+                            + m.shards().size() + " committed shards, " + m.rows() + " rows (" + m.sequences()
+                            + " sequences). Run the same command again to resume from there.",
+                    e);
         }
     }
 }

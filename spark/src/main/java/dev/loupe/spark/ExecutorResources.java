@@ -1,12 +1,14 @@
-package dev.loupe.spark.harvest;
+package dev.loupe.spark;
 
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.loaders.ModelLoader;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.tokenizer.Tokenizer;
 import dev.loupe.engine.tokenizer.Tokenizers;
+import dev.loupe.spark.harvest.HarvestPlan;
 import dev.loupe.store.StoreManifest;
 import dev.loupe.store.harvest.Harvester;
+import dev.loupe.store.read.ActivationStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -14,13 +16,14 @@ import java.util.Map;
 
 /**
  * What an executor's JVM loads once and keeps for all the tasks it runs: the model, checked against
- * the driver's (config hash and weights checksum), and the tokenizer. Tasks running at the same time
+ * the driver's (config hash and weights checksum), the tokenizer, and stores opened for reading. Tasks running at the same time
  * wait for the one load (it is the slow part of a task's start: seconds for GPT-2, against
  * milliseconds for the rest).
  */
 public final class ExecutorResources {
     private static final Map<String, HookedTransformer> MODELS = new HashMap<>();
     private static final Map<String, Tokenizer> TOKENIZERS = new HashMap<>();
+    private static final Map<String, ActivationStore> STORES = new HashMap<>();
     private static int modelLoads;
 
     private ExecutorResources() {}
@@ -63,5 +66,18 @@ public final class ExecutorResources {
         String path = plan.spec().corpus().tokenizer();
         if (path == null) return null;
         return TOKENIZERS.computeIfAbsent(path, p -> Tokenizers.load(Path.of(p)));
+    }
+
+    /**
+     * The store in {@code dir}, opened (and checked, {@code Verify.FAST}) once per JVM; reads from it are
+     * thread-safe. Reopened when its manifest changed (a store harvested again).
+     */
+    public static synchronized ActivationStore store(String dir) {
+        ActivationStore s = STORES.get(dir);
+        if (s != null && s.manifest().equals(dev.loupe.store.StoreManifest.read(Path.of(dir)))) return s;
+        if (s != null) s.close();
+        s = ActivationStore.open(Path.of(dir));
+        STORES.put(dir, s);
+        return s;
     }
 }
