@@ -9,6 +9,7 @@ import dev.loupe.cli.store.HarvestCommand;
 import dev.loupe.cli.store.StoreBenchCommand;
 import dev.loupe.cli.store.StoreBenchExportCommand;
 import dev.loupe.cli.store.StoreExportCommand;
+import dev.loupe.cli.store.StoreFeaturesCommand;
 import dev.loupe.cli.store.StoreInfoCommand;
 import dev.loupe.cli.store.StoreVerifyCommand;
 import dev.loupe.engine.LoupeException;
@@ -65,10 +66,11 @@ public final class Main implements Callable<Integer> {
                 .addSubcommand(new HarvestCommand())
                 .addSubcommand(group(
                         "store",
-                        "Activation stores written by harvest: inspect, verify, export, benchmark.",
+                        "Activation stores written by harvest: inspect, verify, export, feature statistics, benchmark.",
                         new StoreInfoCommand(),
                         new StoreVerifyCommand(),
                         new StoreExportCommand(),
+                        new StoreFeaturesCommand(),
                         new StoreBenchCommand(),
                         new StoreBenchExportCommand()))
                 .addSubcommand(new LabCommand())

@@ -43,6 +43,30 @@ public final class FeatureStatsJob {
     record Shard(int index, long firstRow, long rows) implements Serializable {}
 
     /**
+     * Starts a Spark context on {@code master} ({@link dev.loupe.spark.SparkContexts#start}), computes
+     * every feature's statistics, writes them into {@code out} ({@link FeatureStatsFiles}) and stops the
+     * context: the command line's {@code store features}.
+     */
+    public static FeatureStatsFiles.Header run(
+            String master,
+            Map<String, String> settings,
+            Path store,
+            FeatureEncoder encoder,
+            FeatureStatsConfig cfg,
+            Tokenizer tokenizer,
+            Path out,
+            ProgressBar progress) {
+        JavaSparkContext sc =
+                dev.loupe.spark.SparkContexts.start(master, "loupe feature statistics " + store, settings);
+        try {
+            List<FeatureStats> stats = run(sc, store, encoder, cfg, tokenizer, progress);
+            return FeatureStatsFiles.write(out, store, encoder, cfg, stats);
+        } finally {
+            sc.stop();
+        }
+    }
+
+    /**
      * The statistics of every feature of {@code encoder} over the store in {@code store} (a folder
      * every executor reaches). {@code tokenizer} turns the windows' token ids into text (ids when null).
      */
