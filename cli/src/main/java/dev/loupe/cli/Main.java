@@ -2,6 +2,7 @@ package dev.loupe.cli;
 
 import dev.loupe.cli.bench.BenchForwardCommand;
 import dev.loupe.cli.bench.BenchLoadCommand;
+import dev.loupe.cli.bench.BenchSparkHarvestCommand;
 import dev.loupe.cli.bench.BenchTrainCommand;
 import dev.loupe.cli.notebooks.KernelCommand;
 import dev.loupe.cli.notebooks.LabCommand;
@@ -62,7 +63,8 @@ public final class Main implements Callable<Integer> {
                         "Benchmarks, each against its peer in the same run (last line ratio_vs_...=).",
                         new BenchForwardCommand(),
                         new BenchLoadCommand(),
-                        new BenchTrainCommand()))
+                        new BenchTrainCommand(),
+                        new BenchSparkHarvestCommand()))
                 .addSubcommand(new HarvestCommand())
                 .addSubcommand(group(
                         "store",

@@ -39,7 +39,9 @@ public final class SparkHarvest {
      * What a distributed harvest did: the harvest's result, how many shard tasks ran, how many shards
      * a second copy reached (retries, speculation; {@code differingCopies} of them with other bytes:
      * executors that compute differently), which executors ran tasks, and the most times one of them
-     * loaded the model (1: once per executor; 0 when the driver's own model served).
+     * loaded the model (1: once per executor; 0 when the driver's own model served); and where the
+     * time went: the driver's planning pass over the corpus, the tasks' own time (summed), and the
+     * driver's listing of shards in the manifest (summed).
      */
     public record Result(
             HarvestResult harvest,
@@ -47,7 +49,10 @@ public final class SparkHarvest {
             int adoptedCopies,
             int differingCopies,
             TreeSet<String> executors,
-            int maxModelLoads) {}
+            int maxModelLoads,
+            double planSeconds,
+            double taskSeconds,
+            double commitSeconds) {}
 
     /**
      * Starts a Spark context on {@code master} with {@code settings} ({@link SparkContexts#start}),
@@ -91,7 +96,16 @@ public final class SparkHarvest {
             long done = writer.committedSequences();
             if (writer.complete())
                 return new Result(
-                        new HarvestResult(done, done, writer.manifest().rows(), 0, 0), 0, 0, 0, new TreeSet<>(), 0);
+                        new HarvestResult(done, done, writer.manifest().rows(), 0, 0),
+                        0,
+                        0,
+                        0,
+                        new TreeSet<>(),
+                        0,
+                        0,
+                        0,
+                        0);
+            long plan0 = System.nanoTime();
             List<Chunker.Position> starts = new ArrayList<>();
             long total = Harvester.chunker(corpus, cfg).count(Harvester.maxSequences(cfg), shardSequences, starts);
             List<ShardTask> tasks = new ArrayList<>();
@@ -104,6 +118,7 @@ public final class SparkHarvest {
             if (sc.isLocal()) ExecutorResources.offer(model, spec.model());
 
             long t0 = System.nanoTime();
+            double planSeconds = (t0 - plan0) / 1e9, taskSeconds = 0, commitSeconds = 0;
             int adopted = 0, differing = 0, loads = 0;
             TreeSet<String> executors = new TreeSet<>();
             try (ProgressBar bar = progress.create(done * spec.contextSize(), total * spec.contextSize());
@@ -118,7 +133,10 @@ public final class SparkHarvest {
                     if (o.adopted()) adopted++;
                     if (!o.sameBytes()) differing++;
                     loads = Math.max(loads, o.modelLoads());
+                    taskSeconds += o.seconds();
+                    long c0 = System.nanoTime();
                     writer.commitPublished(o.info()); // in corpus order
+                    commitSeconds += (System.nanoTime() - c0) / 1e9;
                     bar.update(
                             writer.committedSequences() * spec.contextSize(),
                             "shard " + o.info().index());
@@ -133,7 +151,8 @@ public final class SparkHarvest {
                     m.rows(),
                     (m.sequences() - done) * m.contextSize(),
                     (System.nanoTime() - t0) / 1e9);
-            return new Result(r, tasks.size(), adopted, differing, executors, loads);
+            return new Result(
+                    r, tasks.size(), adopted, differing, executors, loads, planSeconds, taskSeconds, commitSeconds);
         }
     }
 
