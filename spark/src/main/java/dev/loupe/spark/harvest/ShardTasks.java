@@ -58,7 +58,7 @@ public final class ShardTasks implements TaskResults.Task<ShardTask, ShardOutcom
         long t0 = System.nanoTime();
         StoreManifest spec = plan.spec();
         HookedTransformer model = ExecutorResources.model(plan, where);
-        Corpus corpus = plan.corpus(ExecutorResources.tokenizer(plan));
+        Corpus corpus = plan.corpus(ExecutorResources.tokenizer(plan), where);
         StoreManifest.CorpusInfo c = spec.corpus();
         Chunker chunks = Chunker.resume(
                 corpus,
