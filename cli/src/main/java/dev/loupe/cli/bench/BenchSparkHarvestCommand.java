@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
         mixinStandardHelpOptions = true,
         description = {
             "The same harvest in one process, on Spark local[N] and on a local standalone cluster (equal cores).",
-            "Tokens/s of each, Spark's overhead (goal <= 15%), identity of the stores, a projection to 8-64 executors."
+            "Tokens/s of each, Spark's overhead (goal <= 15%%), identity of the stores, a projection to 8-64 executors."
         })
 public final class BenchSparkHarvestCommand implements Callable<Integer> {
     @Option(
