@@ -32,8 +32,9 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * {@code ./loupe bench spark-harvest}: the same harvest in one process (its batches on {@code cores}
  * threads), on Spark {@code local[cores]}, and on a standalone cluster of {@code cores} one-core workers
- * on this machine (all equal cores), alternated for {@code rounds} rounds, best of each. Reports
- * tokens/s, Spark's overhead over the single process (goal: at most 15%), checks that each Spark store
+ * on this machine (all equal cores), alternated for {@code rounds} rounds (which goes first alternates too).
+ * Reports the best tokens/s of each, Spark's overhead over the single process (the median over rounds of
+ * the ratio within a round; goal: at most 15%), checks that each Spark store
  * is the single-process store byte for byte, and projects the harvest to 8-64 executors from what it
  * measured (per-core throughput, executor start and model load, the driver's planning pass and shard
  * commits). Spark contexts and the cluster are started before the timed harvests; their start is
@@ -118,8 +119,7 @@ public final class SparkHarvestBenchmark {
                 out);
 
         // Spark allows one context per JVM: first local[N], then the cluster, each alternated with the single process
-        double[] best = new double[3]; // single, local, cluster
-        SparkHarvest.Result last = null;
+        Phase localPhase, clusterPhase = null;
         long c0 = System.nanoTime();
         JavaSparkContext local = SparkContexts.start(
                 "local[" + s.cores() + "]", "loupe bench local", Map.of("spark.ui.enabled", "false"));
@@ -130,7 +130,7 @@ public final class SparkHarvestBenchmark {
                 s.cores(),
                 (System.nanoTime() - c0) / 1e9);
         try {
-            last = rounds(s, local, "local[" + s.cores() + "]", 1, best, model, modelId, corpus, cfg, out);
+            localPhase = rounds(s, local, "local[" + s.cores() + "]", model, modelId, corpus, cfg, out);
         } finally {
             local.stop();
         }
@@ -157,52 +157,76 @@ public final class SparkHarvestBenchmark {
                             "started: cluster (master, %d one-core workers, executors with the jars and the model) %.1f s%n",
                             s.cores(),
                             clusterStart);
-                    last = rounds(s, remote, "cluster", 2, best, model, modelId, corpus, cfg, out);
+                    clusterPhase = rounds(s, remote, "cluster", model, modelId, corpus, cfg, out);
                 } finally {
                     remote.stop();
                 }
             }
         }
-        projection(last, s, tokens, shards, clusterStart, best[0] / s.cores());
+        Phase last = clusterPhase != null ? clusterPhase : localPhase;
+        projection(last.last(), s, tokens, shards, clusterStart, last.single() / s.cores());
         System.out.printf(
                 Locale.ROOT,
-                "single %.0f tok/s, local[%d] %.0f tok/s%s (best of %d)%n",
-                best[0],
+                "best of %d: local[%d] %.0f tok/s (single %.0f in its rounds)%s%n",
+                s.rounds(),
                 s.cores(),
-                best[1],
-                s.cluster() ? String.format(Locale.ROOT, ", cluster %.0f tok/s", best[2]) : "",
-                s.rounds());
+                localPhase.spark(),
+                localPhase.single(),
+                clusterPhase == null
+                        ? ""
+                        : String.format(
+                                Locale.ROOT,
+                                ", cluster %.0f tok/s (single %.0f in its rounds)",
+                                clusterPhase.spark(),
+                                clusterPhase.single()));
+        // the ratio of each round (Spark and the single process run back to back), median over the rounds
         System.out.printf(
                 Locale.ROOT,
                 "spark_local_overhead=%.1f%%%s (goal <= 15%%)  spark_local_vs_single=%.3f%s%n",
-                100 * (best[0] / best[1] - 1),
-                s.cluster()
-                        ? String.format(Locale.ROOT, " spark_cluster_overhead=%.1f%%", 100 * (best[0] / best[2] - 1))
-                        : "",
-                best[1] / best[0],
-                s.cluster() ? String.format(Locale.ROOT, "  spark_cluster_vs_single=%.3f", best[2] / best[0]) : "");
+                100 * (1 / localPhase.ratio() - 1),
+                clusterPhase == null
+                        ? ""
+                        : String.format(
+                                Locale.ROOT, " spark_cluster_overhead=%.1f%%", 100 * (1 / clusterPhase.ratio() - 1)),
+                localPhase.ratio(),
+                clusterPhase == null
+                        ? ""
+                        : String.format(Locale.ROOT, "  spark_cluster_vs_single=%.3f", clusterPhase.ratio()));
     }
 
-    /** Rounds of the single process then Spark on {@code sc}; best tokens/s into best[0] and best[slot]. */
-    private static SparkHarvest.Result rounds(
+    /**
+     * A phase's rounds: the best tokens/s of the single process and of Spark, the median over rounds of
+     * Spark's tokens/s over the single process's in the same round, and the last Spark harvest.
+     */
+    private record Phase(double single, double spark, double ratio, SparkHarvest.Result last) {}
+
+    /** Rounds of the single process then Spark on {@code sc}. */
+    private static Phase rounds(
             Settings s,
             JavaSparkContext sc,
             String name,
-            int slot,
-            double[] best,
             HookedTransformer model,
             String modelId,
             Corpus corpus,
             HarvestConfig cfg,
             Path out) {
         SparkHarvest.Result last = null;
+        double bestSingle = 0, bestSpark = 0;
+        double[] ratios = new double[s.rounds()];
         for (int round = 0; round < s.rounds(); round++) {
             Path single = out.resolve("single"), spark = out.resolve("spark");
+            // which goes first alternates, so that neither always meets the other's leftovers (GC, page cache)
+            if (round % 2 == 1)
+                last = SparkHarvest.run(
+                        sc, model, modelId, corpus, null, cfg, spark, Harvester.ProgressFactory.silent());
             HarvestResult h = Harvester.run(
                     model, modelId, corpus, null, cfg, single, Harvester.ProgressFactory.silent(), s.cores());
-            best[0] = Math.max(best[0], h.tokensPerSecond());
-            last = SparkHarvest.run(sc, model, modelId, corpus, null, cfg, spark, Harvester.ProgressFactory.silent());
-            best[slot] = Math.max(best[slot], last.harvest().tokensPerSecond());
+            bestSingle = Math.max(bestSingle, h.tokensPerSecond());
+            if (round % 2 == 0)
+                last = SparkHarvest.run(
+                        sc, model, modelId, corpus, null, cfg, spark, Harvester.ProgressFactory.silent());
+            bestSpark = Math.max(bestSpark, last.harvest().tokensPerSecond());
+            ratios[round] = last.harvest().tokensPerSecond() / h.tokensPerSecond();
             System.out.printf(
                     Locale.ROOT,
                     "%s round %d: single %.0f tok/s, %s %.0f tok/s on %d executor(s), store %s%n",
@@ -216,7 +240,11 @@ public final class SparkHarvestBenchmark {
             deleteTree(single);
             deleteTree(spark);
         }
-        return last;
+        Arrays.sort(ratios);
+        double median = ratios.length % 2 == 1
+                ? ratios[ratios.length / 2]
+                : (ratios[ratios.length / 2 - 1] + ratios[ratios.length / 2]) / 2;
+        return new Phase(bestSingle, bestSpark, median, last);
     }
 
     /**

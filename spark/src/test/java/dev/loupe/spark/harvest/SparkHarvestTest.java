@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.model.HookedTransformer;
+import dev.loupe.engine.progress.ProgressBar;
 import dev.loupe.spark.SparkContexts;
 import dev.loupe.store.Fixtures;
 import dev.loupe.store.StoreDType;
@@ -14,10 +15,13 @@ import dev.loupe.store.StoreManifest;
 import dev.loupe.store.corpus.Corpus;
 import dev.loupe.store.harvest.HarvestConfig;
 import dev.loupe.store.harvest.Harvester;
+import dev.loupe.store.read.ActivationStore;
+import dev.loupe.store.read.Verify;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -156,6 +160,21 @@ class SparkHarvestTest {
         }
         int committed = assertCommittedPrefix(single, distributed);
         assertTrue(committed >= 4, committed + " shards");
+        // what a task killed mid-shard leaves: the next shard half-written (here even under its final name)
+        String next = String.format("%05d", committed);
+        Path torn = Files.createDirectories(distributed.resolve("shards").resolve(next));
+        try (var files = Files.list(single.resolve("shards").resolve(next))) {
+            for (Path f : files.toList()) {
+                byte[] b = Files.readAllBytes(f);
+                Files.write(torn.resolve(f.getFileName().toString()), Arrays.copyOf(b, b.length / 2));
+            }
+        }
+        // a reader sees the committed shards only (checksums of all their data), never the folders the
+        // killed tasks were writing
+        try (ActivationStore s = ActivationStore.open(distributed, Verify.FULL, ProgressBar.silent())) {
+            assertEquals(committed * 6L * 16, s.rows());
+            assertEquals(committed * 6L - 1, s.sequences(s.rows() - 1, 1)[0]); // the last row's sequence
+        }
 
         SparkHarvest.Result r = spark(model, corpus, distributed); // the same harvest again
         assertEquals(committed * 6L, r.harvest().resumedFrom());
