@@ -6,6 +6,7 @@ import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.io.AtomicFileWriter;
 import dev.loupe.engine.io.Json;
 import java.io.IOException;
+import java.io.Serializable;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -17,7 +18,8 @@ import java.util.Map;
 /**
  * {@code manifest.json}: what a store holds and how it was made. The manifest is the store's single
  * source of truth: a shard exists only once it is listed here, and the file is replaced atomically
- * after each shard is committed (see docs/activations-store.md).
+ * after each shard is committed (see docs/activations-store.md). Serializable, with its parts, for
+ * distributed harvests (tasks get the spec and return their shards' entries).
  *
  * @param format     always {@link #FORMAT}
  * @param version    {@link #VERSION}; other versions are refused
@@ -46,7 +48,8 @@ public record StoreManifest(
         long rows,
         long sequences,
         List<ShardInfo> shards,
-        boolean complete) {
+        boolean complete)
+        implements Serializable {
 
     public static final String FORMAT = "loupe-activations-store";
     public static final int VERSION = 1;
@@ -55,13 +58,14 @@ public record StoreManifest(
     static final ObjectMapper JSON = Json.fileFormat();
 
     /** The model: its id as given, a hash of its config and a checksum of its weights. */
-    public record ModelInfo(String id, String configHash, String weightsCrc32c, int nLayers, int dModel, int dVocab) {}
+    public record ModelInfo(String id, String configHash, String weightsCrc32c, int nLayers, int dModel, int dVocab)
+            implements Serializable {}
 
     /** A stored hook point and the width of its rows (trailing dimensions flattened: hook_z is n_heads·d_head). */
-    public record HookInfo(String name, int d) {}
+    public record HookInfo(String name, int d) implements Serializable {}
 
     /** One corpus file: absolute path, kind (text, jsonl, npy) and size. */
-    public record SourceInfo(String path, String kind, long bytes) {}
+    public record SourceInfo(String path, String kind, long bytes) implements Serializable {}
 
     /**
      * The corpus and its chunking, SAELens's convention: token ids prepended to each chunk
@@ -75,20 +79,23 @@ public record StoreManifest(
             String textDocs,
             Integer beginBatchToken,
             Integer beginSequenceToken,
-            Integer separatorToken) {}
+            Integer separatorToken)
+            implements Serializable {}
 
     /** Parameters that decide which rows a harvest produces and how they are split into shards. */
-    public record CreationInfo(int batchSize, int shardSequences, long maxTokens, int stopAtLayer, String tool) {}
+    public record CreationInfo(int batchSize, int shardSequences, long maxTokens, int stopAtLayer, String tool)
+            implements Serializable {}
 
     /** A file of a shard: path relative to the store, size, where its data starts, and CRC32C of the data. */
-    public record FileEntry(String path, long bytes, long dataOffset, String crc32c) {}
+    public record FileEntry(String path, long bytes, long dataOffset, String crc32c) implements Serializable {}
 
     /**
      * A committed shard: rows [firstRow, firstRow + rows) = sequences [firstSequence, firstSequence + sequences).
      * {@code files} maps each hook name, {@code "rows"} (token ids, sequence, position) and {@code "stats"} to its file.
      */
     public record ShardInfo(
-            int index, long firstRow, long rows, long firstSequence, int sequences, Map<String, FileEntry> files) {}
+            int index, long firstRow, long rows, long firstSequence, int sequences, Map<String, FileEntry> files)
+            implements Serializable {}
 
     public StoreManifest {
         hooks = List.copyOf(hooks);

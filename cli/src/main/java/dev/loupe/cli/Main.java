@@ -2,8 +2,9 @@ package dev.loupe.cli;
 
 import dev.loupe.cli.bench.BenchForwardCommand;
 import dev.loupe.cli.bench.BenchLoadCommand;
-import dev.loupe.cli.bench.BenchProbeCommand;
 import dev.loupe.cli.bench.BenchPatchCommand;
+import dev.loupe.cli.bench.BenchProbeCommand;
+import dev.loupe.cli.bench.BenchSparkHarvestCommand;
 import dev.loupe.cli.bench.BenchTrainCommand;
 import dev.loupe.cli.notebooks.KernelCommand;
 import dev.loupe.cli.notebooks.LabCommand;
@@ -19,6 +20,7 @@ import dev.loupe.cli.store.HarvestCommand;
 import dev.loupe.cli.store.StoreBenchCommand;
 import dev.loupe.cli.store.StoreBenchExportCommand;
 import dev.loupe.cli.store.StoreExportCommand;
+import dev.loupe.cli.store.StoreFeaturesCommand;
 import dev.loupe.cli.store.StoreInfoCommand;
 import dev.loupe.cli.store.StoreVerifyCommand;
 import dev.loupe.engine.LoupeException;
@@ -76,7 +78,8 @@ public final class Main implements Callable<Integer> {
                         new BenchTrainCommand(),
                         new BenchProbeCommand(),
                         new BenchSaeCommand(),
-                        new BenchPatchCommand()))
+                        new BenchPatchCommand(),
+                        new BenchSparkHarvestCommand()))
                 .addSubcommand(group(
                         "probe",
                         "Linear probes on activations: fit and predict (see docs/probes.md).",
@@ -93,10 +96,11 @@ public final class Main implements Callable<Integer> {
                         new SaeCorpusCommand()))
                 .addSubcommand(group(
                         "store",
-                        "Activation stores written by harvest: inspect, verify, export, benchmark.",
+                        "Activation stores written by harvest: inspect, verify, export, feature statistics, benchmark.",
                         new StoreInfoCommand(),
                         new StoreVerifyCommand(),
                         new StoreExportCommand(),
+                        new StoreFeaturesCommand(),
                         new StoreBenchCommand(),
                         new StoreBenchExportCommand()))
                 .addSubcommand(new LabCommand())

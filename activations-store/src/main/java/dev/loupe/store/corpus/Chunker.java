@@ -18,6 +18,11 @@ import java.util.NoSuchElementException;
  * </ul>
  * Any of the three may be null (none). The output is a pure function of the documents, which is
  * what makes a resumed harvest skip exactly the sequences already stored.
+ *
+ * <p>Between two sequences a chunker's whole state is where it is in the corpus ({@link #position}):
+ * a chunker {@link #resume resumed} there produces the same sequences as the one that got there by
+ * reading everything before. A distributed harvest notes the position where each shard's sequences
+ * start ({@link #count}) and hands it to the task that computes the shard.
  */
 public final class Chunker implements Iterator<int[]> {
     private final Iterator<int[]> documents;
@@ -29,6 +34,14 @@ public final class Chunker implements Iterator<int[]> {
     private int offset;
     private boolean startOfDocument;
     private int[] ready;
+
+    /**
+     * Where a chunker is between two sequences: the document it is in and how many of its tokens
+     * are used ({@code document} null: at the start of the corpus).
+     */
+    public record Position(Corpus.DocumentPosition document, int offset) implements java.io.Serializable {
+        public static final Position START = new Position(null, 0);
+    }
 
     public Chunker(
             Iterator<int[]> documents, int context, Integer beginBatch, Integer beginSequence, Integer separator) {
@@ -52,6 +65,50 @@ public final class Chunker implements Iterator<int[]> {
         int[] out = ready;
         ready = null;
         return out;
+    }
+
+    /** A chunker over {@code corpus} that continues from {@code at}, a position of a chunker over the same corpus. */
+    public static Chunker resume(
+            Corpus corpus, Position at, int context, Integer beginBatch, Integer beginSequence, Integer separator) {
+        if (at.document() == null)
+            return new Chunker(corpus.documents(), context, beginBatch, beginSequence, separator);
+        Corpus.Documents docs = corpus.documentsFrom(at.document());
+        Chunker c = new Chunker(docs, context, beginBatch, beginSequence, separator);
+        if (!docs.hasNext())
+            throw new dev.loupe.engine.LoupeException(
+                    "corpus: no document at " + at.document() + " (changed since the harvest was planned?)");
+        c.doc = docs.next();
+        c.offset = at.offset();
+        c.startOfDocument = false; // a sequence ended inside it: its start was handled
+        return c;
+    }
+
+    /**
+     * Where this chunker is now; only between sequences (not after {@link #hasNext} read the next
+     * one ahead), over the documents of a {@link Corpus}.
+     */
+    public Position position() {
+        if (ready != null || batch != null) throw new IllegalStateException("position is known between sequences only");
+        if (doc == null) return Position.START;
+        if (!(documents instanceof Corpus.Documents d))
+            throw new IllegalStateException("positions need the documents of a Corpus");
+        return new Position(d.position(), offset);
+    }
+
+    /**
+     * Reads up to {@code max} sequences and returns how many there were, adding to {@code starts} the
+     * position before sequence 0, {@code every}, 2·{@code every}, ... (each one that exists).
+     */
+    public long count(long max, long every, java.util.List<Position> starts) {
+        long k = 0;
+        while (k < max) {
+            Position p = position();
+            if (!hasNext()) break;
+            if (k % every == 0) starts.add(p);
+            next();
+            k++;
+        }
+        return k;
     }
 
     /** Skips up to {@code n} sequences; returns how many were skipped. */

@@ -9,6 +9,7 @@ import dev.loupe.store.StoreManifest.SourceInfo;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.Serializable;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
 import java.nio.charset.CharsetDecoder;
@@ -128,18 +129,43 @@ public final class Corpus {
         return kinds.stream().anyMatch(k -> !k.equals("npy"));
     }
 
+    /**
+     * Where a document starts: the index of its file among the corpus's files, and in that file the
+     * byte offset of its line (text, JSONL; 0 for a whole-file document) or its row (.npy), and its
+     * line number (1-based; for error messages). Lets a corpus be read from any document on, so that
+     * a distributed harvest's tasks each start at their own sequences without reading what precedes.
+     */
+    public record DocumentPosition(int file, long offset, long line) implements Serializable {
+        /** The first document of the corpus. */
+        public static final DocumentPosition START = new DocumentPosition(0, 0, 1);
+    }
+
+    /** The documents in corpus order, each knowing where it starts. */
+    public interface Documents extends Iterator<int[]> {
+        /** Where the document last returned by {@link #next} starts. */
+        DocumentPosition position();
+    }
+
     /** The documents, each a token-id array, file after file. Errors name the file and byte offset or line. */
-    public Iterator<int[]> documents() {
-        return new Iterator<>() {
-            int file = -1;
-            Iterator<int[]> current = java.util.Collections.emptyIterator();
+    public Documents documents() {
+        return documentsFrom(DocumentPosition.START);
+    }
+
+    /** The documents from the one at {@code start} on (a position a {@link Documents} gave for this corpus). */
+    public Documents documentsFrom(DocumentPosition start) {
+        if (start.file() < 0 || start.file() >= files.size())
+            throw new LoupeException("corpus: no file " + start.file() + " (the corpus has " + files.size() + ")");
+        return new Documents() {
+            int file = start.file() - 1;
+            FileDocuments current = null;
 
             @Override
             public boolean hasNext() {
-                while (!current.hasNext()) {
-                    if (current instanceof AutoCloseable c) closeQuietly(c);
+                while (current == null || !current.hasNext()) {
+                    if (current != null) closeQuietly(current);
                     if (++file >= files.size()) return false;
-                    current = open(files.get(file), kinds.get(file));
+                    DocumentPosition from = file == start.file() ? start : DocumentPosition.START;
+                    current = open(files.get(file), kinds.get(file), from.offset(), from.line());
                 }
                 return true;
             }
@@ -149,7 +175,20 @@ public final class Corpus {
                 if (!hasNext()) throw new NoSuchElementException();
                 return current.next();
             }
+
+            @Override
+            public DocumentPosition position() {
+                if (current == null) throw new IllegalStateException("no document read yet");
+                return new DocumentPosition(file, current.offset(), current.line());
+            }
         };
+    }
+
+    /** The documents of one file; {@link #offset} and {@link #line} are those of the last one returned. */
+    interface FileDocuments extends Iterator<int[]>, AutoCloseable {
+        long offset();
+
+        long line();
     }
 
     private static void closeQuietly(AutoCloseable c) {
@@ -160,17 +199,17 @@ public final class Corpus {
         }
     }
 
-    private Iterator<int[]> open(Path f, String kind) {
+    /** A file's documents from the one at byte offset (or row) {@code offset}, which is on line {@code line}. */
+    private FileDocuments open(Path f, String kind, long offset, long line) {
         return switch (kind) {
-            case "npy" -> new NpyDocuments(f);
-            case "jsonl" -> new Lines(f, (line, lineNo, offset) -> {
+            case "npy" -> new NpyDocuments(f, offset);
+            case "jsonl" -> new Lines(f, offset, line, (text, lineNo, at) -> {
                 JsonNode n;
                 try {
-                    n = JSON.readTree(line);
+                    n = JSON.readTree(text);
                 } catch (IOException e) {
-                    throw new LoupeException(
-                            f + ": line " + lineNo + " (byte offset " + offset + ") is not valid JSON: "
-                                    + e.getMessage().lines().findFirst().orElse(""));
+                    throw new LoupeException(f + ": line " + lineNo + " (byte offset " + at + ") is not valid JSON: "
+                            + e.getMessage().lines().findFirst().orElse(""));
                 }
                 JsonNode t = n == null ? null : n.get(textField);
                 if (t == null || !t.isTextual())
@@ -178,9 +217,44 @@ public final class Corpus {
                 return tokenizer.encode(t.textValue(), true);
             });
             default -> textDocs == TextDocs.FILE
-                    ? List.of(tokenizer.encode(decode(readAll(f), f, 0), true)).iterator()
-                    : new Lines(f, (line, lineNo, offset) -> tokenizer.encode(line, true));
+                    ? new WholeFile(f)
+                    : new Lines(f, offset, line, (text, lineNo, at) -> tokenizer.encode(text, true));
         };
+    }
+
+    /** A text file as one document. */
+    private final class WholeFile implements FileDocuments {
+        private final Path file;
+        private boolean read;
+
+        WholeFile(Path file) {
+            this.file = file;
+        }
+
+        @Override
+        public boolean hasNext() {
+            return !read;
+        }
+
+        @Override
+        public int[] next() {
+            if (read) throw new NoSuchElementException();
+            read = true;
+            return tokenizer.encode(decode(readAll(file), file, 0), true);
+        }
+
+        @Override
+        public long offset() {
+            return 0;
+        }
+
+        @Override
+        public long line() {
+            return 1;
+        }
+
+        @Override
+        public void close() {}
     }
 
     private static byte[] readAll(Path f) {
@@ -215,23 +289,42 @@ public final class Corpus {
     }
 
     /** Lines of a file (split at \n, a trailing \r dropped), decoded strictly and tokenized; empty lines skipped. */
-    private static final class Lines implements Iterator<int[]>, AutoCloseable {
+    private static final class Lines implements FileDocuments {
         private final Path file;
         private final LineTokenizer tokenize;
         private final InputStream in;
         private byte[] buf = new byte[1 << 12];
         private long offset, lineNo;
+        private long readyOffset, readyLine, lastOffset, lastLine;
         private int[] ready;
         private boolean eof;
 
-        Lines(Path file, LineTokenizer tokenize) {
+        /** The lines from byte {@code start} on, the first being line number {@code line}. */
+        Lines(Path file, long start, long line, LineTokenizer tokenize) {
             this.file = file;
             this.tokenize = tokenize;
             try {
-                this.in = new BufferedInputStream(Files.newInputStream(file), 1 << 16);
+                InputStream raw = Files.newInputStream(file);
+                raw.skipNBytes(start);
+                this.in = new BufferedInputStream(raw, 1 << 16);
+            } catch (java.io.EOFException e) {
+                throw new LoupeException("corpus file " + file + " is shorter than " + start
+                        + " bytes (changed since the harvest was planned?)");
             } catch (IOException e) {
                 throw new LoupeException("corpus file " + file + ": cannot read: " + e.getMessage(), e);
             }
+            this.offset = start;
+            this.lineNo = line - 1;
+        }
+
+        @Override
+        public long offset() {
+            return lastOffset;
+        }
+
+        @Override
+        public long line() {
+            return lastLine;
         }
 
         @Override
@@ -258,6 +351,8 @@ public final class Corpus {
                 String line = decode(java.util.Arrays.copyOf(buf, n), file, start);
                 if (line.isBlank()) continue;
                 ready = tokenize.tokenize(line, lineNo, start);
+                readyOffset = start;
+                readyLine = lineNo;
             }
             if (ready == null) close();
             return ready != null;
@@ -268,6 +363,8 @@ public final class Corpus {
             if (!hasNext()) throw new NoSuchElementException();
             int[] r = ready;
             ready = null;
+            lastOffset = readyOffset;
+            lastLine = readyLine;
             return r;
         }
 

@@ -9,7 +9,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
-import java.util.Iterator;
 import java.util.Locale;
 import java.util.NoSuchElementException;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -19,7 +18,7 @@ import org.nd4j.linalg.api.buffer.DataType;
  * [documents, tokens] one row at a time, so that a pre-tokenized corpus of any size streams in
  * constant memory; a 1-D file is one document (at most 2^31 - 9 tokens, Java's array limit).
  */
-final class NpyDocuments implements Iterator<int[]>, AutoCloseable {
+final class NpyDocuments implements Corpus.FileDocuments {
     /** Bytes read per positional read of a long document. */
     private static final int CHUNK_BYTES = 1 << 24;
 
@@ -30,6 +29,11 @@ final class NpyDocuments implements Iterator<int[]>, AutoCloseable {
     private long next;
 
     NpyDocuments(Path file) {
+        this(file, 0);
+    }
+
+    /** The documents from row {@code first} on. */
+    NpyDocuments(Path file, long first) {
         NpyReader.Layout l = NpyReader.layout(file);
         if (l.dtype() != DataType.INT && l.dtype() != DataType.LONG)
             throw new LoupeException(file + ": token ids must be int32 or int64, the file holds "
@@ -52,6 +56,10 @@ final class NpyDocuments implements Iterator<int[]>, AutoCloseable {
                     file + ": a document of " + tokens + " tokens is over Java's array limit; store the ids "
                             + "as a 2-D array, one document (or piece of one) per row");
         this.dataOffset = l.dataOffset();
+        if (first < 0 || first > documents)
+            throw new LoupeException(file + ": no document " + first + " (the file holds " + documents
+                    + "; changed since the harvest was planned?)");
+        this.next = first;
         try {
             this.channel = FileChannel.open(file, StandardOpenOption.READ);
         } catch (IOException e) {
@@ -106,6 +114,17 @@ final class NpyDocuments implements Iterator<int[]>, AutoCloseable {
         }
         next++;
         return doc;
+    }
+
+    /** The row of the document last returned. */
+    @Override
+    public long offset() {
+        return next - 1;
+    }
+
+    @Override
+    public long line() {
+        return 0;
     }
 
     @Override

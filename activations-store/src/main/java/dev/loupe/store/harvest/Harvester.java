@@ -20,7 +20,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -41,7 +40,8 @@ public final class Harvester {
     private Harvester() {}
 
     /**
-     * Harvests into {@code out}. {@code progress} makes the progress bar given (start, total) in tokens.
+     * Harvests into {@code out}, computing batches on as many threads as there are processors.
+     * {@code progress} makes the progress bar given (start, total) in tokens.
      * @param modelId how the model is named in the manifest (the path or Hub id it was loaded from)
      */
     public static HarvestResult run(
@@ -52,6 +52,76 @@ public final class Harvester {
             HarvestConfig cfg,
             Path out,
             ProgressFactory progress) {
+        return run(model, modelId, corpus, tokenizerName, cfg, out, progress, defaultThreads());
+    }
+
+    /** The threads a harvest computes batches on by default: one per processor. */
+    public static int defaultThreads() {
+        return Runtime.getRuntime().availableProcessors();
+    }
+
+    /**
+     * Harvests into {@code out}, computing {@code threads} batches at once (each single-threaded, see
+     * {@link HarvestWorkers}: the store is the same bytes whatever the thread count).
+     */
+    public static HarvestResult run(
+            HookedTransformer model,
+            String modelId,
+            Corpus corpus,
+            String tokenizerName,
+            HarvestConfig cfg,
+            Path out,
+            ProgressFactory progress,
+            int threads) {
+        StoreManifest spec = spec(model, modelId, corpus, tokenizerName, cfg);
+        long maxSequences = maxSequences(cfg);
+        try (StoreWriter writer = StoreWriter.open(out, spec)) {
+            long done = writer.committedSequences();
+            if (writer.complete())
+                return new HarvestResult(done, done, writer.manifest().rows(), 0, 0);
+            // A first pass over the corpus counts its sequences (for an exact ETA) and finds bad input before any
+            // compute.
+            long total = chunker(corpus, cfg).skip(maxSequences);
+            Chunker chunks = chunker(corpus, cfg);
+            chunks.skip(done);
+            HarvestWorkers workers =
+                    new HarvestWorkers(model, spec.hookNames(), spec.creation().stopAtLayer());
+            long t0 = System.nanoTime();
+            long newRows;
+            try (ProgressBar bar = progress.create(done * cfg.contextSize(), total * cfg.contextSize())) {
+                long[] seq = {done};
+                newRows = cfg.contextSize()
+                        * workers.run(
+                                HarvestWorkers.batches(chunks, cfg.batchSize(), total - done),
+                                done,
+                                threads,
+                                (acts, ids) -> {
+                                    writer.append(acts, ids);
+                                    seq[0] += ids.length;
+                                    bar.update(
+                                            seq[0] * cfg.contextSize(),
+                                            "shard "
+                                                    + writer.manifest().shards().size());
+                                });
+                writer.finish();
+                bar.update(seq[0] * cfg.contextSize(), "complete");
+            } catch (java.io.IOException e) {
+                throw new LoupeException(
+                        "harvest: " + e.getMessage(), e); // interrupted; write failures are LoupeExceptions
+            }
+            StoreManifest m = writer.manifest();
+            return new HarvestResult(done, m.sequences(), m.rows(), newRows, (System.nanoTime() - t0) / 1e9);
+        }
+    }
+
+    /**
+     * The store a harvest of {@code corpus} writes, before any row: the model's identity, the hooks
+     * (full names, with their widths), dtype, context, corpus and chunking, and the shard size in
+     * sequences (whole batches, about {@code cfg.shardMb()} MiB). Checks the configuration against
+     * the model. A distributed harvest plans its tasks from it.
+     */
+    public static StoreManifest spec(
+            HookedTransformer model, String modelId, Corpus corpus, String tokenizerName, HarvestConfig cfg) {
         ModelConfig mc = model.config();
         if (cfg.contextSize() > mc.nCtx())
             throw new LoupeException(
@@ -81,65 +151,24 @@ public final class Harvester {
                 cfg.beginBatch(),
                 cfg.beginSequence(),
                 cfg.separator());
-        StoreManifest spec = StoreManifest.create(
+        return StoreManifest.create(
                 modelInfo(model, modelId),
                 hookInfos,
                 cfg.dtype(),
                 cfg.contextSize(),
                 corpusInfo,
                 new StoreManifest.CreationInfo(cfg.batchSize(), shardSequences, cfg.maxTokens(), stop, "loupe 0.1.0"));
-        long maxSequences = cfg.maxTokens() == 0 ? Long.MAX_VALUE : cfg.maxTokens() / cfg.contextSize();
+    }
 
-        try (StoreWriter writer = StoreWriter.open(out, spec)) {
-            long done = writer.committedSequences();
-            if (writer.complete())
-                return new HarvestResult(done, done, writer.manifest().rows(), 0, 0);
-            // A first pass over the corpus counts its sequences (for an exact ETA) and finds bad input before any
-            // compute.
-            long total = Math.min(
-                    maxSequences,
-                    new Chunker(
-                                    corpus.documents(),
-                                    cfg.contextSize(),
-                                    cfg.beginBatch(),
-                                    cfg.beginSequence(),
-                                    cfg.separator())
-                            .skip(maxSequences));
-            Chunker chunks = new Chunker(
-                    corpus.documents(), cfg.contextSize(), cfg.beginBatch(), cfg.beginSequence(), cfg.separator());
-            chunks.skip(done);
-            ActivationFilter filter = ActivationFilter.names(hooks.toArray(String[]::new));
-            long t0 = System.nanoTime();
-            long newRows = 0;
-            try (ProgressBar bar = progress.create(done * cfg.contextSize(), total * cfg.contextSize())) {
-                long seq = done;
-                while (seq < total && chunks.hasNext()) {
-                    int n = (int) Math.min(cfg.batchSize(), total - seq);
-                    List<int[]> batch = new ArrayList<>(n);
-                    while (batch.size() < n && chunks.hasNext()) batch.add(chunks.next());
-                    int[][] ids = batch.toArray(int[][]::new);
-                    checkIds(ids, mc.dVocab(), seq);
-                    ForwardRequest req = ForwardRequest.of(Tokens.of(ids))
-                            .cache(filter)
-                            .stopAtLayer(stop)
-                            .build();
-                    try (ForwardResult r = model.forward(req)) {
-                        Map<String, INDArray> acts = new LinkedHashMap<>();
-                        for (String h : hooks) acts.put(h, r.cache().get(h)); // [n, context, ...]
-                        writer.append(acts, ids);
-                    }
-                    seq += ids.length;
-                    newRows += (long) ids.length * cfg.contextSize();
-                    bar.update(
-                            seq * cfg.contextSize(),
-                            "shard " + writer.manifest().shards().size());
-                }
-                writer.finish();
-                bar.update(seq * cfg.contextSize(), "complete");
-            }
-            StoreManifest m = writer.manifest();
-            return new HarvestResult(done, m.sequences(), m.rows(), newRows, (System.nanoTime() - t0) / 1e9);
-        }
+    /** The sequences {@code --max-tokens} allows (all when 0). */
+    public static long maxSequences(HarvestConfig cfg) {
+        return cfg.maxTokens() == 0 ? Long.MAX_VALUE : cfg.maxTokens() / cfg.contextSize();
+    }
+
+    /** A chunker at the start of the corpus, chunking as the harvest asks. */
+    public static Chunker chunker(Corpus corpus, HarvestConfig cfg) {
+        return new Chunker(
+                corpus.documents(), cfg.contextSize(), cfg.beginBatch(), cfg.beginSequence(), cfg.separator());
     }
 
     /** Makes the progress bar for a harvest: start and total in tokens. */
@@ -154,16 +183,6 @@ public final class Harvester {
         static ProgressFactory stderr() {
             return (s, t) -> ProgressBar.onStderr("harvest", s, t, "tokens");
         }
-    }
-
-    private static void checkIds(int[][] ids, int vocab, long firstSequence) {
-        for (int b = 0; b < ids.length; b++)
-            for (int p = 0; p < ids[b].length; p++)
-                if (ids[b][p] < 0 || ids[b][p] >= vocab)
-                    throw new LoupeException(
-                            "harvest: sequence " + (firstSequence + b) + " of the corpus has token id " + ids[b][p]
-                                    + " at position " + p + ", outside the model's vocabulary 0.." + (vocab - 1)
-                                    + " (corpus tokenized for another model?)");
     }
 
     /** Full names, in the order given, each a per-token hook point of this model. */

@@ -13,8 +13,10 @@ import dev.loupe.store.harvest.Harvester;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -27,7 +29,8 @@ import picocli.CommandLine.Option;
             "Stores the hooks' activations over a corpus (the same command again resumes).",
             "Writes crash-safe shards. Corpus files: .txt (a document per line; --text-docs file: per file), .jsonl",
             "(field --text-field), .npy (int32/int64 token ids: 1-D one document, 2-D a document per row); a folder",
-            "means its files."
+            "means its files. --spark MASTER runs it on a Spark cluster: the same store, byte for byte; the store",
+            "folder, corpus and model must be on a filesystem every executor reaches (docs/scale-out.md)."
         })
 public final class HarvestCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "M", description = "the model (see ./loupe --help)")
@@ -121,6 +124,18 @@ public final class HarvestCommand implements Callable<Integer> {
     @Option(names = "--quiet", description = "no progress bar")
     boolean quiet;
 
+    @Option(
+            names = "--spark",
+            paramLabel = "MASTER",
+            description = "run on Spark: local[N], spark://HOST:PORT, yarn, k8s://..., or default (spark-submit's)")
+    String spark;
+
+    @Option(
+            names = "--spark-conf",
+            paramLabel = "KEY=VALUE",
+            description = "a Spark setting for --spark (repeatable), e.g. spark.executor.memory=8g")
+    Map<String, String> sparkConf = new LinkedHashMap<>();
+
     @Override
     public Integer call() {
         List<Path> corpusPaths = Arrays.stream(corpus.split(","))
@@ -166,27 +181,30 @@ public final class HarvestCommand implements Callable<Integer> {
                 separatorId);
         HookedTransformer m = ModelLoader.load(where.toString());
         String tokName = found == null ? null : found.source();
-        HarvestResult r = Harvester.run(
-                m,
-                model,
-                c,
-                tokName,
-                cfg,
-                out,
-                quiet ? Harvester.ProgressFactory.silent() : Harvester.ProgressFactory.stderr());
+        Harvester.ProgressFactory progress =
+                quiet ? Harvester.ProgressFactory.silent() : Harvester.ProgressFactory.stderr();
+        if (spark != null) return SparkHarvestCommand.run(spark, sparkConf, m, model, c, tokName, cfg, out, progress);
+        if (!sparkConf.isEmpty()) throw usage("--spark-conf needs --spark MASTER");
+        HarvestResult r = Harvester.run(m, model, c, tokName, cfg, out, progress);
+        report(out, r, "");
+        return 0;
+    }
+
+    /** The line a harvest ends with; {@code where} says where it ran when not here. */
+    static void report(Path out, HarvestResult r, String where) {
         if (r.newRows() == 0 && r.resumedFrom() == r.sequences())
             System.out.println(out + ": the store is already complete (" + r.rows() + " rows); nothing to do");
         else
             System.out.printf(
                     Locale.ROOT,
-                    "%s: %d rows (%d sequences)%s; %d new rows at %.1f tokens/s%n",
+                    "%s: %d rows (%d sequences)%s; %d new rows at %.1f tokens/s%s%n",
                     out,
                     r.rows(),
                     r.sequences(),
                     r.resumedFrom() > 0 ? ", resumed after " + r.resumedFrom() + " sequences" : "",
                     r.newRows(),
-                    r.tokensPerSecond());
-        return 0;
+                    r.tokensPerSecond(),
+                    where);
     }
 
     private static LoupeException usage(String message) {
