@@ -37,7 +37,12 @@ public final class TorchPeer {
 
     /** Runs {@code /dev/loupe/bench/<script>} with {@code args} under {@code python}; returns its last line, parsed. */
     static JsonNode run(String python, String script, List<String> args) {
-        return run(python, script, args, "PyTorch", "torch (Debian: apt-get install python3-torch; or --python PATH / LOUPE_PYTHON)");
+        return run(
+                python,
+                script,
+                args,
+                "PyTorch",
+                "torch (Debian: apt-get install python3-torch; or --python PATH / LOUPE_PYTHON)");
     }
 
     /**
@@ -70,7 +75,6 @@ public final class TorchPeer {
             return Json.mapper().readTree(out.lines().reduce((x, y) -> y).orElse("{}"));
         } catch (IOException e) {
             throw new LoupeException("bench: cannot run " + python + " for the " + peer + " peer: " + e.getMessage());
-            throw new LoupeException("bench: cannot run " + python + " for the PyTorch peer: " + e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new LoupeException("bench: interrupted");

@@ -183,7 +183,8 @@ public final class HookedSaeTransformer {
                 request.startAtLayer(),
                 request.startResidual(),
                 request.objective(),
-                request.kvCache()));
+                request.kvCache(),
+                request.lastPositionLogits()));
         if (cached != null) cached.forEach(r.cache()::put);
         return r;
     }
