@@ -29,7 +29,8 @@ import java.util.TreeSet;
  * @param parameters  number of parameters (tied embeddings counted once)
  * @param storedDtype the dtypes of the weights on disk (e.g. {@code "BF16"}; several when mixed)
  * @param computeDtype what Loupe computes in ({@code "float32"}, or {@code "float64"})
- * @param tokenizer   the path of the tokenizer file found beside the model, or null
+ * @param tokenizer   the path of the tokenizer file found beside the model (for a zoo text model: that it is
+ *                    embedded with it), or null
  * @param hookPoints  number of hook points ({@link HookedTransformer#hookNames(ModelConfig)})
  */
 public record ModelSummary(
@@ -49,8 +50,20 @@ public record ModelSummary(
         Path path = Path.of(pathOrId);
         if (!Files.exists(path) && Zoo.NAMES.contains(pathOrId)) {
             ModelConfig cfg = Zoo.load(pathOrId).config();
+            // A zoo text model's tokenizer ships inside the jar with it: no path, but there is one.
+            String tokenizer =
+                    Zoo.hasTokenizer(pathOrId) ? "embedded with the model: Zoo.tokenizer(\"" + pathOrId + "\")" : null;
             return new ModelSummary(
-                    pathOrId, "zoo", "loupe", null, cfg, cfg.dtype().equals("float64") ? "F64" : "F32", null);
+                    pathOrId,
+                    "zoo",
+                    "loupe",
+                    null,
+                    cfg,
+                    cfg.parameterCount(),
+                    cfg.dtype().equals("float64") ? "F64" : "F32",
+                    cfg.dtype(),
+                    tokenizer,
+                    HookedTransformer.hookNames(cfg).size());
         }
         path = ModelLoader.locate(pathOrId);
         if (ModelLoader.isLlama2c(path)) {

@@ -66,5 +66,10 @@ class ModelSummaryTest {
         ModelSummary zoo = ModelSummary.of("attn-only-2l");
         assertEquals("zoo", zoo.format());
         assertTrue(zoo.toText().contains("2 layers") && zoo.toText().contains("attention only"), zoo.toText());
+        assertNull(zoo.tokenizer());
+        ModelSummary text = ModelSummary.of("shakespeare-char");
+        assertTrue(
+                text.toText().contains("tokenizer    embedded with the model: Zoo.tokenizer(\"shakespeare-char\")"),
+                text.toText());
     }
 }
