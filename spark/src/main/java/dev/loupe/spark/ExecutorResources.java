@@ -5,6 +5,8 @@ import dev.loupe.engine.loaders.ModelLoader;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.tokenizer.Tokenizer;
 import dev.loupe.engine.tokenizer.Tokenizers;
+import dev.loupe.saes.Sae;
+import dev.loupe.saes.io.SaeSource;
 import dev.loupe.spark.harvest.HarvestPlan;
 import dev.loupe.store.StoreManifest;
 import dev.loupe.store.harvest.Harvester;
@@ -16,7 +18,7 @@ import java.util.Map;
 
 /**
  * What an executor's JVM loads once and keeps for all the tasks it runs: the model, checked against
- * the driver's (config hash and weights checksum), the tokenizer, and stores opened for reading. Tasks running at the same time
+ * the driver's (config hash and weights checksum), the tokenizer, SAEs, and stores opened for reading. Tasks running at the same time
  * wait for the one load (it is the slow part of a task's start: seconds for GPT-2, against
  * milliseconds for the rest).
  */
@@ -24,6 +26,7 @@ public final class ExecutorResources {
     private static final Map<String, HookedTransformer> MODELS = new HashMap<>();
     private static final Map<String, Tokenizer> TOKENIZERS = new HashMap<>();
     private static final Map<String, ActivationStore> STORES = new HashMap<>();
+    private static final Map<String, Sae> SAES = new HashMap<>();
     private static int modelLoads;
 
     private ExecutorResources() {}
@@ -79,5 +82,13 @@ public final class ExecutorResources {
         s = ActivationStore.open(Path.of(dir));
         STORES.put(dir, s);
         return s;
+    }
+
+    /**
+     * The SAE at {@code source} ({@link SaeSource#load}: a folder, {@code hf:...} or a zoo name), read
+     * once per JVM; its {@code encode} is safe to call from several tasks at once.
+     */
+    public static synchronized Sae sae(String source) {
+        return SAES.computeIfAbsent(source, SaeSource::load);
     }
 }

@@ -80,7 +80,8 @@ public final class FeatureStatsJob {
         String dir = store.toAbsolutePath().normalize().toString();
         StoreManifest m = StoreManifest.read(store);
         if (!m.hookNames().contains(encoder.hook()))
-            throw dev.loupe.engine.hooks.HookNames.unknown("hook in " + store, encoder.hook(), m.hookNames());
+            throw new LoupeException(store + " has no hook " + encoder.hook() + ", which " + encoder.describe()
+                    + " reads; it holds " + String.join(", ", m.hookNames()));
         if (m.d(encoder.hook()) != encoder.dIn())
             throw new LoupeException(store + ": hook " + encoder.hook() + " has rows of " + m.d(encoder.hook())
                     + ", the encoder (" + encoder.describe() + ") takes " + encoder.dIn());
