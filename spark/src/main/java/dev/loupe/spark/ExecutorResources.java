@@ -6,6 +6,7 @@ import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.tokenizer.Tokenizer;
 import dev.loupe.engine.tokenizer.Tokenizers;
 import dev.loupe.saes.Sae;
+import dev.loupe.saes.io.SaeLensFolder;
 import dev.loupe.saes.io.SaeSource;
 import dev.loupe.spark.harvest.HarvestPlan;
 import dev.loupe.store.StoreManifest;
@@ -26,7 +27,11 @@ public final class ExecutorResources {
     private static final Map<String, HookedTransformer> MODELS = new HashMap<>();
     private static final Map<String, Tokenizer> TOKENIZERS = new HashMap<>();
     private static final Map<String, ActivationStore> STORES = new HashMap<>();
-    private static final Map<String, Sae> SAES = new HashMap<>();
+    private static final Map<String, LoadedSae> SAES = new HashMap<>();
+
+    /** An SAE and the stamp of the folder it was read from. */
+    private record LoadedSae(String stamp, Sae sae) {}
+
     private static int modelLoads;
 
     private ExecutorResources() {}
@@ -86,9 +91,34 @@ public final class ExecutorResources {
 
     /**
      * The SAE at {@code source} ({@link SaeSource#load}: a folder, {@code hf:...} or a zoo name), read
-     * once per JVM; its {@code encode} is safe to call from several tasks at once.
+     * once per JVM, and again when the folder's files changed (an SAE trained again into it); its
+     * {@code encode} is safe to call from several tasks at once.
      */
     public static synchronized Sae sae(String source) {
-        return SAES.computeIfAbsent(source, SaeSource::load);
+        String stamp = folderStamp(source);
+        LoadedSae s = SAES.get(source);
+        if (s == null || !s.stamp().equals(stamp)) {
+            s = new LoadedSae(stamp, SaeSource.load(source));
+            SAES.put(source, s);
+        }
+        return s.sae();
+    }
+
+    /** Sizes and modification times of an SAE folder's files ("" for hub and zoo SAEs). */
+    private static String folderStamp(String source) {
+        Path dir = Path.of(source);
+        if (!Files.isDirectory(dir)) return "";
+        StringBuilder b = new StringBuilder();
+        for (String f : new String[] {SaeLensFolder.CONFIG, SaeLensFolder.WEIGHTS})
+            try {
+                Path p = dir.resolve(f);
+                b.append(Files.size(p))
+                        .append('@')
+                        .append(Files.getLastModifiedTime(p))
+                        .append(' ');
+            } catch (java.io.IOException e) {
+                b.append("- "); // SaeSource.load names what is missing
+            }
+        return b.toString();
     }
 }

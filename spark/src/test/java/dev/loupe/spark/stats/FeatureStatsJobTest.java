@@ -195,4 +195,13 @@ class FeatureStatsJobTest {
                         sc, store, SaeEncoder.of(narrow.toString()), CFG, null, ProgressBar.silent()));
         assertTrue(e.getMessage().contains("rows of 32") && e.getMessage().contains("takes 16"), e.getMessage());
     }
+
+    @Test
+    void anSaeFolderWrittenAgainIsReadAgain() {
+        Path dir = tmp.resolve("sae-rewritten");
+        SaeLensFolder.write(TestSaes.random(Architecture.STANDARD, 32, 24, 0, RESID, 2), dir);
+        assertEquals(24, SaeEncoder.of(dir.toString()).features());
+        SaeLensFolder.write(TestSaes.random(Architecture.STANDARD, 32, 8, 0, RESID, 3), dir);
+        assertEquals(8, SaeEncoder.of(dir.toString()).features());
+    }
 }
