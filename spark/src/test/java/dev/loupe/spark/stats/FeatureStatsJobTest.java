@@ -10,6 +10,7 @@ import dev.loupe.engine.progress.ProgressBar;
 import dev.loupe.saes.Architecture;
 import dev.loupe.saes.Sae;
 import dev.loupe.saes.TestSaes;
+import dev.loupe.saes.dashboard.FeatureDashboard;
 import dev.loupe.saes.io.SaeLensFolder;
 import dev.loupe.spark.SparkContexts;
 import dev.loupe.store.Fixtures;
@@ -64,14 +65,14 @@ class FeatureStatsJobTest {
     }
 
     /** Brute force: the encoder over all rows at once, then plain loops. */
-    static void assertMatchesBruteForce(FeatureEncoder enc, List<FeatureStats> got, double tol) {
+    static void assertMatchesBruteForce(FeatureEncoder enc, List<FeatureDashboard> got, double tol) {
         try (ActivationStore s = ActivationStore.open(store)) {
             assertMatchesBruteForce(enc.encode(s.rows(enc.hook(), 0, (int) s.rows())), got, tol);
         }
     }
 
     /** Brute force over every row's activations {@code acts} [rows, features], computed by the caller. */
-    static void assertMatchesBruteForce(INDArray acts, List<FeatureStats> got, double tol) {
+    static void assertMatchesBruteForce(INDArray acts, List<FeatureDashboard> got, double tol) {
         try (ActivationStore s = ActivationStore.open(store)) {
             int n = (int) s.rows(), context = s.manifest().contextSize();
             int[] tokens = s.tokens(0, n);
@@ -79,7 +80,7 @@ class FeatureStatsJobTest {
             assertEquals(n, acts.size(0));
             assertEquals(features, got.size());
             for (int f = 0; f < features; f++) {
-                FeatureStats st = got.get(f);
+                FeatureDashboard st = got.get(f);
                 float[] v = acts.getColumn(f).toFloatVector();
                 long fired = 0;
                 double sum = 0, max = 0;
@@ -107,7 +108,7 @@ class FeatureStatsJobTest {
                 assertEquals(
                         Math.min(CFG.topK(), order.size()), st.topExamples().size());
                 for (int i = 0; i < st.topExamples().size(); i++) {
-                    FeatureStats.Example e = st.topExamples().get(i);
+                    FeatureDashboard.Example e = st.topExamples().get(i);
                     int row = order.get(i);
                     assertEquals(row, e.row(), "feature " + f + " top " + i);
                     assertEquals(v[row], e.activation(), tol * Math.max(1, max));
@@ -130,7 +131,7 @@ class FeatureStatsJobTest {
     @Test
     void neuronsMatchABruteForcePassExactly() {
         NeuronEncoder enc = NeuronEncoder.all(MLP, 128);
-        List<FeatureStats> got = FeatureStatsJob.run(sc, store, enc, CFG, null, ProgressBar.silent());
+        List<FeatureDashboard> got = FeatureStatsJob.run(sc, store, enc, CFG, null, ProgressBar.silent());
         assertTrue(got.stream().anyMatch(s -> s.density() > 0.2 && s.density() < 0.8), "neurons fire sometimes");
         assertMatchesBruteForce(enc, got, 0);
     }
@@ -141,13 +142,13 @@ class FeatureStatsJobTest {
         float[][] dirs = new float[3][32];
         for (float[] d : dirs) for (int i = 0; i < d.length; i++) d[i] = (float) r.nextGaussian();
         DirectionEncoder enc = new DirectionEncoder(RESID, dirs, "random");
-        List<FeatureStats> got = FeatureStatsJob.run(sc, store, enc, CFG, null, ProgressBar.silent());
+        List<FeatureDashboard> got = FeatureStatsJob.run(sc, store, enc, CFG, null, ProgressBar.silent());
         assertMatchesBruteForce(enc, got, 1e-5);
 
         Path out = tmp.resolve("stats");
         FeatureStatsFiles.Header h = FeatureStatsFiles.write(out, store, enc, CFG, got);
         assertEquals(h.density()[2], FeatureStatsFiles.header(out).density()[2]);
-        FeatureStats back = FeatureStatsFiles.feature(out, 1);
+        FeatureDashboard back = FeatureStatsFiles.feature(out, 1);
         assertEquals(
                 got.get(1).topExamples().get(0).row(), back.topExamples().get(0).row());
         assertArrayEquals(got.get(1).histogram().counts(), back.histogram().counts());
@@ -167,7 +168,7 @@ class FeatureStatsJobTest {
             SaeEncoder enc = SaeEncoder.of(dir.toString());
             assertEquals(RESID, enc.hook());
             assertEquals(24, enc.features());
-            List<FeatureStats> got = FeatureStatsJob.run(sc, store, enc, CFG, null, ProgressBar.silent());
+            List<FeatureDashboard> got = FeatureStatsJob.run(sc, store, enc, CFG, null, ProgressBar.silent());
             assertTrue(
                     got.stream().anyMatch(st -> st.density() > 0.05 && st.density() < 0.95),
                     arch + " latents fire sometimes");
