@@ -5,6 +5,9 @@ import dev.loupe.engine.loaders.ModelLoader;
 import dev.loupe.engine.model.HookedTransformer;
 import dev.loupe.engine.tokenizer.Tokenizer;
 import dev.loupe.engine.tokenizer.Tokenizers;
+import dev.loupe.saes.Sae;
+import dev.loupe.saes.io.SaeLensFolder;
+import dev.loupe.saes.io.SaeSource;
 import dev.loupe.spark.harvest.HarvestPlan;
 import dev.loupe.store.StoreManifest;
 import dev.loupe.store.harvest.Harvester;
@@ -16,7 +19,7 @@ import java.util.Map;
 
 /**
  * What an executor's JVM loads once and keeps for all the tasks it runs: the model, checked against
- * the driver's (config hash and weights checksum), the tokenizer, and stores opened for reading. Tasks running at the same time
+ * the driver's (config hash and weights checksum), the tokenizer, SAEs, and stores opened for reading. Tasks running at the same time
  * wait for the one load (it is the slow part of a task's start: seconds for GPT-2, against
  * milliseconds for the rest).
  */
@@ -24,6 +27,11 @@ public final class ExecutorResources {
     private static final Map<String, HookedTransformer> MODELS = new HashMap<>();
     private static final Map<String, Tokenizer> TOKENIZERS = new HashMap<>();
     private static final Map<String, ActivationStore> STORES = new HashMap<>();
+    private static final Map<String, LoadedSae> SAES = new HashMap<>();
+
+    /** An SAE and the stamp of the folder it was read from. */
+    private record LoadedSae(String stamp, Sae sae) {}
+
     private static int modelLoads;
 
     private ExecutorResources() {}
@@ -79,5 +87,38 @@ public final class ExecutorResources {
         s = ActivationStore.open(Path.of(dir));
         STORES.put(dir, s);
         return s;
+    }
+
+    /**
+     * The SAE at {@code source} ({@link SaeSource#load}: a folder, {@code hf:...} or a zoo name), read
+     * once per JVM, and again when the folder's files changed (an SAE trained again into it); its
+     * {@code encode} is safe to call from several tasks at once.
+     */
+    public static synchronized Sae sae(String source) {
+        String stamp = folderStamp(source);
+        LoadedSae s = SAES.get(source);
+        if (s == null || !s.stamp().equals(stamp)) {
+            s = new LoadedSae(stamp, SaeSource.load(source));
+            SAES.put(source, s);
+        }
+        return s.sae();
+    }
+
+    /** Sizes and modification times of an SAE folder's files ("" for hub and zoo SAEs). */
+    private static String folderStamp(String source) {
+        Path dir = Path.of(source);
+        if (!Files.isDirectory(dir)) return "";
+        StringBuilder b = new StringBuilder();
+        for (String f : new String[] {SaeLensFolder.CONFIG, SaeLensFolder.WEIGHTS})
+            try {
+                Path p = dir.resolve(f);
+                b.append(Files.size(p))
+                        .append('@')
+                        .append(Files.getLastModifiedTime(p))
+                        .append(' ');
+            } catch (java.io.IOException e) {
+                b.append("- "); // SaeSource.load names what is missing
+            }
+        return b.toString();
     }
 }

@@ -11,6 +11,7 @@ import dev.loupe.spark.stats.FeatureStatsConfig;
 import dev.loupe.spark.stats.FeatureStatsFiles;
 import dev.loupe.spark.stats.FeatureStatsJob;
 import dev.loupe.spark.stats.NeuronEncoder;
+import dev.loupe.spark.stats.SaeEncoder;
 import dev.loupe.store.StoreManifest;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,8 +30,8 @@ import picocli.CommandLine.Parameters;
         mixinStandardHelpOptions = true,
         description = {
             "Per-feature statistics of a store, on Spark: density, mean/max activation, histogram, top rows.",
-            "Features are a hook's neurons (--neurons) or projections on directions (--directions, e.g. a probe's",
-            "weights). Writes feature-stats.json and features-NNNNN.json (the feature dashboards' layout) into --out."
+            "Features are a hook's neurons (--neurons), projections on directions (--directions, e.g. a probe's",
+            "weights) or an SAE's latents (--sae, on the SAE's hook). Writes feature-stats.json and features-NNNNN.json (the feature dashboards' layout) into --out."
         })
 public final class StoreFeaturesCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "DIR", description = "the store folder")
@@ -38,9 +39,8 @@ public final class StoreFeaturesCommand implements Callable<Integer> {
 
     @Option(
             names = "--hook",
-            required = true,
             paramLabel = "HOOK",
-            description = "the stored hook (full or short name)")
+            description = "the stored hook (full or short name); with --sae, default: the SAE's hook_name")
     String hook;
 
     @Option(names = "--neurons", paramLabel = "all|i,j,...", description = "the hook's neurons as features")
@@ -48,6 +48,12 @@ public final class StoreFeaturesCommand implements Callable<Integer> {
 
     @Option(names = "--directions", paramLabel = "FILE.npy", description = "[features, d] directions to project on")
     Path directions;
+
+    @Option(
+            names = "--sae",
+            paramLabel = "DIR",
+            description = "an SAE's latents as features: an SAELens folder, hf:org/repo/folder, or a zoo SAE")
+    String sae;
 
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "where the statistics go")
     Path out;
@@ -102,12 +108,15 @@ public final class StoreFeaturesCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         StoreManifest m = StoreManifest.read(store);
-        String h = HookNames.actName(hook.trim(), -1);
-        if (!m.hookNames().contains(h)) throw HookNames.unknown("hook in " + store, hook, m.hookNames());
-        if ((neurons == null) == (directions == null))
-            throw new LoupeException("store features: give exactly one of --neurons and --directions");
+        if ((neurons != null ? 1 : 0) + (directions != null ? 1 : 0) + (sae != null ? 1 : 0) != 1)
+            throw new LoupeException("store features: give exactly one of --neurons, --directions and --sae");
+        if (hook == null && sae == null)
+            throw new LoupeException("store features: --neurons and --directions need --hook");
+        String h = hook == null ? null : HookNames.actName(hook.trim(), -1);
+        if (h != null && !m.hookNames().contains(h)) throw HookNames.unknown("hook in " + store, hook, m.hookNames());
         FeatureEncoder enc;
-        if (neurons != null) {
+        if (sae != null) enc = SaeEncoder.of(sae, h);
+        else if (neurons != null) {
             if (neurons.equals("all")) enc = NeuronEncoder.all(h, m.d(h));
             else {
                 try {

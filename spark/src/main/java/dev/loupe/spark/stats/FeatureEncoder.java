@@ -5,7 +5,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Turns a hook's rows into feature activations: raw neurons ({@link NeuronEncoder}), projections on
- * directions such as a probe's ({@link DirectionEncoder}), or an SAE's latents. A feature fires on a
+ * directions such as a probe's ({@link DirectionEncoder}), or an SAE's latents ({@link SaeEncoder}). A
+ * feature fires on a
  * row when its activation is above zero. Serializable: Spark ships it to the executors (keep it small:
  * an encoder with large weights should load them on the executor, once).
  */

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.annotation.JsonNaming;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.io.AtomicFileWriter;
 import dev.loupe.engine.io.Json;
+import dev.loupe.saes.dashboard.FeatureDashboard;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -18,7 +19,7 @@ import java.util.List;
  * <pre>
  * feature-stats.json     the header: store, hook, encoder, rows, settings, and per feature its density,
  *                        mean and max activation (for a density histogram without reading the rest)
- * features-00000.json    a JSON array of {@link FeatureStats} (the dashboards' layout), features 0..1023
+ * features-00000.json    a JSON array of {@link FeatureDashboard} (the dashboards' layout), features 0..1023
  * features-00001.json    features 1024..2047, ...
  * </pre>
  * Every file is written atomically; the header last, so a folder with a header is complete.
@@ -47,7 +48,7 @@ public final class FeatureStatsFiles {
 
     /** Writes {@code stats} (every feature of the encoder, in order) into {@code dir}. */
     public static Header write(
-            Path dir, Path store, FeatureEncoder encoder, FeatureStatsConfig cfg, List<FeatureStats> stats) {
+            Path dir, Path store, FeatureEncoder encoder, FeatureStatsConfig cfg, List<FeatureDashboard> stats) {
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
@@ -70,9 +71,9 @@ public final class FeatureStatsFiles {
                 n == 0 ? 0 : stats.get(0).rowsSeen(),
                 cfg,
                 files,
-                stats.stream().mapToDouble(FeatureStats::density).toArray(),
-                stats.stream().mapToDouble(FeatureStats::meanActivation).toArray(),
-                stats.stream().mapToDouble(FeatureStats::maxActivation).toArray());
+                stats.stream().mapToDouble(FeatureDashboard::density).toArray(),
+                stats.stream().mapToDouble(FeatureDashboard::meanActivation).toArray(),
+                stats.stream().mapToDouble(FeatureDashboard::maxActivation).toArray());
         write(dir.resolve(HEADER), h);
         return h;
     }
@@ -100,11 +101,12 @@ public final class FeatureStatsFiles {
     }
 
     /** One feature's statistics (reads the file that holds it). */
-    public static FeatureStats feature(Path dir, int feature) {
+    public static FeatureDashboard feature(Path dir, int feature) {
         Header h = header(dir);
         if (feature < 0 || feature >= h.features())
             throw new LoupeException(dir + ": feature " + feature + " is outside 0.." + (h.features() - 1));
-        FeatureStats[] block = read(dir.resolve(h.files().get(feature / FEATURES_PER_FILE)), FeatureStats[].class);
+        FeatureDashboard[] block =
+                read(dir.resolve(h.files().get(feature / FEATURES_PER_FILE)), FeatureDashboard[].class);
         return Arrays.asList(block).get(feature % FEATURES_PER_FILE);
     }
 

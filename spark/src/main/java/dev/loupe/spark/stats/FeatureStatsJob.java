@@ -3,6 +3,7 @@ package dev.loupe.spark.stats;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.progress.ProgressBar;
 import dev.loupe.engine.tokenizer.Tokenizer;
+import dev.loupe.saes.dashboard.FeatureDashboard;
 import dev.loupe.spark.ExecutorResources;
 import dev.loupe.spark.TaskResults;
 import dev.loupe.store.NativeBytes;
@@ -59,7 +60,7 @@ public final class FeatureStatsJob {
         JavaSparkContext sc =
                 dev.loupe.spark.SparkContexts.start(master, "loupe feature statistics " + store, settings);
         try {
-            List<FeatureStats> stats = run(sc, store, encoder, cfg, tokenizer, progress);
+            List<FeatureDashboard> stats = run(sc, store, encoder, cfg, tokenizer, progress);
             return FeatureStatsFiles.write(out, store, encoder, cfg, stats);
         } finally {
             sc.stop();
@@ -70,7 +71,7 @@ public final class FeatureStatsJob {
      * The statistics of every feature of {@code encoder} over the store in {@code store} (a folder
      * every executor reaches). {@code tokenizer} turns the windows' token ids into text (ids when null).
      */
-    public static List<FeatureStats> run(
+    public static List<FeatureDashboard> run(
             JavaSparkContext sc,
             Path store,
             FeatureEncoder encoder,
@@ -80,7 +81,8 @@ public final class FeatureStatsJob {
         String dir = store.toAbsolutePath().normalize().toString();
         StoreManifest m = StoreManifest.read(store);
         if (!m.hookNames().contains(encoder.hook()))
-            throw dev.loupe.engine.hooks.HookNames.unknown("hook in " + store, encoder.hook(), m.hookNames());
+            throw new LoupeException(store + " has no hook " + encoder.hook() + ", which " + encoder.describe()
+                    + " reads; it holds " + String.join(", ", m.hookNames()));
         if (m.d(encoder.hook()) != encoder.dIn())
             throw new LoupeException(store + ": hook " + encoder.hook() + " has rows of " + m.d(encoder.hook())
                     + ", the encoder (" + encoder.describe() + ") takes " + encoder.dIn());
@@ -139,27 +141,27 @@ public final class FeatureStatsJob {
                 for (Window w : ws) windows.put(w.feature() * m.rows() + w.row(), w);
         }
 
-        List<FeatureStats> out = new ArrayList<>(features);
+        List<FeatureDashboard> out = new ArrayList<>(features);
         Map<Integer, String> tokenText = new HashMap<>();
         for (int f = 0; f < features; f++) {
             double hi = max[f] > 0 ? max[f] : 1;
             double[] edges = new double[cfg.bins() + 1];
             for (int b = 0; b <= cfg.bins(); b++) edges[b] = hi * b / cfg.bins();
             long[] c = java.util.Arrays.copyOfRange(counts, f * cfg.bins(), (f + 1) * cfg.bins());
-            List<FeatureStats.Example> examples = new ArrayList<>();
+            List<FeatureDashboard.Example> examples = new ArrayList<>();
             for (FeatureTotals.Hit h : totals.top(f)) {
                 Window w = windows.get(f * m.rows() + h.row());
                 List<String> tokens = new ArrayList<>();
                 for (int id : w.tokens()) tokens.add(tokenText.computeIfAbsent(id, t -> text(tokenizer, t)));
-                examples.add(new FeatureStats.Example(
+                examples.add(new FeatureDashboard.Example(
                         h.row(), w.sequence(), w.position(), h.value(), tokens, w.activations(), w.focus()));
             }
-            out.add(new FeatureStats(
+            out.add(new FeatureDashboard(
                     f,
                     totals.rows == 0 ? 0 : totals.count[f] / (double) totals.rows,
                     totals.count[f] == 0 ? 0 : max[f],
                     totals.count[f] == 0 ? 0 : totals.sum[f] / totals.count[f],
-                    new FeatureStats.Histogram(edges, c),
+                    new FeatureDashboard.Histogram(edges, c),
                     examples,
                     List.of(),
                     List.of(),

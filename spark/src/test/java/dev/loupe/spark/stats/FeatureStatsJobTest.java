@@ -2,9 +2,16 @@ package dev.loupe.spark.stats;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.progress.ProgressBar;
+import dev.loupe.saes.Architecture;
+import dev.loupe.saes.Sae;
+import dev.loupe.saes.TestSaes;
+import dev.loupe.saes.dashboard.FeatureDashboard;
+import dev.loupe.saes.io.SaeLensFolder;
 import dev.loupe.spark.SparkContexts;
 import dev.loupe.store.Fixtures;
 import dev.loupe.store.StoreDType;
@@ -27,7 +34,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * The feature statistics job on local[2] against a brute-force pass over the whole store in the test:
- * density, mean, max, histogram, top rows and their windows, for raw neurons and for directions.
+ * density, mean, max, histogram, top rows and their windows, for raw neurons, directions and SAE latents.
  */
 class FeatureStatsJobTest {
     @TempDir
@@ -58,14 +65,22 @@ class FeatureStatsJobTest {
     }
 
     /** Brute force: the encoder over all rows at once, then plain loops. */
-    static void assertMatchesBruteForce(FeatureEncoder enc, List<FeatureStats> got, double tol) {
+    static void assertMatchesBruteForce(FeatureEncoder enc, List<FeatureDashboard> got, double tol) {
+        try (ActivationStore s = ActivationStore.open(store)) {
+            assertMatchesBruteForce(enc.encode(s.rows(enc.hook(), 0, (int) s.rows())), got, tol);
+        }
+    }
+
+    /** Brute force over every row's activations {@code acts} [rows, features], computed by the caller. */
+    static void assertMatchesBruteForce(INDArray acts, List<FeatureDashboard> got, double tol) {
         try (ActivationStore s = ActivationStore.open(store)) {
             int n = (int) s.rows(), context = s.manifest().contextSize();
-            INDArray acts = enc.encode(s.rows(enc.hook(), 0, n)); // [n, F]
             int[] tokens = s.tokens(0, n);
-            assertEquals(enc.features(), got.size());
-            for (int f = 0; f < enc.features(); f++) {
-                FeatureStats st = got.get(f);
+            int features = (int) acts.size(1);
+            assertEquals(n, acts.size(0));
+            assertEquals(features, got.size());
+            for (int f = 0; f < features; f++) {
+                FeatureDashboard st = got.get(f);
                 float[] v = acts.getColumn(f).toFloatVector();
                 long fired = 0;
                 double sum = 0, max = 0;
@@ -93,7 +108,7 @@ class FeatureStatsJobTest {
                 assertEquals(
                         Math.min(CFG.topK(), order.size()), st.topExamples().size());
                 for (int i = 0; i < st.topExamples().size(); i++) {
-                    FeatureStats.Example e = st.topExamples().get(i);
+                    FeatureDashboard.Example e = st.topExamples().get(i);
                     int row = order.get(i);
                     assertEquals(row, e.row(), "feature " + f + " top " + i);
                     assertEquals(v[row], e.activation(), tol * Math.max(1, max));
@@ -116,7 +131,7 @@ class FeatureStatsJobTest {
     @Test
     void neuronsMatchABruteForcePassExactly() {
         NeuronEncoder enc = NeuronEncoder.all(MLP, 128);
-        List<FeatureStats> got = FeatureStatsJob.run(sc, store, enc, CFG, null, ProgressBar.silent());
+        List<FeatureDashboard> got = FeatureStatsJob.run(sc, store, enc, CFG, null, ProgressBar.silent());
         assertTrue(got.stream().anyMatch(s -> s.density() > 0.2 && s.density() < 0.8), "neurons fire sometimes");
         assertMatchesBruteForce(enc, got, 0);
     }
@@ -127,16 +142,67 @@ class FeatureStatsJobTest {
         float[][] dirs = new float[3][32];
         for (float[] d : dirs) for (int i = 0; i < d.length; i++) d[i] = (float) r.nextGaussian();
         DirectionEncoder enc = new DirectionEncoder(RESID, dirs, "random");
-        List<FeatureStats> got = FeatureStatsJob.run(sc, store, enc, CFG, null, ProgressBar.silent());
+        List<FeatureDashboard> got = FeatureStatsJob.run(sc, store, enc, CFG, null, ProgressBar.silent());
         assertMatchesBruteForce(enc, got, 1e-5);
 
         Path out = tmp.resolve("stats");
         FeatureStatsFiles.Header h = FeatureStatsFiles.write(out, store, enc, CFG, got);
         assertEquals(h.density()[2], FeatureStatsFiles.header(out).density()[2]);
-        FeatureStats back = FeatureStatsFiles.feature(out, 1);
+        FeatureDashboard back = FeatureStatsFiles.feature(out, 1);
         assertEquals(
                 got.get(1).topExamples().get(0).row(), back.topExamples().get(0).row());
         assertArrayEquals(got.get(1).histogram().counts(), back.histogram().counts());
         assertEquals(got.get(1).meanActivation(), back.meanActivation(), 0);
+    }
+
+    /**
+     * An SAE saved as an SAELens folder and read back through --sae's resolution: every latent's
+     * statistics match a brute-force pass of the original SAE's {@code encode} over the whole store.
+     */
+    @Test
+    void saeLatentsMatchABruteForcePassOfSaeEncode() {
+        for (Architecture arch : List.of(Architecture.STANDARD, Architecture.TOPK)) {
+            Sae sae = TestSaes.random(arch, 32, 24, arch == Architecture.TOPK ? 4 : 0, RESID, 11);
+            Path dir = tmp.resolve("sae-" + arch.saeLensName());
+            SaeLensFolder.write(sae, dir);
+            SaeEncoder enc = SaeEncoder.of(dir.toString());
+            assertEquals(RESID, enc.hook());
+            assertEquals(24, enc.features());
+            List<FeatureDashboard> got = FeatureStatsJob.run(sc, store, enc, CFG, null, ProgressBar.silent());
+            assertTrue(
+                    got.stream().anyMatch(st -> st.density() > 0.05 && st.density() < 0.95),
+                    arch + " latents fire sometimes");
+            try (ActivationStore s = ActivationStore.open(store)) {
+                INDArray acts = sae.encode(s.rows(RESID, 0, (int) s.rows())); // [rows, d_sae]
+                assertMatchesBruteForce(acts, got, 1e-5);
+            }
+        }
+    }
+
+    @Test
+    void anSaeOffTheStoreOrOfAnotherWidthIsAClearError() {
+        Path elsewhere = tmp.resolve("sae-elsewhere"), narrow = tmp.resolve("sae-narrow");
+        SaeLensFolder.write(TestSaes.random(Architecture.STANDARD, 32, 8, 0, "blocks.0.hook_resid_pre", 1), elsewhere);
+        SaeLensFolder.write(TestSaes.random(Architecture.STANDARD, 16, 8, 0, RESID, 1), narrow);
+        LoupeException e = assertThrows(
+                LoupeException.class,
+                () -> FeatureStatsJob.run(
+                        sc, store, SaeEncoder.of(elsewhere.toString()), CFG, null, ProgressBar.silent()));
+        assertTrue(e.getMessage().contains("has no hook blocks.0.hook_resid_pre"), e.getMessage());
+        assertTrue(e.getMessage().contains("sae-elsewhere"), e.getMessage());
+        e = assertThrows(
+                LoupeException.class,
+                () -> FeatureStatsJob.run(
+                        sc, store, SaeEncoder.of(narrow.toString()), CFG, null, ProgressBar.silent()));
+        assertTrue(e.getMessage().contains("rows of 32") && e.getMessage().contains("takes 16"), e.getMessage());
+    }
+
+    @Test
+    void anSaeFolderWrittenAgainIsReadAgain() {
+        Path dir = tmp.resolve("sae-rewritten");
+        SaeLensFolder.write(TestSaes.random(Architecture.STANDARD, 32, 24, 0, RESID, 2), dir);
+        assertEquals(24, SaeEncoder.of(dir.toString()).features());
+        SaeLensFolder.write(TestSaes.random(Architecture.STANDARD, 32, 8, 0, RESID, 3), dir);
+        assertEquals(8, SaeEncoder.of(dir.toString()).features());
     }
 }
