@@ -3,6 +3,7 @@ package dev.loupe.saes.train;
 import dev.loupe.engine.LoupeException;
 import dev.loupe.saes.Architecture;
 import dev.loupe.saes.Normalization;
+import java.util.function.Consumer;
 
 /**
  * One SAE to train: its hook, architecture and the architecture's training settings, with SAELens's
@@ -90,244 +91,138 @@ public record SaeSpec(
 
     /** SAELens's defaults for {@code architecture} on {@code hook}. */
     public static SaeSpec of(String hook, Architecture architecture, int dSae, int k) {
-        return new SaeSpec(
-                null,
-                hook,
-                architecture,
-                dSae,
-                k,
-                1.0,
-                0,
-                1.0,
-                0,
-                0.05,
-                0.01,
-                1.0,
-                true,
-                0.01,
-                Normalization.NONE,
-                true,
-                0.1,
-                BDecInit.GEOMETRIC_MEDIAN);
+        Draft d = new Draft();
+        d.hook = hook;
+        d.architecture = architecture;
+        d.dSae = dSae;
+        d.k = k;
+        return d.build();
     }
 
     public SaeSpec withName(String n) {
-        return new SaeSpec(
-                n,
-                hook,
-                architecture,
-                dSae,
-                k,
-                l1Coefficient,
-                l1WarmUpSteps,
-                l0Coefficient,
-                l0WarmUpSteps,
-                jumpreluBandwidth,
-                jumpreluInitThreshold,
-                auxLossCoefficient,
-                rescaleActsByDecoderNorm,
-                topkThresholdLr,
-                normalizeActivations,
-                applyBDecToInput,
-                decoderInitNorm,
-                bDecInit);
+        return edit(d -> d.name = n);
     }
 
     public SaeSpec withL1(double coefficient, int warmUpSteps) {
-        return new SaeSpec(
-                name,
-                hook,
-                architecture,
-                dSae,
-                k,
-                coefficient,
-                warmUpSteps,
-                l0Coefficient,
-                l0WarmUpSteps,
-                jumpreluBandwidth,
-                jumpreluInitThreshold,
-                auxLossCoefficient,
-                rescaleActsByDecoderNorm,
-                topkThresholdLr,
-                normalizeActivations,
-                applyBDecToInput,
-                decoderInitNorm,
-                bDecInit);
+        return edit(d -> {
+            d.l1Coefficient = coefficient;
+            d.l1WarmUpSteps = warmUpSteps;
+        });
     }
 
     public SaeSpec withL0(double coefficient, int warmUpSteps) {
-        return new SaeSpec(
-                name,
-                hook,
-                architecture,
-                dSae,
-                k,
-                l1Coefficient,
-                l1WarmUpSteps,
-                coefficient,
-                warmUpSteps,
-                jumpreluBandwidth,
-                jumpreluInitThreshold,
-                auxLossCoefficient,
-                rescaleActsByDecoderNorm,
-                topkThresholdLr,
-                normalizeActivations,
-                applyBDecToInput,
-                decoderInitNorm,
-                bDecInit);
+        return edit(d -> {
+            d.l0Coefficient = coefficient;
+            d.l0WarmUpSteps = warmUpSteps;
+        });
     }
 
     public SaeSpec withJumpRelu(double bandwidth, double initThreshold) {
-        return new SaeSpec(
-                name,
-                hook,
-                architecture,
-                dSae,
-                k,
-                l1Coefficient,
-                l1WarmUpSteps,
-                l0Coefficient,
-                l0WarmUpSteps,
-                bandwidth,
-                initThreshold,
-                auxLossCoefficient,
-                rescaleActsByDecoderNorm,
-                topkThresholdLr,
-                normalizeActivations,
-                applyBDecToInput,
-                decoderInitNorm,
-                bDecInit);
+        return edit(d -> {
+            d.jumpreluBandwidth = bandwidth;
+            d.jumpreluInitThreshold = initThreshold;
+        });
     }
 
     public SaeSpec withAuxLossCoefficient(double c) {
-        return new SaeSpec(
-                name,
-                hook,
-                architecture,
-                dSae,
-                k,
-                l1Coefficient,
-                l1WarmUpSteps,
-                l0Coefficient,
-                l0WarmUpSteps,
-                jumpreluBandwidth,
-                jumpreluInitThreshold,
-                c,
-                rescaleActsByDecoderNorm,
-                topkThresholdLr,
-                normalizeActivations,
-                applyBDecToInput,
-                decoderInitNorm,
-                bDecInit);
+        return edit(d -> d.auxLossCoefficient = c);
     }
 
     public SaeSpec withRescaleActsByDecoderNorm(boolean on) {
-        return new SaeSpec(
-                name,
-                hook,
-                architecture,
-                dSae,
-                k,
-                l1Coefficient,
-                l1WarmUpSteps,
-                l0Coefficient,
-                l0WarmUpSteps,
-                jumpreluBandwidth,
-                jumpreluInitThreshold,
-                auxLossCoefficient,
-                on,
-                topkThresholdLr,
-                normalizeActivations,
-                applyBDecToInput,
-                decoderInitNorm,
-                bDecInit);
+        return edit(d -> d.rescaleActsByDecoderNorm = on);
     }
 
     public SaeSpec withNormalization(Normalization n) {
-        return new SaeSpec(
-                name,
-                hook,
-                architecture,
-                dSae,
-                k,
-                l1Coefficient,
-                l1WarmUpSteps,
-                l0Coefficient,
-                l0WarmUpSteps,
-                jumpreluBandwidth,
-                jumpreluInitThreshold,
-                auxLossCoefficient,
-                rescaleActsByDecoderNorm,
-                topkThresholdLr,
-                n,
-                applyBDecToInput,
-                decoderInitNorm,
-                bDecInit);
+        return edit(d -> d.normalizeActivations = n);
     }
 
     public SaeSpec withApplyBDecToInput(boolean on) {
-        return new SaeSpec(
-                name,
-                hook,
-                architecture,
-                dSae,
-                k,
-                l1Coefficient,
-                l1WarmUpSteps,
-                l0Coefficient,
-                l0WarmUpSteps,
-                jumpreluBandwidth,
-                jumpreluInitThreshold,
-                auxLossCoefficient,
-                rescaleActsByDecoderNorm,
-                topkThresholdLr,
-                normalizeActivations,
-                on,
-                decoderInitNorm,
-                bDecInit);
+        return edit(d -> d.applyBDecToInput = on);
     }
 
     public SaeSpec withDecoderInitNorm(double norm) {
-        return new SaeSpec(
-                name,
-                hook,
-                architecture,
-                dSae,
-                k,
-                l1Coefficient,
-                l1WarmUpSteps,
-                l0Coefficient,
-                l0WarmUpSteps,
-                jumpreluBandwidth,
-                jumpreluInitThreshold,
-                auxLossCoefficient,
-                rescaleActsByDecoderNorm,
-                topkThresholdLr,
-                normalizeActivations,
-                applyBDecToInput,
-                norm,
-                bDecInit);
+        return edit(d -> d.decoderInitNorm = norm);
     }
 
     public SaeSpec withBDecInit(BDecInit init) {
-        return new SaeSpec(
-                name,
-                hook,
-                architecture,
-                dSae,
-                k,
-                l1Coefficient,
-                l1WarmUpSteps,
-                l0Coefficient,
-                l0WarmUpSteps,
-                jumpreluBandwidth,
-                jumpreluInitThreshold,
-                auxLossCoefficient,
-                rescaleActsByDecoderNorm,
-                topkThresholdLr,
-                normalizeActivations,
-                applyBDecToInput,
-                decoderInitNorm,
-                init);
+        return edit(d -> d.bDecInit = init);
+    }
+
+    /** A copy of this spec with {@code change} applied, validated again by the canonical constructor. */
+    private SaeSpec edit(Consumer<Draft> change) {
+        Draft d = new Draft(this);
+        change.accept(d);
+        return d.build();
+    }
+
+    /**
+     * A spec being edited, so that each wither names only the fields it changes (and a new field is added here,
+     * not in every wither). Its initial values are SAELens's defaults ({@link #of}); validation stays in the
+     * canonical constructor, which {@link #build} calls.
+     */
+    private static final class Draft {
+        String name;
+        String hook;
+        Architecture architecture;
+        int dSae;
+        int k;
+        double l1Coefficient = 1.0;
+        int l1WarmUpSteps = 0;
+        double l0Coefficient = 1.0;
+        int l0WarmUpSteps = 0;
+        double jumpreluBandwidth = 0.05;
+        double jumpreluInitThreshold = 0.01;
+        double auxLossCoefficient = 1.0;
+        boolean rescaleActsByDecoderNorm = true;
+        double topkThresholdLr = 0.01;
+        Normalization normalizeActivations = Normalization.NONE;
+        boolean applyBDecToInput = true;
+        double decoderInitNorm = 0.1;
+        BDecInit bDecInit = BDecInit.GEOMETRIC_MEDIAN;
+
+        Draft() {}
+
+        Draft(SaeSpec s) {
+            name = s.name;
+            hook = s.hook;
+            architecture = s.architecture;
+            dSae = s.dSae;
+            k = s.k;
+            l1Coefficient = s.l1Coefficient;
+            l1WarmUpSteps = s.l1WarmUpSteps;
+            l0Coefficient = s.l0Coefficient;
+            l0WarmUpSteps = s.l0WarmUpSteps;
+            jumpreluBandwidth = s.jumpreluBandwidth;
+            jumpreluInitThreshold = s.jumpreluInitThreshold;
+            auxLossCoefficient = s.auxLossCoefficient;
+            rescaleActsByDecoderNorm = s.rescaleActsByDecoderNorm;
+            topkThresholdLr = s.topkThresholdLr;
+            normalizeActivations = s.normalizeActivations;
+            applyBDecToInput = s.applyBDecToInput;
+            decoderInitNorm = s.decoderInitNorm;
+            bDecInit = s.bDecInit;
+        }
+
+        SaeSpec build() {
+            return new SaeSpec(
+                    name,
+                    hook,
+                    architecture,
+                    dSae,
+                    k,
+                    l1Coefficient,
+                    l1WarmUpSteps,
+                    l0Coefficient,
+                    l0WarmUpSteps,
+                    jumpreluBandwidth,
+                    jumpreluInitThreshold,
+                    auxLossCoefficient,
+                    rescaleActsByDecoderNorm,
+                    topkThresholdLr,
+                    normalizeActivations,
+                    applyBDecToInput,
+                    decoderInitNorm,
+                    bDecInit);
+        }
     }
 }

@@ -1,6 +1,7 @@
 package dev.loupe.saes.train;
 
 import dev.loupe.engine.LoupeException;
+import java.util.function.Consumer;
 
 /**
  * How a run trains its SAEs, with SAELens's names and defaults ({@code SAETrainerConfig} and
@@ -85,150 +86,116 @@ public record SaeTrainingConfig(
 
     /** SAELens's defaults: lr 3e-4, Adam (0.9, 0.999), constant schedule, clipping at 1, windows of 1000 and 2000 steps. */
     public static SaeTrainingConfig of(int steps, int batchSize, double lr, long seed) {
-        return new SaeTrainingConfig(
-                steps,
-                batchSize,
-                lr,
-                0.9,
-                0.999,
-                Scheduler.CONSTANT,
-                0,
-                0,
-                0,
-                1.0,
-                1000,
-                2000,
-                0.1,
-                seed,
-                0,
-                1 << 20,
-                16384);
+        Draft d = new Draft();
+        d.steps = steps;
+        d.batchSize = batchSize;
+        d.lr = lr;
+        d.seed = seed;
+        return d.build();
     }
 
     public SaeTrainingConfig withSchedule(Scheduler s, int warmUp, int decay, double end) {
-        return new SaeTrainingConfig(
-                steps,
-                batchSize,
-                lr,
-                beta1,
-                beta2,
-                s,
-                warmUp,
-                decay,
-                end,
-                gradClip,
-                deadFeatureWindow,
-                featureSamplingWindow,
-                denseThreshold,
-                seed,
-                checkpointEvery,
-                shuffleBufferRows,
-                initRows);
+        return edit(d -> {
+            d.scheduler = s;
+            d.lrWarmUpSteps = warmUp;
+            d.lrDecaySteps = decay;
+            d.lrEnd = end;
+        });
     }
 
     public SaeTrainingConfig withCheckpointEvery(int every) {
-        return new SaeTrainingConfig(
-                steps,
-                batchSize,
-                lr,
-                beta1,
-                beta2,
-                scheduler,
-                lrWarmUpSteps,
-                lrDecaySteps,
-                lrEnd,
-                gradClip,
-                deadFeatureWindow,
-                featureSamplingWindow,
-                denseThreshold,
-                seed,
-                every,
-                shuffleBufferRows,
-                initRows);
+        return edit(d -> d.checkpointEvery = every);
     }
 
     public SaeTrainingConfig withDeadFeatureWindow(int window) {
-        return new SaeTrainingConfig(
-                steps,
-                batchSize,
-                lr,
-                beta1,
-                beta2,
-                scheduler,
-                lrWarmUpSteps,
-                lrDecaySteps,
-                lrEnd,
-                gradClip,
-                window,
-                featureSamplingWindow,
-                denseThreshold,
-                seed,
-                checkpointEvery,
-                shuffleBufferRows,
-                initRows);
+        return edit(d -> d.deadFeatureWindow = window);
     }
 
     public SaeTrainingConfig withFeatureSamplingWindow(int window) {
-        return new SaeTrainingConfig(
-                steps,
-                batchSize,
-                lr,
-                beta1,
-                beta2,
-                scheduler,
-                lrWarmUpSteps,
-                lrDecaySteps,
-                lrEnd,
-                gradClip,
-                deadFeatureWindow,
-                window,
-                denseThreshold,
-                seed,
-                checkpointEvery,
-                shuffleBufferRows,
-                initRows);
+        return edit(d -> d.featureSamplingWindow = window);
     }
 
     public SaeTrainingConfig withShuffleBufferRows(long rows) {
-        return new SaeTrainingConfig(
-                steps,
-                batchSize,
-                lr,
-                beta1,
-                beta2,
-                scheduler,
-                lrWarmUpSteps,
-                lrDecaySteps,
-                lrEnd,
-                gradClip,
-                deadFeatureWindow,
-                featureSamplingWindow,
-                denseThreshold,
-                seed,
-                checkpointEvery,
-                rows,
-                initRows);
+        return edit(d -> d.shuffleBufferRows = rows);
     }
 
     public SaeTrainingConfig withGradClip(double clip) {
-        return new SaeTrainingConfig(
-                steps,
-                batchSize,
-                lr,
-                beta1,
-                beta2,
-                scheduler,
-                lrWarmUpSteps,
-                lrDecaySteps,
-                lrEnd,
-                clip,
-                deadFeatureWindow,
-                featureSamplingWindow,
-                denseThreshold,
-                seed,
-                checkpointEvery,
-                shuffleBufferRows,
-                initRows);
+        return edit(d -> d.gradClip = clip);
+    }
+
+    /** A copy of this config with {@code change} applied, validated again by the canonical constructor. */
+    private SaeTrainingConfig edit(Consumer<Draft> change) {
+        Draft d = new Draft(this);
+        change.accept(d);
+        return d.build();
+    }
+
+    /**
+     * A config being edited, so that each wither names only the fields it changes (and a new field is added
+     * here, not in every wither). Its initial values are SAELens's defaults ({@link #of}); validation stays in
+     * the canonical constructor, which {@link #build} calls.
+     */
+    private static final class Draft {
+        int steps;
+        int batchSize;
+        double lr;
+        double beta1 = 0.9;
+        double beta2 = 0.999;
+        Scheduler scheduler = Scheduler.CONSTANT;
+        int lrWarmUpSteps = 0;
+        int lrDecaySteps = 0;
+        double lrEnd = 0;
+        double gradClip = 1.0;
+        int deadFeatureWindow = 1000;
+        int featureSamplingWindow = 2000;
+        double denseThreshold = 0.1;
+        long seed;
+        int checkpointEvery = 0;
+        long shuffleBufferRows = 1 << 20;
+        int initRows = 16384;
+
+        Draft() {}
+
+        Draft(SaeTrainingConfig c) {
+            steps = c.steps;
+            batchSize = c.batchSize;
+            lr = c.lr;
+            beta1 = c.beta1;
+            beta2 = c.beta2;
+            scheduler = c.scheduler;
+            lrWarmUpSteps = c.lrWarmUpSteps;
+            lrDecaySteps = c.lrDecaySteps;
+            lrEnd = c.lrEnd;
+            gradClip = c.gradClip;
+            deadFeatureWindow = c.deadFeatureWindow;
+            featureSamplingWindow = c.featureSamplingWindow;
+            denseThreshold = c.denseThreshold;
+            seed = c.seed;
+            checkpointEvery = c.checkpointEvery;
+            shuffleBufferRows = c.shuffleBufferRows;
+            initRows = c.initRows;
+        }
+
+        SaeTrainingConfig build() {
+            return new SaeTrainingConfig(
+                    steps,
+                    batchSize,
+                    lr,
+                    beta1,
+                    beta2,
+                    scheduler,
+                    lrWarmUpSteps,
+                    lrDecaySteps,
+                    lrEnd,
+                    gradClip,
+                    deadFeatureWindow,
+                    featureSamplingWindow,
+                    denseThreshold,
+                    seed,
+                    checkpointEvery,
+                    shuffleBufferRows,
+                    initRows);
+        }
     }
 
     /** {@code lr_end} with SAELens's default of {@code lr / 10}. */
