@@ -74,7 +74,12 @@ class MainLlama2cTest {
     @Test
     void infoReadsTheHeader() {
         String out = CliRun.output("info", "--model", Stories260K.bin().toString());
-        assertTrue(out.contains("dModel=64") && out.contains("nKvHeads=4") && out.contains("dVocab=512"), out);
+        assertTrue(out.contains("family       llama2c"), out);
+        assertTrue(
+                out.contains("5 layers, d_model 64, 8 heads of 8 (4 key/value heads)")
+                        && out.contains("vocabulary 512"),
+                out);
+        assertTrue(out.contains("parameters   260,032"), out);
     }
 
     @Test

@@ -190,7 +190,8 @@ class MainTest {
         assertFails(new String[] {"info", "--model"}, "--model needs a value");
         assertFails(
                 new String[] {"bench"},
-                "bench: expected 'bench forward', 'bench load', 'bench train' or 'bench probe', got nothing");
+                "bench: expected 'bench forward', 'bench load', 'bench train', 'bench probe', 'bench sae', 'bench patch' or"
+                        + " 'bench spark-harvest', got nothing");
         assertFails(new String[] {"bench", "sideways"}, "bench: unknown command 'sideways'");
         assertFails(
                 new String[] {"generate", "--model", m, "--tokens", "1", "--top-p", "most"},
