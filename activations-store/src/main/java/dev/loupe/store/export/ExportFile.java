@@ -19,7 +19,7 @@ import org.apache.parquet.io.PositionOutputStream;
  * was forced.
  */
 final class ExportFile implements WritableByteChannel {
-    private static final int PARQUET_BUFFER = 1 << 20;
+    private static final int PARQUET_BUFFER = DiskWrites.CHUNK;
 
     private final Path path;
     private final FileChannel channel;

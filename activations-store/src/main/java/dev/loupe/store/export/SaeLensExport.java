@@ -5,8 +5,8 @@ import dev.loupe.store.export.DatasetsFeatures.Array2D;
 import dev.loupe.store.export.DatasetsFeatures.Feature;
 import dev.loupe.store.export.DatasetsFeatures.Sequence;
 import dev.loupe.store.export.DatasetsFeatures.Value;
+import dev.loupe.store.read.ActivationStore;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -15,9 +15,7 @@ import java.util.Locale;
 import java.util.Map;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
-import org.apache.arrow.memory.ForeignAllocation;
 import org.apache.arrow.memory.RootAllocator;
-import org.apache.arrow.memory.util.MemoryUtil;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.IntVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
@@ -38,9 +36,10 @@ import org.apache.arrow.vector.ipc.message.ArrowFieldNode;
  *
  * Columns are the hooks in order, then {@code token_ids}, as SAELens's {@code _create_shard} builds
  * them. Each file is written in record batches of about {@link ExportPlan.Buffers#blockBytes()} of
- * activations (32 MB), cut at the store's shard ends: a batch's values are the mapped shard bytes,
- * written by Arrow's IPC writer with no copy in Java; offsets, validity and token ids live in buffers
- * allocated once per file. Memory stays bounded by one batch's offsets whatever the file size.
+ * activations (32 MB): a batch's values are read from the shard files into one buffer per hook
+ * ({@link ActivationStore#readRows}; handing Arrow the memory-mapped bytes instead made the kernel
+ * fault every page in, 2.4 s of a 4.2 s export of 2 GB), and offsets, validity and token ids live
+ * in buffers allocated once per file. Memory stays bounded by one batch whatever the file size.
  */
 final class SaeLensExport {
     private SaeLensExport() {}
@@ -90,8 +89,8 @@ final class SaeLensExport {
             allocate(root, plan, block); // once: every batch reuses the buffers
             writer.start();
             for (long s = range[0]; s < range[1]; ) {
-                int n = batchSequences(plan, s, Math.min(range[1], s + block));
-                fill(root, plan, plan.read(s, n), allocator, copies);
+                int n = (int) Math.min(range[1] - s, block);
+                fill(root, plan, plan.read(s, n), copies);
                 writer.writeBatch();
                 done[0] += n * plan.activationBytesPerSequence();
                 progress.update(done[0], file.getFileName().toString());
@@ -99,17 +98,6 @@ final class SaeLensExport {
             }
             writer.end(); // forced with the other files at the end
         }
-    }
-
-    /**
-     * Sequences in the batch from {@code first}: up to {@code end}, but not past the end of the shard
-     * {@code first} lies in (when shards hold whole sequences), so that each hook's values of a batch
-     * are one run of mapped bytes the writer hands straight to the file.
-     */
-    private static int batchSequences(ExportPlan plan, long first, long end) {
-        long shardEnd = plan.store().nextShardStart(first * plan.context());
-        if (shardEnd % plan.context() == 0) end = Math.min(end, Math.max(first + 1, shardEnd / plan.context()));
-        return (int) (end - first);
     }
 
     /**
@@ -129,13 +117,8 @@ final class SaeLensExport {
         ids.allocateNew();
     }
 
-    /**
-     * One record batch: the block's sequences as rows. A hook's values are the mapped store bytes
-     * themselves where they can be (an Arrow buffer over the mapping: the IPC writer writes them to
-     * the file with no copy in Java), else a copy (cast from bf16/f16, or a batch across two shards).
-     */
-    private static void fill(
-            VectorSchemaRoot root, ExportPlan plan, SequenceBlock b, BufferAllocator allocator, Copies copies) {
+    /** One record batch: the block's sequences as rows, each hook's values read into that hook's buffer. */
+    private static void fill(VectorSchemaRoot root, ExportPlan plan, SequenceBlock b, Copies copies) {
         int n = b.sequences, tokens = b.rows(), context = b.context;
         for (String h : plan.hooks()) {
             int d = plan.d(h);
@@ -151,11 +134,9 @@ final class SaeLensExport {
                 positions.startNewValue(j);
                 positions.endValue(j, d);
             }
-            ByteBuffer mapped = b.stored(h);
-            try (ArrowBuf data =
-                    mapped != null ? allocator.wrapForeignAllocation(new Mapped(mapped)) : copies.of(h, b)) {
+            try (ArrowBuf data = copies.of(h, b)) {
                 // no nulls: Arrow gives the values an all-set validity bitmap of their count
-                values.loadFieldBuffers(new ArrowFieldNode(count, 0), List.of(allocator.getEmpty(), data));
+                values.loadFieldBuffers(new ArrowFieldNode(count, 0), List.of(copies.empty(), data));
             }
         }
         FixedSizeListVector ids = (FixedSizeListVector) root.getVector("token_ids");
@@ -165,22 +146,7 @@ final class SaeLensExport {
         root.setRowCount(n);
     }
 
-    /** Mapped store bytes as an Arrow buffer; the store owns (and unmaps) the mapping. */
-    private static final class Mapped extends ForeignAllocation {
-        private final ByteBuffer view; // keeps the mapping reachable while Arrow holds its address
-
-        Mapped(ByteBuffer view) {
-            super(view.capacity(), MemoryUtil.getByteBufferAddress(view));
-            this.view = view;
-        }
-
-        @Override
-        protected void release0() {
-            // nothing to free: the store unmaps when it is closed
-        }
-    }
-
-    /** Buffers for values that cannot be written from the mapping: one per hook, allocated on first use, reused. */
+    /** The values' buffers: one per hook, allocated on first use, reused by every batch. */
     private static final class Copies implements AutoCloseable {
         private final BufferAllocator allocator;
         private final Map<String, ArrowBuf> buffers = new LinkedHashMap<>();
@@ -189,7 +155,7 @@ final class SaeLensExport {
             this.allocator = allocator;
         }
 
-        /** The block's values of {@code hook}, copied (cast) into this hook's buffer; a new reference the caller closes. */
+        /** The block's values of {@code hook}, read (and cast) into this hook's buffer; a new reference the caller closes. */
         ArrowBuf of(String hook, SequenceBlock b) {
             long bytes = b.bytes(hook);
             ArrowBuf buf = buffers.get(hook);
@@ -201,6 +167,11 @@ final class SaeLensExport {
             b.activations(hook, buf.nioBuffer(0, Math.toIntExact(bytes)));
             buf.getReferenceManager().retain();
             return buf.slice(0, bytes);
+        }
+
+        /** An empty buffer (the values' validity: none are null). */
+        ArrowBuf empty() {
+            return allocator.getEmpty();
         }
 
         @Override

@@ -6,9 +6,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Consecutive whole sequences of a store, read for an export: each row's token id, sequence index
- * and position, and each hook's activations on demand ({@link #activations}), copied straight from
- * the memory-mapped shards into the writer's buffer when the store already holds the export's dtype,
- * else cast once (bf16 and f16 rows to float32).
+ * and position, and each hook's activations on demand ({@link #activations}), read from the shard
+ * files into the writer's buffer when the store already holds the export's dtype, else cast once
+ * (bf16 and f16 rows to float32).
  */
 final class SequenceBlock {
     final long firstSequence;
@@ -51,21 +51,11 @@ final class SequenceBlock {
         return (long) rows() * plan.d(hook) * plan.width();
     }
 
-    /**
-     * A hook's values as the store holds them, a read-only view of the memory-mapped shard (no copy),
-     * when they are already in the export dtype and lie in one shard; else null (then {@link
-     * #activations} copies them).
-     */
-    ByteBuffer stored(String hook) {
-        if (plan.store().dtype().nd4j() != plan.nd4j()) return null;
-        return plan.store().mappedRows(hook, firstSequence * context, rows());
-    }
-
     /** Puts a hook's values, in the export dtype, little-endian, row after row, into {@code dst} at its position. */
     void activations(String hook, ByteBuffer dst) {
         long firstRow = firstSequence * context;
         if (plan.store().dtype().nd4j() == plan.nd4j()) {
-            plan.store().copyRows(hook, firstRow, rows(), dst);
+            plan.store().readRows(hook, firstRow, rows(), dst);
             return;
         }
         INDArray x = plan.store().rows(hook, firstRow, rows()); // [rows, d] float32, cast from bf16/f16

@@ -201,24 +201,39 @@ public final class ActivationStore implements AutoCloseable {
     }
 
     /**
-     * Rows [from, from + count) as stored (storage dtype, little-endian, row after row): a read-only
-     * view of the memory-mapped shard, no copy, for writers that hand stored bytes straight to a file
-     * (exports); null when the rows span two shards (then {@link #copyRows}). The view is valid while
-     * the store is open.
+     * Copies rows [from, from + count) as stored into {@code dst} at its position, which advances,
+     * like {@link #copyRows}, but with positional file reads instead of the mapping: for one pass
+     * over the store (exports). A mapping's first touch costs a page fault per 4 KB (measured on this
+     * project's VMs: 0.70 s per GB against 0.20 s for reads into a reused buffer); repeated passes
+     * (probe and SAE training) are better served by the mapping, whose pages stay mapped.
      */
-    public ByteBuffer mappedRows(String hook, long from, int count) {
+    public void readRows(String hook, long from, int count, ByteBuffer dst) {
         checkRange(from, count);
-        int s = shardOf(from);
-        if (count > 0 && from + count > firstRow[s + 1]) return null;
         long rowBytes = (long) d(hook) * dtype().width();
-        return data(hook, s)
-                .slice((int) ((from - firstRow[s]) * rowBytes), (int) (count * rowBytes))
-                .order(ByteOrder.LITTLE_ENDIAN);
-    }
-
-    /** The first row after {@code row} that starts a shard (the store's row count after the last shard). */
-    public long nextShardStart(long row) {
-        return firstRow[shardOf(row) + 1];
+        if (dst.remaining() < count * rowBytes)
+            throw new IllegalArgumentException(
+                    "readRows: " + dst.remaining() + " bytes left in the buffer, " + count * rowBytes + " needed");
+        long r = from;
+        while (r < from + count) {
+            int s = shardOf(r);
+            int n = (int) Math.min(from + count - r, firstRow[s + 1] - r);
+            FileEntry f = manifest.shards().get(s).files().get(hook);
+            Path p = dir.resolve(f.path());
+            ByteBuffer part = dst.slice(dst.position(), (int) (n * rowBytes));
+            long at = f.dataOffset() + (r - firstRow[s]) * rowBytes;
+            try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+                while (part.hasRemaining()) {
+                    int got = ch.read(part, at + part.position());
+                    if (got < 0)
+                        throw new LoupeException(p + ": ends at byte " + (at + part.position()) + ", "
+                                + part.remaining() + " bytes of hook " + hook + " short (the shard is truncated)");
+                }
+            } catch (IOException e) {
+                throw new LoupeException(p + ": cannot read: " + e.getMessage(), e);
+            }
+            dst.position(dst.position() + (int) (n * rowBytes));
+            r += n;
+        }
     }
 
     static INDArray toFloat(INDArray stored) {

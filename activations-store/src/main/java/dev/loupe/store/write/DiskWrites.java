@@ -13,6 +13,12 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class DiskWrites {
     private static final long FAIL_AFTER = Long.getLong("loupe.store.failAfterBytes", -1);
     private static final AtomicLong WRITTEN = new AtomicLong();
+    /**
+     * The most bytes one write call hands the kernel. Measured on this project's 2-core VM (ext4),
+     * 2 GB from one direct buffer into a new file: 3.9-4.2 s in 32 MB calls, 0.25-2.0 s in 1 MB
+     * calls, 0.25-0.49 s in 256 KB calls (transferTo: 0.55-1.1 s).
+     */
+    public static final int CHUNK = 256 << 10;
 
     private DiskWrites() {}
 
@@ -20,11 +26,29 @@ public final class DiskWrites {
         if (FAIL_AFTER >= 0 && WRITTEN.addAndGet(b.remaining()) > FAIL_AFTER)
             throw new IOException(
                     "No space left on device (simulated by -Dloupe.store.failAfterBytes=" + FAIL_AFTER + ")");
-        while (b.hasRemaining()) ch.write(b);
+        int limit = b.limit();
+        try {
+            while (b.hasRemaining()) {
+                b.limit(Math.min(limit, b.position() + CHUNK));
+                while (b.hasRemaining()) ch.write(b);
+                b.limit(limit);
+            }
+        } finally {
+            b.limit(limit);
+        }
     }
 
     static void write(FileChannel ch, ByteBuffer b, long position) throws IOException {
         long p = position;
-        while (b.hasRemaining()) p += ch.write(b, p);
+        int limit = b.limit();
+        try {
+            while (b.hasRemaining()) {
+                b.limit(Math.min(limit, b.position() + CHUNK));
+                while (b.hasRemaining()) p += ch.write(b, p);
+                b.limit(limit);
+            }
+        } finally {
+            b.limit(limit);
+        }
     }
 }
