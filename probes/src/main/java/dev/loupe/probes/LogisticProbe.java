@@ -173,9 +173,8 @@ public final class LogisticProbe extends LinearProbe implements SupervisedProbe 
         double[] cw = classWeight.weights(cls, counts);
         int batch = Batching.rows(data.rows(), cls.length);
         int sampleRows = precondition == Precondition.NONE ? 0 : Math.min(8192, Math.max(1024, 4 * d));
-        // the variance pass copies its batches: the streaming batch size, even for rows in memory
-        ColumnStats stats = ColumnStats.compute(
-                data.rows(), Batching.rows(d, cls.length), data::includes, data.count(), standardize, sampleRows);
+        ColumnStats stats =
+                ColumnStats.compute(data.rows(), batch, data::includes, data.count(), standardize, sampleRows);
         INDArray mean = stats.mean();
         INDArray standardMean = standardize ? mean : Nd4j.zeros(DataType.DOUBLE, d);
         INDArray scale = standardize ? standardScale(stats.variance()) : Nd4j.ones(DataType.DOUBLE, d);

@@ -26,6 +26,20 @@ public final class Blas {
         Nd4j.exec(new Mmul(x.transpose(), r, out, MMulTranspose.allFalse()));
     }
 
+    /**
+     * Column means of {@code x[m, d]} (float32), weighted by {@code rowWeights[m]} when given
+     * ((1/m) Σᵢ wᵢ xᵢⱼ), as one GEMV. [d] double.
+     */
+    public static INDArray columnMeans(INDArray x, INDArray rowWeights) {
+        long m = x.size(0);
+        INDArray w = rowWeights == null
+                ? Nd4j.ones(DataType.FLOAT, m)
+                : rowWeights.castTo(DataType.FLOAT).reshape(m);
+        INDArray out = Nd4j.createUninitialized(DataType.FLOAT, x.size(1));
+        transposeTimesVector(x, w, out);
+        return out.castTo(DataType.DOUBLE).divi(m);
+    }
+
     /** {@code x[b, d] · w[d, k]} as a new c-ordered [b, k] array. */
     public static INDArray rowsTimesMatrix(INDArray x, INDArray w) {
         INDArray out = Nd4j.createUninitialized(x.dataType(), new long[] {x.size(0), w.size(1)}, 'f');

@@ -52,47 +52,68 @@ public final class Preconditioner {
         if (kind == Precondition.NONE || sample == null || sample.size(0) < 2) return identity();
         int d = (int) sample.size(1);
         long m = sample.size(0);
-        INDArray centred = sample.subRowVector(sample.mean(0)).diviRowVector(scale.castTo(DataType.FLOAT)); // [m, d]
-        if (kind == Precondition.AUTO) {
-            INDArray var = centred.mul(centred).mean(0).castTo(DataType.DOUBLE);
-            boolean correlated = d <= 2048
-                    && largestCorrelationEigenvalue(centred, var) > 4 * Math.pow(1 + Math.sqrt((double) d / m), 2);
-            kind = correlated ? Precondition.WHITEN : Precondition.DIAGONAL;
-        }
-        // rows weighted by √D, so that the products below sum Dᵢ x'ᵢ x'ᵢᵀ
-        INDArray weighted = curvature == null
-                ? centred.mul(Math.sqrt(kappa))
-                : centred.mulColumnVector(
+        // Column reductions are GEMVs, and every [m, d] temporary is closed when done: ND4J frees an
+        // array's memory only at GC otherwise, and each fresh 9 MB array then costs ~28 ms of page
+        // faults on a VM (the whole preconditioner took 120-175 ms before, 10-20 ms after).
+        INDArray centred = sample.subRowVector(Blas.columnMeans(sample, null).castTo(DataType.FLOAT));
+        centred.diviRowVector(scale.castTo(DataType.FLOAT)); // [m, d]
+        try {
+            INDArray h; // diagonal of H without λ: (1/m) Σᵢ Dᵢ x'ᵢⱼ²
+            try (INDArray squares = centred.mul(centred)) { // [m, d]
+                INDArray var = Blas.columnMeans(squares, null);
+                if (kind == Precondition.AUTO) {
+                    double independent = 4 * Math.pow(1 + Math.sqrt((double) d / m), 2);
+                    boolean correlated =
+                            d <= 2048 && largestCorrelationEigenvalue(centred, var, independent) > independent;
+                    kind = correlated ? Precondition.WHITEN : Precondition.DIAGONAL;
+                }
+                h = curvature == null ? var.muli(kappa) : Blas.columnMeans(squares, curvature);
+            }
+            if (kind == Precondition.DIAGONAL)
+                return new Preconditioner(
+                        Precondition.DIAGONAL, null, null, Transforms.pow(h.addi(lambda + 1e-300), -0.5, false));
+            // rows weighted by √D, so that the product below sums Dᵢ x'ᵢ x'ᵢᵀ
+            if (curvature == null) centred.muli(Math.sqrt(kappa));
+            else
+                centred.muliColumnVector(
                         Transforms.sqrt(curvature, true).castTo(DataType.FLOAT).reshape(m, 1));
-        if (kind == Precondition.DIAGONAL) {
-            INDArray h = weighted.mul(weighted).mean(0).castTo(DataType.DOUBLE); // diagonal of H without λ
-            return new Preconditioner(
-                    Precondition.DIAGONAL, null, null, Transforms.pow(h.addi(lambda + 1e-300), -0.5, false));
+            INDArray hessian = Blas.transposeTimesMatrix(centred, centred)
+                    .castTo(DataType.DOUBLE)
+                    .divi(m); // [d, d]
+            hessian = hessian.add(hessian.transpose()).muli(0.5);
+            double trace = Nd4j.diag(hessian).sumNumber().doubleValue();
+            double ridge = Math.max(lambda, 1e-10 * trace / d + 1e-300);
+            hessian.addi(Nd4j.eye(d).castTo(DataType.DOUBLE).muli(ridge));
+            INDArray l = Blas.cholesky(hessian);
+            return new Preconditioner(Precondition.WHITEN, l, Blas.lowerInverse(l), null);
+        } finally {
+            centred.close();
         }
-        INDArray h = Blas.transposeTimesMatrix(weighted, weighted)
-                .castTo(DataType.DOUBLE)
-                .divi(m); // [d, d]
-        h = h.add(h.transpose()).muli(0.5);
-        double trace = Nd4j.diag(h).sumNumber().doubleValue();
-        double ridge = Math.max(lambda, 1e-10 * trace / d + 1e-300);
-        h.addi(Nd4j.eye(d).castTo(DataType.DOUBLE).muli(ridge));
-        INDArray l = Blas.cholesky(h);
-        return new Preconditioner(Precondition.WHITEN, l, Blas.lowerInverse(l), null);
     }
 
-    /** Power iteration on the correlation matrix Zᵀ Z / m, Z the centred sample with unit-variance columns. */
-    private static double largestCorrelationEigenvalue(INDArray centred, INDArray var) {
+    /**
+     * Power iteration on the correlation matrix Zᵀ Z / m, Z = X ⊘ σ the centred sample X [m, d] with
+     * unit-variance columns (the scaling applied to the vectors, so Z is never formed). Each estimate
+     * ‖Zᵀ Z v‖ / m (v of unit length) is at most the largest eigenvalue, so the iteration stops as soon
+     * as one passes {@code enough}, or when it has settled (relative change under 1e-3: the 4x threshold
+     * is a heuristic that no 0.1% decides), or after 30
+     * steps.
+     */
+    private static double largestCorrelationEigenvalue(INDArray centred, INDArray var, double enough) {
         long m = centred.size(0);
         int d = (int) centred.size(1);
-        INDArray z = centred.divRowVector(Transforms.sqrt(var.add(1e-30), false).castTo(DataType.FLOAT));
+        INDArray inverseSigma = Transforms.pow(var.add(1e-30), -0.5, false).castTo(DataType.FLOAT); // [d]
         INDArray v = Nd4j.ones(DataType.FLOAT, d).divi(Math.sqrt(d));
         INDArray zv = Nd4j.createUninitialized(DataType.FLOAT, m), next = Nd4j.createUninitialized(DataType.FLOAT, d);
         double eigenvalue = 0;
         for (int it = 0; it < 30; it++) {
-            Blas.rowsTimesVector(z, v, zv);
-            Blas.transposeTimesVector(z, zv, next);
+            Blas.rowsTimesVector(centred, v.mul(inverseSigma), zv); // Z v
+            Blas.transposeTimesVector(centred, zv, next);
+            next.muli(inverseSigma); // Zᵀ Z v
+            double previous = eigenvalue;
             eigenvalue = next.norm2Number().doubleValue() / m;
             if (!(eigenvalue > 0)) return 0;
+            if (eigenvalue > enough || Math.abs(eigenvalue - previous) < 1e-3 * eigenvalue) return eigenvalue;
             v = next.div(next.norm2Number());
         }
         return eigenvalue;
