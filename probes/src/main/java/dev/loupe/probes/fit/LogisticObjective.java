@@ -6,6 +6,7 @@ import java.util.Map;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
@@ -51,6 +52,7 @@ public final class LogisticObjective implements Lbfgs.Objective<LogisticObjectiv
     private final Map<Long, BatchTargets> targets = new HashMap<>();
     private final boolean cacheOneHot;
     private boolean exact;
+    private INDArray doubleRows; // [batchRows, d] double, for passes in double precision
 
     /**
      * @param classIndex     per source row, its class's index in 0..classes-1, or -1 when it does not take part
@@ -239,6 +241,22 @@ public final class LogisticObjective implements Lbfgs.Objective<LogisticObjectiv
         return Nd4j.createFromArray(oh).reshape('c', b, k);
     }
 
+    /**
+     * A batch cast to double in a buffer kept between passes: a fresh [batch, d] double array is
+     * mapped from the kernel and returned at every batch (over glibc's mmap threshold), and its page
+     * faults cost more than the pass on a VM.
+     */
+    private INDArray inDouble(INDArray rowsIn) {
+        long n = rowsIn.size(0);
+        if (doubleRows == null || doubleRows.size(0) < n) {
+            if (doubleRows != null) doubleRows.close();
+            doubleRows = Nd4j.createUninitializedDetached(DataType.DOUBLE, 'c', n, d);
+        }
+        INDArray x =
+                n == doubleRows.size(0) ? doubleRows : doubleRows.get(NDArrayIndex.interval(0, n), NDArrayIndex.all());
+        return x.assign(rowsIn);
+    }
+
     private Pass pass(RawWeights raw) {
         DataType type = exact ? DataType.DOUBLE : DataType.FLOAT;
         INDArray w32 = raw.w().castTo(type);
@@ -249,12 +267,11 @@ public final class LogisticObjective implements Lbfgs.Objective<LogisticObjectiv
         INDArray gradW = Nd4j.zeros(DataType.DOUBLE, d, k);
         INDArray gradB = Nd4j.zeros(DataType.DOUBLE, k);
         rows.scan(batchRows, (first, rowsIn) -> {
-            INDArray x = exact ? rowsIn.castTo(DataType.DOUBLE) : rowsIn;
+            INDArray x = exact ? inDouble(rowsIn) : rowsIn;
             int n = (int) x.size(0);
             BatchTargets t = targets(first, n);
             if (k == 1) binaryBatch(x, wVec, b.getDouble(0), t, loss, logLoss, correct, count, gradW, gradB);
             else multinomialBatch(x, wVec, b, t, loss, logLoss, correct, count, gradW, gradB);
-            if (x != rowsIn) x.close();
         });
         return new Pass(
                 loss[0], gradW, gradB, count[0] == 0 ? Double.NaN : logLoss[0] / count[0], correct[0], count[0]);
