@@ -184,11 +184,7 @@ public final class ActivationStore implements AutoCloseable {
      * callers that keep stored bytes (exports). Safe to call from several threads.
      */
     public void copyRows(String hook, long from, int count, ByteBuffer dst) {
-        checkRange(from, count);
-        long rowBytes = (long) d(hook) * dtype().width();
-        if (dst.remaining() < count * rowBytes)
-            throw new IllegalArgumentException(
-                    "copyRows: " + dst.remaining() + " bytes left in the buffer, " + count * rowBytes + " needed");
+        long rowBytes = checkCopy("copyRows", hook, from, count, dst);
         long r = from;
         while (r < from + count) {
             int s = shardOf(r);
@@ -208,11 +204,7 @@ public final class ActivationStore implements AutoCloseable {
      * (probe and SAE training) are better served by the mapping, whose pages stay mapped.
      */
     public void readRows(String hook, long from, int count, ByteBuffer dst) {
-        checkRange(from, count);
-        long rowBytes = (long) d(hook) * dtype().width();
-        if (dst.remaining() < count * rowBytes)
-            throw new IllegalArgumentException(
-                    "readRows: " + dst.remaining() + " bytes left in the buffer, " + count * rowBytes + " needed");
+        long rowBytes = checkCopy("readRows", hook, from, count, dst);
         long r = from;
         while (r < from + count) {
             int s = shardOf(r);
@@ -234,6 +226,16 @@ public final class ActivationStore implements AutoCloseable {
             dst.position(dst.position() + (int) (n * rowBytes));
             r += n;
         }
+    }
+
+    /** Checks a copy of rows [from, from + count) into {@code dst}; returns the bytes of one row. */
+    private long checkCopy(String method, String hook, long from, int count, ByteBuffer dst) {
+        checkRange(from, count);
+        long rowBytes = (long) d(hook) * dtype().width();
+        if (dst.remaining() < count * rowBytes)
+            throw new IllegalArgumentException(
+                    method + ": " + dst.remaining() + " bytes left in the buffer, " + count * rowBytes + " needed");
+        return rowBytes;
     }
 
     static INDArray toFloat(INDArray stored) {
