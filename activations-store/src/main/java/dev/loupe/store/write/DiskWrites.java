@@ -26,25 +26,29 @@ public final class DiskWrites {
         if (FAIL_AFTER >= 0 && WRITTEN.addAndGet(b.remaining()) > FAIL_AFTER)
             throw new IOException(
                     "No space left on device (simulated by -Dloupe.store.failAfterBytes=" + FAIL_AFTER + ")");
-        int limit = b.limit();
-        try {
-            while (b.hasRemaining()) {
-                b.limit(Math.min(limit, b.position() + CHUNK));
-                while (b.hasRemaining()) ch.write(b);
-                b.limit(limit);
-            }
-        } finally {
-            b.limit(limit);
-        }
+        inChunks(b, chunk -> {
+            while (chunk.hasRemaining()) ch.write(chunk);
+        });
     }
 
     static void write(FileChannel ch, ByteBuffer b, long position) throws IOException {
-        long p = position;
+        long[] p = {position};
+        inChunks(b, chunk -> {
+            while (chunk.hasRemaining()) p[0] += ch.write(chunk, p[0]);
+        });
+    }
+
+    private interface ChunkWriter {
+        void write(ByteBuffer chunk) throws IOException;
+    }
+
+    /** Hands {@code b}'s remaining bytes to {@code w} at most {@link #CHUNK} at a time (b's limit restored). */
+    private static void inChunks(ByteBuffer b, ChunkWriter w) throws IOException {
         int limit = b.limit();
         try {
             while (b.hasRemaining()) {
                 b.limit(Math.min(limit, b.position() + CHUNK));
-                while (b.hasRemaining()) p += ch.write(b, p);
+                w.write(b);
                 b.limit(limit);
             }
         } finally {

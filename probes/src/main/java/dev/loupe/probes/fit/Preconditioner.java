@@ -54,7 +54,8 @@ public final class Preconditioner {
         long m = sample.size(0);
         // Column reductions are GEMVs, and every [m, d] temporary is closed when done: ND4J frees an
         // array's memory only at GC otherwise, and each fresh 9 MB array then costs ~28 ms of page
-        // faults on a VM (the whole preconditioner took 120-175 ms before, 10-20 ms after).
+        // faults on a VM (the whole preconditioner took 120-175 ms before, 60-100 ms after, most of it
+        // the power iteration).
         INDArray centred = sample.subRowVector(Blas.columnMeans(sample, null).castTo(DataType.FLOAT));
         centred.diviRowVector(scale.castTo(DataType.FLOAT)); // [m, d]
         try {
