@@ -114,7 +114,12 @@ final class ExportFile implements WritableByteChannel {
         };
     }
 
-    private final class ParquetStream extends PositionOutputStream {
+    /**
+     * Parquet's stream into this file. {@link #writeBuffer} takes a page's values as they are: Parquet
+     * Java hands a {@code ByteBuffer}'s bytes to a stream 8 KB at a time through a heap array (two
+     * copies of every activation byte, and the 2 GB export's slowest part).
+     */
+    final class ParquetStream extends PositionOutputStream {
         // direct: the channel writes it as it is (a heap buffer is copied into a direct one first)
         private final ByteBuffer buffer = ByteBuffer.allocateDirect(PARQUET_BUFFER);
         private long position;
@@ -137,6 +142,14 @@ final class ExportFile implements WritableByteChannel {
             if (len >= buffer.capacity()) ExportFile.this.write(ByteBuffer.wrap(b, off, len));
             else buffer.put(b, off, len);
             position += len;
+        }
+
+        /** Writes {@code b}'s remaining bytes (after what is buffered), leaving {@code b} as it was. */
+        void writeBuffer(ByteBuffer b) throws IOException {
+            drain();
+            ByteBuffer all = b.duplicate();
+            position += all.remaining();
+            ExportFile.this.write(all);
         }
 
         @Override

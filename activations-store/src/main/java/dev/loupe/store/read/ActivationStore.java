@@ -376,10 +376,8 @@ public final class ActivationStore implements AutoCloseable {
                     .get(StoreWriter.ROWS_FILE)
                     .path());
             try (SafetensorsReader r = SafetensorsReader.open(p)) {
-                rowCache[shard] = new ShardRows(
-                        r.read("tokens").toIntVector(),
-                        r.read("sequence").toLongVector(),
-                        r.read("position").toIntVector());
+                // Java arrays straight from the file: an export of a store's rows needs no ND4J
+                rowCache[shard] = new ShardRows(r.readInts("tokens"), r.readLongs("sequence"), r.readInts("position"));
             }
         }
         return rowCache[shard];

@@ -78,8 +78,9 @@ public final class SafetensorsReader implements AutoCloseable {
                 throw new LoupeException(file + ": file has " + size + " bytes; a safetensors file"
                         + " starts with an 8-byte header length");
             }
-            long headerLength =
-                    readFully(ch, 0, 8, file).order(ByteOrder.LITTLE_ENDIAN).getLong();
+            long headerLength = readFully(ch, 0, 8, file, "the header")
+                    .order(ByteOrder.LITTLE_ENDIAN)
+                    .getLong();
             if (headerLength < 0 || headerLength > SafetensorsHeader.MAX_HEADER_BYTES) {
                 throw new LoupeException(file + ": header length " + Long.toUnsignedString(headerLength)
                         + " is over the " + SafetensorsHeader.MAX_HEADER_BYTES + "-byte limit"
@@ -90,7 +91,8 @@ public final class SafetensorsReader implements AutoCloseable {
                         + " of the file, which has only " + (size - 8) + " bytes after the length"
                         + " (truncated, or not a safetensors file?)");
             }
-            byte[] json = readFully(ch, 8, (int) headerLength, file).array();
+            byte[] json =
+                    readFully(ch, 8, (int) headerLength, file, "the header").array();
             long dataStart = 8 + headerLength;
             SafetensorsHeader header = SafetensorsHeader.parse(json, size - dataStart, file.toString());
             return new SafetensorsReader(file, ch, dataStart, header);
@@ -174,6 +176,48 @@ public final class SafetensorsReader implements AutoCloseable {
         return f;
     }
 
+    /**
+     * Reads the I32 tensor {@code name} (any shape) into a Java array, row-major, without ND4J: for
+     * small index columns (an activation store's token ids and positions), whose readers need not
+     * start the native tensor library (half a second).
+     */
+    public int[] readInts(String name) {
+        java.nio.IntBuffer values = readBytes(name, SafetensorsDType.I32).asIntBuffer();
+        int[] out = new int[values.remaining()];
+        values.get(out);
+        return out;
+    }
+
+    /** Reads the I64 tensor {@code name} (any shape) into a Java array, row-major, without ND4J. */
+    public long[] readLongs(String name) {
+        java.nio.LongBuffer values = readBytes(name, SafetensorsDType.I64).asLongBuffer();
+        long[] out = new long[values.remaining()];
+        values.get(out);
+        return out;
+    }
+
+    private ByteBuffer readBytes(String name, SafetensorsDType expected) {
+        TensorInfo t = info(name);
+        ensureOpen();
+        if (t.dtype() != expected)
+            throw new LoupeException(
+                    file + ": tensor " + SafetensorsHeader.quote(name) + " is " + t.dtype() + "; expected " + expected);
+        if (t.byteLength() > Integer.MAX_VALUE - 8)
+            throw new LoupeException(file + ": tensor " + SafetensorsHeader.quote(name) + " has " + t.byteLength()
+                    + " bytes, too many for one Java array");
+        try {
+            return readFully(
+                            channel,
+                            dataStart + t.begin(),
+                            (int) t.byteLength(),
+                            file,
+                            "tensor " + SafetensorsHeader.quote(name))
+                    .order(ByteOrder.LITTLE_ENDIAN);
+        } catch (IOException e) {
+            throw new LoupeException(file + ": cannot read tensor " + SafetensorsHeader.quote(name) + ": " + e, e);
+        }
+    }
+
     /** Closes the file. Arrays already read remain valid. Idempotent. */
     @Override
     public void close() {
@@ -203,13 +247,14 @@ public final class SafetensorsReader implements AutoCloseable {
         }
     }
 
-    private static ByteBuffer readFully(FileChannel ch, long position, int length, Path file) throws IOException {
+    private static ByteBuffer readFully(FileChannel ch, long position, int length, Path file, String what)
+            throws IOException {
         ByteBuffer buf = ByteBuffer.allocate(length);
         while (buf.hasRemaining()) {
             int n = ch.read(buf, position + buf.position());
             if (n < 0) {
                 throw new LoupeException(file + ": file ended after " + (position + buf.position())
-                        + " bytes while reading the header (it is being modified?)");
+                        + " bytes while reading " + what + " (it is being modified?)");
             }
         }
         return buf.flip();

@@ -74,6 +74,20 @@ class SafetensorsRoundTripTest {
     }
 
     @Test
+    void integerTensorsReadIntoJavaArraysAsNd4jReadsThem() throws IOException {
+        INDArray ints = sample(DataType.INT), longs = sample(DataType.LONG);
+        Path file = dir.resolve("ints.safetensors");
+        SafetensorsWriter.write(file, linked("i", ints, "l", longs), null);
+        try (SafetensorsReader r = SafetensorsReader.open(file)) {
+            assertArrayEquals(ints.reshape(-1).toIntVector(), r.readInts("i"));
+            assertArrayEquals(longs.reshape(-1).toLongVector(), r.readLongs("l"));
+            assertLoupe(() -> r.readInts("l"), "ints.safetensors", "'l'", "I64", "expected I32");
+            assertLoupe(() -> r.readLongs("i"), "'i'", "I32", "expected I64");
+            assertLoupe(() -> r.readInts("x"), "no tensor named");
+        }
+    }
+
+    @Test
     void everyDtypeRoundTripsExactly() throws IOException {
         Map<String, INDArray> tensors = new LinkedHashMap<>();
         for (SafetensorsDType t : SafetensorsDType.values()) {
