@@ -123,7 +123,7 @@ class OtherReadersTest {
     void datasetsPyarrowAndPandasReadTheExports() throws Exception {
         assumeTrue(
                 runs(List.of(python(), "-c", "import datasets, pyarrow, pandas, numpy")),
-                python() + " lacks datasets/pyarrow/pandas (not installable on the development machine); skipping");
+                python() + " lacks datasets/pyarrow/pandas (set LOUPE_PYTHON to a Python that has them); skipping");
         Path[] e = exports();
         JsonNode r = run(
                 List.of(python()),
