@@ -114,11 +114,7 @@ final class ExportFile implements WritableByteChannel {
         };
     }
 
-    /**
-     * Parquet's stream into this file. {@link #writeBuffer} takes a page's values as they are: Parquet
-     * Java hands a {@code ByteBuffer}'s bytes to a stream 8 KB at a time through a heap array (two
-     * copies of every activation byte, and the 2 GB export's slowest part).
-     */
+    /** Parquet's stream into this file; {@link #writeBuffer} takes a page's values in one call (ParquetExport.PageValues). */
     final class ParquetStream extends PositionOutputStream {
         // direct: the channel writes it as it is (a heap buffer is copied into a direct one first)
         private final ByteBuffer buffer = ByteBuffer.allocateDirect(PARQUET_BUFFER);

@@ -443,7 +443,7 @@ final class ParquetExport {
     /**
      * A page's values as Parquet's bytes: {@code BytesInput.from(ByteBuffer)} would hand them to the
      * file 8 KB at a time through a heap array (two more copies of every byte; the 2 GB export took
-     * 3.8-4.2 s that way, 3.4-3.5 s this way), so the values go to {@link
+     * 3.8-4.2 s that way, 3.2-3.5 s this way), so the values go to {@link
      * ExportFile.ParquetStream#writeBuffer} as they are. BytesInput cannot be subclassed outside its
      * package; its public wrapper of a {@link CapacityByteArrayOutputStream} asks that stream only for
      * {@code size()} and {@code writeTo(out)}, which this subclass answers from the buffer (nothing is
@@ -468,8 +468,10 @@ final class ParquetExport {
 
         @Override
         public void writeTo(java.io.OutputStream out) throws IOException {
-            if (out instanceof ExportFile.ParquetStream file) file.writeBuffer(values);
-            else BytesInput.from(values.duplicate()).writeAllTo(out);
+            // ParquetFileWriter writes only to the stream ExportFile.parquet() made
+            if (!(out instanceof ExportFile.ParquetStream file))
+                throw new IllegalStateException("page values go to an ExportFile, not " + out.getClass());
+            file.writeBuffer(values);
         }
 
         @Override
