@@ -63,6 +63,57 @@ public final class Fixtures {
         return store;
     }
 
+    /**
+     * A copy of {@code store} at {@code copy} as a store harvested before each row's min and max were
+     * recorded: the stats files without {@code <hook>.row_min}/{@code row_max}, the manifest describing them.
+     */
+    public static Path withoutRowBounds(Path store, Path copy) throws java.io.IOException {
+        try (java.util.stream.Stream<Path> files = Files.walk(store)) {
+            for (Path f : files.toList()) {
+                Path to = copy.resolve(store.relativize(f).toString());
+                if (Files.isDirectory(f)) Files.createDirectories(to);
+                else if (!f.getFileName().toString().equals(".lock")) Files.copy(f, to);
+            }
+        }
+        StoreManifest m = StoreManifest.read(copy);
+        java.util.List<StoreManifest.ShardInfo> shards = new java.util.ArrayList<>();
+        for (StoreManifest.ShardInfo s : m.shards()) {
+            String stats = dev.loupe.store.write.StoreWriter.STATS_FILE;
+            Path file = copy.resolve(s.files().get(stats).path());
+            java.util.Map<String, org.nd4j.linalg.api.ndarray.INDArray> kept = new java.util.LinkedHashMap<>();
+            try (dev.loupe.engine.io.SafetensorsReader r = dev.loupe.engine.io.SafetensorsReader.open(file)) {
+                for (String name : r.names())
+                    if (!name.endsWith(".row_min") && !name.endsWith(".row_max")) kept.put(name, r.read(name));
+            }
+            Files.delete(file);
+            dev.loupe.engine.io.SafetensorsWriter.write(file, kept, java.util.Map.of("format", StoreManifest.FORMAT));
+            long offset = ShardChecksum.dataOffset(file);
+            java.util.Map<String, StoreManifest.FileEntry> entries = new java.util.LinkedHashMap<>(s.files());
+            entries.put(
+                    stats,
+                    new StoreManifest.FileEntry(
+                            s.files().get(stats).path(), Files.size(file), offset, ShardChecksum.ofData(file, offset)));
+            shards.add(new StoreManifest.ShardInfo(
+                    s.index(), s.firstRow(), s.rows(), s.firstSequence(), s.sequences(), entries));
+        }
+        new StoreManifest(
+                        m.format(),
+                        m.version(),
+                        m.model(),
+                        m.hooks(),
+                        m.dtype(),
+                        m.contextSize(),
+                        m.corpus(),
+                        m.creation(),
+                        m.createdAt(),
+                        m.rows(),
+                        m.sequences(),
+                        shards,
+                        m.complete())
+                .write(copy);
+        return copy;
+    }
+
     /** {@code <repo>/../shared/<relative>}, or the test is skipped. */
     public static Path shared(String relative) {
         Path dir = Path.of("").toAbsolutePath();

@@ -67,9 +67,8 @@ final class ExportFile implements WritableByteChannel {
 
     /**
      * Forces written and closed files to disk, each with one fsync (which writes the file's pages
-     * whichever descriptor wrote them). An export writes all its data files, then forces them: forcing
-     * waits for the disk, so forcing each file as it is done would stop the writing at every file,
-     * while the kernel writes the earlier files out in the background anyway.
+     * whichever descriptor wrote them). Exports hand each data file to {@link WriteBehind}, which
+     * calls this on a background thread as the next file is written.
      */
     static void force(List<Path> files) throws IOException {
         for (Path f : files)
@@ -78,7 +77,7 @@ final class ExportFile implements WritableByteChannel {
             }
     }
 
-    /** Closes without forcing (a data file that {@link #force} forces later, or a failed export's). */
+    /** Closes without forcing (a data file that {@link #force} forces, or a failed export's). */
     @Override
     public void close() throws IOException {
         channel.close();
@@ -146,6 +145,15 @@ final class ExportFile implements WritableByteChannel {
             ByteBuffer all = b.duplicate();
             position += all.remaining();
             ExportFile.this.write(all);
+        }
+
+        /** Copies a range of another file after what is buffered, inside the kernel (ParquetExport.PageValues). */
+        void transfer(dev.loupe.store.read.ActivationStore.FileRange range) throws IOException {
+            drain();
+            try (FileChannel in = FileChannel.open(range.file(), StandardOpenOption.READ)) {
+                DiskWrites.transfer(in, range.file(), range.offset(), range.bytes(), channel);
+            }
+            position += range.bytes();
         }
 
         @Override

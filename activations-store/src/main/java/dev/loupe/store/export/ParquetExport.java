@@ -1,6 +1,8 @@
 package dev.loupe.store.export;
 
 import dev.loupe.engine.progress.ProgressBar;
+import dev.loupe.store.NativeBytes;
+import dev.loupe.store.StoreDType;
 import dev.loupe.store.export.DatasetsFeatures.Feature;
 import dev.loupe.store.export.DatasetsFeatures.Sequence;
 import dev.loupe.store.export.DatasetsFeatures.Value;
@@ -46,6 +48,7 @@ import org.apache.parquet.schema.MessageType;
 import org.apache.parquet.schema.PrimitiveType.PrimitiveTypeName;
 import org.apache.parquet.schema.Type;
 import org.apache.parquet.schema.Types;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Writes a store as Parquet files {@code part-00000-of-0000N.parquet}, one row per sequence
@@ -62,7 +65,8 @@ import org.apache.parquet.schema.Types;
  * and page indexes; no Hadoop is involved.
  *
  * <p>float32 activations go page by page from the store's files to the file ({@link HookPages}),
- * through one reused page buffer: no value-by-value encoding and no row-group buffer for them. Memory: the small columns
+ * copied file to file or through one reused page buffer: no value-by-value encoding and no
+ * row-group buffer for them. Memory: the small columns
  * of one row group, a block of token ids, and (float16 kept, which Parquet Java encodes value by value)
  * one row group of activations per file; float16 files are written in parallel, one per processor,
  * float32 ones one at a time.
@@ -142,7 +146,7 @@ final class ParquetExport {
             t.setDaemon(true);
             return t;
         });
-        try {
+        try (WriteBehind disk = new WriteBehind()) {
             List<Future<?>> jobs = new ArrayList<>();
             for (int i = 0; i < ranges.size(); i++) {
                 Path file = files.get(i);
@@ -154,6 +158,7 @@ final class ParquetExport {
                             progress.update(total, file.getFileName().toString());
                         }
                     });
+                    disk.written(file);
                     return null;
                 }));
             }
@@ -169,6 +174,7 @@ final class ParquetExport {
                     throw new IOException(cause);
                 }
             }
+            disk.await();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted", e);
@@ -180,7 +186,6 @@ final class ParquetExport {
                 Thread.currentThread().interrupt();
             }
         }
-        ExportFile.force(files);
         return files;
     }
 
@@ -267,7 +272,7 @@ final class ParquetExport {
                 columns.close();
                 pages.close();
             }
-            writer.end(kv); // forced with the other files at the end
+            writer.end(kv); // forced in the background (WriteBehind) while the next file is written
         }
     }
 
@@ -319,20 +324,29 @@ final class ParquetExport {
     }
 
     /**
-     * The float32 hooks' column chunks, written page by page from the store: a page's values are the
-     * stored bytes as they are (PLAIN encoding is 4-byte little-endian IEEE 754 per value, which is
-     * what the store holds), read from the shard files into one reused page buffer ({@link
-     * ActivationStore#readRows}: the memory-mapped bytes cost a page fault per 4 KB on their first
-     * touch, 3.5 times a read on this project's VMs) and handed to Parquet's file writer. Every row has the same shape, so the repetition and definition levels of a page of n rows
-     * are the same bytes for every page: Parquet's level encoder (RLE) encodes them once per column
-     * and page length. The statistics are a min/max pass over the values. Parquet Java writes the page
-     * headers, column index, offset index and footer.
+     * The float32 hooks' column chunks, written page by page from the store: PLAIN encoding is 4-byte
+     * little-endian IEEE 754 per value, which is what an f32 store holds, so a page's values are the
+     * stored bytes as they are. Every row has the same shape, so the repetition and definition levels
+     * of a page of n rows are the same bytes for every page: Parquet's level encoder (RLE) encodes them
+     * once per column and page length. Parquet Java writes the page headers, column index, offset
+     * index and footer.
+     *
+     * <p>A page's values and statistics come, fastest first: (1) for an f32 store that recorded each
+     * row's min and max at harvest time ({@link ActivationStore#valueRange}), the statistics from
+     * those and the values copied file to file inside the kernel ({@link ActivationStore#fileRanges},
+     * as the npy export copies them) — the bytes never enter the JVM; (2) for an older f32 store, or
+     * a page holding a NaN (Parquet's statistics rules for NaN then apply value by value), the values
+     * read into one reused page buffer ({@link ActivationStore#readRows}: positional reads, as the
+     * memory-mapped bytes cost a page fault per 4 KB on their first touch, 3.5 times a read on this
+     * project's VMs) and a min/max pass over them; (3) for a bf16 or f16 store, the rows converted to
+     * float32 into that buffer.
      */
     private static final class HookPages {
         private final ExportPlan plan;
         private final ParquetProperties props;
         private final List<ColumnDescriptor> leaves;
         private final boolean bySequence;
+        private final boolean storedAsFloat32; // the store's bytes are the page's values
         private final Map<Long, BytesInput> levels = new java.util.HashMap<>(); // (hook, rows per page) -> levels
         private ByteBuffer scratch; // one page of values (allocated when first needed, reused)
         private final float[] chunk = new float[1 << 14]; // values for the statistics pass
@@ -342,6 +356,7 @@ final class ParquetExport {
             this.props = props;
             this.leaves = schema.getColumns();
             this.bySequence = plan.rows() == ExportOptions.Rows.SEQUENCES;
+            this.storedAsFloat32 = plan.store().dtype() == StoreDType.F32;
         }
 
         /** Hook {@code h}'s column chunk of the sequences {@code [first, end)}. */
@@ -358,29 +373,47 @@ final class ParquetExport {
             for (long t = firstToken; t < endToken; ) {
                 int rows = (int) Math.min(pageRows, (endToken - t) / tokensPerRow);
                 int tokens = rows * tokensPerRow;
-                ByteBuffer values = read(hook, t, tokens, (long) tokens * d * Float.BYTES);
-                BytesInput page = BytesInput.concat(levels(h, c, rows, tokensPerRow, d), PageValues.of(values));
+                long bytes = (long) tokens * d * Float.BYTES;
+                ActivationStore.ValueRange range =
+                        storedAsFloat32 ? plan.store().valueRange(hook, t, tokens) : null;
+                BytesInput values;
+                Statistics<?> stats;
+                if (range != null && !range.hasNaN()) {
+                    values = PageValues.of(plan.store().fileRanges(hook, t, tokens), bytes);
+                    stats = statistics(c, range.min(), range.max());
+                } else {
+                    ByteBuffer v = read(hook, t, tokens, bytes);
+                    values = PageValues.of(v);
+                    stats = statistics(c, v);
+                }
+                BytesInput page = BytesInput.concat(levels(h, c, rows, tokensPerRow, d), values);
                 writer.writeDataPage(
                         tokens * d,
                         Math.toIntExact(page.size()),
                         page,
-                        statistics(c, values),
+                        stats,
                         rows,
                         Encoding.RLE,
                         Encoding.RLE,
                         Encoding.PLAIN);
-                progress.accept((long) tokens * d * Float.BYTES);
+                progress.accept(bytes);
                 t += tokens;
             }
             writer.endColumn();
         }
 
-        /** The rows' values read from the store into the page buffer. */
+        /** The rows' values, as float32, in the page buffer. */
         private ByteBuffer read(String hook, long token, int tokens, long bytes) {
             if (scratch == null || scratch.capacity() < bytes)
                 scratch = ByteBuffer.allocateDirect(Math.toIntExact(bytes)).order(ByteOrder.LITTLE_ENDIAN);
             scratch.clear();
-            plan.store().readRows(hook, token, tokens, scratch);
+            if (storedAsFloat32) plan.store().readRows(hook, token, tokens, scratch);
+            else {
+                INDArray x = plan.store().rows(hook, token, tokens); // [tokens, d] float32
+                scratch.put(NativeBytes.of(x));
+                java.lang.ref.Reference.reachabilityFence(x);
+                NativeBytes.free(x);
+            }
             return scratch.flip();
         }
 
@@ -411,13 +444,20 @@ final class ParquetExport {
             });
         }
 
+        /** Statistics of a page whose values (none NaN) span [min, max]: as Parquet keeps them. */
+        private static Statistics<?> statistics(ColumnDescriptor c, float min, float max) {
+            FloatStatistics stats = (FloatStatistics) Statistics.createStats(c.getPrimitiveType());
+            stats.updateStats(min);
+            stats.updateStats(max);
+            return stats;
+        }
+
         /**
          * The page's min and max, as Parquet's statistics keep them, in one pass: a value inside the
          * running [min, max] (nearly all of them) costs two comparisons and one branch; a page with a
          * NaN goes value by value through Parquet's own rules.
          */
         private Statistics<?> statistics(ColumnDescriptor c, ByteBuffer values) {
-            FloatStatistics stats = (FloatStatistics) Statistics.createStats(c.getPrimitiveType());
             FloatBuffer v = values.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
             int n = v.limit();
             // Math.min/max over a float[] chunk: C2 vectorizes these reductions (a branchy loop over the
@@ -431,39 +471,50 @@ final class ParquetExport {
                     max = Math.max(max, chunk[i]);
                 }
             }
-            if (Float.isNaN(min) || Float.isNaN(max)) for (int j = 0; j < n; j++) stats.updateStats(v.get(j));
-            else if (n > 0) {
-                stats.updateStats(min);
-                stats.updateStats(max);
-            }
+            if (!Float.isNaN(min) && !Float.isNaN(max))
+                return n == 0 ? Statistics.createStats(c.getPrimitiveType()) : statistics(c, min, max);
+            FloatStatistics stats = (FloatStatistics) Statistics.createStats(c.getPrimitiveType());
+            for (int j = 0; j < n; j++) stats.updateStats(v.get(j));
             return stats;
         }
     }
 
     /**
-     * A page's values as Parquet's bytes: {@code BytesInput.from(ByteBuffer)} would hand them to the
-     * file 8 KB at a time through a heap array (two more copies of every byte; the 2 GB export took
-     * 3.8-4.2 s that way, 3.2-3.5 s this way), so the values go to {@link
-     * ExportFile.ParquetStream#writeBuffer} as they are. BytesInput cannot be subclassed outside its
-     * package; its public wrapper of a {@link CapacityByteArrayOutputStream} asks that stream only for
-     * {@code size()} and {@code writeTo(out)}, which this subclass answers from the buffer (nothing is
-     * ever written into it).
+     * A page's values as Parquet's bytes, handed to the file in one call: a buffer to {@link
+     * ExportFile.ParquetStream#writeBuffer}, or ranges of the store's files to {@link
+     * ExportFile.ParquetStream#transfer} (copied inside the kernel). {@code BytesInput.from(ByteBuffer)}
+     * would hand a buffer to the file 8 KB at a time through a heap array (two more copies of every
+     * byte; the 2 GB export took 3.8-4.2 s that way, 3.2-3.5 s with the buffer in one call).
+     * BytesInput cannot be subclassed outside its package; its public wrapper of a {@link
+     * CapacityByteArrayOutputStream} asks that stream only for {@code size()} and {@code
+     * writeTo(out)}, which this subclass answers (nothing is ever written into it).
      */
     private static final class PageValues extends CapacityByteArrayOutputStream {
-        private final ByteBuffer values;
+        private final ByteBuffer values; // or
+        private final List<ActivationStore.FileRange> ranges;
+        private final long size;
 
-        private PageValues(ByteBuffer values) {
+        private PageValues(ByteBuffer values, List<ActivationStore.FileRange> ranges, long size) {
             super(1, 1);
             this.values = values;
+            this.ranges = ranges;
+            this.size = size;
         }
 
         static BytesInput of(ByteBuffer values) {
-            return BytesInput.from(new PageValues(values));
+            return BytesInput.from(new PageValues(values, null, values.remaining()));
+        }
+
+        static BytesInput of(List<ActivationStore.FileRange> ranges, long size) {
+            long sum =
+                    ranges.stream().mapToLong(ActivationStore.FileRange::bytes).sum();
+            if (sum != size) throw new IllegalStateException("file ranges of " + sum + " bytes for a page of " + size);
+            return BytesInput.from(new PageValues(null, ranges, size));
         }
 
         @Override
         public long size() {
-            return values.remaining();
+            return size;
         }
 
         @Override
@@ -471,7 +522,8 @@ final class ParquetExport {
             // ParquetFileWriter writes only to the stream ExportFile.parquet() made
             if (!(out instanceof ExportFile.ParquetStream file))
                 throw new IllegalStateException("page values go to an ExportFile, not " + out.getClass());
-            file.writeBuffer(values);
+            if (values != null) file.writeBuffer(values);
+            else for (ActivationStore.FileRange r : ranges) file.transfer(r);
         }
 
         @Override

@@ -57,15 +57,17 @@ final class SaeLensExport {
         List<long[]> ranges = plan.files();
         List<Path> written = new ArrayList<>();
         long[] done = {0};
-        try (BufferAllocator allocator = new RootAllocator()) {
+        try (BufferAllocator allocator = new RootAllocator();
+                WriteBehind disk = new WriteBehind()) {
             for (int i = 0; i < ranges.size(); i++) {
                 Path file = dir.resolve(String.format(Locale.ROOT, "data-%05d-of-%05d.arrow", i, ranges.size()));
                 writeFile(plan, features, file, ranges.get(i), allocator, progress, done);
                 written.add(file);
+                disk.written(file);
             }
+            disk.await();
         }
         List<Path> data = List.copyOf(written);
-        ExportFile.force(data);
         written.add(ExportFile.writeText(dir.resolve("dataset_info.json"), features.datasetInfoJson()));
         written.add(ExportFile.writeText(
                 dir.resolve("state.json"), stateJson(data, ExportFingerprint.of(plan, ExportFormat.SAELENS))));
@@ -96,7 +98,7 @@ final class SaeLensExport {
                 progress.update(done[0], file.getFileName().toString());
                 s += n;
             }
-            writer.end(); // forced with the other files at the end
+            writer.end(); // forced in the background (WriteBehind) while the next file is written
         }
     }
 

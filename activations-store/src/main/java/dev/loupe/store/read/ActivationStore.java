@@ -50,9 +50,23 @@ public final class ActivationStore implements AutoCloseable {
     private final long[] firstRow; // per shard, plus the total at the end
     private final Map<String, MappedByteBuffer[]> mapped = new LinkedHashMap<>();
     private final ShardRows[] rowCache;
+    private final Map<String, RowBounds[]> boundsCache = new LinkedHashMap<>();
 
     /** Per-shard token id, sequence and position of each row. */
     private record ShardRows(int[] tokens, long[] sequence, int[] position) {}
+
+    /** Per-shard min and max of each row of one hook; null arrays when the store predates them. */
+    private record RowBounds(float[] min, float[] max) {}
+
+    /** The smallest and largest value of some rows (NaN when one of them holds a NaN). */
+    public record ValueRange(float min, float max) {
+        public boolean hasNaN() {
+            return Float.isNaN(min) || Float.isNaN(max);
+        }
+    }
+
+    /** Where some rows' stored bytes are: {@code bytes} bytes of {@code file} from {@code offset}. */
+    public record FileRange(Path file, long offset, long bytes) {}
 
     private ActivationStore(Path dir, StoreManifest manifest) {
         this.dir = dir;
@@ -226,6 +240,70 @@ public final class ActivationStore implements AutoCloseable {
             dst.position(dst.position() + (int) (n * rowBytes));
             r += n;
         }
+    }
+
+    /**
+     * The files and byte ranges holding rows [from, from + count) of {@code hook} as stored (one range
+     * per shard they span), for exports that copy them file to file ({@code FileChannel.transferTo}).
+     */
+    public List<FileRange> fileRanges(String hook, long from, int count) {
+        checkRange(from, count);
+        long rowBytes = (long) d(hook) * dtype().width();
+        List<FileRange> out = new java.util.ArrayList<>();
+        for (long r = from; r < from + count; ) {
+            int s = shardOf(r);
+            int n = (int) Math.min(from + count - r, firstRow[s + 1] - r);
+            FileEntry f = manifest.shards().get(s).files().get(hook);
+            out.add(new FileRange(dir.resolve(f.path()), f.dataOffset() + (r - firstRow[s]) * rowBytes, n * rowBytes));
+            r += n;
+        }
+        return out;
+    }
+
+    /**
+     * The min and max of {@code hook}'s values in rows [from, from + count), from the per-row bounds
+     * recorded at harvest time (no pass over the rows); null when the store was harvested before
+     * those were recorded.
+     */
+    public ValueRange valueRange(String hook, long from, int count) {
+        d(hook);
+        float[] range = {Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY};
+        boolean[] recorded = {true};
+        copyPerShard(from, count, (s, at, i, n) -> {
+            RowBounds b = rowBounds(hook, s);
+            if (b.min == null) recorded[0] = false;
+            else
+                for (int r = at; r < at + n; r++) {
+                    // Math.min/max: a NaN row bound makes the range NaN
+                    range[0] = Math.min(range[0], b.min[r]);
+                    range[1] = Math.max(range[1], b.max[r]);
+                }
+        });
+        return recorded[0] ? new ValueRange(range[0], range[1]) : null;
+    }
+
+    private synchronized RowBounds rowBounds(String hook, int shard) {
+        RowBounds[] cache = boundsCache.computeIfAbsent(hook, h -> new RowBounds[shardCount()]);
+        if (cache[shard] == null) {
+            Path p = dir.resolve(manifest.shards()
+                    .get(shard)
+                    .files()
+                    .get(StoreWriter.STATS_FILE)
+                    .path());
+            try (SafetensorsReader r = SafetensorsReader.open(p)) {
+                String min = hook + "." + StoreWriter.ROW_MIN, max = hook + "." + StoreWriter.ROW_MAX;
+                long rows = manifest.shards().get(shard).rows();
+                if (!r.contains(min) || !r.contains(max)) cache[shard] = new RowBounds(null, null);
+                else {
+                    cache[shard] = new RowBounds(r.readFloats(min), r.readFloats(max));
+                    if (cache[shard].min.length != rows || cache[shard].max.length != rows)
+                        throw new LoupeException(p + ": " + min + "/" + max + " hold " + cache[shard].min.length
+                                + "/" + cache[shard].max.length + " values, expected one per row (" + rows
+                                + "); the store is damaged");
+                }
+            }
+        }
+        return cache[shard];
     }
 
     /** Checks a copy of rows [from, from + count) into {@code dst}; returns the bytes of one row. */

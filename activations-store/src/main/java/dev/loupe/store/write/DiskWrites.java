@@ -31,6 +31,25 @@ public final class DiskWrites {
         });
     }
 
+    /**
+     * Copies {@code bytes} bytes of {@code in} from {@code position} to the end of {@code out} inside
+     * the kernel ({@code transferTo}: no copy through user space). A source shorter than that is an
+     * IOException naming it.
+     */
+    public static void transfer(FileChannel in, java.nio.file.Path source, long position, long bytes, FileChannel out)
+            throws IOException {
+        if (FAIL_AFTER >= 0 && WRITTEN.addAndGet(bytes) > FAIL_AFTER)
+            throw new IOException(
+                    "No space left on device (simulated by -Dloupe.store.failAfterBytes=" + FAIL_AFTER + ")");
+        for (long done = 0; done < bytes; ) {
+            long n = in.transferTo(position + done, bytes - done, out);
+            if (n <= 0 && position + done >= in.size())
+                throw new IOException(source + ": ends at byte " + in.size() + ", " + (bytes - done)
+                        + " bytes short of " + (position + bytes) + " (truncated)");
+            done += n;
+        }
+    }
+
     static void write(FileChannel ch, ByteBuffer b, long position) throws IOException {
         long[] p = {position};
         inChunks(b, chunk -> {

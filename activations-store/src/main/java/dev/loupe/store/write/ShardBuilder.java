@@ -51,6 +51,7 @@ public final class ShardBuilder implements AutoCloseable {
     private final Map<String, ShardFile> files = new LinkedHashMap<>();
     private final Map<String, double[]> sum = new LinkedHashMap<>(), sumSq = new LinkedHashMap<>();
     private final Map<String, double[]> normSum = new LinkedHashMap<>();
+    private final Map<String, List<float[]>> rowMin = new LinkedHashMap<>(), rowMax = new LinkedHashMap<>();
     private final List<int[]> tokens = new ArrayList<>();
     private final Map<String, INDArray> scratch = new HashMap<>();
     private int sequences;
@@ -76,6 +77,8 @@ public final class ShardBuilder implements AutoCloseable {
             sum.put(h.name(), new double[h.d()]);
             sumSq.put(h.name(), new double[h.d()]);
             normSum.put(h.name(), new double[1]);
+            rowMin.put(h.name(), new ArrayList<>());
+            rowMax.put(h.name(), new ArrayList<>());
         }
     }
 
@@ -137,7 +140,10 @@ public final class ShardBuilder implements AutoCloseable {
     /**
      * Sums for the summaries, from the float32 values as computed (before rounding to the storage
      * dtype). Column sums are GEMMs with a row of ones into reused buffers: ND4J's sum(0) over a
-     * c-ordered [rows, d] array was 10x slower and made statistics the writer's bottleneck.
+     * c-ordered [rows, d] array was 10x slower and made statistics the writer's bottleneck. Also each
+     * row's min and max as stored (rounding to the storage dtype is monotonic, so the rounded min is
+     * the min of the rounded values), NaN for a row holding a NaN: a Parquet export's statistics
+     * without a pass over the values.
      */
     private void accumulateStats(String hook, INDArray flat) {
         INDArray f = flat.dataType() == DataType.FLOAT && NativeBytes.viewable(flat)
@@ -154,8 +160,19 @@ public final class ShardBuilder implements AutoCloseable {
         add(sum.get(hook), s.toDoubleVector());
         add(sumSq.get(hook), ss.toDoubleVector());
         normSum.get(hook)[0] += norms.sumNumber().doubleValue();
+        float[] nanRow = norms.toFloatVector(); // a NaN anywhere in a row makes its norm NaN
+        rowMin.get(hook).add(rowBound(f.min(1), nanRow));
+        rowMax.get(hook).add(rowBound(f.max(1), nanRow));
         NativeBytes.free(norms);
         if (f != flat) NativeBytes.free(f);
+    }
+
+    /** Per-row min or max [rows] as the store holds the values; NaN where the row's norm is NaN. */
+    private float[] rowBound(INDArray bound, float[] norms) {
+        INDArray stored = dtype.nd4j() == DataType.FLOAT ? bound : bound.castTo(dtype.nd4j());
+        float[] out = stored.castTo(DataType.FLOAT).toFloatVector();
+        for (int r = 0; r < out.length; r++) if (Float.isNaN(norms[r])) out[r] = Float.NaN;
+        return out;
     }
 
     /** A float32 buffer reused across appends of the same size (ones: filled with 1). */
@@ -253,8 +270,20 @@ public final class ShardBuilder implements AutoCloseable {
             t.put(h + ".sum", Nd4j.createFromArray(sum.get(h)));
             t.put(h + ".sum_sq", Nd4j.createFromArray(sumSq.get(h)));
             t.put(h + ".norm_sum", Nd4j.createFromArray(normSum.get(h)));
+            t.put(h + "." + StoreWriter.ROW_MIN, Nd4j.createFromArray(concat(rowMin.get(h))));
+            t.put(h + "." + StoreWriter.ROW_MAX, Nd4j.createFromArray(concat(rowMax.get(h))));
         }
         return small(name, StoreWriter.STATS_FILE, t);
+    }
+
+    private static float[] concat(List<float[]> parts) {
+        float[] out = new float[parts.stream().mapToInt(p -> p.length).sum()];
+        int at = 0;
+        for (float[] p : parts) {
+            System.arraycopy(p, 0, out, at, p.length);
+            at += p.length;
+        }
+        return out;
     }
 
     private FileEntry small(String shardName, String file, Map<String, INDArray> tensors) throws IOException {

@@ -35,6 +35,11 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 public final class StoreWriter implements AutoCloseable {
     public static final String SHARDS = "shards";
     public static final String ROWS_FILE = "rows", STATS_FILE = "stats";
+    /**
+     * Stats-file tensors {@code <hook>.row_min} / {@code <hook>.row_max}: each row's min and max as
+     * stored (NaN for a row holding a NaN). Stores written before they existed lack them.
+     */
+    public static final String ROW_MIN = "row_min", ROW_MAX = "row_max";
 
     private final Path dir;
     private final StoreLock lock;

@@ -99,6 +99,18 @@ class ExportDTypeTest {
         assertEquals(ExportFixtures.SEQUENCES, sequence);
     }
 
+    @Test
+    void bf16AndF16StoresExportToParquetAsTheirExactFloat32Values() throws Exception {
+        for (StoreDType dtype : List.of(StoreDType.BF16, StoreDType.F16)) {
+            Path store = ExportFixtures.store(dtype);
+            Path npy = tmp.resolve("npy-" + dtype), out = tmp.resolve("parquet-" + dtype);
+            ExportFixtures.export(store, npy, ExportFormat.NPY, ExportOptions.defaults());
+            ExportResult r = ExportFixtures.export(store, out, ExportFormat.PARQUET, ExportOptions.defaults());
+            assertEquals("float32", r.dtype());
+            ParquetExportTest.assertValues(r.files(), npy);
+        }
+    }
+
     /** One data file of a saelens export: its schema in {@code dtype} and every value equal to the npy export's. */
     static void assertSaeLens(Path file, Path npy, String dtype) throws Exception {
         try (RootAllocator a = new RootAllocator();

@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.loupe.store.StoreDType;
+import dev.loupe.store.StoreManifest;
+import dev.loupe.store.write.StoreWriter;
 import java.io.ByteArrayInputStream;
 import java.nio.channels.Channels;
 import java.nio.file.Path;
@@ -38,6 +40,7 @@ import org.apache.parquet.schema.MessageType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * The Parquet export read back with Apache Parquet's Java reader (no Hadoop): the schema pyarrow
@@ -177,6 +180,91 @@ class ParquetExportTest {
             }
         }
         assertEquals(SEQUENCES, sequence);
+        assertValues(r.files(), npy); // and the hooks' statistics
+    }
+
+    /**
+     * A store harvested before each row's min and max were recorded exports through a pass over the
+     * values: the same files, byte for byte, as the statistics from the recorded bounds and the values
+     * copied file to file.
+     */
+    @Test
+    void recordedRowBoundsGiveTheSameFilesAsAPassOverTheValues() throws Exception {
+        Path store = ExportFixtures.store(StoreDType.F32);
+        Path old = dev.loupe.store.Fixtures.withoutRowBounds(store, tmp.resolve("old-store"));
+        for (ExportOptions.Rows rows : ExportOptions.Rows.values()) {
+            ExportOptions o = ExportOptions.defaults().withRows(rows).withShardBytes(80_000);
+            ExportPlan.Buffers b = new ExportPlan.Buffers(8_192, 20_480, 4_096);
+            List<Path> fast = ExportFixtures.export(store, tmp.resolve("a-" + rows), ExportFormat.PARQUET, o, b)
+                    .files();
+            List<Path> pass = ExportFixtures.export(old, tmp.resolve("b-" + rows), ExportFormat.PARQUET, o, b)
+                    .files();
+            assertEquals(fast.size(), pass.size());
+            assertTrue(fast.size() > 1);
+            for (int i = 0; i < fast.size(); i++)
+                org.junit.jupiter.api.Assertions.assertArrayEquals(
+                        java.nio.file.Files.readAllBytes(pass.get(i)),
+                        java.nio.file.Files.readAllBytes(fast.get(i)),
+                        rows + " " + fast.get(i).getFileName());
+        }
+    }
+
+    /**
+     * A NaN in the store: its page's statistics follow Parquet's own rules, value by value, as for a
+     * store without recorded bounds (same bytes); the other pages' come from the bounds; the NaN reads back.
+     */
+    @Test
+    void aPageHoldingANaNGetsParquetsOwnStatistics() throws Exception {
+        int context = 4, d = 8;
+        Path store = tmp.resolve("nan-store");
+        StoreManifest spec = StoreManifest.create(
+                new StoreManifest.ModelInfo("synthetic", "-", "-", 0, d, 0),
+                List.of(new StoreManifest.HookInfo("h", d)),
+                StoreDType.F32,
+                context,
+                new StoreManifest.CorpusInfo(List.of(), null, null, null, null, null, null),
+                new StoreManifest.CreationInfo(1, 2, 0, 0, "test"));
+        float[][] values = new float[6][context * d];
+        try (StoreWriter w = StoreWriter.open(store, spec)) {
+            for (int s = 0; s < values.length; s++) {
+                for (int i = 0; i < context * d; i++) values[s][i] = s * 100 + i - 50;
+                if (s == 3) values[s][9] = Float.NaN;
+                w.append(Map.of("h", Nd4j.createFromArray(values[s]).reshape(context, d)), new int[][] {new int[context]
+                });
+            }
+            w.finish();
+        }
+        Path old = dev.loupe.store.Fixtures.withoutRowBounds(store, tmp.resolve("nan-old"));
+        // a page per sequence (128 B), a row group of 2 sequences
+        ExportPlan.Buffers b = new ExportPlan.Buffers(256, 256, 128);
+        List<Path> fast = ExportFixtures.export(
+                        store, tmp.resolve("a"), ExportFormat.PARQUET, ExportOptions.defaults(), b)
+                .files();
+        List<Path> pass = ExportFixtures.export(
+                        old, tmp.resolve("b"), ExportFormat.PARQUET, ExportOptions.defaults(), b)
+                .files();
+        assertEquals(1, fast.size());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(
+                java.nio.file.Files.readAllBytes(pass.get(0)), java.nio.file.Files.readAllBytes(fast.get(0)));
+        List<BlockMetaData> groups = footer(fast.get(0)).getBlocks();
+        assertEquals(3, groups.size());
+        Statistics<?> first = groups.get(0).getColumns().get(0).getStatistics();
+        assertEquals(-50f, (Float) first.genericGetMin());
+        assertEquals(100 + context * d - 51f, (Float) first.genericGetMax());
+        int s = 0;
+        for (Group g : read(fast.get(0))) {
+            Group seq = g.getGroup("h", 0);
+            for (int t = 0; t < context; t++)
+                for (int k = 0; k < d; k++) {
+                    float got = seq.getGroup("list", t)
+                            .getGroup("element", 0)
+                            .getGroup("list", k)
+                            .getFloat("element", 0);
+                    assertEquals(values[s][t * d + k], got, "sequence " + s + " position " + t + " dim " + k);
+                }
+            s++;
+        }
+        assertEquals(values.length, s);
     }
 
     @Test
@@ -205,6 +293,52 @@ class ParquetExportTest {
             row++;
         }
         assertEquals(SEQUENCES * CONTEXT, row);
+    }
+
+    /**
+     * Every activation of files with a row per sequence equals the npy export's, and each row group's
+     * hook statistics are the min and max of its values.
+     */
+    static void assertValues(List<Path> files, Path npy) throws Exception {
+        Reference ref = new Reference(npy);
+        int sequence = 0;
+        for (Path f : files) {
+            List<Group> rows = read(f);
+            ParquetMetadata footer = footer(f);
+            int first = sequence;
+            for (BlockMetaData b : footer.getBlocks()) {
+                for (int h = 0; h < 2; h++) {
+                    String hook = List.of(RESID, Z).get(h);
+                    float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
+                    for (long s = first; s < first + b.getRowCount(); s++)
+                        for (int t = 0; t < CONTEXT; t++)
+                            for (int k = 0; k < 32; k++) {
+                                float v = ref.value(hook, (int) s * CONTEXT + t, k);
+                                min = Math.min(min, v);
+                                max = Math.max(max, v);
+                            }
+                    Statistics<?> st = b.getColumns().get(h).getStatistics();
+                    assertEquals(min, (Float) st.genericGetMin(), f + " " + hook + " min");
+                    assertEquals(max, (Float) st.genericGetMax(), f + " " + hook + " max");
+                }
+                first += (int) b.getRowCount();
+            }
+            for (Group g : rows) {
+                for (String h : List.of(RESID, Z)) {
+                    Group seq = g.getGroup(h, 0);
+                    for (int t = 0; t < CONTEXT; t++) {
+                        Group row = seq.getGroup("list", t).getGroup("element", 0);
+                        for (int k = 0; k < 32; k++)
+                            assertEquals(
+                                    ref.value(h, sequence * CONTEXT + t, k),
+                                    row.getGroup("list", k).getFloat("element", 0),
+                                    h + " sequence " + sequence + " position " + t + " dim " + k);
+                    }
+                }
+                sequence++;
+            }
+        }
+        assertEquals(SEQUENCES, sequence);
     }
 
     /** The .npy export, the reference. */

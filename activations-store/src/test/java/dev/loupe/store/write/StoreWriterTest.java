@@ -27,10 +27,14 @@ class StoreWriterTest {
     static final int CONTEXT = 4, D = 3;
 
     static StoreManifest spec() {
+        return spec(StoreDType.F32);
+    }
+
+    static StoreManifest spec(StoreDType dtype) {
         return StoreManifest.create(
                 new StoreManifest.ModelInfo("synthetic", "-", "-", 0, D, 0),
                 List.of(new StoreManifest.HookInfo("h", D)),
-                StoreDType.F32,
+                dtype,
                 CONTEXT,
                 new StoreManifest.CorpusInfo(List.of(), null, null, null, null, null, null),
                 new StoreManifest.CreationInfo(1, 2, 0, 0, "test"));
@@ -117,6 +121,46 @@ class StoreWriterTest {
             assertEquals(5 * CONTEXT, store.rows());
             for (int r = 0; r < store.rows(); r++)
                 assertEquals(r, store.row("h", r).getFloat(0));
+        }
+    }
+
+    /**
+     * Each row's min and max are recorded as stored (bf16: after rounding), NaN for a row holding a
+     * NaN, and {@code valueRange} combines them over rows spanning shards as a pass over the rows does.
+     */
+    @Test
+    void eachRowsMinAndMaxAreRecordedAsStored() {
+        for (StoreDType dtype : List.of(StoreDType.F32, StoreDType.BF16)) {
+            Path dir = tmp.resolve("bounds-" + dtype.label());
+            java.util.Random random = new java.util.Random(3);
+            try (StoreWriter w = StoreWriter.open(dir, spec(dtype))) {
+                for (int s = 0; s < 5; s++) { // shards of 2 sequences
+                    float[] v = new float[CONTEXT * D];
+                    for (int i = 0; i < v.length; i++) v[i] = (float) random.nextGaussian() * 1000;
+                    if (s == 3) v[D + 1] = Float.NaN; // sequence 3, row 1
+                    w.append(Map.of("h", Nd4j.createFromArray(v).reshape(CONTEXT, D)), new int[][] {new int[CONTEXT]});
+                }
+                w.finish();
+            }
+            try (ActivationStore store = ActivationStore.open(dir)) {
+                int nanRow = 3 * CONTEXT + 1;
+                for (int from = 0; from < store.rows(); from++)
+                    for (int count = 1; from + count <= store.rows(); count += 3) {
+                        float[] x = store.rows("h", from, count).data().asFloat();
+                        float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
+                        for (float f : x) {
+                            min = Math.min(min, f);
+                            max = Math.max(max, f);
+                        }
+                        ActivationStore.ValueRange r = store.valueRange("h", from, count);
+                        boolean nan = from <= nanRow && nanRow < from + count;
+                        assertEquals(nan, r.hasNaN(), dtype + " rows " + from + "+" + count);
+                        if (!nan) {
+                            assertEquals(min, r.min(), dtype + " rows " + from + "+" + count);
+                            assertEquals(max, r.max(), dtype + " rows " + from + "+" + count);
+                        }
+                    }
+            }
         }
     }
 }

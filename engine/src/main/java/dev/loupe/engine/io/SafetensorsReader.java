@@ -196,6 +196,14 @@ public final class SafetensorsReader implements AutoCloseable {
         return out;
     }
 
+    /** Reads the F32 tensor {@code name} (any shape) into a Java array, row-major, without ND4J. */
+    public float[] readFloats(String name) {
+        java.nio.FloatBuffer values = readBytes(name, SafetensorsDType.F32).asFloatBuffer();
+        float[] out = new float[values.remaining()];
+        values.get(out);
+        return out;
+    }
+
     private ByteBuffer readBytes(String name, SafetensorsDType expected) {
         TensorInfo t = info(name);
         ensureOpen();

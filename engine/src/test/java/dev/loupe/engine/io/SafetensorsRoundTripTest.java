@@ -74,13 +74,17 @@ class SafetensorsRoundTripTest {
     }
 
     @Test
-    void integerTensorsReadIntoJavaArraysAsNd4jReadsThem() throws IOException {
-        INDArray ints = sample(DataType.INT), longs = sample(DataType.LONG);
+    void integerAndF32TensorsReadIntoJavaArraysAsNd4jReadsThem() throws IOException {
+        INDArray ints = sample(DataType.INT), longs = sample(DataType.LONG), floats = sample(DataType.FLOAT);
         Path file = dir.resolve("ints.safetensors");
-        SafetensorsWriter.write(file, linked("i", ints, "l", longs), null);
+        Map<String, INDArray> tensors = linked("i", ints, "l", longs);
+        tensors.put("f", floats);
+        SafetensorsWriter.write(file, tensors, null);
         try (SafetensorsReader r = SafetensorsReader.open(file)) {
             assertArrayEquals(ints.reshape(-1).toIntVector(), r.readInts("i"));
             assertArrayEquals(longs.reshape(-1).toLongVector(), r.readLongs("l"));
+            assertArrayEquals(floats.reshape(-1).toFloatVector(), r.readFloats("f"));
+            assertLoupe(() -> r.readFloats("i"), "'i'", "I32", "expected F32");
             assertLoupe(() -> r.readInts("l"), "ints.safetensors", "'l'", "I64", "expected I32");
             assertLoupe(() -> r.readLongs("i"), "'i'", "I32", "expected I64");
             assertLoupe(() -> r.readInts("x"), "no tensor named");
