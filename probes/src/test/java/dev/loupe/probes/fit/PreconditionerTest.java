@@ -1,0 +1,72 @@
+package dev.loupe.probes.fit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.loupe.probes.Precondition;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.eigen.Eigen;
+import org.nd4j.linalg.factory.Nd4j;
+
+/** The AUTO choice's eigenvalue estimate (Lanczos) against a full eigendecomposition, and the choice itself. */
+class PreconditionerTest {
+
+    @Test
+    void tridiagonalLargestEigenvalueIsExact() {
+        int n = 12;
+        double[] a = new double[n], b = new double[n];
+        java.util.Arrays.fill(a, 2);
+        java.util.Arrays.fill(b, -1);
+        // the second-difference matrix: eigenvalues 2 − 2 cos(kπ / (n + 1)), k = 1..n
+        assertEquals(
+                2 - 2 * Math.cos(n * Math.PI / (n + 1)), Preconditioner.largestTridiagonalEigenvalue(a, b, n), 1e-10);
+        assertEquals(5.0, Preconditioner.largestTridiagonalEigenvalue(new double[] {5}, new double[] {0}, 1), 1e-10);
+    }
+
+    @Test
+    void lanczosFindsTheCorrelationMatrixsLargestEigenvalue() {
+        for (double shared : new double[] {0, 0.3, 1.0}) {
+            INDArray x = sample(600, 48, shared, 7);
+            INDArray centred = x.subRowVector(x.mean(0));
+            INDArray var = centred.mul(centred).mean(0).castTo(DataType.DOUBLE);
+            // exact: C = Zᵀ Z / m with Z the columns scaled to unit variance, in double
+            INDArray z = centred.castTo(DataType.DOUBLE)
+                    .diviRowVector(org.nd4j.linalg.ops.transforms.Transforms.sqrt(var, true));
+            INDArray c = z.transpose().mmul(z).divi(x.size(0));
+            double exact =
+                    Eigen.symmetricGeneralizedEigenvalues(c.dup()).maxNumber().doubleValue();
+            double got = Preconditioner.largestCorrelationEigenvalue(centred, var, Double.POSITIVE_INFINITY);
+            // a lower bound (Ritz values interlace), stopped once it settles: close enough for a 4x threshold
+            assertTrue(
+                    got <= exact * (1 + 1e-6) && got >= 0.97 * exact,
+                    "shared factor " + shared + ": " + got + " vs " + exact);
+        }
+    }
+
+    @Test
+    void autoWhitensStronglyCorrelatedFeaturesOnly() {
+        INDArray scale = Nd4j.ones(DataType.DOUBLE, 64);
+        Precondition independent = Preconditioner.fromSample(
+                        Precondition.AUTO, sample(1024, 64, 0, 3), scale, null, 0.25, 1e-4)
+                .kind();
+        Precondition correlated = Preconditioner.fromSample(
+                        Precondition.AUTO, sample(1024, 64, 1.0, 3), scale, null, 0.25, 1e-4)
+                .kind();
+        assertEquals(Precondition.DIAGONAL, independent);
+        assertEquals(Precondition.WHITEN, correlated);
+    }
+
+    /** m rows of d Gaussian features plus {@code shared} times one Gaussian factor common to all, float32. */
+    private static INDArray sample(int m, int d, double shared, long seed) {
+        Random r = new Random(seed);
+        float[] v = new float[m * d];
+        for (int i = 0; i < m; i++) {
+            double f = r.nextGaussian();
+            for (int j = 0; j < d; j++) v[i * d + j] = (float) (r.nextGaussian() + shared * f + 0.1 * j);
+        }
+        return Nd4j.createFromArray(v).reshape('c', m, d);
+    }
+}
