@@ -143,23 +143,19 @@ public record StoreManifest(
     public StoreManifest withShard(ShardInfo shard) {
         List<ShardInfo> all = new ArrayList<>(shards);
         all.add(shard);
-        return new StoreManifest(
-                format,
-                version,
-                model,
-                hooks,
-                dtype,
-                contextSize,
-                corpus,
-                creation,
-                createdAt,
-                rows + shard.rows(),
-                sequences + shard.sequences(),
-                all,
-                complete);
+        return with(all, rows + shard.rows(), sequences + shard.sequences(), complete);
+    }
+
+    /** The same store with these shard entries (a shard's files rewritten; the row counts stay). */
+    public StoreManifest withShards(List<ShardInfo> replaced) {
+        return with(replaced, rows, sequences, complete);
     }
 
     public StoreManifest completed() {
+        return with(shards, rows, sequences, true);
+    }
+
+    private StoreManifest with(List<ShardInfo> shards, long rows, long sequences, boolean complete) {
         return new StoreManifest(
                 format,
                 version,
@@ -173,7 +169,7 @@ public record StoreManifest(
                 rows,
                 sequences,
                 shards,
-                true);
+                complete);
     }
 
     /** Writes {@code dir/manifest.json} atomically (temporary file, fsync, rename). */

@@ -96,21 +96,7 @@ public final class Fixtures {
             shards.add(new StoreManifest.ShardInfo(
                     s.index(), s.firstRow(), s.rows(), s.firstSequence(), s.sequences(), entries));
         }
-        new StoreManifest(
-                        m.format(),
-                        m.version(),
-                        m.model(),
-                        m.hooks(),
-                        m.dtype(),
-                        m.contextSize(),
-                        m.corpus(),
-                        m.creation(),
-                        m.createdAt(),
-                        m.rows(),
-                        m.sequences(),
-                        shards,
-                        m.complete())
-                .write(copy);
+        m.withShards(shards).write(copy);
         return copy;
     }
 

@@ -285,11 +285,7 @@ public final class ActivationStore implements AutoCloseable {
     private synchronized RowBounds rowBounds(String hook, int shard) {
         RowBounds[] cache = boundsCache.computeIfAbsent(hook, h -> new RowBounds[shardCount()]);
         if (cache[shard] == null) {
-            Path p = dir.resolve(manifest.shards()
-                    .get(shard)
-                    .files()
-                    .get(StoreWriter.STATS_FILE)
-                    .path());
+            Path p = shardFile(shard, StoreWriter.STATS_FILE);
             try (SafetensorsReader r = SafetensorsReader.open(p)) {
                 String min = hook + "." + StoreWriter.ROW_MIN, max = hook + "." + StoreWriter.ROW_MAX;
                 long rows = manifest.shards().get(shard).rows();
@@ -446,13 +442,14 @@ public final class ActivationStore implements AutoCloseable {
         return maps[shard];
     }
 
+    /** The path of one of a shard's files ({@link StoreWriter#ROWS_FILE}, {@link StoreWriter#STATS_FILE}, a hook). */
+    private Path shardFile(int shard, String file) {
+        return dir.resolve(manifest.shards().get(shard).files().get(file).path());
+    }
+
     private synchronized ShardRows shardRows(int shard) {
         if (rowCache[shard] == null) {
-            Path p = dir.resolve(manifest.shards()
-                    .get(shard)
-                    .files()
-                    .get(StoreWriter.ROWS_FILE)
-                    .path());
+            Path p = shardFile(shard, StoreWriter.ROWS_FILE);
             try (SafetensorsReader r = SafetensorsReader.open(p)) {
                 // Java arrays straight from the file: an export of a store's rows needs no ND4J
                 rowCache[shard] = new ShardRows(r.readInts("tokens"), r.readLongs("sequence"), r.readInts("position"));
