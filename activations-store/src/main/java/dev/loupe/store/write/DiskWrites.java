@@ -43,9 +43,12 @@ public final class DiskWrites {
                     "No space left on device (simulated by -Dloupe.store.failAfterBytes=" + FAIL_AFTER + ")");
         for (long done = 0; done < bytes; ) {
             long n = in.transferTo(position + done, bytes - done, out);
-            if (n <= 0 && position + done >= in.size())
-                throw new IOException(source + ": ends at byte " + in.size() + ", " + (bytes - done)
-                        + " bytes short of " + (position + bytes) + " (truncated)");
+            if (n <= 0) // never loop without progress
+            throw new IOException(source
+                    + (position + done >= in.size()
+                            ? ": ends at byte " + in.size() + ", " + (bytes - done) + " bytes short of "
+                                    + (position + bytes) + " (truncated)"
+                            : ": copying from byte " + (position + done) + " made no progress"));
             done += n;
         }
     }

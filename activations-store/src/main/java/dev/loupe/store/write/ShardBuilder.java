@@ -167,10 +167,17 @@ public final class ShardBuilder implements AutoCloseable {
         if (f != flat) NativeBytes.free(f);
     }
 
-    /** Per-row min or max [rows] as the store holds the values; NaN where the row's norm is NaN. */
+    /** Per-row min or max [rows] as the store holds the values; NaN where the row's norm is NaN. Frees {@code bound}. */
     private float[] rowBound(INDArray bound, float[] norms) {
-        INDArray stored = dtype.nd4j() == DataType.FLOAT ? bound : bound.castTo(dtype.nd4j());
-        float[] out = stored.castTo(DataType.FLOAT).toFloatVector();
+        float[] out;
+        if (dtype.nd4j() == DataType.FLOAT) out = bound.toFloatVector();
+        else {
+            INDArray stored = bound.castTo(dtype.nd4j()), back = stored.castTo(DataType.FLOAT);
+            out = back.toFloatVector();
+            NativeBytes.free(stored);
+            NativeBytes.free(back);
+        }
+        NativeBytes.free(bound);
         for (int r = 0; r < out.length; r++) if (Float.isNaN(norms[r])) out[r] = Float.NaN;
         return out;
     }
