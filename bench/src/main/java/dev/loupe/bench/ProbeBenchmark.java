@@ -171,16 +171,19 @@ public final class ProbeBenchmark {
             INDArray x = Nd4j.randn(DataType.FLOAT, n, d);
             int k = classes == 2 ? 1 : classes;
             INDArray w = Nd4j.randn(DataType.FLOAT, d, k).divi(Math.sqrt(d)).muli(3);
-            double[][] z = x.mmul(w).castTo(DataType.DOUBLE).toDoubleMatrix();
+            // logits as one flat array, row-major [n, k]: toDoubleMatrix() made an ND4J row view per row,
+            // 100,000 objects with native deallocators whose young-GC copying (80-200 ms pauses) then
+            // landed in the timed fits
+            double[] z = x.mmul(w).castTo(DataType.DOUBLE).dup('c').data().asDouble();
             SplittableRandom rng = new SplittableRandom(seed + 1);
             int[] y = new int[n];
             for (int i = 0; i < n; i++) {
                 if (k == 1) {
-                    y[i] = rng.nextDouble() < 1 / (1 + Math.exp(-z[i][0])) ? 1 : 0;
+                    y[i] = rng.nextDouble() < 1 / (1 + Math.exp(-z[i])) ? 1 : 0;
                 } else { // a softmax draw: argmax of logits plus Gumbel noise
                     double best = Double.NEGATIVE_INFINITY;
                     for (int c = 0; c < k; c++) {
-                        double g = z[i][c] - Math.log(-Math.log(rng.nextDouble()));
+                        double g = z[i * k + c] - Math.log(-Math.log(rng.nextDouble()));
                         if (g > best) {
                             best = g;
                             y[i] = c;

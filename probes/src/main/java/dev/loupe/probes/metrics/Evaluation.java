@@ -6,7 +6,6 @@ import dev.loupe.probes.fit.Batching;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import org.nd4j.linalg.api.buffer.DataType;
 
 /**
  * A fitted probe's metrics on one or more parts of the same rows (say train and test), from one
@@ -35,8 +34,8 @@ public final class Evaluation {
         any.rows().scan(Batching.rows(any.rows(), k), (first, x) -> {
             int n = (int) x.size(0);
             double[][] out = classes == null
-                    ? probe.predict(x).castTo(DataType.DOUBLE).reshape(n, 1).toDoubleMatrix()
-                    : probe.predictProba(x).castTo(DataType.DOUBLE).toDoubleMatrix();
+                    ? Metrics.rows(probe.predict(x).reshape(n, 1))
+                    : Metrics.rows(probe.predictProba(x));
             for (int i = 0; i < n; i++) {
                 long row = first + i;
                 for (int p = 0; p < ps.length; p++) {
