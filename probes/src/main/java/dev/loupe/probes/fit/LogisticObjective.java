@@ -186,7 +186,6 @@ public final class LogisticObjective implements Lbfgs.Objective<LogisticObjectiv
         Coefficients coef = coefficients(theta);
         RawWeights raw = raw(coef);
         Pass p = pass(raw);
-
         INDArray u = coef.u();
         double f = p.loss + 0.5 * lambda * u.mul(u).sumNumber().doubleValue();
         // ∇U in scikit-learn's parameters: (G - m g_bᵀ) ⊘ s + λU
@@ -293,35 +292,16 @@ public final class LogisticObjective implements Lbfgs.Objective<LogisticObjectiv
         int n = (int) x.size(0);
         RowVectors v = rowVectors(x.dataType(), n);
         Blas.rowsTimesVector(x, w, v.z);
-        java.nio.Buffer zb = v.z.data().asNio(), rb = v.r.data().asNio();
-        boolean single = x.dataType() == DataType.FLOAT;
-        java.nio.FloatBuffer zf = single
-                ? ((java.nio.ByteBuffer) zb)
-                        .order(java.nio.ByteOrder.nativeOrder())
-                        .asFloatBuffer()
-                : null;
-        java.nio.FloatBuffer rf = single
-                ? ((java.nio.ByteBuffer) rb)
-                        .order(java.nio.ByteOrder.nativeOrder())
-                        .asFloatBuffer()
-                : null;
-        java.nio.DoubleBuffer zd = single
-                ? null
-                : ((java.nio.ByteBuffer) zb)
-                        .order(java.nio.ByteOrder.nativeOrder())
-                        .asDoubleBuffer();
-        java.nio.DoubleBuffer rd = single
-                ? null
-                : ((java.nio.ByteBuffer) rb)
-                        .order(java.nio.ByteOrder.nativeOrder())
-                        .asDoubleBuffer();
+        boolean single = x.dataType() == DataType.FLOAT; // else double (a fit's last passes)
+        java.nio.ByteBuffer zb = nativeBytes(v.z), rb = nativeBytes(v.r);
         double lossSum = 0, logLossSum = 0, residualSum = 0;
         long taking = 0, right = 0;
         for (int i = 0; i < n; i++) {
             int ci = classIndex[(int) (first + i)];
             double ri = 0; // 0: the row does not take part
             if (ci >= 0) {
-                double zi = (single ? zf.get(i) : zd.get(i)) + b, y = ci, weight = rowWeight[ci] / weightSum;
+                double zi = (single ? zb.getFloat(4 * i) : zb.getDouble(8 * i)) + b;
+                double y = ci, weight = rowWeight[ci] / weightSum;
                 // ℓ = softplus(z) − y z, softplus(z) = max(z, 0) + log1p(e), σ(z) from e = exp(−|z|)
                 double e = Math.exp(-Math.abs(zi));
                 double l = Math.max(zi, 0) + Math.log1p(e) - y * zi;
@@ -333,8 +313,8 @@ public final class LogisticObjective implements Lbfgs.Objective<LogisticObjectiv
                 ri = weight * (sigmoid - y);
                 residualSum += ri;
             }
-            if (single) rf.put(i, (float) ri);
-            else rd.put(i, ri);
+            if (single) rb.putFloat(4 * i, (float) ri);
+            else rb.putDouble(8 * i, ri);
         }
         loss[0] += lossSum;
         logLoss[0] += logLossSum;
@@ -345,18 +325,23 @@ public final class LogisticObjective implements Lbfgs.Objective<LogisticObjectiv
         gradW.addi(v.g.castTo(DataType.DOUBLE).reshape(d, 1));
     }
 
-    /** A binary batch's z [n], r [n] (of the rows' type) and Xᵀ r [d], reused while the batch size and type stay. */
+    /** A binary batch's z [n], r [n] (of the rows' type) and Xᵀ r [d], kept per batch size and type. */
     private record RowVectors(INDArray z, INDArray r, INDArray g) {}
 
-    private RowVectors rowVectors;
+    private final Map<String, RowVectors> rowVectors = new HashMap<>(); // a pass has at most two batch sizes
 
     private RowVectors rowVectors(DataType type, int n) {
-        if (rowVectors == null || rowVectors.z.dataType() != type || rowVectors.z.length() != n)
-            rowVectors = new RowVectors(
-                    Nd4j.createUninitializedDetached(type, n),
-                    Nd4j.createUninitializedDetached(type, n),
-                    Nd4j.createUninitializedDetached(type, d));
-        return rowVectors;
+        return rowVectors.computeIfAbsent(
+                type + " " + n,
+                key -> new RowVectors(
+                        Nd4j.createUninitializedDetached(type, n),
+                        Nd4j.createUninitializedDetached(type, n),
+                        Nd4j.createUninitializedDetached(type, d)));
+    }
+
+    /** An array's native memory as a buffer in native byte order, to read and write in place. */
+    private static java.nio.ByteBuffer nativeBytes(INDArray a) {
+        return ((java.nio.ByteBuffer) a.data().asNio()).order(java.nio.ByteOrder.nativeOrder());
     }
 
     /** Frees batch temporaries now: a fit runs thousands of passes, and ND4J frees only at GC otherwise. */
