@@ -218,27 +218,20 @@ public final class ActivationStore implements AutoCloseable {
      * (probe and SAE training) are better served by the mapping, whose pages stay mapped.
      */
     public void readRows(String hook, long from, int count, ByteBuffer dst) {
-        long rowBytes = checkCopy("readRows", hook, from, count, dst);
-        long r = from;
-        while (r < from + count) {
-            int s = shardOf(r);
-            int n = (int) Math.min(from + count - r, firstRow[s + 1] - r);
-            FileEntry f = manifest.shards().get(s).files().get(hook);
-            Path p = dir.resolve(f.path());
-            ByteBuffer part = dst.slice(dst.position(), (int) (n * rowBytes));
-            long at = f.dataOffset() + (r - firstRow[s]) * rowBytes;
-            try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+        checkCopy("readRows", hook, from, count, dst);
+        for (FileRange f : fileRanges(hook, from, count)) {
+            ByteBuffer part = dst.slice(dst.position(), (int) f.bytes());
+            try (FileChannel ch = FileChannel.open(f.file(), StandardOpenOption.READ)) {
                 while (part.hasRemaining()) {
-                    int got = ch.read(part, at + part.position());
+                    int got = ch.read(part, f.offset() + part.position());
                     if (got < 0)
-                        throw new LoupeException(p + ": ends at byte " + (at + part.position()) + ", "
+                        throw new LoupeException(f.file() + ": ends at byte " + (f.offset() + part.position()) + ", "
                                 + part.remaining() + " bytes of hook " + hook + " short (the shard is truncated)");
                 }
             } catch (IOException e) {
-                throw new LoupeException(p + ": cannot read: " + e.getMessage(), e);
+                throw new LoupeException(f.file() + ": cannot read: " + e.getMessage(), e);
             }
-            dst.position(dst.position() + (int) (n * rowBytes));
-            r += n;
+            dst.position(dst.position() + (int) f.bytes());
         }
     }
 
@@ -254,7 +247,7 @@ public final class ActivationStore implements AutoCloseable {
             int s = shardOf(r);
             int n = (int) Math.min(from + count - r, firstRow[s + 1] - r);
             FileEntry f = manifest.shards().get(s).files().get(hook);
-            out.add(new FileRange(dir.resolve(f.path()), f.dataOffset() + (r - firstRow[s]) * rowBytes, n * rowBytes));
+            out.add(new FileRange(shardFile(s, hook), f.dataOffset() + (r - firstRow[s]) * rowBytes, n * rowBytes));
             r += n;
         }
         return out;
