@@ -59,6 +59,26 @@ class PreconditionerTest {
         assertEquals(Precondition.WHITEN, correlated);
     }
 
+    @Test
+    void stoppingEarlyDecidesAsTheExactEigenvalueDoes() {
+        // d = 64, m = 1024: independent features' edge (1 + √(d/m))² = 1.5625, threshold 4x = 6.25; a shared
+        // factor of weight s gives λ ≈ 1 + (d − 1) s² / (1 + s²): about 4.7 for s = 0.25, 9 for 0.38
+        int m = 1024, d = 64;
+        double enough = 4 * Math.pow(1 + Math.sqrt((double) d / m), 2);
+        for (double shared : new double[] {0, 0.2, 0.25, 0.3, 0.33, 0.36, 0.4, 0.5}) {
+            INDArray x = sample(m, d, shared, 11);
+            INDArray centred = x.subRowVector(x.mean(0));
+            INDArray var = centred.mul(centred).mean(0).castTo(DataType.DOUBLE);
+            INDArray z = centred.castTo(DataType.DOUBLE)
+                    .diviRowVector(org.nd4j.linalg.ops.transforms.Transforms.sqrt(var, true));
+            double exact = Eigen.symmetricGeneralizedEigenvalues(z.transpose().mmul(z).divi(m))
+                    .maxNumber()
+                    .doubleValue();
+            double got = Preconditioner.largestCorrelationEigenvalue(centred, var, enough);
+            assertEquals(exact > enough, got > enough, "shared factor " + shared + ": exact " + exact + ", got " + got);
+        }
+    }
+
     /** m rows of d Gaussian features plus {@code shared} times one Gaussian factor common to all, float32. */
     private static INDArray sample(int m, int d, double shared, long seed) {
         Random r = new Random(seed);
