@@ -71,7 +71,8 @@ class PreconditionerTest {
             INDArray var = centred.mul(centred).mean(0).castTo(DataType.DOUBLE);
             INDArray z = centred.castTo(DataType.DOUBLE)
                     .diviRowVector(org.nd4j.linalg.ops.transforms.Transforms.sqrt(var, true));
-            double exact = Eigen.symmetricGeneralizedEigenvalues(z.transpose().mmul(z).divi(m))
+            double exact = Eigen.symmetricGeneralizedEigenvalues(
+                            z.transpose().mmul(z).divi(m))
                     .maxNumber()
                     .doubleValue();
             double got = Preconditioner.largestCorrelationEigenvalue(centred, var, enough);
