@@ -173,8 +173,8 @@ public final class LogisticProbe extends LinearProbe implements SupervisedProbe 
         double[] cw = classWeight.weights(cls, counts);
         int batch = Batching.rows(data.rows(), cls.length);
         int sampleRows = precondition == Precondition.NONE ? 0 : Math.min(8192, Math.max(1024, 4 * d));
-        ColumnStats stats =
-                ColumnStats.compute(data.rows(), batch, data::includes, data.count(), standardize, sampleRows);
+        ColumnStats stats = ColumnStats.compute(
+                data.rows(), batch, data::includes, data.count(), standardize, sampleRows, classIndex, cls.length);
         INDArray mean = stats.mean();
         INDArray standardMean = standardize ? mean : Nd4j.zeros(DataType.DOUBLE, d);
         INDArray scale = standardize ? standardScale(stats.variance()) : Nd4j.ones(DataType.DOUBLE, d);
@@ -193,6 +193,7 @@ public final class LogisticProbe extends LinearProbe implements SupervisedProbe 
         Precondition kind = p.kind();
         LogisticObjective objective = new LogisticObjective(
                 data.rows(), batch, cls.length, classIndex, cw, c, standardMean, scale, centre, kappa, p);
+        objective.useClassSums(stats.classSums()); // the first pass, at W = 0, from the stats pass
 
         Lbfgs.Result<LogisticObjective.PassInfo> r;
         try (ProgressBar bar =

@@ -15,12 +15,13 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * not cancel the variance away) and an evenly spaced sample of rows (for a preconditioner). For rows in
  * memory the first pass can take the whole array as one batch (it copies nothing).
  *
- * @param count    rows that take part
- * @param mean     [d] double, column means of those rows
- * @param variance [d] double population variances, or null when not asked for
- * @param sample   [m, d] float32 sampled rows, or null when not asked for
+ * @param count     rows that take part
+ * @param mean      [d] double, column means of those rows
+ * @param variance  [d] double population variances, or null when not asked for
+ * @param sample    [m, d] float32 sampled rows, or null when not asked for
+ * @param classSums [d, classes] double, column sums of each class's rows, or null when not asked for
  */
-public record ColumnStats(long count, INDArray mean, INDArray variance, INDArray sample) {
+public record ColumnStats(long count, INDArray mean, INDArray variance, INDArray sample, INDArray classSums) {
 
     /**
      * @param included    which source rows take part
@@ -30,8 +31,26 @@ public record ColumnStats(long count, INDArray mean, INDArray variance, INDArray
      */
     public static ColumnStats compute(
             RowSource rows, int batchRows, LongPredicate included, long count, boolean variance, int sampleRows) {
+        return compute(rows, batchRows, included, count, variance, sampleRows, null, 0);
+    }
+
+    /**
+     * As above, and with {@code classIndex} (per source row its class in 0..classes-1, -1 for rows that
+     * do not take part) the column sums of each class's rows: one more GEMV per batch for two classes
+     * (class 0's sums are the total's rest), one GEMM with a column per class for more.
+     */
+    public static ColumnStats compute(
+            RowSource rows,
+            int batchRows,
+            LongPredicate included,
+            long count,
+            boolean variance,
+            int sampleRows,
+            int[] classIndex,
+            int classes) {
         int d = rows.d();
         INDArray sum = Nd4j.zeros(DataType.DOUBLE, d);
+        INDArray classSums = classIndex == null ? null : Nd4j.zeros(DataType.DOUBLE, d, classes);
         int m = (int) Math.min(sampleRows, count);
         boolean all = count == rows.rows(); // every row takes part: no masks, and a strided sample
         long stride = all && m > 0 ? count / m : 0;
@@ -45,6 +64,7 @@ public record ColumnStats(long count, INDArray mean, INDArray variance, INDArray
             checkFinite(rows, first, x, colSum);
             if (!all) Blas.transposeTimesVector(x, mask(first, b, included), colSum);
             sum.addi(colSum.castTo(DataType.DOUBLE));
+            if (classSums != null) addClassSums(x, first, classIndex, classes, classSums);
             int from = filled[0];
             if (from >= m) return;
             if (all) {
@@ -70,6 +90,7 @@ public record ColumnStats(long count, INDArray mean, INDArray variance, INDArray
                 filled[0] = to;
             }
         });
+        if (classSums != null && classes == 2) classSums.getColumn(0).assign(sum.sub(classSums.getColumn(1)));
         INDArray mean = count > 0 ? sum.divi(count) : sum;
         INDArray var = null;
         if (variance) {
@@ -88,7 +109,28 @@ public record ColumnStats(long count, INDArray mean, INDArray variance, INDArray
             });
             var = count > 0 ? sq.divi(count) : sq;
         }
-        return new ColumnStats(count, mean, var, sample);
+        return new ColumnStats(count, mean, var, sample, classSums);
+    }
+
+    /** Adds each class's column sums over a batch into {@code into} [d, classes] (two classes: class 1's only). */
+    private static void addClassSums(INDArray x, long first, int[] classIndex, int classes, INDArray into) {
+        int b = (int) x.size(0), d = (int) x.size(1);
+        if (classes == 2) {
+            float[] ones = new float[b];
+            for (int i = 0; i < b; i++) ones[i] = classIndex[(int) (first + i)] == 1 ? 1f : 0f;
+            INDArray sums = Nd4j.createUninitialized(DataType.FLOAT, d);
+            Blas.transposeTimesVector(x, Nd4j.createFromArray(ones), sums);
+            into.getColumn(1).addi(sums.castTo(DataType.DOUBLE));
+            return;
+        }
+        float[] indicator = new float[b * classes];
+        for (int i = 0; i < b; i++) {
+            int c = classIndex[(int) (first + i)];
+            if (c >= 0) indicator[i * classes + c] = 1f;
+        }
+        INDArray sums =
+                Blas.transposeTimesMatrix(x, Nd4j.createFromArray(indicator).reshape('c', b, classes));
+        into.addi(sums.castTo(DataType.DOUBLE));
     }
 
     /** 1 for the batch's rows that take part, 0 for the others. [b] float32. */

@@ -53,6 +53,8 @@ public final class LogisticObjective implements Lbfgs.Objective<LogisticObjectiv
     private final boolean cacheOneHot;
     private boolean exact;
     private INDArray doubleRows; // [batchRows, d] double, for passes in double precision
+    private INDArray classSums; // [d, classes] double raw-space column sums of each class's rows, or null
+    private final long[] classCounts; // rows taking part, per class
 
     /**
      * @param classIndex     per source row, its class's index in 0..classes-1, or -1 when it does not take part
@@ -89,6 +91,18 @@ public final class LogisticObjective implements Lbfgs.Objective<LogisticObjectiv
         this.interceptScale = 1.0 / Math.sqrt(interceptCurvature);
         this.precond = precond;
         this.cacheOneHot = k > 1 && (long) classIndex.length * k <= (1L << 24);
+        this.classCounts = new long[classWeights.length];
+        for (int ci : classIndex) if (ci >= 0) classCounts[ci]++;
+    }
+
+    /**
+     * Lets a pass at W = 0 come from each class's column sums ([d, classes] double, raw features, the
+     * rows that take part; {@link ColumnStats}) instead of from the rows: there every row's logits are
+     * b, so each row's loss and residual depend on its class only, and Xᵀ r is the class sums times
+     * the classes' residuals. A fit starts at W = 0, so this saves its first pass over the rows.
+     */
+    public void useClassSums(INDArray classSums) {
+        this.classSums = classSums;
     }
 
     /**
@@ -252,6 +266,7 @@ public final class LogisticObjective implements Lbfgs.Objective<LogisticObjectiv
     }
 
     private Pass pass(RawWeights raw) {
+        if (classSums != null && !exact && raw.w().amaxNumber().doubleValue() == 0) return constantLogitsPass(raw.b());
         DataType type = exact ? DataType.DOUBLE : DataType.FLOAT;
         INDArray w32 = raw.w().castTo(type);
         INDArray wVec = k == 1 ? w32.dup('c').reshape(d) : w32.dup('f');
@@ -268,6 +283,50 @@ public final class LogisticObjective implements Lbfgs.Objective<LogisticObjectiv
         });
         return new Pass(
                 loss[0], gradW, gradB, count[0] == 0 ? Double.NaN : logLoss[0] / count[0], correct[0], count[0]);
+    }
+
+    /** The pass at W = 0 ({@link #useClassSums}): the logits of every row are b [k]. */
+    private Pass constantLogitsPass(INDArray bias) {
+        double[] b = bias.toDoubleVector();
+        int classes = classCounts.length;
+        double[][] residual = new double[classes][k]; // r_c: the residual of each row of class c
+        double[] gradB = new double[k];
+        double loss = 0, logLoss = 0;
+        long correct = 0, count = 0;
+        if (k == 1) { // as binaryBatch, row by row
+            double z = b[0], e = Math.exp(-Math.abs(z)), sigmoid = z >= 0 ? 1 / (1 + e) : e / (1 + e);
+            for (int c = 0; c < 2; c++) {
+                double l = Math.max(z, 0) + Math.log1p(e) - c * z, weight = rowWeight[c] / weightSum;
+                long n = classCounts[c];
+                loss += n * weight * l;
+                logLoss += n * l;
+                count += n;
+                if ((z > 0) == (c == 1)) correct += n;
+                residual[c][0] = weight * (sigmoid - c);
+                gradB[0] += n * residual[c][0];
+            }
+        } else { // as multinomialBatch: ℓ = logsumexp(b) − b_y, r = w (softmax(b) − onehot(y))
+            int argMax = 0;
+            for (int j = 1; j < k; j++) if (b[j] > b[argMax]) argMax = j;
+            double sum = 0;
+            for (int j = 0; j < k; j++) sum += Math.exp(b[j] - b[argMax]);
+            double logSumExp = b[argMax] + Math.log(sum);
+            for (int c = 0; c < classes; c++) {
+                double l = logSumExp - b[c], weight = rowWeight[c] / weightSum;
+                long n = classCounts[c];
+                loss += n * weight * l;
+                logLoss += n * l;
+                count += n;
+                if (argMax == c) correct += n;
+                for (int j = 0; j < k; j++) {
+                    residual[c][j] = weight * (Math.exp(b[j] - logSumExp) - (j == c ? 1 : 0));
+                    gradB[j] += n * residual[c][j];
+                }
+            }
+        }
+        INDArray gradW = classSums.mmul(Nd4j.createFromArray(residual)); // [d, classes] x [classes, k]
+        return new Pass(
+                loss, gradW, Nd4j.createFromArray(gradB), count == 0 ? Double.NaN : logLoss / count, correct, count);
     }
 
     /**
