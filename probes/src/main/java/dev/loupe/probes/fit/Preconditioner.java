@@ -4,6 +4,7 @@ import dev.loupe.probes.Precondition;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
@@ -52,27 +53,26 @@ public final class Preconditioner {
         if (kind == Precondition.NONE || sample == null || sample.size(0) < 2) return identity();
         int d = (int) sample.size(1);
         long m = sample.size(0);
-        // Column reductions are GEMVs, and every [m, d] temporary is closed when done: ND4J frees an
-        // array's memory only at GC otherwise, and each fresh 9 MB array then costs ~28 ms of page
-        // faults on a VM (the whole preconditioner took 120-175 ms before, 60-100 ms after, most of it
-        // the eigenvalue test, then a power iteration; Lanczos since, 4 steps for independent features: 16-35 ms).
-        INDArray centred = sample.subRowVector(Blas.columnMeans(sample, null).castTo(DataType.FLOAT));
-        centred.diviRowVector(scale.castTo(DataType.FLOAT)); // [m, d]
+        // The diagonal and the eigenvalue test read the centred, scaled sample x' = (x − μ) ⊘ s without
+        // making it: an [m, d] temporary is fresh memory on most fits (the allocator's free space is
+        // split by the fit's small arrays), and its page faults cost ~13 µs per 4 KB on a VM: 30-60 ms
+        // for the two 9.4 MB temporaries this used to make, more than everything else here.
+        double[] mean = Blas.columnMeans(sample, null).toDoubleVector(), s = scale.toDoubleVector();
+        INDArray var = centredColumnMeansOfSquares(sample, mean, s, null); // (1/m) Σᵢ x'ᵢⱼ²
+        if (kind == Precondition.AUTO) {
+            double independent = 4 * Math.pow(1 + Math.sqrt((double) d / m), 2);
+            boolean correlated =
+                    d <= 2048 && largestCorrelationEigenvalue(sample, mean, s, var, independent) > independent;
+            kind = correlated ? Precondition.WHITEN : Precondition.DIAGONAL;
+        }
+        // diagonal of H without λ: (1/m) Σᵢ Dᵢ x'ᵢⱼ²
+        INDArray h = curvature == null ? var.muli(kappa) : centredColumnMeansOfSquares(sample, mean, s, curvature);
+        if (kind == Precondition.DIAGONAL)
+            return new Preconditioner(
+                    Precondition.DIAGONAL, null, null, Transforms.pow(h.addi(lambda + 1e-300), -0.5, false));
+        INDArray centred = sample.subRowVector(Nd4j.createFromArray(mean).castTo(DataType.FLOAT));
         try {
-            INDArray h; // diagonal of H without λ: (1/m) Σᵢ Dᵢ x'ᵢⱼ²
-            try (INDArray squares = centred.mul(centred)) { // [m, d]
-                INDArray var = Blas.columnMeans(squares, null);
-                if (kind == Precondition.AUTO) {
-                    double independent = 4 * Math.pow(1 + Math.sqrt((double) d / m), 2);
-                    boolean correlated =
-                            d <= 2048 && largestCorrelationEigenvalue(centred, var, independent) > independent;
-                    kind = correlated ? Precondition.WHITEN : Precondition.DIAGONAL;
-                }
-                h = curvature == null ? var.muli(kappa) : Blas.columnMeans(squares, curvature);
-            }
-            if (kind == Precondition.DIAGONAL)
-                return new Preconditioner(
-                        Precondition.DIAGONAL, null, null, Transforms.pow(h.addi(lambda + 1e-300), -0.5, false));
+            centred.diviRowVector(scale.castTo(DataType.FLOAT)); // [m, d]
             // rows weighted by √D, so that the product below sums Dᵢ x'ᵢ x'ᵢᵀ
             if (curvature == null) centred.muli(Math.sqrt(kappa));
             else
@@ -88,13 +88,45 @@ public final class Preconditioner {
             INDArray l = Blas.cholesky(hessian);
             return new Preconditioner(Precondition.WHITEN, l, Blas.lowerInverse(l), null);
         } finally {
-            centred.close();
+            centred.close(); // its memory back now, not at some later GC
         }
     }
 
     /**
-     * The largest eigenvalue of the correlation matrix C = Zᵀ Z / m, Z = X ⊘ σ the centred sample X
-     * [m, d] with unit-variance columns (the scaling applied to the vectors, so Z is never formed), by
+     * (1/m) Σᵢ wᵢ ((xᵢⱼ − μⱼ) / sⱼ)² for the sample x [m, d] (weights w [m] double, or null for 1), in
+     * blocks of 256 rows through one small buffer: [d] double.
+     */
+    static INDArray centredColumnMeansOfSquares(INDArray x, double[] mean, double[] scale, INDArray weights) {
+        long m = x.size(0);
+        int d = (int) x.size(1), rows = (int) Math.min(256, m);
+        INDArray mu = Nd4j.createFromArray(mean).castTo(DataType.FLOAT),
+                s = Nd4j.createFromArray(scale).castTo(DataType.FLOAT);
+        INDArray block = Nd4j.createUninitialized(DataType.FLOAT, rows, d), sums = Nd4j.zeros(DataType.DOUBLE, d);
+        INDArray colSum = Nd4j.createUninitialized(DataType.FLOAT, d);
+        try {
+            for (long from = 0; from < m; from += rows) {
+                int n = (int) Math.min(rows, m - from);
+                INDArray c = n == rows ? block : block.get(NDArrayIndex.interval(0, n), NDArrayIndex.all());
+                c.assign(x.get(NDArrayIndex.interval(from, from + n), NDArrayIndex.all()))
+                        .subiRowVector(mu)
+                        .diviRowVector(s);
+                c.muli(c);
+                INDArray w = weights == null
+                        ? Nd4j.ones(DataType.FLOAT, n)
+                        : weights.get(NDArrayIndex.interval(from, from + n)).castTo(DataType.FLOAT);
+                Blas.transposeTimesVector(c, w, colSum);
+                sums.addi(colSum.castTo(DataType.DOUBLE));
+            }
+        } finally {
+            block.close();
+        }
+        return sums.divi(m);
+    }
+
+    /**
+     * The largest eigenvalue of the correlation matrix C = Zᵀ Z / m, Z = ((x − 1μᵀ) ⊘ s) ⊘ σ the sample x
+     * [m, d] centred, scaled and with unit-variance columns (σ² = {@code var}; the centring and scalings
+     * applied to the vectors, so Z is never formed), by
      * Lanczos iteration: step j's estimate, the largest eigenvalue of the j×j tridiagonal matrix it
      * builds, is at most C's and rises with j, so the iteration stops as soon as one passes {@code
      * enough}, or when it has settled (relative change under 1e-3: the 4x threshold is a heuristic that
@@ -106,26 +138,34 @@ public final class Preconditioner {
      * length d, live in Java arrays. (Power iteration needed 21-31 steps for a sample of independent
      * features, Lanczos about a third of that: 40-65 ms became 10-20 ms for m = 3072, d = 768.)
      */
-    static double largestCorrelationEigenvalue(INDArray centred, INDArray var, double enough) {
-        long m = centred.size(0);
-        int d = (int) centred.size(1);
+    static double largestCorrelationEigenvalue(INDArray x, double[] mean, double[] scale, INDArray var, double enough) {
+        long m = x.size(0);
+        int d = (int) x.size(1);
         double[] inverseSigma = Transforms.pow(var.add(1e-30), -0.5, false).toDoubleVector();
         INDArray zq = Nd4j.createUninitialized(DataType.FLOAT, m),
                 product = Nd4j.createUninitialized(DataType.FLOAT, d);
-        float[] scaled = new float[d];
+        float[] raw = new float[d];
         double[] q = new double[d], previousQ = new double[d], w = new double[d];
         java.util.Arrays.fill(q, 1 / Math.sqrt(d));
         double[] alpha = new double[30], beta = new double[30]; // beta[j] links q_j and q_(j+1)
         double estimate = 0;
         for (int j = 0; j < 30; j++) {
-            // w = C q_j = σ⁻¹ ⊙ Xᵀ(X (σ⁻¹ ⊙ q_j)) / m
-            for (int i = 0; i < d; i++) scaled[i] = (float) (q[i] * inverseSigma[i]);
-            Blas.rowsTimesVector(centred, Nd4j.createFromArray(scaled), zq);
-            Blas.transposeTimesVector(centred, zq, product);
+            // w = C q_j = σ⁻¹ ⊙ Zᵀ(Z (σ⁻¹ ⊙ q_j)) / m with Z = (x − 1μᵀ) ⊘ s: Z u = x (u ⊘ s) − (μᵀ(u ⊘ s)) 1,
+            // Zᵀ r = (xᵀ r − μ Σᵢ rᵢ) ⊘ s
+            double shift = 0;
+            for (int i = 0; i < d; i++) {
+                double u = q[i] * inverseSigma[i] / scale[i];
+                raw[i] = (float) u;
+                shift += mean[i] * u;
+            }
+            Blas.rowsTimesVector(x, Nd4j.createFromArray(raw), zq);
+            zq.subi(shift);
+            double rSum = zq.sumNumber().doubleValue();
+            Blas.transposeTimesVector(x, zq, product);
             float[] cq = product.toFloatVector();
             double a = 0;
             for (int i = 0; i < d; i++) {
-                w[i] = cq[i] * inverseSigma[i] / m;
+                w[i] = (cq[i] - mean[i] * rSum) / scale[i] * inverseSigma[i] / m;
                 a += w[i] * q[i];
             }
             alpha[j] = a;

@@ -38,7 +38,9 @@ class PreconditionerTest {
             INDArray c = z.transpose().mmul(z).divi(x.size(0));
             double exact =
                     Eigen.symmetricGeneralizedEigenvalues(c.dup()).maxNumber().doubleValue();
-            double got = Preconditioner.largestCorrelationEigenvalue(centred, var, Double.POSITIVE_INFINITY);
+            // the raw rows, centred by the method: the sample's columns are offset by 0.1 j
+            double got = Preconditioner.largestCorrelationEigenvalue(
+                    x, x.mean(0).toDoubleVector(), ones(48), var, Double.POSITIVE_INFINITY);
             // a lower bound (Ritz values interlace), stopped once it settles: close enough for a 4x threshold
             assertTrue(
                     got <= exact * (1 + 1e-6) && got >= 0.97 * exact,
@@ -75,9 +77,34 @@ class PreconditionerTest {
                             z.transpose().mmul(z).divi(m))
                     .maxNumber()
                     .doubleValue();
-            double got = Preconditioner.largestCorrelationEigenvalue(centred, var, enough);
+            double got =
+                    Preconditioner.largestCorrelationEigenvalue(x, x.mean(0).toDoubleVector(), ones(d), var, enough);
             assertEquals(exact > enough, got > enough, "shared factor " + shared + ": exact " + exact + ", got " + got);
         }
+    }
+
+    @Test
+    void centredColumnMeansOfSquaresAreTheDirectOnes() {
+        INDArray x = sample(600, 20, 0.5, 5); // 600 rows: blocks of 256, 256 and 88
+        double[] mean = x.mean(0).toDoubleVector(), scale = new double[20];
+        for (int j = 0; j < 20; j++) scale[j] = 0.5 + 0.1 * j;
+        INDArray weights = Nd4j.rand(DataType.DOUBLE, 600);
+        INDArray centred = x.castTo(DataType.DOUBLE)
+                .subiRowVector(Nd4j.createFromArray(mean))
+                .diviRowVector(Nd4j.createFromArray(scale));
+        INDArray squares = centred.mul(centred);
+        INDArray plain = squares.mean(0),
+                weighted = squares.mulColumnVector(weights.reshape(600, 1)).mean(0);
+        assertTrue(
+                Preconditioner.centredColumnMeansOfSquares(x, mean, scale, null).equalsWithEps(plain, 1e-5));
+        assertTrue(Preconditioner.centredColumnMeansOfSquares(x, mean, scale, weights)
+                .equalsWithEps(weighted, 1e-5));
+    }
+
+    private static double[] ones(int n) {
+        double[] v = new double[n];
+        java.util.Arrays.fill(v, 1);
+        return v;
     }
 
     /** m rows of d Gaussian features plus {@code shared} times one Gaussian factor common to all, float32. */
