@@ -60,7 +60,9 @@ public record ColumnStats(long count, INDArray mean, INDArray variance, INDArray
         rows.scan(batchRows, (first, x) -> {
             int b = (int) x.size(0);
             INDArray colSum = Nd4j.createUninitialized(DataType.FLOAT, d);
-            Blas.transposeTimesVector(x, Nd4j.ones(DataType.FLOAT, b), colSum);
+            try (INDArray ones = Nd4j.ones(DataType.FLOAT, b)) { // a batch-long vector: freed now, reused next
+                Blas.transposeTimesVector(x, ones, colSum);
+            }
             checkFinite(rows, first, x, colSum);
             if (!all) Blas.transposeTimesVector(x, mask(first, b, included), colSum);
             sum.addi(colSum.castTo(DataType.DOUBLE));
@@ -119,7 +121,9 @@ public record ColumnStats(long count, INDArray mean, INDArray variance, INDArray
             float[] ones = new float[b];
             for (int i = 0; i < b; i++) ones[i] = classIndex[(int) (first + i)] == 1 ? 1f : 0f;
             INDArray sums = Nd4j.createUninitialized(DataType.FLOAT, d);
-            Blas.transposeTimesVector(x, Nd4j.createFromArray(ones), sums);
+            try (INDArray indicator = Nd4j.createFromArray(ones)) {
+                Blas.transposeTimesVector(x, indicator, sums);
+            }
             into.getColumn(1).addi(sums.castTo(DataType.DOUBLE));
             return;
         }
@@ -128,9 +132,10 @@ public record ColumnStats(long count, INDArray mean, INDArray variance, INDArray
             int c = classIndex[(int) (first + i)];
             if (c >= 0) indicator[i * classes + c] = 1f;
         }
-        INDArray sums =
-                Blas.transposeTimesMatrix(x, Nd4j.createFromArray(indicator).reshape('c', b, classes));
-        into.addi(sums.castTo(DataType.DOUBLE));
+        try (INDArray columns = Nd4j.createFromArray(indicator)) {
+            into.addi(Blas.transposeTimesMatrix(x, columns.reshape('c', b, classes))
+                    .castTo(DataType.DOUBLE));
+        }
     }
 
     /** 1 for the batch's rows that take part, 0 for the others. [b] float32. */

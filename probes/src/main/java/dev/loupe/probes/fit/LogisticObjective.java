@@ -30,7 +30,7 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * z = x W + b (raw-space W = U ⊘ s, b = c − mᵀW, so x is never standardised in memory), the loss
  * and residuals in double, then Xᵀ r; sums accumulate in double across batches.
  */
-public final class LogisticObjective implements Lbfgs.Objective<LogisticObjective.PassInfo> {
+public final class LogisticObjective implements Lbfgs.Objective<LogisticObjective.PassInfo>, AutoCloseable {
 
     /** What one pass measured at a point: weighted objective parts, unweighted log-loss and accuracy. */
     public record PassInfo(double logLoss, long correct, long count) {
@@ -398,6 +398,18 @@ public final class LogisticObjective implements Lbfgs.Objective<LogisticObjectiv
                         Nd4j.createUninitializedDetached(type, n),
                         Nd4j.createUninitializedDetached(type, n),
                         Nd4j.createUninitializedDetached(type, d)));
+    }
+
+    /**
+     * Frees the buffers kept between passes now rather than at some later GC, so that the next fit
+     * reuses their memory instead of faulting in fresh pages.
+     */
+    @Override
+    public void close() {
+        for (RowVectors v : rowVectors.values()) close(v.z, v.r, v.g);
+        rowVectors.clear();
+        if (doubleRows != null) doubleRows.close();
+        doubleRows = null;
     }
 
     /** An array's native memory as a buffer in native byte order, to read and write in place. */
