@@ -118,10 +118,10 @@ public record ColumnStats(long count, INDArray mean, INDArray variance, INDArray
     private static void addClassSums(INDArray x, long first, int[] classIndex, int classes, INDArray into) {
         int b = (int) x.size(0), d = (int) x.size(1);
         if (classes == 2) {
-            float[] ones = new float[b];
-            for (int i = 0; i < b; i++) ones[i] = classIndex[(int) (first + i)] == 1 ? 1f : 0f;
+            float[] inClass1 = new float[b];
+            for (int i = 0; i < b; i++) inClass1[i] = classIndex[(int) (first + i)] == 1 ? 1f : 0f;
             INDArray sums = Nd4j.createUninitialized(DataType.FLOAT, d);
-            try (INDArray indicator = Nd4j.createFromArray(ones)) {
+            try (INDArray indicator = Nd4j.createFromArray(inClass1)) {
                 Blas.transposeTimesVector(x, indicator, sums);
             }
             into.getColumn(1).addi(sums.castTo(DataType.DOUBLE));
