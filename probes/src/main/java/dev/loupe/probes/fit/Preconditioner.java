@@ -58,7 +58,10 @@ public final class Preconditioner {
         // split by the fit's small arrays), and its page faults cost ~13 µs per 4 KB on a VM: 30-60 ms
         // for the two 9.4 MB temporaries this used to make, more than everything else here.
         double[] mean = Blas.columnMeans(sample, null).toDoubleVector(), s = scale.toDoubleVector();
-        INDArray var = centredColumnMeansOfSquares(sample, mean, s, null); // (1/m) Σᵢ x'ᵢⱼ²
+        // (1/m) Σᵢ x'ᵢⱼ²: for the eigenvalue test, and as the diagonal when every row has curvature kappa
+        INDArray var = kind == Precondition.AUTO || curvature == null
+                ? centredColumnMeansOfSquares(sample, mean, s, null)
+                : null;
         if (kind == Precondition.AUTO) {
             double independent = 4 * Math.pow(1 + Math.sqrt((double) d / m), 2);
             boolean correlated =
@@ -102,6 +105,7 @@ public final class Preconditioner {
         INDArray mu = Nd4j.createFromArray(mean).castTo(DataType.FLOAT),
                 s = Nd4j.createFromArray(scale).castTo(DataType.FLOAT);
         INDArray block = Nd4j.createUninitialized(DataType.FLOAT, rows, d), sums = Nd4j.zeros(DataType.DOUBLE, d);
+        INDArray ones = weights == null ? Nd4j.ones(DataType.FLOAT, rows) : null;
         INDArray colSum = Nd4j.createUninitialized(DataType.FLOAT, d);
         try {
             for (long from = 0; from < m; from += rows) {
@@ -111,9 +115,9 @@ public final class Preconditioner {
                         .subiRowVector(mu)
                         .diviRowVector(s);
                 c.muli(c);
-                INDArray w = weights == null
-                        ? Nd4j.ones(DataType.FLOAT, n)
-                        : weights.get(NDArrayIndex.interval(from, from + n)).castTo(DataType.FLOAT);
+                INDArray w = weights != null
+                        ? weights.get(NDArrayIndex.interval(from, from + n)).castTo(DataType.FLOAT)
+                        : n == rows ? ones : ones.get(NDArrayIndex.interval(0, n));
                 Blas.transposeTimesVector(c, w, colSum);
                 sums.addi(colSum.castTo(DataType.DOUBLE));
             }
