@@ -2,6 +2,7 @@ package dev.loupe.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.loupe.engine.LoupeException;
+import dev.loupe.engine.autograd.NativeKernels;
 import dev.loupe.engine.io.Json;
 import dev.loupe.engine.model.ModelConfig;
 import dev.loupe.engine.model.Tokens;
@@ -75,6 +76,10 @@ public final class TrainBenchmark {
                 steps,
                 warmup,
                 threads);
+        System.out.println(
+                NativeKernels.available()
+                        ? "fused native kernels: attention, GELU, LayerNorm"
+                        : "fused native kernels: off (" + NativeKernels.unavailableBecause() + "); ND4J ops instead");
 
         // The same fixed batch every step, as the peer: this measures the step, not data generation.
         SplittableRandom rng = new SplittableRandom(0);

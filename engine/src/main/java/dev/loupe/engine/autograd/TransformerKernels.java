@@ -9,6 +9,7 @@ import static dev.loupe.engine.autograd.Rows.scatterAddRows;
 
 import java.util.Arrays;
 import org.nd4j.linalg.api.blas.params.MMulTranspose;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.reduce.Mmul;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
@@ -134,6 +135,35 @@ public final class TransformerKernels {
                 b);
     }
 
+    /**
+     * LayerNorm over the last dimension as one fused op (when {@link NativeKernels#available()}):
+     * (x - mean) / sqrt(var + eps) * w + b, with w and b [n] (b may be null). The same function as
+     * {@link #centerLast}, {@link #rmsLast}, {@link #normalizeLast} and {@link #affineLast} in a row,
+     * without their hook points (hook_scale, hook_normalized): the model uses it only where nothing
+     * observes them.
+     */
+    public static Tensor layerNorm(Tensor x, Tensor w, Tensor b, double eps) {
+        long n = x.size(x.rank() - 1);
+        INDArray x2 = readable(rows(x.data(), n)); // [rows, n]
+        INDArray wc = readable(w.data()), bc = b == null ? null : readable(b.data()); // [n]
+        INDArray y = x.alloc(x2.shape()), xHat = x.alloc(x2.shape()), rScale = x.alloc(x2.size(0));
+        NativeKernels.layerNormForward(x2, wc, bc, y, xHat, rScale, (float) eps);
+        return Tensor.result(
+                y.reshape('c', x.shape()),
+                g -> {
+                    INDArray dx = x.requiresGrad() ? Nd4j.createUninitialized(DataType.FLOAT, x2.shape()) : null,
+                            dw = w.requiresGrad() ? Nd4j.createUninitialized(DataType.FLOAT, n) : null,
+                            db = b != null && b.requiresGrad() ? Nd4j.createUninitialized(DataType.FLOAT, n) : null;
+                    NativeKernels.layerNormBackward(readable(rows(g, n)), wc, xHat, rScale, dx, dw, db);
+                    if (dw != null) w.send(dw.reshape(w.shape()));
+                    if (db != null) b.send(db.reshape(b.shape()));
+                    if (dx != null) x.sendFresh(dx.reshape('c', x.shape()));
+                },
+                x,
+                w,
+                b);
+    }
+
     // ---------------------------------------------------------------- attention
 
     /*
@@ -216,6 +246,40 @@ public final class TransformerKernels {
                 },
                 pattern,
                 v);
+    }
+
+    /**
+     * Causal self-attention as one fused op ({@link NativeKernels}, when {@link
+     * NativeKernels#available()}): z [B, T, H, d] = softmax(alpha q k^T + causal mask) v for q
+     * [B, T, H, d] and k, v [B, T, K, d] (H a multiple of K: grouped-query attention reads each
+     * key/value head for its group). The same function as {@link #attentionScores}, softmax and {@link
+     * #attend} with the causal mask; the [B, H, T, T] scores and pattern are never hook points here, so
+     * the model uses it only where nothing observes them.
+     */
+    public static Tensor causalAttention(Tensor q, Tensor k, Tensor v, double alpha) {
+        INDArray qc = readable(q.data()), kc = readable(k.data()), vc = readable(v.data());
+        long B = q.size(0), T = q.size(1), H = q.size(2), d = q.size(3);
+        INDArray z = q.alloc(B, T, H, d), p = q.alloc(B, H, T, T); // p: each head's pattern, for the backward
+        NativeKernels.attentionForward(qc, kc, vc, z, p, (float) alpha);
+        return Tensor.result(
+                z,
+                g -> {
+                    INDArray dq = Nd4j.createUninitialized(DataType.FLOAT, qc.shape()),
+                            dk = Nd4j.createUninitialized(DataType.FLOAT, kc.shape()),
+                            dv = Nd4j.createUninitialized(DataType.FLOAT, vc.shape());
+                    NativeKernels.attentionBackward(qc, kc, vc, p, readable(g), dq, dk, dv, (float) alpha);
+                    if (q.requiresGrad()) q.sendFresh(dq);
+                    if (k.requiresGrad()) k.sendFresh(dk);
+                    if (v.requiresGrad()) v.sendFresh(dv);
+                },
+                q,
+                k,
+                v);
+    }
+
+    /** {@code a} itself when the attention kernel can read it in place, else a c-ordered copy. */
+    private static INDArray readable(INDArray a) {
+        return NativeKernels.readable(a) ? a : a.dup('c');
     }
 
     // ---------------------------------------------------------------- loss

@@ -3,13 +3,16 @@ package dev.loupe.engine.model;
 import static dev.loupe.engine.autograd.TransformerKernels.affineLast;
 import static dev.loupe.engine.autograd.TransformerKernels.attend;
 import static dev.loupe.engine.autograd.TransformerKernels.attentionScores;
+import static dev.loupe.engine.autograd.TransformerKernels.causalAttention;
 import static dev.loupe.engine.autograd.TransformerKernels.centerLast;
+import static dev.loupe.engine.autograd.TransformerKernels.layerNorm;
 import static dev.loupe.engine.autograd.TransformerKernels.normalizeLast;
 import static dev.loupe.engine.autograd.TransformerKernels.rmsLast;
 import static dev.loupe.engine.hooks.HookSite.*;
 
 import dev.loupe.engine.LoupeException;
 import dev.loupe.engine.autograd.Graph;
+import dev.loupe.engine.autograd.NativeKernels;
 import dev.loupe.engine.autograd.Tensor;
 import dev.loupe.engine.hooks.ActivationCache;
 import dev.loupe.engine.hooks.Hook;
@@ -197,6 +200,10 @@ final class ForwardPass {
      */
     private Tensor normalize(Norm norm, int l, Tensor x, Normalization n) {
         if (n == Normalization.NONE) return x;
+        if (n == Normalization.LAYER_NORM && fused(l, norm.scale(), norm.normalized())) { // one kernel
+            String module = norm.scale().module(l);
+            return layerNorm(x, param(module + ".w"), optional(module + ".b"), cfg.normEps());
+        }
         if (n.centers()) x = centerLast(x); // x - mean(x)
         Tensor scale = hook(norm.scale(), l, rmsLast(x, cfg.normEps())); // sqrt(mean(x^2) + eps)
         Tensor normalized = hook(norm.normalized(), l, normalizeLast(x, scale)); // x / scale
@@ -239,6 +246,10 @@ final class ForwardPass {
             k = graph.constant(all.keys()); // [B, S, K, d]
             v = graph.constant(all.values());
         }
+        if (fusedAttention(l)) { // scores, mask, softmax and values in one kernel
+            Tensor z = hook(Z, l, causalAttention(q, k, v, 1 / cfg.attnScale())); // [B, T, H, d]
+            return z.reshape(B, T, H * d).linear(param(a + "W_O"), optional(a + "b_O"));
+        }
         Tensor kAll = k.repeatInterleave(2, cfg.nKvGroups()); // [B, S, H, d]: each key/value head
         Tensor vAll = v.repeatInterleave(2, cfg.nKvGroups()); // serves its group of query heads
         Tensor scores = hook(ATTN_SCORES, l, scores(q, kAll, cfg.isLocalAttn(l) ? localMask : mask)); // [B, H, T, S]
@@ -254,6 +265,27 @@ final class ForwardPass {
             return bO == null ? out : out.add(bO);
         }
         return z.reshape(B, T, H * d).linear(param(a + "W_O"), optional(a + "b_O"));
+    }
+
+    /**
+     * Whether layer l's attention runs as the fused causal kernel: the request allows fused kernels,
+     * they loaded, the attention is plainly causal over these tokens alone (no cached positions,
+     * padding, sliding window or score cap), and nothing hooks or caches the scores or the pattern.
+     */
+    private boolean fusedAttention(int l) {
+        if (req.kvCache() != null || (tokens != null && tokens.padded())) return false;
+        if (cfg.attnScoresSoftCap() != 0 || cfg.isLocalAttn(l) || cfg.useAttnResult()) return false;
+        return fused(l, ATTN_SCORES, PATTERN);
+    }
+
+    /** Whether a fused kernel may skip these hook points of layer l: allowed, loaded, and nobody hooks or caches them. */
+    private boolean fused(int l, HookSite... skipped) {
+        if (!req.fused() || !NativeKernels.available() || dtype() != DataType.FLOAT) return false;
+        for (HookSite site : skipped) {
+            String name = site.name(l);
+            if (req.cache().test(name) || hooks.stream().anyMatch(h -> h.appliesTo(name))) return false;
+        }
+        return true;
     }
 
     /** q.k / attnScale, soft-capped when the model caps scores (Gemma 2), then masked: [B, H, T, S]. */

@@ -21,6 +21,12 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *                         logits [batch, 1, d_vocab] (the last column: prompts unpadded or padded on the
  *                         left), for metrics that read nothing else — the unembedding of every position
  *                         is a large share of a short run
+ * @param fused            causal self-attention and LayerNorm may run as fused native kernels ({@link
+ *                         dev.loupe.engine.autograd.NativeKernels}) where nothing hooks or caches the
+ *                         hook points inside them (hook_attn_scores and hook_pattern; a norm's hook_scale
+ *                         and hook_normalized): those are then never computed, and an objective cannot
+ *                         read them. Training sets it; analysis runs leave it off and compute every hook
+ *                         point as TransformerLens does
  */
 public record ForwardRequest(
         Tokens tokens,
@@ -31,7 +37,8 @@ public record ForwardRequest(
         INDArray startResidual,
         Objective objective,
         KvCache kvCache,
-        boolean lastPositionLogits) {
+        boolean lastPositionLogits,
+        boolean fused) {
 
     public static Builder of(Tokens tokens) {
         return new Builder().tokens(tokens);
@@ -45,7 +52,7 @@ public record ForwardRequest(
         private INDArray startResidual;
         private Objective objective;
         private KvCache kvCache;
-        private boolean lastPositionLogits;
+        private boolean lastPositionLogits, fused;
 
         public Builder tokens(Tokens t) {
             tokens = t;
@@ -93,6 +100,11 @@ public record ForwardRequest(
             return this;
         }
 
+        public Builder fused(boolean on) {
+            fused = on;
+            return this;
+        }
+
         public ForwardRequest build() {
             return new ForwardRequest(
                     tokens,
@@ -103,7 +115,8 @@ public record ForwardRequest(
                     startResidual,
                     objective,
                     kvCache,
-                    lastPositionLogits);
+                    lastPositionLogits,
+                    fused);
         }
     }
 }

@@ -194,6 +194,7 @@ public final class Trainer {
             TaskBatch shard = shardBatches.get(k);
             ForwardRequest request = ForwardRequest.of(shard.tokens())
                     .gradientsOf(o -> Losses.crossEntropy(o.logits(), shard.targets(), positions))
+                    .fused(true)
                     .build();
             // Every array of the step lives in a workspace that is reset for the next step. ND4J frees
             // other off-heap memory only when the garbage collector runs, and a training loop's garbage

@@ -184,7 +184,8 @@ public final class HookedSaeTransformer {
                 request.startResidual(),
                 request.objective(),
                 request.kvCache(),
-                request.lastPositionLogits()));
+                request.lastPositionLogits(),
+                request.fused()));
         if (cached != null) cached.forEach(r.cache()::put);
         return r;
     }
