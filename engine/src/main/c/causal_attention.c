@@ -2,16 +2,16 @@
  * Causal self-attention for every (sequence, head), forward and backward, as one fused kernel:
  * what TransformerKernels.attentionScores, softmax and attend do in eight ND4J ops over [B, H, T, T]
  * arrays, done here per (sequence, head) on tiles that stay in the core's caches, skipping the
- * masked upper triangle. Loupe calls it through JNI (CausalAttention.java) on float32 arrays.
+ * masked upper triangle. Loupe calls it through JNI (NativeKernels.java) on float32 arrays.
  *
  * Layouts (row-major, float32): q, z, dq [B, T, H, d]; k, v, dk, dv [B, T, K, d] with H a multiple
  * of K (query head h reads key/value head h / (H / K)); the pattern p [B, H, T, T], zero above the
  * diagonal, written by the forward and read by the backward.
  *
  * Rounding is fixed by this source alone: every product sum runs over its terms in ascending order
- * through fmaf (compiled with -ffp-contract=off, so the compiler fuses nothing else), and the row
- * sums use eight interleaved partial sums added in a fixed order. The same bits come out whatever
- * vector width the compiler picks, so a training run replays bit for bit.
+ * through fused multiply-adds (AVX2 in the 4 x 16 tiles, fmaf at the edges: the same rounding), the
+ * compiler fuses nothing else (-ffp-contract=off), and row sums and exp are vector_math.h's. So a
+ * training run replays bit for bit, whatever the tiling or the number of threads.
  */
 #include <immintrin.h>
 #include <jni.h>
