@@ -7,6 +7,7 @@ import static dev.loupe.engine.autograd.Rows.rowDot;
 import static dev.loupe.engine.autograd.Rows.rows;
 import static dev.loupe.engine.autograd.Rows.scatterAddRows;
 
+import dev.loupe.engine.LoupeException;
 import java.util.Arrays;
 import org.nd4j.linalg.api.blas.params.MMulTranspose;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -257,6 +258,22 @@ public final class TransformerKernels {
      * the model uses it only where nothing observes them.
      */
     public static Tensor causalAttention(Tensor q, Tensor k, Tensor v, double alpha) {
+        if (!NativeKernels.available())
+            throw new LoupeException(
+                    "causalAttention: the native kernels are not loaded: " + NativeKernels.unavailableBecause());
+        long[] qs = q.shape(), ks = k.shape();
+        boolean fits = qs.length == 4
+                && ks.length == 4
+                && Arrays.equals(ks, v.shape())
+                && ks[0] == qs[0]
+                && ks[1] == qs[1]
+                && ks[3] == qs[3]
+                && ks[2] > 0
+                && qs[2] % ks[2] == 0;
+        if (!fits)
+            throw new LoupeException(
+                    "causalAttention: q must be [B, T, H, d] and k, v [B, T, K, d] with H a multiple of K; got q "
+                            + Arrays.toString(qs) + ", k " + Arrays.toString(ks) + ", v " + Arrays.toString(v.shape()));
         INDArray qc = readable(q.data()), kc = readable(k.data()), vc = readable(v.data());
         long B = q.size(0), T = q.size(1), H = q.size(2), d = q.size(3);
         INDArray z = q.alloc(B, T, H, d), p = q.alloc(B, H, T, T); // p: each head's pattern, for the backward

@@ -82,6 +82,18 @@ class NativeKernelsTest {
     }
 
     @Test
+    void mismatchedShapesAreRefusedByName() {
+        Assumptions.assumeTrue(NativeKernels.available(), NativeKernels.unavailableBecause());
+        Graph g = Graph.inference();
+        Tensor q = g.constant(Nd4j.zeros(DataType.FLOAT, 1, 4, 3, 8)),
+                k = g.constant(Nd4j.zeros(DataType.FLOAT, 1, 4, 2, 8));
+        String m = org.junit.jupiter.api.Assertions.assertThrows(
+                        dev.loupe.engine.LoupeException.class, () -> TransformerKernels.causalAttention(q, k, k, 1))
+                .getMessage();
+        assertTrue(m.contains("H a multiple of K") && m.contains("[1, 4, 3, 8]"), m);
+    }
+
+    @Test
     void rerunsToTheSameBits() {
         Assumptions.assumeTrue(NativeKernels.available(), NativeKernels.unavailableBecause());
         Nd4j.getRandom().setSeed(7);
