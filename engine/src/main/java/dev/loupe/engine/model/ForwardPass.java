@@ -246,15 +246,17 @@ final class ForwardPass {
             k = graph.constant(all.keys()); // [B, S, K, d]
             v = graph.constant(all.values());
         }
+        Tensor z;
         if (fusedAttention(l)) { // scores, mask, softmax and values in one kernel
-            Tensor z = hook(Z, l, causalAttention(q, k, v, 1 / cfg.attnScale())); // [B, T, H, d]
-            return z.reshape(B, T, H * d).linear(param(a + "W_O"), optional(a + "b_O"));
+            z = hook(Z, l, causalAttention(q, k, v, 1 / cfg.attnScale())); // [B, T, H, d]
+        } else {
+            Tensor kAll = k.repeatInterleave(2, cfg.nKvGroups()); // [B, S, H, d]: each key/value head
+            Tensor vAll = v.repeatInterleave(2, cfg.nKvGroups()); // serves its group of query heads
+            Tensor scores =
+                    hook(ATTN_SCORES, l, scores(q, kAll, cfg.isLocalAttn(l) ? localMask : mask)); // [B, H, T, S]
+            Tensor pattern = hook(PATTERN, l, scores.softmaxLast());
+            z = hook(Z, l, attend(pattern, vAll)); // [B, T, H, d]
         }
-        Tensor kAll = k.repeatInterleave(2, cfg.nKvGroups()); // [B, S, H, d]: each key/value head
-        Tensor vAll = v.repeatInterleave(2, cfg.nKvGroups()); // serves its group of query heads
-        Tensor scores = hook(ATTN_SCORES, l, scores(q, kAll, cfg.isLocalAttn(l) ? localMask : mask)); // [B, H, T, S]
-        Tensor pattern = hook(PATTERN, l, scores.softmaxLast());
-        Tensor z = hook(Z, l, attend(pattern, vAll)); // [B, T, H, d]
         if (cfg.useAttnResult()) {
             // Each head's write into the residual stream: z_h W_O[h].
             Tensor wO = param(a + "W_O").reshape(H, d, cfg.dModel()); // [H, d, D]
@@ -274,7 +276,7 @@ final class ForwardPass {
      */
     private boolean fusedAttention(int l) {
         if (req.kvCache() != null || (tokens != null && tokens.padded())) return false;
-        if (cfg.attnScoresSoftCap() != 0 || cfg.isLocalAttn(l) || cfg.useAttnResult()) return false;
+        if (cfg.attnScoresSoftCap() != 0 || cfg.isLocalAttn(l)) return false;
         return fused(l, ATTN_SCORES, PATTERN);
     }
 
