@@ -147,6 +147,21 @@ static const float *head(const float *a, int b, int T, int heads, int h, int d) 
     return a + ((size_t)b * T * heads + h) * d;
 }
 
+/*
+ * A key or value head's gradient from one query head: A^T X for A [T, T] lower triangular (row j of
+ * A^T sums over queries i >= j) and X [T, d] rows ldx apart, written to dst (rows ldd apart) when the
+ * head serves one query head, else summed over its group through scratch [T, d] (first: overwrite).
+ */
+static void keyGradient(const float *A, const float *X, int ldx, float *dst, int ldd, int T, int d, int group, int first,
+                        float *scratch) {
+    if (group == 1) {
+        gemm(T, d, T, FROM_BLOCK, A, T, 1, X, ldx, dst, ldd, 1.0f);
+        return;
+    }
+    gemm(T, d, T, FROM_BLOCK, A, T, 1, X, ldx, scratch, d, 1.0f);
+    store(scratch, T, d, dst, ldd, !first);
+}
+
 /* z = softmax(scale q k^T, causal) v for sequences [b0, b1); p receives each pattern. 0 on success. */
 static int forward(const float *q, const float *k, const float *v, float *z, float *p, int b0, int b1, int T, int H,
                    int K, int d, float scale) {
@@ -186,12 +201,7 @@ static int backward(const float *q, const float *k, const float *v, const float 
             const float *P = p + ((size_t)b * H + h) * tt, *dZ = head(dz, b, T, H, h, d);
             float *dvh = (float *)head(dv, b, T, K, kh, d), *dkh = (float *)head(dk, b, T, K, kh, d);
             if (first) transpose(head(v, b, T, K, kh, d), T, d, ldk, Vt);
-            // dv = P^T dZ: row j sums over queries i >= j
-            if (group == 1) gemm(T, d, T, FROM_BLOCK, P, T, 1, dZ, ldq, dvh, ldk, 1.0f);
-            else {
-                gemm(T, d, T, FROM_BLOCK, P, T, 1, dZ, ldq, dX, d, 1.0f);
-                store(dX, T, d, dvh, ldk, !first);
-            }
+            keyGradient(P, dZ, ldq, dvh, ldk, T, d, group, first, dX); // dv = P^T dZ
             // dS = scale * P * (dP - rowsum(P * dP)), dP = dZ V^T
             gemmLowerTriangle(T, T, d, dZ, ldq, Vt, T, dS, T, 1.0f);
             for (int i = 0; i < T; i++) {
@@ -205,12 +215,7 @@ static int backward(const float *q, const float *k, const float *v, const float 
             // dq = dS K
             gemm(T, d, T, TO_BLOCK, dS, T, 0, head(k, b, T, K, kh, d), ldk, (float *)head(dq, b, T, H, h, d), ldq,
                  1.0f);
-            // dk = dS^T q: row j sums over queries i >= j
-            if (group == 1) gemm(T, d, T, FROM_BLOCK, dS, T, 1, head(q, b, T, H, h, d), ldq, dkh, ldk, 1.0f);
-            else {
-                gemm(T, d, T, FROM_BLOCK, dS, T, 1, head(q, b, T, H, h, d), ldq, dX, d, 1.0f);
-                store(dX, T, d, dkh, ldk, !first);
-            }
+            keyGradient(dS, head(q, b, T, H, h, d), ldq, dkh, ldk, T, d, group, first, dX); // dk = dS^T q
         }
     free(Vt), free(dX), free(dS), free(row);
     return 0;

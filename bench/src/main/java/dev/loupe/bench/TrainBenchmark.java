@@ -171,7 +171,14 @@ public final class TrainBenchmark {
                         "--threads",
                         "" + threads));
         System.out.println("torch " + json.path("torch").asText() + " (" + python + ")"
-                + (nanoGpt ? ", nanoGPT's model.py," : "") + " with "
+                + (nanoGpt
+                        ? ", nanoGPT's model.py ("
+                                + (json.path("flash").asBoolean()
+                                        ? "scaled_dot_product_attention"
+                                        : "masked attention: this torch has no scaled_dot_product_attention")
+                                + "),"
+                        : "")
+                + " with "
                 + json.path("threads").asInt() + " threads, final loss "
                 + json.path("loss").asText());
         return json.path("steps_per_s").asDouble();

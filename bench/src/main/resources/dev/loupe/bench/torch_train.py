@@ -7,7 +7,8 @@ batch and hyper-parameters; one fixed random batch, as the Loupe side. Prints on
 
 With "arch": "nanogpt" in the config the model is nanoGPT's model.py (Karpathy, MIT): nn.Linear
 modules, one fused c_attn for q, k and v, F.scaled_dot_product_attention(is_causal=True) (flash
-attention where torch has it), nn.LayerNorm, GELU, its configure_optimizers (decay for every
+attention where torch has it; on torch 1.x, which lacks it, nanoGPT's own fallback: the scores,
+masked with a lower-triangular buffer, softmax, times v), nn.LayerNorm, GELU, its configure_optimizers (decay for every
 parameter of 2 or more dimensions); with Loupe's choices where they differ: GELU in tanh form, a
 bias on the unembedding, embeddings not tied (each set from the config).
 """
@@ -17,6 +18,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+FLASH = hasattr(F, "scaled_dot_product_attention")  # torch >= 2.0, as nanoGPT tests it
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, c):
         super().__init__()
@@ -24,6 +28,9 @@ class CausalSelfAttention(nn.Module):
         self.n_head, self.d_head = c["n_heads"], c["d_head"]
         self.c_attn = nn.Linear(D, 3 * self.n_head * self.d_head, bias=True)
         self.c_proj = nn.Linear(self.n_head * self.d_head, D, bias=True)
+        if not FLASH:
+            T = c["n_ctx"]
+            self.register_buffer("bias", torch.tril(torch.ones(T, T)).view(1, 1, T, T))
 
     def forward(self, x):
         B, T, _ = x.size()
@@ -31,7 +38,12 @@ class CausalSelfAttention(nn.Module):
         q = q.view(B, T, self.n_head, self.d_head).transpose(1, 2)
         k = k.view(B, T, self.n_head, self.d_head).transpose(1, 2)
         v = v.view(B, T, self.n_head, self.d_head).transpose(1, 2)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=True)
+        if FLASH:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=True)
+        else:
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+            att = att.masked_fill(self.bias[:, :, :T, :T] == 0, float("-inf"))
+            y = F.softmax(att, dim=-1) @ v
         y = y.transpose(1, 2).contiguous().view(B, T, self.n_head * self.d_head)
         return self.c_proj(y)
 
@@ -196,7 +208,7 @@ def timed(step, a):
     for _ in range(a.steps):
         loss = step()
     seconds = time.perf_counter() - t0
-    print(json.dumps(dict(torch=torch.__version__, threads=torch.get_num_threads(), steps_per_s=a.steps / seconds, loss=loss)))
+    print(json.dumps(dict(torch=torch.__version__, flash=FLASH, threads=torch.get_num_threads(), steps_per_s=a.steps / seconds, loss=loss)))
 
 
 if __name__ == "__main__":

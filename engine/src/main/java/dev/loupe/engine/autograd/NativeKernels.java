@@ -170,8 +170,13 @@ public final class NativeKernels {
         if (status != 0) throw new OutOfMemoryError("a native kernel could not allocate its scratch memory");
     }
 
+    /** {@code a} itself when the kernels can read it in place ({@link #readsInPlace}), else a c-ordered copy. */
+    static INDArray readable(INDArray a) {
+        return readsInPlace(a) ? a : a.dup('c');
+    }
+
     /** Whether the kernels can read or write {@code a} in place: float32, c-order, default strides, no offset. */
-    static boolean readable(INDArray a) {
+    static boolean readsInPlace(INDArray a) {
         if (a.dataType() != DataType.FLOAT || a.offset() != 0) return false;
         long expected = 1; // c-order strides; a dimension of size 1 may have any stride
         for (int i = a.rank() - 1; i >= 0; i--) {
@@ -182,7 +187,7 @@ public final class NativeKernels {
     }
 
     private static long address(INDArray a) {
-        if (!readable(a))
+        if (!readsInPlace(a))
             throw new IllegalArgumentException(
                     "the native kernels need float32 c-order arrays with default strides, got "
                             + a.shapeInfoToString());

@@ -1,5 +1,6 @@
 package dev.loupe.engine.autograd;
 
+import static dev.loupe.engine.autograd.NativeKernels.readable;
 import static dev.loupe.engine.autograd.Rows.columnSums;
 import static dev.loupe.engine.autograd.Rows.flatIndices;
 import static dev.loupe.engine.autograd.Rows.gatherFlat;
@@ -292,11 +293,6 @@ public final class TransformerKernels {
                 q,
                 k,
                 v);
-    }
-
-    /** {@code a} itself when the attention kernel can read it in place, else a c-ordered copy. */
-    private static INDArray readable(INDArray a) {
-        return NativeKernels.readable(a) ? a : a.dup('c');
     }
 
     // ---------------------------------------------------------------- loss
